@@ -1,0 +1,185 @@
+// Package queue turns accepted deliveries into durable jobs (River on the
+// store's database) and works them by handing each run to an Executor.
+package queue
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riversqlite"
+	"github.com/riverqueue/river/rivermigrate"
+
+	"github.com/gitops-runner/runner/internal/event"
+	"github.com/gitops-runner/runner/internal/store"
+)
+
+// RunArgs is the job: execute one run.
+type RunArgs struct {
+	RunID int64 `json:"run_id"`
+}
+
+// Kind names the job kind in River's table.
+func (RunArgs) Kind() string { return "run" }
+
+// Executor carries a run to its end. It returns nil when the run reached a final
+// status (success or failure alike) and an error only when the run must be tried
+// again (the process is shutting down, the store failed).
+type Executor interface {
+	Execute(ctx context.Context, runID int64) error
+}
+
+// Options tune the queue.
+type Options struct {
+	Workers      int           // concurrent runs; default 4
+	JobTimeout   time.Duration // longest a run may take; default 2h
+	PollInterval time.Duration // how often workers look for new jobs; default 200ms
+	MaxAttempts  int           // tries of a run that keeps failing for infrastructure reasons; default 10
+	Logger       *slog.Logger
+}
+
+// Queue accepts deliveries and works their runs.
+type Queue struct {
+	store   *store.Store
+	client  *river.Client[*sql.Tx]
+	log     *slog.Logger
+	running atomic.Bool
+	maxTry  int
+}
+
+// New migrates River's tables into the store's database and builds the client.
+func New(ctx context.Context, st *store.Store, exec Executor, opts Options) (*Queue, error) {
+	if opts.Workers <= 0 {
+		opts.Workers = 4
+	}
+	if opts.JobTimeout <= 0 {
+		opts.JobTimeout = 2 * time.Hour
+	}
+	if opts.PollInterval <= 0 {
+		opts.PollInterval = 200 * time.Millisecond
+	}
+	if opts.MaxAttempts <= 0 {
+		opts.MaxAttempts = 10
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	driver := riversqlite.New(st.DB())
+	migrator, err := rivermigrate.New(driver, &rivermigrate.Config{Logger: quiet(opts.Logger)})
+	if err != nil {
+		return nil, fmt.Errorf("queue migrator: %w", err)
+	}
+	if _, err := migrator.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
+		return nil, fmt.Errorf("migrate queue tables: %w", err)
+	}
+	workers := river.NewWorkers()
+	if err := river.AddWorkerSafely(workers, &runWorker{exec: exec}); err != nil {
+		return nil, fmt.Errorf("register run worker: %w", err)
+	}
+	client, err := river.NewClient(driver, &river.Config{
+		Queues:               map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: opts.Workers}},
+		Workers:              workers,
+		JobTimeout:           opts.JobTimeout,
+		RescueStuckJobsAfter: opts.JobTimeout + time.Hour,
+		FetchPollInterval:    opts.PollInterval,
+		FetchCooldown:        min(opts.PollInterval, 100*time.Millisecond),
+		PollOnly:             true,
+		MaxAttempts:          opts.MaxAttempts,
+		Logger:               quiet(opts.Logger),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("queue client: %w", err)
+	}
+	return &Queue{store: st, client: client, log: opts.Logger, maxTry: opts.MaxAttempts}, nil
+}
+
+// quiet keeps River's own info chatter out of the runner's log.
+func quiet(l *slog.Logger) *slog.Logger {
+	return slog.New(levelFloor{l.Handler(), slog.LevelWarn})
+}
+
+type levelFloor struct {
+	slog.Handler
+	min slog.Level
+}
+
+func (h levelFloor) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= h.min && h.Handler.Enabled(ctx, l)
+}
+
+// Accept stores the delivery as a run and its job in one transaction: once Accept
+// returns, the run survives any crash. A repeated delivery id enqueues nothing.
+func (q *Queue) Accept(ctx context.Context, ev event.Event) (runID int64, duplicate bool, err error) {
+	return q.store.Accept(ctx, ev, func(ctx context.Context, tx *sql.Tx, runID int64) error {
+		_, err := q.client.InsertTx(ctx, tx, RunArgs{RunID: runID}, nil)
+		return err
+	})
+}
+
+// Start recovers jobs orphaned by a dead process, then starts working.
+// The SQLite store is owned by one process (see the data dir lock), so a job left
+// "running" at start-up belongs to a process that is gone.
+func (q *Queue) Start(ctx context.Context) error {
+	res, err := q.store.DB().ExecContext(ctx, `UPDATE river_job SET state = 'available', scheduled_at = ?
+		WHERE state = 'running'`, time.Now().UTC())
+	if err != nil {
+		return fmt.Errorf("recover orphaned jobs: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n > 0 {
+		q.log.Warn("recovered runs interrupted by a previous process", "jobs", n)
+	}
+	if err := q.client.Start(ctx); err != nil {
+		return fmt.Errorf("start queue: %w", err)
+	}
+	q.running.Store(true)
+	return nil
+}
+
+// Running reports whether workers are running.
+func (q *Queue) Running() bool { return q.running.Load() }
+
+// Stop stops fetching new runs and waits for the runs in flight until ctx is done;
+// then it cancels them. A cancelled run is abandoned safely: its stage in flight
+// is left to be re-run when the job is picked up again.
+func (q *Queue) Stop(ctx context.Context) error {
+	defer q.running.Store(false)
+	err := q.client.Stop(ctx)
+	if err == nil {
+		return nil
+	}
+	if !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
+		return fmt.Errorf("stop queue: %w", err)
+	}
+	q.log.Warn("shutdown grace period over: abandoning runs in flight; they resume on restart")
+	cctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := q.client.StopAndCancel(cctx); err != nil {
+		return fmt.Errorf("cancel runs in flight: %w", err)
+	}
+	return nil
+}
+
+// Pending counts jobs not yet finished (available, scheduled, retryable or running).
+func (q *Queue) Pending(ctx context.Context) (int, error) {
+	var n int
+	err := q.store.DB().QueryRowContext(ctx, `SELECT COUNT(*) FROM river_job WHERE state IN
+		('available','scheduled','retryable','running','pending')`).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("count pending jobs: %w", err)
+	}
+	return n, nil
+}
+
+type runWorker struct {
+	river.WorkerDefaults[RunArgs]
+	exec Executor
+}
+
+func (w *runWorker) Work(ctx context.Context, job *river.Job[RunArgs]) error {
+	return w.exec.Execute(ctx, job.Args.RunID)
+}

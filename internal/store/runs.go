@@ -1,0 +1,224 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/gitops-runner/runner/internal/event"
+)
+
+// Run is one accepted delivery and the work done for it.
+type Run struct {
+	ID           int64       `json:"id"`
+	Event        event.Event `json:"event"`
+	Status       string      `json:"status"`
+	Error        string      `json:"error,omitempty"`
+	Changed      []string    `json:"changed_files"`
+	Environments []string    `json:"environments"`
+	Apps         []string    `json:"apps"`
+	Attempts     int         `json:"attempts"`
+	Created      time.Time   `json:"created_at"`
+	Started      time.Time   `json:"started_at,omitzero"`
+	Finished     time.Time   `json:"finished_at,omitzero"`
+	Stages       []Stage     `json:"stages"`
+}
+
+// Finished reports whether a run status is terminal.
+func Finished(status string) bool {
+	switch status {
+	case StatusSucceeded, StatusFailed, StatusCancelled, StatusNothing:
+		return true
+	}
+	return false
+}
+
+// Accept records a delivery as a queued run and, in the same transaction, calls
+// enqueue so that the job exists exactly when the run does. A delivery id seen
+// before returns the earlier run with duplicate=true and enqueues nothing.
+func (s *Store) Accept(ctx context.Context, ev event.Event, enqueue func(ctx context.Context, tx *sql.Tx, runID int64) error) (runID int64, duplicate bool, err error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, false, fmt.Errorf("accept delivery %s: begin: %w", ev.DeliveryID, err)
+	}
+	defer tx.Rollback() //nolint:errcheck // no-op after commit
+
+	err = tx.QueryRowContext(ctx, `SELECT id FROM runs WHERE delivery_id = ?`, ev.DeliveryID).Scan(&runID)
+	switch {
+	case err == nil:
+		return runID, true, nil
+	case !errors.Is(err, sql.ErrNoRows):
+		return 0, false, fmt.Errorf("accept delivery %s: lookup: %w", ev.DeliveryID, err)
+	}
+	res, err := tx.ExecContext(ctx, `INSERT INTO runs
+		(delivery_id, event, action, kind, repo, clone_url, sha, base_sha, ref, base_ref, pr, sender, comment, status, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		ev.DeliveryID, ev.Name, ev.Action, ev.Kind, ev.Repo, ev.CloneURL, ev.SHA, ev.BaseSHA, ev.Ref, ev.BaseRef,
+		ev.PR, ev.Sender, ev.Comment, StatusQueued, s.now())
+	if err != nil {
+		return 0, false, fmt.Errorf("accept delivery %s: insert run: %w", ev.DeliveryID, err)
+	}
+	if runID, err = res.LastInsertId(); err != nil {
+		return 0, false, fmt.Errorf("accept delivery %s: run id: %w", ev.DeliveryID, err)
+	}
+	if enqueue != nil {
+		if err := enqueue(ctx, tx, runID); err != nil {
+			return 0, false, fmt.Errorf("accept delivery %s: enqueue: %w", ev.DeliveryID, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, false, fmt.Errorf("accept delivery %s: commit: %w", ev.DeliveryID, err)
+	}
+	return runID, false, nil
+}
+
+const runColumns = `id, delivery_id, event, action, kind, repo, clone_url, sha, base_sha, ref, base_ref, pr, sender, comment,
+	status, error, changed, environments, apps, attempts, created_at, started_at, finished_at`
+
+func scanRun(sc interface{ Scan(...any) error }) (Run, error) {
+	var (
+		r                   Run
+		changed, envs, apps string
+		created             time.Time
+		started, finished   sql.NullTime
+	)
+	err := sc.Scan(&r.ID, &r.Event.DeliveryID, &r.Event.Name, &r.Event.Action, &r.Event.Kind, &r.Event.Repo,
+		&r.Event.CloneURL, &r.Event.SHA, &r.Event.BaseSHA, &r.Event.Ref, &r.Event.BaseRef, &r.Event.PR,
+		&r.Event.Sender, &r.Event.Comment, &r.Status, &r.Error, &changed, &envs, &apps, &r.Attempts,
+		&created, &started, &finished)
+	if err != nil {
+		return Run{}, err
+	}
+	r.Created, r.Started, r.Finished = created.UTC(), timeOf(started), timeOf(finished)
+	for _, f := range []struct {
+		src string
+		dst *[]string
+	}{{changed, &r.Changed}, {envs, &r.Environments}, {apps, &r.Apps}} {
+		if err := json.Unmarshal([]byte(f.src), f.dst); err != nil {
+			return Run{}, fmt.Errorf("decode run %d: %w", r.ID, err)
+		}
+		if *f.dst == nil {
+			*f.dst = []string{}
+		}
+	}
+	return r, nil
+}
+
+// Run returns one run with its stages (and each stage's last tailLines log lines).
+func (s *Store) Run(ctx context.Context, id int64, tailLines int) (Run, error) {
+	r, err := scanRun(s.db.QueryRowContext(ctx, `SELECT `+runColumns+` FROM runs WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return Run{}, fmt.Errorf("run %d: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return Run{}, fmt.Errorf("read run %d: %w", id, err)
+	}
+	if r.Stages, err = s.Stages(ctx, id, tailLines); err != nil {
+		return Run{}, err
+	}
+	return r, nil
+}
+
+// ListFilter narrows ListRuns.
+type ListFilter struct {
+	Repo   string
+	Status string
+	Limit  int
+	Before int64 // runs with id < Before (pagination); 0 = newest
+}
+
+// ListRuns returns runs newest first, with their stages (no log tails).
+func (s *Store) ListRuns(ctx context.Context, f ListFilter) ([]Run, error) {
+	if f.Limit <= 0 || f.Limit > 200 {
+		f.Limit = 50
+	}
+	q := `SELECT ` + runColumns + ` FROM runs WHERE 1=1`
+	var args []any
+	if f.Repo != "" {
+		q += ` AND repo = ?`
+		args = append(args, f.Repo)
+	}
+	if f.Status != "" {
+		q += ` AND status = ?`
+		args = append(args, f.Status)
+	}
+	if f.Before > 0 {
+		q += ` AND id < ?`
+		args = append(args, f.Before)
+	}
+	q += ` ORDER BY id DESC LIMIT ?`
+	args = append(args, f.Limit)
+	rows, err := s.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list runs: %w", err)
+	}
+	var runs []Run
+	for rows.Next() {
+		r, err := scanRun(rows)
+		if err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("list runs: %w", err)
+		}
+		runs = append(runs, r)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list runs: %w", err)
+	}
+	for i := range runs {
+		if runs[i].Stages, err = s.Stages(ctx, runs[i].ID, 0); err != nil {
+			return nil, err
+		}
+	}
+	return runs, nil
+}
+
+// StartRun marks a run running and counts the attempt. It returns the run as stored.
+func (s *Store) StartRun(ctx context.Context, id int64) (Run, error) {
+	_, err := s.db.ExecContext(ctx, `UPDATE runs SET status = ?, attempts = attempts + 1,
+		started_at = COALESCE(started_at, ?) WHERE id = ? AND status IN (?, ?)`,
+		StatusRunning, s.now(), id, StatusQueued, StatusRunning)
+	if err != nil {
+		return Run{}, fmt.Errorf("start run %d: %w", id, err)
+	}
+	return s.Run(ctx, id, 0)
+}
+
+// SetRunScope records what the run found to do: changed files, environments, apps.
+func (s *Store) SetRunScope(ctx context.Context, id int64, changed, envs, apps []string) error {
+	enc := func(v []string) string {
+		if v == nil {
+			v = []string{}
+		}
+		b, _ := json.Marshal(v)
+		return string(b)
+	}
+	_, err := s.db.ExecContext(ctx, `UPDATE runs SET changed = ?, environments = ?, apps = ? WHERE id = ?`,
+		enc(changed), enc(envs), enc(apps), id)
+	if err != nil {
+		return fmt.Errorf("record scope of run %d: %w", id, err)
+	}
+	return nil
+}
+
+// FinishRun records a run's final status. A run already finished keeps its first outcome.
+func (s *Store) FinishRun(ctx context.Context, id int64, status, errText string) error {
+	_, err := s.db.ExecContext(ctx, `UPDATE runs SET status = ?, error = ?, finished_at = ?
+		WHERE id = ? AND finished_at IS NULL`, status, errText, s.now(), id)
+	if err != nil {
+		return fmt.Errorf("finish run %d: %w", id, err)
+	}
+	return nil
+}
+
+// CountRuns returns how many runs exist (all statuses), for tests and metrics.
+func (s *Store) CountRuns(ctx context.Context) (int, error) {
+	var n int
+	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM runs`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count runs: %w", err)
+	}
+	return n, nil
+}

@@ -1,0 +1,194 @@
+// Package store keeps runs, stages, stage logs, environment locks and deployed
+// versions in one SQL database, the same one the durable queue uses.
+//
+// SQLite (pure Go, modernc.org/sqlite) is the default. The SQL is kept to what
+// SQLite and Postgres share so that Postgres support is a dialect, not a rewrite.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+)
+
+// ErrNotFound is returned when a run, stage or lock does not exist.
+var ErrNotFound = errors.New("not found")
+
+// Run statuses.
+const (
+	StatusQueued    = "queued"
+	StatusRunning   = "running"
+	StatusSucceeded = "succeeded"
+	StatusFailed    = "failed"
+	StatusCancelled = "cancelled"
+	StatusNothing   = "nothing_to_do"
+)
+
+// Stage statuses.
+const (
+	StagePending   = "pending"
+	StageWaiting   = "waiting"
+	StageRunning   = "running"
+	StageSucceeded = "succeeded"
+	StageFailed    = "failed"
+	StageSkipped   = "skipped"
+	StageCancelled = "cancelled"
+)
+
+// Store is the SQL-backed store. Its methods are safe for concurrent use.
+type Store struct {
+	db  *sql.DB
+	now func() time.Time
+}
+
+// OpenSQLite opens (creating when needed) the database file runner.db in dir.
+// SQLite allows one writer at a time; the pool is limited to one connection,
+// as River's SQLite driver recommends, so nothing ever sees SQLITE_BUSY.
+func OpenSQLite(ctx context.Context, dir string) (*Store, error) {
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return nil, fmt.Errorf("create data dir: %w", err)
+	}
+	path := filepath.Join(dir, "runner.db")
+	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_txlock=immediate"
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	db.SetMaxOpenConns(1)
+	db.SetConnMaxIdleTime(0)
+	db.SetConnMaxLifetime(0)
+	s := &Store{db: db, now: func() time.Time { return time.Now().UTC() }}
+	if err := s.migrate(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// DB returns the underlying pool, for the queue driver that shares it.
+func (s *Store) DB() *sql.DB { return s.db }
+
+// Close closes the database.
+func (s *Store) Close() error { return s.db.Close() }
+
+// Ping checks that the database answers.
+func (s *Store) Ping(ctx context.Context) error {
+	var one int
+	if err := s.db.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
+		return fmt.Errorf("ping store: %w", err)
+	}
+	return nil
+}
+
+var schema = []string{
+	`CREATE TABLE IF NOT EXISTS runs (
+		id INTEGER PRIMARY KEY AUTOINCREMENT,
+		delivery_id TEXT NOT NULL UNIQUE,
+		event TEXT NOT NULL,
+		action TEXT NOT NULL DEFAULT '',
+		kind TEXT NOT NULL,
+		repo TEXT NOT NULL,
+		clone_url TEXT NOT NULL DEFAULT '',
+		sha TEXT NOT NULL DEFAULT '',
+		base_sha TEXT NOT NULL DEFAULT '',
+		ref TEXT NOT NULL DEFAULT '',
+		base_ref TEXT NOT NULL DEFAULT '',
+		pr INTEGER NOT NULL DEFAULT 0,
+		sender TEXT NOT NULL DEFAULT '',
+		comment TEXT NOT NULL DEFAULT '',
+		status TEXT NOT NULL,
+		error TEXT NOT NULL DEFAULT '',
+		changed TEXT NOT NULL DEFAULT '[]',
+		environments TEXT NOT NULL DEFAULT '[]',
+		apps TEXT NOT NULL DEFAULT '[]',
+		attempts INTEGER NOT NULL DEFAULT 0,
+		created_at TIMESTAMP NOT NULL,
+		started_at TIMESTAMP,
+		finished_at TIMESTAMP
+	)`,
+	`CREATE INDEX IF NOT EXISTS runs_repo_created ON runs (repo, created_at)`,
+	`CREATE TABLE IF NOT EXISTS stages (
+		id INTEGER PRIMARY KEY AUTOINCREMENT,
+		run_id INTEGER NOT NULL REFERENCES runs(id),
+		seq INTEGER NOT NULL,
+		env TEXT NOT NULL DEFAULT '',
+		name TEXT NOT NULL,
+		status TEXT NOT NULL,
+		detail TEXT NOT NULL DEFAULT '',
+		waiting_for TEXT NOT NULL DEFAULT '',
+		output TEXT NOT NULL DEFAULT '{}',
+		attempts INTEGER NOT NULL DEFAULT 0,
+		started_at TIMESTAMP,
+		finished_at TIMESTAMP,
+		UNIQUE (run_id, env, name)
+	)`,
+	`CREATE TABLE IF NOT EXISTS stage_logs (
+		id INTEGER PRIMARY KEY AUTOINCREMENT,
+		stage_id INTEGER NOT NULL REFERENCES stages(id),
+		at TIMESTAMP NOT NULL,
+		line TEXT NOT NULL
+	)`,
+	`CREATE INDEX IF NOT EXISTS stage_logs_stage ON stage_logs (stage_id, id)`,
+	`CREATE TABLE IF NOT EXISTS env_locks (
+		repo TEXT NOT NULL,
+		env TEXT NOT NULL,
+		holder TEXT NOT NULL,
+		run_id INTEGER NOT NULL,
+		acquired_at TIMESTAMP NOT NULL,
+		expires_at TIMESTAMP NOT NULL,
+		PRIMARY KEY (repo, env)
+	)`,
+	`CREATE TABLE IF NOT EXISTS lock_history (
+		id INTEGER PRIMARY KEY AUTOINCREMENT,
+		repo TEXT NOT NULL,
+		env TEXT NOT NULL,
+		run_id INTEGER NOT NULL,
+		holder TEXT NOT NULL,
+		acquired_at TIMESTAMP NOT NULL,
+		released_at TIMESTAMP NOT NULL,
+		reason TEXT NOT NULL DEFAULT ''
+	)`,
+	`CREATE TABLE IF NOT EXISTS deployments (
+		id INTEGER PRIMARY KEY AUTOINCREMENT,
+		repo TEXT NOT NULL,
+		env TEXT NOT NULL,
+		sha TEXT NOT NULL,
+		run_id INTEGER NOT NULL,
+		outcome TEXT NOT NULL,
+		summary TEXT NOT NULL DEFAULT '',
+		backend_image TEXT NOT NULL DEFAULT '',
+		frontend_version TEXT NOT NULL DEFAULT '',
+		at TIMESTAMP NOT NULL
+	)`,
+	`CREATE INDEX IF NOT EXISTS deployments_env ON deployments (repo, env, id)`,
+}
+
+func (s *Store) migrate(ctx context.Context) error {
+	for _, stmt := range schema {
+		if _, err := s.db.ExecContext(ctx, stmt); err != nil {
+			return fmt.Errorf("migrate store: %w", err)
+		}
+	}
+	return nil
+}
+
+// nullTime turns a zero time into SQL NULL.
+func nullTime(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t
+}
+
+func timeOf(n sql.NullTime) time.Time {
+	if n.Valid {
+		return n.Time.UTC()
+	}
+	return time.Time{}
+}
