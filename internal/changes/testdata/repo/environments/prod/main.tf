@@ -1,0 +1,4 @@
+# prod reaches network only through platform.
+module "platform" {
+  source = "../../terraform/modules/platform"
+}

@@ -1,0 +1,3 @@
+resource "terraform_data" "vpc" {
+  input = templatefile("${path.module}/templates/cidr.tpl", {})
+}

@@ -1,0 +1,7 @@
+module "network" {
+  source = "../network"
+}
+
+module "network_again" {
+  source = "./../network"
+}

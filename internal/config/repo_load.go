@@ -1,0 +1,237 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclparse"
+)
+
+// LoadRepo reads dir/.runner.yaml, or builds DefaultRepo(dir) when there is none. A file that
+// lists no environments gets them discovered from environments/*, and one without an apps key
+// gets the default apps. Every environment dir and app path must be a directory inside dir.
+// Problems are returned as RepoErrors whose File is the config file's path.
+func LoadRepo(dir string) (*Repo, error) {
+	file := filepath.Join(dir, RepoFile)
+	data, err := repoReadFile(file)
+	if errors.Is(err, fs.ErrNotExist) {
+		return DefaultRepo(dir)
+	}
+	if err != nil {
+		return nil, err
+	}
+	r, err := ParseRepo(data)
+	if err != nil {
+		var re RepoErrors
+		if errors.As(err, &re) {
+			return nil, re.withFile(file)
+		}
+		return nil, fmt.Errorf("%s: %w", file, err)
+	}
+	r.source = file
+	var problems RepoErrors
+	if len(r.Environments) == 0 {
+		envs, p := repoDiscoverEnvironments(dir)
+		r.Environments, problems = envs, append(problems, p...)
+	}
+	if !r.appsGiven {
+		r.Apps = repoDiscoverApps(dir)
+	}
+	problems = append(problems, r.checkDirs(dir)...)
+	if len(problems) > 0 {
+		return nil, problems.withFile(file)
+	}
+	return r, nil
+}
+
+// repoReadFile reads the config file, refusing anything but a small regular file: the checkout
+// is untrusted, and a symlink could point anywhere on the runner's disk.
+func repoReadFile(file string) ([]byte, error) {
+	fi, err := os.Lstat(file)
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, RepoErrors{{File: file, Msg: "must be a regular file"}}
+	}
+	f, err := os.Open(file)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, RepoMaxFileSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", file, err)
+	}
+	return data, nil
+}
+
+// DefaultRepo is the configuration of a repository without .runner.yaml: every folder under
+// environments/ is an environment (Order 1..n in name order, branch main), and apps/backend (image)
+// and apps/frontend (bundle) are apps when they exist.
+func DefaultRepo(dir string) (*Repo, error) {
+	r := &Repo{Notify: repoDefaultNotify(), lines: map[string]int{}}
+	envs, problems := repoDiscoverEnvironments(dir)
+	r.Environments = envs
+	r.Apps = repoDiscoverApps(dir)
+	problems = append(problems, r.checkDirs(dir)...)
+	if len(problems) > 0 {
+		return nil, problems
+	}
+	return r, nil
+}
+
+func repoDiscoverEnvironments(dir string) ([]Environment, RepoErrors) {
+	entries, err := os.ReadDir(filepath.Join(dir, "environments"))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, RepoErrors{{File: filepath.Join(dir, "environments"), Msg: err.Error()}}
+	}
+	var envs []Environment
+	var problems RepoErrors
+	for _, e := range entries { // ReadDir sorts by name
+		name := e.Name()
+		if strings.HasPrefix(name, ".") || !repoIsDir(filepath.Join(dir, "environments", name)) {
+			continue
+		}
+		if !repoNameRE.MatchString(name) {
+			problems = append(problems, &RepoProblem{File: filepath.Join(dir, "environments", name),
+				Msg: fmt.Sprintf("environment name %q: use lowercase letters, digits, '-' and '_' (or list environments in %s)", name, RepoFile)})
+			continue
+		}
+		envs = append(envs, Environment{
+			Name:    name,
+			Dir:     path.Join("environments", name),
+			Order:   len(envs) + 1,
+			Branch:  EnvironmentDefaultBranch,
+			APIURL:  EnvironmentDefaultAPIURL,
+			Refresh: repoDefaultRefresh(),
+		})
+	}
+	return envs, problems
+}
+
+func repoDiscoverApps(dir string) []App {
+	var apps []App
+	if repoIsDir(filepath.Join(dir, "apps", "backend")) {
+		apps = append(apps, App{Name: "backend", Path: "apps/backend", Kind: AppKindImage, Repository: "backend",
+			Platforms: []string{AppDefaultPlatform}, BaseImage: AppDefaultBaseImage})
+	}
+	if repoIsDir(filepath.Join(dir, "apps", "frontend")) {
+		apps = append(apps, App{Name: "frontend", Path: "apps/frontend", Kind: AppKindBundle})
+	}
+	return apps
+}
+
+func repoIsDir(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && fi.IsDir()
+}
+
+// checkDirs reports environment dirs and app paths that are missing, not directories, or that
+// resolve (through symlinks) outside the repository.
+func (r *Repo) checkDirs(dir string) RepoErrors {
+	root, err := filepath.EvalSymlinks(dir)
+	if err != nil {
+		return RepoErrors{{File: dir, Msg: err.Error()}}
+	}
+	var problems RepoErrors
+	check := func(kind, name, rel string, line int) {
+		real, err := filepath.EvalSymlinks(filepath.Join(root, filepath.FromSlash(rel)))
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			problems = append(problems, &RepoProblem{Line: line, Msg: fmt.Sprintf("%s %s: %s does not exist", kind, name, rel)})
+		case err != nil:
+			problems = append(problems, &RepoProblem{Line: line, Msg: fmt.Sprintf("%s %s: %v", kind, name, err)})
+		case !repoWithin(root, real):
+			problems = append(problems, &RepoProblem{Line: line, Msg: fmt.Sprintf("%s %s: %s leads outside the repository", kind, name, rel)})
+		case !repoIsDir(real):
+			problems = append(problems, &RepoProblem{Line: line, Msg: fmt.Sprintf("%s %s: %s is not a directory", kind, name, rel)})
+		}
+	}
+	for _, e := range r.Environments {
+		check("environment", e.Name, e.Dir, r.lines["env/"+e.Name])
+	}
+	for _, a := range r.Apps {
+		check("app", a.Name, a.Path, r.lines["app/"+a.Name])
+	}
+	return problems
+}
+
+func repoWithin(root, p string) bool {
+	rel, err := filepath.Rel(root, p)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) && !filepath.IsAbs(rel)
+}
+
+// ValidateRepoDir checks a repository checkout the way `runner validate DIR` reports it: the
+// configuration (strictly parsed), that each environment dir has .tf files, and that those files
+// are syntactically valid HCL. Each error prints as "file:line: message" when the line is known.
+func ValidateRepoDir(dir string) []error {
+	r, err := LoadRepo(dir)
+	if err != nil {
+		var re RepoErrors
+		if errors.As(err, &re) {
+			return re.Unwrap()
+		}
+		return []error{err}
+	}
+	var errs []error
+	file := r.source
+	if file == "" {
+		file = dir
+	}
+	if len(r.Environments) == 0 {
+		errs = append(errs, &RepoProblem{File: file, Msg: "no environments: add environments/<name>/ or list them in " + RepoFile})
+	}
+	for _, e := range r.Environments {
+		envDir := filepath.Join(dir, filepath.FromSlash(e.Dir))
+		tfs, _ := filepath.Glob(filepath.Join(envDir, "*.tf"))
+		jsons, _ := filepath.Glob(filepath.Join(envDir, "*.tf.json"))
+		if len(tfs)+len(jsons) == 0 {
+			errs = append(errs, &RepoProblem{File: file, Line: r.lines["env/"+e.Name],
+				Msg: fmt.Sprintf("environment %s: %s has no .tf files", e.Name, e.Dir)})
+			continue
+		}
+		errs = append(errs, repoHCLProblems(tfs, jsons)...)
+	}
+	return errs
+}
+
+func repoHCLProblems(tfs, jsons []string) []error {
+	p := hclparse.NewParser()
+	var diags hcl.Diagnostics
+	sort.Strings(tfs)
+	for _, f := range tfs {
+		_, d := p.ParseHCLFile(f)
+		diags = append(diags, d...)
+	}
+	for _, f := range jsons {
+		_, d := p.ParseJSONFile(f)
+		diags = append(diags, d...)
+	}
+	var errs []error
+	for _, d := range diags {
+		if d.Severity != hcl.DiagError {
+			continue
+		}
+		prob := &RepoProblem{Msg: d.Summary}
+		if d.Detail != "" {
+			prob.Msg += ": " + d.Detail
+		}
+		if d.Subject != nil {
+			prob.File, prob.Line = d.Subject.Filename, d.Subject.Start.Line
+		}
+		errs = append(errs, prob)
+	}
+	return errs
+}

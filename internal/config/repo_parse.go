@@ -1,0 +1,480 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"path"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// RepoMaxFileSize bounds .runner.yaml: it comes from the repository, so it is untrusted input.
+const RepoMaxFileSize = 1 << 20
+
+// The raw* types mirror the YAML; pointers tell "absent" from a zero value so defaults apply.
+type rawRepo struct {
+	Environments []rawEnvironment `yaml:"environments"`
+	Apps         []rawApp         `yaml:"apps"`
+	Notify       rawNotify        `yaml:"notify"`
+}
+
+type rawEnvironment struct {
+	Name            string            `yaml:"name"`
+	Dir             string            `yaml:"dir"`
+	Order           *int              `yaml:"order"`
+	Branch          *string           `yaml:"branch"`
+	RequireApproval bool              `yaml:"require_approval"`
+	APIURL          *string           `yaml:"api_url"`
+	ArtifactsBucket string            `yaml:"artifacts_bucket"`
+	SlackChannel    string            `yaml:"slack_channel"`
+	Refresh         rawRefresh        `yaml:"refresh"`
+	Vars            map[string]string `yaml:"vars"`
+}
+
+type rawRefresh struct {
+	MinHealthyPercentage *int    `yaml:"min_healthy_percentage"`
+	InstanceWarmup       *string `yaml:"instance_warmup"`
+	SkipMatching         *bool   `yaml:"skip_matching"`
+	AutoRollback         *bool   `yaml:"auto_rollback"`
+	InProgress           *string `yaml:"in_progress"`
+	Timeout              *string `yaml:"timeout"`
+}
+
+type rawApp struct {
+	Name             string   `yaml:"name"`
+	Path             string   `yaml:"path"`
+	Kind             string   `yaml:"kind"`
+	Repository       string   `yaml:"repository"`
+	Platforms        []string `yaml:"platforms"`
+	BaseImage        string   `yaml:"base_image"`
+	CreateRepository bool     `yaml:"create_repository"`
+	FailOnCritical   bool     `yaml:"fail_on_critical"`
+}
+
+type rawNotify struct {
+	Slack struct {
+		Channel string `yaml:"channel"`
+	} `yaml:"slack"`
+	GitHub struct {
+		Comments    *bool `yaml:"comments"`
+		Statuses    *bool `yaml:"statuses"`
+		Deployments *bool `yaml:"deployments"`
+	} `yaml:"github"`
+}
+
+var (
+	repoNameRE       = regexp.MustCompile(`^[a-z0-9]([a-z0-9_-]{0,62})$`)
+	repoVarNameRE    = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_-]*$`)
+	repoBucketRE     = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
+	repoECRRE        = regexp.MustCompile(`^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$`)
+	repoPlatformRE   = regexp.MustCompile(`^[a-z0-9]+/[a-z0-9_]+(/[a-z0-9]+)?$`)
+	repoYAMLLineRE   = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
+	repoUnknownKeyRE = regexp.MustCompile(`^field (\S+) not found in type \S+$`)
+)
+
+// repoRunnerVars are the -var inputs the runner sets itself; a repository may not override them.
+var repoRunnerVars = map[string]bool{"backend_image": true, "frontend_version": true}
+
+// ParseRepo parses .runner.yaml content strictly, applies defaults and validates values. It does
+// not touch the filesystem. On failure the error is a RepoErrors listing every problem found.
+// A file with no environments is valid here; LoadRepo then discovers them.
+func ParseRepo(data []byte) (*Repo, error) {
+	if len(data) > RepoMaxFileSize {
+		return nil, RepoErrors{{Msg: fmt.Sprintf("file is %d bytes, more than the %d allowed", len(data), RepoMaxFileSize)}}
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return nil, repoYAMLProblems(err)
+	}
+	if len(doc.Content) > 0 && doc.Content[0].Kind != yaml.MappingNode {
+		return nil, RepoErrors{{Line: doc.Content[0].Line, Msg: "top level must be a mapping"}}
+	}
+	var raw rawRepo
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	v := repoValidator{t: repoTree{&doc}}
+	if err := dec.Decode(&raw); err != nil && !errors.Is(err, io.EOF) {
+		// A TypeError leaves the rest decoded: keep validating so every problem is reported.
+		var te *yaml.TypeError
+		if !errors.As(err, &te) {
+			return nil, repoYAMLProblems(err)
+		}
+		v.problems = repoYAMLProblems(err)
+	}
+	var next yaml.Node
+	if err := dec.Decode(&next); !errors.Is(err, io.EOF) {
+		return nil, RepoErrors{{Line: next.Line, Msg: "more than one YAML document"}}
+	}
+	r := v.repo(&raw)
+	if len(v.problems) > 0 {
+		sort.SliceStable(v.problems, func(i, j int) bool { return v.problems[i].Line < v.problems[j].Line })
+		return nil, v.problems
+	}
+	return r, nil
+}
+
+// repoYAMLProblems turns yaml.v3 errors into problems with line numbers and no Go type names.
+func repoYAMLProblems(err error) RepoErrors {
+	var msgs []string
+	var te *yaml.TypeError
+	if errors.As(err, &te) {
+		msgs = te.Errors
+	} else {
+		msgs = []string{err.Error()}
+	}
+	var out RepoErrors
+	for _, m := range msgs {
+		p := &RepoProblem{Msg: strings.TrimPrefix(m, "yaml: ")}
+		if sm := repoYAMLLineRE.FindStringSubmatch(m); sm != nil {
+			p.Line, _ = strconv.Atoi(sm[1])
+			p.Msg = sm[2]
+		}
+		if sm := repoUnknownKeyRE.FindStringSubmatch(p.Msg); sm != nil {
+			p.Msg = fmt.Sprintf("unknown key %q", sm[1])
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+// repoTree finds the line of a value in the parsed document by key/index path.
+type repoTree struct{ doc *yaml.Node }
+
+// line returns the line of the node at path (strings are mapping keys, ints sequence indexes),
+// or of the deepest ancestor found. For a mapping key it gives the key's line.
+func (t repoTree) line(p ...any) int {
+	l, _ := t.find(p...)
+	return l
+}
+
+// has reports whether the path exists in the document.
+func (t repoTree) has(p ...any) bool {
+	_, ok := t.find(p...)
+	return ok
+}
+
+func (t repoTree) find(p ...any) (int, bool) {
+	if t.doc == nil || len(t.doc.Content) == 0 {
+		return 0, false
+	}
+	n := t.doc.Content[0]
+	line := n.Line
+	for _, step := range p {
+		for n.Kind == yaml.AliasNode && n.Alias != nil {
+			n = n.Alias
+		}
+		found := false
+		switch s := step.(type) {
+		case string:
+			if n.Kind != yaml.MappingNode {
+				return line, false
+			}
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				if n.Content[i].Value == s {
+					line, n, found = n.Content[i].Line, n.Content[i+1], true
+					break
+				}
+			}
+		case int:
+			if n.Kind == yaml.SequenceNode && s < len(n.Content) {
+				n, found = n.Content[s], true
+				line = n.Line
+			}
+		}
+		if !found {
+			return line, false
+		}
+	}
+	return line, true
+}
+
+type repoValidator struct {
+	t        repoTree
+	problems RepoErrors
+}
+
+func (v *repoValidator) addf(line int, format string, args ...any) {
+	v.problems = append(v.problems, &RepoProblem{Line: line, Msg: fmt.Sprintf(format, args...)})
+}
+
+func (v *repoValidator) repo(raw *rawRepo) *Repo {
+	r := &Repo{Notify: repoDefaultNotify(), lines: map[string]int{}, appsGiven: v.t.has("apps")}
+	r.Notify.Slack.Channel = raw.Notify.Slack.Channel
+	v.slackChannel(raw.Notify.Slack.Channel, "notify", "slack", "channel")
+	repoSetBool(&r.Notify.GitHub.Comments, raw.Notify.GitHub.Comments)
+	repoSetBool(&r.Notify.GitHub.Statuses, raw.Notify.GitHub.Statuses)
+	repoSetBool(&r.Notify.GitHub.Deployments, raw.Notify.GitHub.Deployments)
+
+	seen := map[string]int{}
+	for i := range raw.Environments {
+		e := v.environment(i, &raw.Environments[i])
+		line := v.t.line("environments", i)
+		if prev, dup := seen[e.Name]; dup && e.Name != "" {
+			v.addf(v.t.line("environments", i, "name"), "environment %q is already defined on line %d", e.Name, prev)
+		} else {
+			seen[e.Name] = line
+		}
+		r.lines["env/"+e.Name] = v.t.line("environments", i, "dir")
+		r.Environments = append(r.Environments, e)
+	}
+	if raw.Environments != nil && len(raw.Environments) == 0 {
+		v.addf(v.t.line("environments"), "environments: empty list (omit the key to discover environments/*)")
+	}
+
+	seenApp := map[string]int{}
+	for i := range raw.Apps {
+		a := v.app(i, &raw.Apps[i])
+		line := v.t.line("apps", i)
+		if prev, dup := seenApp[a.Name]; dup && a.Name != "" {
+			v.addf(v.t.line("apps", i, "name"), "app %q is already defined on line %d", a.Name, prev)
+		} else {
+			seenApp[a.Name] = line
+		}
+		r.lines["app/"+a.Name] = v.t.line("apps", i, "path")
+		r.Apps = append(r.Apps, a)
+	}
+	return r
+}
+
+func repoSetBool(dst *bool, src *bool) {
+	if src != nil {
+		*dst = *src
+	}
+}
+
+func (v *repoValidator) environment(i int, raw *rawEnvironment) Environment {
+	at := func(p ...any) int { return v.t.line(append([]any{"environments", i}, p...)...) }
+	e := Environment{
+		Name:            raw.Name,
+		Dir:             raw.Dir,
+		Order:           i + 1,
+		Branch:          EnvironmentDefaultBranch,
+		RequireApproval: raw.RequireApproval,
+		APIURL:          EnvironmentDefaultAPIURL,
+		ArtifactsBucket: raw.ArtifactsBucket,
+		SlackChannel:    raw.SlackChannel,
+		Refresh:         repoDefaultRefresh(),
+		Vars:            raw.Vars,
+	}
+	switch {
+	case raw.Name == "":
+		v.addf(at(), "environments[%d]: name is required", i)
+	case !repoNameRE.MatchString(raw.Name):
+		v.addf(at("name"), "environment name %q: use lowercase letters, digits, '-' and '_' (at most 63)", raw.Name)
+	}
+	label := raw.Name
+	if label == "" {
+		label = fmt.Sprintf("environments[%d]", i)
+	}
+	if raw.Dir == "" {
+		v.addf(at(), "environment %s: dir is required", label)
+	} else if d, err := repoCleanRel(raw.Dir); err != nil {
+		v.addf(at("dir"), "environment %s: dir: %v", label, err)
+	} else {
+		e.Dir = d
+	}
+	if raw.Order != nil {
+		if *raw.Order < 0 {
+			v.addf(at("order"), "environment %s: order must not be negative", label)
+		}
+		e.Order = *raw.Order
+	}
+	if raw.Branch != nil {
+		if !repoValidBranch(*raw.Branch) {
+			v.addf(at("branch"), "environment %s: branch %q is not a valid branch name", label, *raw.Branch)
+		}
+		e.Branch = strings.TrimPrefix(*raw.Branch, "refs/heads/")
+	}
+	if raw.APIURL != nil {
+		e.APIURL = *raw.APIURL
+		if !repoValidAPIURL(e.APIURL) {
+			v.addf(at("api_url"), "environment %s: api_url %q must be a path starting with / or an http(s) URL", label, e.APIURL)
+		}
+	}
+	if raw.ArtifactsBucket != "" && (!repoBucketRE.MatchString(raw.ArtifactsBucket) || strings.Contains(raw.ArtifactsBucket, "..")) {
+		v.addf(at("artifacts_bucket"), "environment %s: artifacts_bucket %q is not a valid S3 bucket name", label, raw.ArtifactsBucket)
+	}
+	v.slackChannel(raw.SlackChannel, "environments", i, "slack_channel")
+	keys := make([]string, 0, len(raw.Vars))
+	for k := range raw.Vars {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		switch {
+		case !repoVarNameRE.MatchString(k):
+			v.addf(at("vars", k), "environment %s: vars: %q is not a valid Terraform variable name", label, k)
+		case repoRunnerVars[k]:
+			v.addf(at("vars", k), "environment %s: vars: %q is set by the runner", label, k)
+		}
+	}
+	v.refresh(&e.Refresh, &raw.Refresh, label, func(p ...any) int { return at(append([]any{"refresh"}, p...)...) })
+	return e
+}
+
+func (v *repoValidator) refresh(r *Refresh, raw *rawRefresh, label string, at func(...any) int) {
+	if p := raw.MinHealthyPercentage; p != nil {
+		if *p < 0 || *p > 100 {
+			v.addf(at("min_healthy_percentage"), "environment %s: refresh.min_healthy_percentage must be 0..100, not %d", label, *p)
+		}
+		r.MinHealthyPercentage = *p
+	}
+	if s := raw.InstanceWarmup; s != nil {
+		d, err := repoDuration(*s)
+		if err != nil {
+			v.addf(at("instance_warmup"), "environment %s: refresh.instance_warmup: %v", label, err)
+		}
+		r.InstanceWarmup = d
+	}
+	repoSetBool(&r.SkipMatching, raw.SkipMatching)
+	repoSetBool(&r.AutoRollback, raw.AutoRollback)
+	if s := raw.InProgress; s != nil {
+		if *s != RefreshWait && *s != RefreshCancel {
+			v.addf(at("in_progress"), "environment %s: refresh.in_progress must be %q or %q, not %q", label, RefreshWait, RefreshCancel, *s)
+		}
+		r.InProgress = *s
+	}
+	if s := raw.Timeout; s != nil {
+		d, err := repoDuration(*s)
+		if err == nil && d == 0 {
+			err = errors.New("must be more than 0")
+		}
+		if err != nil {
+			v.addf(at("timeout"), "environment %s: refresh.timeout: %v", label, err)
+		}
+		r.Timeout = d
+	}
+}
+
+func (v *repoValidator) app(i int, raw *rawApp) App {
+	at := func(p ...any) int { return v.t.line(append([]any{"apps", i}, p...)...) }
+	a := App{
+		Name:             raw.Name,
+		Path:             raw.Path,
+		Kind:             raw.Kind,
+		Repository:       raw.Repository,
+		Platforms:        raw.Platforms,
+		BaseImage:        raw.BaseImage,
+		CreateRepository: raw.CreateRepository,
+		FailOnCritical:   raw.FailOnCritical,
+	}
+	switch {
+	case raw.Name == "":
+		v.addf(at(), "apps[%d]: name is required", i)
+	case !repoNameRE.MatchString(raw.Name):
+		v.addf(at("name"), "app name %q: use lowercase letters, digits, '-' and '_' (at most 63)", raw.Name)
+	}
+	label := raw.Name
+	if label == "" {
+		label = fmt.Sprintf("apps[%d]", i)
+	}
+	if raw.Path == "" {
+		v.addf(at(), "app %s: path is required", label)
+	} else if p, err := repoCleanRel(raw.Path); err != nil {
+		v.addf(at("path"), "app %s: path: %v", label, err)
+	} else {
+		a.Path = p
+	}
+	switch raw.Kind {
+	case AppKindImage:
+		if a.Repository == "" {
+			a.Repository = a.Name
+		} else if !repoECRRE.MatchString(a.Repository) || len(a.Repository) > 256 {
+			v.addf(at("repository"), "app %s: repository %q is not a valid ECR repository name", label, a.Repository)
+		}
+		if len(a.Platforms) == 0 {
+			a.Platforms = []string{AppDefaultPlatform}
+		}
+		seen := map[string]bool{}
+		for j, p := range a.Platforms {
+			if !repoPlatformRE.MatchString(p) {
+				v.addf(at("platforms", j), "app %s: platform %q is not os/arch[/variant]", label, p)
+			} else if seen[p] {
+				v.addf(at("platforms", j), "app %s: platform %q is listed twice", label, p)
+			}
+			seen[p] = true
+		}
+		if a.BaseImage == "" {
+			a.BaseImage = AppDefaultBaseImage
+		} else if strings.ContainsAny(a.BaseImage, " \t\n") {
+			v.addf(at("base_image"), "app %s: base_image %q is not an image reference", label, a.BaseImage)
+		}
+	case AppKindBundle:
+		for _, k := range []string{"repository", "platforms", "base_image", "create_repository", "fail_on_critical"} {
+			if v.t.has("apps", i, k) {
+				v.addf(at(k), "app %s: %s applies only to kind %q", label, k, AppKindImage)
+			}
+		}
+	case "":
+		v.addf(at(), "app %s: kind is required (%q or %q)", label, AppKindImage, AppKindBundle)
+	default:
+		v.addf(at("kind"), "app %s: kind must be %q or %q, not %q", label, AppKindImage, AppKindBundle, raw.Kind)
+	}
+	return a
+}
+
+func (v *repoValidator) slackChannel(ch string, p ...any) {
+	if ch != "" && (strings.ContainsAny(ch, " \t\n,") || len(ch) > 80) {
+		v.addf(v.t.line(p...), "slack channel %q is not a channel name or ID", ch)
+	}
+}
+
+// repoCleanRel checks that p is a relative path inside the repository and returns it cleaned.
+func repoCleanRel(p string) (string, error) {
+	if strings.Contains(p, "\\") || strings.ContainsRune(p, 0) {
+		return "", fmt.Errorf("%q: use forward slashes", p)
+	}
+	if path.IsAbs(p) {
+		return "", fmt.Errorf("%q must be relative to the repository root", p)
+	}
+	c := path.Clean(p)
+	if c == ".." || strings.HasPrefix(c, "../") {
+		return "", fmt.Errorf("%q is outside the repository", p)
+	}
+	if c == ".git" || strings.HasPrefix(c, ".git/") {
+		return "", fmt.Errorf("%q is inside .git", p)
+	}
+	return c, nil
+}
+
+func repoDuration(s string) (time.Duration, error) {
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, fmt.Errorf("%q is not a duration like \"60s\" or \"5m\"", s)
+	}
+	if d < 0 {
+		return 0, fmt.Errorf("%q must not be negative", s)
+	}
+	return d, nil
+}
+
+func repoValidBranch(b string) bool {
+	b = strings.TrimPrefix(b, "refs/heads/")
+	if b == "" || b == "@" || strings.HasPrefix(b, "-") || strings.HasPrefix(b, "/") || strings.HasSuffix(b, "/") ||
+		strings.HasSuffix(b, ".lock") || strings.HasSuffix(b, ".") || strings.Contains(b, "..") ||
+		strings.Contains(b, "//") || strings.Contains(b, "@{") {
+		return false
+	}
+	for _, r := range b {
+		if r < 0x20 || r == 0x7f || strings.ContainsRune(" ~^:?*[\\", r) {
+			return false
+		}
+	}
+	return true
+}
+
+func repoValidAPIURL(s string) bool {
+	if strings.HasPrefix(s, "/") && !strings.HasPrefix(s, "//") {
+		return !strings.ContainsAny(s, " \t\n\"'`")
+	}
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
+}

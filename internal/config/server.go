@@ -1,0 +1,220 @@
+package config
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"os"
+	"path"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Server is the runner process's configuration, from flags and environment
+// variables (a flag wins over its variable). It is read once, at start.
+type Server struct {
+	Listen          string
+	PublicURL       string // base URL of this runner, for links in comments and Slack
+	WebhookSecret   string
+	DataDir         string
+	AllowedRepos    []string
+	Workers         int
+	PlanParallelism int
+	StageTimeout    time.Duration
+	ShutdownGrace   time.Duration
+	LockLease       time.Duration
+
+	GitHubToken          string
+	GitHubAppID          int64
+	GitHubInstallationID int64
+	GitHubAppKeyFile     string
+	GitHubAPIURL         string
+
+	TerraformBin   string
+	PluginCacheDir string
+
+	SlackToken      string
+	SlackWebhookURL string
+	SlackChannel    string
+	SlackAPIURL     string
+
+	AWSRegion        string
+	AWSEndpoint      string // one endpoint for every AWS API (stand-ins, LocalStack-style); empty = AWS
+	Registry         string // registry host to push images to; empty = the account's ECR
+	RegistryInsecure bool
+
+	LogLevel string
+	LogJSON  bool
+}
+
+// Secrets lists the configured secret values, for masking them out of logs and posts.
+func (s Server) Secrets() []string {
+	var out []string
+	for _, v := range []string{s.WebhookSecret, s.GitHubToken, s.SlackToken, s.SlackWebhookURL} {
+		if v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// LoadServer parses flags (args without the program and sub-command) and
+// environment variables, and validates every value. All problems are reported
+// together, one per line.
+func LoadServer(args []string, getenv func(string) string) (Server, error) {
+	var s Server
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	var problems []string
+	env := func(name, def string) string {
+		if v := getenv(name); v != "" {
+			return v
+		}
+		return def
+	}
+	str := func(p *string, name, envName, def, usage string) {
+		fs.StringVar(p, name, env(envName, def), usage+" ("+envName+")")
+	}
+	dur := func(p *time.Duration, name, envName string, def time.Duration, usage string) {
+		v := env(envName, def.String())
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			problems = append(problems, fmt.Sprintf("%s=%q: want a positive duration such as 30s or 2h", envName, v))
+			d = def
+		}
+		fs.DurationVar(p, name, d, usage+" ("+envName+")")
+	}
+	num := func(p *int, name, envName string, def int, usage string) {
+		v := env(envName, strconv.Itoa(def))
+		n, err := strconv.Atoi(v)
+		if err != nil || n <= 0 {
+			problems = append(problems, fmt.Sprintf("%s=%q: want a positive whole number", envName, v))
+			n = def
+		}
+		fs.IntVar(p, name, n, usage+" ("+envName+")")
+	}
+	id := func(p *int64, name, envName, usage string) {
+		v := env(envName, "0")
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 0 {
+			problems = append(problems, fmt.Sprintf("%s=%q: want a numeric id", envName, v))
+			n = 0
+		}
+		fs.Int64Var(p, name, n, usage+" ("+envName+")")
+	}
+	boolean := func(p *bool, name, envName string, usage string) {
+		v := env(envName, "false")
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			problems = append(problems, fmt.Sprintf("%s=%q: want true or false", envName, v))
+		}
+		fs.BoolVar(p, name, b, usage+" ("+envName+")")
+	}
+	var allowed string
+	str(&s.Listen, "listen", "RUNNER_LISTEN", ":8080", "address to listen on")
+	str(&s.PublicURL, "public-url", "RUNNER_PUBLIC_URL", "", "base URL of this runner for links")
+	str(&s.WebhookSecret, "webhook-secret", "RUNNER_WEBHOOK_SECRET", "", "GitHub webhook secret (required)")
+	str(&s.DataDir, "data-dir", "RUNNER_DATA_DIR", "./runner-data", "directory for the database, mirrors and work trees")
+	str(&allowed, "allowed-repos", "RUNNER_ALLOWED_REPOS", "", "comma-separated owner/name globs of repositories to act on")
+	num(&s.Workers, "workers", "RUNNER_WORKERS", 4, "runs worked at once")
+	num(&s.PlanParallelism, "plan-parallelism", "RUNNER_PLAN_PARALLELISM", 3, "environments planned at once per pull request")
+	dur(&s.StageTimeout, "stage-timeout", "RUNNER_STAGE_TIMEOUT", 45*time.Minute, "longest a stage may run")
+	dur(&s.ShutdownGrace, "shutdown-grace", "RUNNER_SHUTDOWN_GRACE", 60*time.Second, "time given to the stage in flight on SIGTERM")
+	dur(&s.LockLease, "lock-lease", "RUNNER_LOCK_LEASE", 2*time.Minute, "environment lock lease (renewed while held)")
+	str(&s.GitHubToken, "github-token", "GITHUB_TOKEN", "", "GitHub token (clone and API)")
+	id(&s.GitHubAppID, "github-app-id", "GITHUB_APP_ID", "GitHub App id")
+	id(&s.GitHubInstallationID, "github-installation-id", "GITHUB_INSTALLATION_ID", "GitHub App installation id")
+	str(&s.GitHubAppKeyFile, "github-app-key", "GITHUB_APP_PRIVATE_KEY_FILE", "", "GitHub App private key (PEM file)")
+	str(&s.GitHubAPIURL, "github-api-url", "RUNNER_GITHUB_API_URL", "", "GitHub API base URL (GitHub Enterprise)")
+	str(&s.TerraformBin, "terraform", "RUNNER_TERRAFORM_BIN", "", "terraform or tofu binary (default: terraform, then tofu, on PATH)")
+	str(&s.PluginCacheDir, "plugin-cache", "TF_PLUGIN_CACHE_DIR", "", "shared Terraform plugin cache (default: DATA_DIR/plugin-cache)")
+	str(&s.SlackToken, "slack-token", "SLACK_BOT_TOKEN", "", "Slack bot token")
+	str(&s.SlackWebhookURL, "slack-webhook", "SLACK_WEBHOOK_URL", "", "Slack incoming webhook URL (instead of a bot token)")
+	str(&s.SlackChannel, "slack-channel", "SLACK_CHANNEL", "", "default Slack channel")
+	str(&s.SlackAPIURL, "slack-api-url", "SLACK_API_URL", "", "Slack API base URL (tests)")
+	str(&s.AWSRegion, "aws-region", "AWS_REGION", "us-east-1", "AWS region")
+	str(&s.AWSEndpoint, "aws-endpoint", "RUNNER_AWS_ENDPOINT", "", "one endpoint URL for every AWS API (stand-ins)")
+	str(&s.Registry, "registry", "RUNNER_REGISTRY", "", "registry host for images (default: the account's ECR)")
+	boolean(&s.RegistryInsecure, "registry-insecure", "RUNNER_REGISTRY_INSECURE", "talk plain HTTP to the registry (127.0.0.1 stand-ins)")
+	str(&s.LogLevel, "log-level", "RUNNER_LOG_LEVEL", "info", "debug, info, warn or error")
+	boolean(&s.LogJSON, "log-json", "RUNNER_LOG_JSON", "log as JSON lines")
+	fs.SetOutput(os.Stderr)
+	if err := fs.Parse(args); err != nil {
+		return Server{}, err
+	}
+	if fs.NArg() > 0 {
+		problems = append(problems, fmt.Sprintf("unexpected arguments: %s", strings.Join(fs.Args(), " ")))
+	}
+	s.AllowedRepos = splitList(allowed)
+	problems = append(problems, s.validate()...)
+	if len(problems) > 0 {
+		return Server{}, errors.New("invalid configuration:\n  " + strings.Join(problems, "\n  "))
+	}
+	if s.PluginCacheDir == "" {
+		s.PluginCacheDir = path.Join(s.DataDir, "plugin-cache")
+	}
+	return s, nil
+}
+
+func (s Server) validate() []string {
+	var p []string
+	if s.WebhookSecret == "" {
+		p = append(p, "RUNNER_WEBHOOK_SECRET is required: the runner refuses unsigned webhooks")
+	} else if len(s.WebhookSecret) < 16 {
+		p = append(p, "RUNNER_WEBHOOK_SECRET is shorter than 16 characters: use a long random value")
+	}
+	if _, port, err := net.SplitHostPort(s.Listen); err != nil {
+		p = append(p, fmt.Sprintf("RUNNER_LISTEN=%q: want host:port such as :8080 (%v)", s.Listen, err))
+	} else if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		p = append(p, fmt.Sprintf("RUNNER_LISTEN=%q: port must be 0-65535", s.Listen))
+	}
+	if s.DataDir == "" {
+		p = append(p, "RUNNER_DATA_DIR must not be empty")
+	}
+	if len(s.AllowedRepos) == 0 {
+		p = append(p, "RUNNER_ALLOWED_REPOS is empty: name the repositories to act on, e.g. my-org/* or my-org/infra")
+	}
+	for _, r := range s.AllowedRepos {
+		if strings.Count(r, "/") != 1 {
+			p = append(p, fmt.Sprintf("RUNNER_ALLOWED_REPOS entry %q: want owner/name (globs allowed)", r))
+			continue
+		}
+		if _, err := path.Match(r, "a/b"); err != nil {
+			p = append(p, fmt.Sprintf("RUNNER_ALLOWED_REPOS entry %q: bad pattern", r))
+		}
+	}
+	if (s.GitHubAppID != 0) != (s.GitHubAppKeyFile != "") {
+		p = append(p, "GITHUB_APP_ID and GITHUB_APP_PRIVATE_KEY_FILE go together")
+	}
+	if s.GitHubAppID != 0 && s.GitHubInstallationID == 0 {
+		p = append(p, "GITHUB_INSTALLATION_ID is required with GITHUB_APP_ID")
+	}
+	if s.GitHubAppKeyFile != "" {
+		if _, err := os.Stat(s.GitHubAppKeyFile); err != nil {
+			p = append(p, fmt.Sprintf("GITHUB_APP_PRIVATE_KEY_FILE: %v", err))
+		}
+	}
+	for name, u := range map[string]string{"RUNNER_GITHUB_API_URL": s.GitHubAPIURL, "RUNNER_PUBLIC_URL": s.PublicURL,
+		"SLACK_WEBHOOK_URL": s.SlackWebhookURL, "SLACK_API_URL": s.SlackAPIURL, "RUNNER_AWS_ENDPOINT": s.AWSEndpoint} {
+		if u != "" && !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://") {
+			p = append(p, fmt.Sprintf("%s must be an http(s) URL", name))
+		}
+	}
+	switch strings.ToLower(s.LogLevel) {
+	case "debug", "info", "warn", "error":
+	default:
+		p = append(p, fmt.Sprintf("RUNNER_LOG_LEVEL=%q: want debug, info, warn or error", s.LogLevel))
+	}
+	return p
+}
+
+func splitList(v string) []string {
+	var out []string
+	for _, part := range strings.Split(v, ",") {
+		if part = strings.TrimSpace(part); part != "" {
+			out = append(out, part)
+		}
+	}
+	return out
+}

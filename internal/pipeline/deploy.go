@@ -1,0 +1,381 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/gitops-runner/runner/internal/config"
+	"github.com/gitops-runner/runner/internal/event"
+	"github.com/gitops-runner/runner/internal/store"
+)
+
+// target is one environment a push deploys, with what changed for it.
+type target struct {
+	env     config.Environment
+	base    string   // last deployed SHA, or the push's before
+	changed []string // base..sha
+	apps    []string // apps changed for this environment
+	reason  []string
+}
+
+// deploy handles a push: for every environment that deploys from the pushed
+// branch and is affected since its last successful deploy, it builds the apps
+// that changed, then per environment in order and under its lock plans, applies
+// and rolls the fleets. The first failure stops the environments after it.
+func (w *work) deploy(ctx context.Context) (string, string) {
+	ev := w.run.Event
+	branch := event.Branch(ev.Ref)
+	var targets []target
+	var onBranch []string
+	for _, env := range w.cfg.Ordered() {
+		if env.Branch != branch {
+			continue
+		}
+		onBranch = append(onBranch, env.Name)
+		t, err := w.target(ctx, env)
+		if err != nil {
+			return store.StatusFailed, err.Error()
+		}
+		if t != nil {
+			targets = append(targets, *t)
+		}
+	}
+	if len(onBranch) == 0 {
+		return store.StatusNothing, "no environment deploys from branch " + branch
+	}
+	changed, envNames, apps := scopeOf(targets)
+	if err := w.e.deps.Store.SetRunScope(ctx, w.run.ID, changed, envNames, apps); err != nil {
+		return store.StatusFailed, err.Error()
+	}
+	if len(targets) == 0 {
+		return store.StatusNothing, "no environment is affected since its last deploy"
+	}
+
+	// Stages: images once per run, then per environment in order.
+	var keys []store.StageKey
+	for _, a := range apps {
+		if app, ok := w.cfg.App(a); ok && app.Kind == config.AppKindImage {
+			keys = append(keys, store.StageKey{Name: StageImage + ":" + a})
+		}
+	}
+	for _, t := range targets {
+		for _, a := range t.apps {
+			if app, ok := w.cfg.App(a); ok && app.Kind == config.AppKindBundle {
+				keys = append(keys, store.StageKey{Env: t.env.Name, Name: StageBundle + ":" + a})
+			}
+		}
+		keys = append(keys,
+			store.StageKey{Env: t.env.Name, Name: StagePlan},
+			store.StageKey{Env: t.env.Name, Name: StageApply},
+			store.StageKey{Env: t.env.Name, Name: StageService},
+			store.StageKey{Env: t.env.Name, Name: StageRefresh})
+	}
+	if err := w.addStages(ctx, keys); err != nil {
+		return store.StatusFailed, err.Error()
+	}
+	w.story = w.newStory(ctx, targets)
+	defer w.story.close(ctx)
+
+	images, err := w.buildImages(ctx)
+	if err != nil {
+		for _, t := range targets {
+			w.skipEnv(ctx, t.env.Name, "not deployed: an image build failed")
+		}
+		w.story.finish(ctx)
+		return store.StatusFailed, err.Error()
+	}
+	for i, t := range targets {
+		if err := w.deployEnv(ctx, t, images); err != nil {
+			if ctx.Err() != nil {
+				return store.StatusCancelled, ctx.Err().Error()
+			}
+			for _, later := range targets[i+1:] {
+				w.skipEnv(ctx, later.env.Name, "not deployed: "+t.env.Name+" failed")
+			}
+			w.story.finish(ctx)
+			return store.StatusFailed, fmt.Sprintf("deploy of %s failed: %v", t.env.Name, err)
+		}
+	}
+	w.story.finish(ctx)
+	return store.StatusSucceeded, ""
+}
+
+// target works out whether env is affected by this push, diffing from its last
+// successful deploy (so a failed deploy is retried by the next push).
+func (w *work) target(ctx context.Context, env config.Environment) (*target, error) {
+	ev := w.run.Event
+	base, reason := "", ""
+	if d, err := w.e.deps.Store.LastDeployment(ctx, ev.Repo, env.Name); err == nil && w.mirror.HasCommit(d.SHA) {
+		base, reason = d.SHA, "since last deploy "+short(d.SHA)
+	} else if !zeroOrEmpty(ev.BaseSHA) && w.mirror.HasCommit(ev.BaseSHA) {
+		base, reason = ev.BaseSHA, "since "+short(ev.BaseSHA)+" (no earlier deploy recorded)"
+	} else {
+		reason = "first deploy: every file counts as changed"
+	}
+	if base == ev.SHA {
+		return nil, nil
+	}
+	changed, err := w.mirror.ChangedFiles(ctx, base, ev.SHA)
+	if err != nil {
+		return nil, fmt.Errorf("changed files for %s: %w", env.Name, err)
+	}
+	res, err := w.affected(changed)
+	if err != nil {
+		return nil, fmt.Errorf("change detection for %s: %w", env.Name, err)
+	}
+	if !contains(res.Environments, env.Name) && len(res.Apps) == 0 {
+		return nil, nil
+	}
+	t := &target{env: env, base: base, changed: changed, apps: res.Apps, reason: []string{reason}}
+	t.reason = append(t.reason, res.Reasons[env.Name]...)
+	return t, nil
+}
+
+func scopeOf(ts []target) (changed, envs, apps []string) {
+	seen := map[string]bool{}
+	seenApp := map[string]bool{}
+	for _, t := range ts {
+		envs = append(envs, t.env.Name)
+		for _, f := range t.changed {
+			if !seen[f] {
+				seen[f] = true
+				changed = append(changed, f)
+			}
+		}
+		for _, a := range t.apps {
+			if !seenApp[a] {
+				seenApp[a] = true
+				apps = append(apps, a)
+			}
+		}
+	}
+	sort.Strings(changed)
+	sort.Strings(apps)
+	return changed, envs, apps
+}
+
+// buildImages builds and pushes each changed image app once. It returns app -> repository@digest.
+func (w *work) buildImages(ctx context.Context) (map[string]string, error) {
+	out := map[string]string{}
+	for _, st := range w.snapshot() {
+		if st.Env != "" || !strings.HasPrefix(st.Name, StageImage+":") {
+			continue
+		}
+		name := strings.TrimPrefix(st.Name, StageImage+":")
+		app, _ := w.cfg.App(name)
+		res, err := w.runStage(ctx, store.StageKey{Name: st.Name}, false, func(ctx context.Context, log io.Writer) (string, map[string]string, error) {
+			if w.e.deps.Images == nil {
+				return "", nil, errors.New("no image builder configured (set up the registry)")
+			}
+			created, _ := w.mirror.CommitTime(w.run.Event.SHA)
+			ref, err := w.e.deps.Images.BuildAndPush(ctx, ImageRequest{
+				App: app, Dir: filepath.Join(w.src, filepath.FromSlash(app.Path)), Revision: w.run.Event.SHA,
+				SourceURL: sourceURL(w.run.Event), Created: created, Log: log,
+			})
+			if err != nil {
+				return "", nil, err
+			}
+			return "pushed " + ref, map[string]string{"ref": ref}, nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("image %s: %w", name, err)
+		}
+		out[name] = res["ref"]
+	}
+	return out, nil
+}
+
+func sourceURL(ev event.Event) string {
+	u := strings.TrimSuffix(ev.CloneURL, ".git")
+	return u
+}
+
+// deployEnv runs one environment's stages under its lock.
+func (w *work) deployEnv(ctx context.Context, t target, images map[string]string) error {
+	env := t.env
+	planKey := store.StageKey{Env: env.Name, Name: StagePlan}
+	w.story.envStarted(ctx, env.Name)
+	lctx, release, err := w.lockEnv(ctx, env.Name, planKey)
+	if err != nil {
+		w.story.envDone(ctx, env.Name, err)
+		return err
+	}
+	defer release()
+	err = w.deployLocked(lctx, t, images)
+	w.story.envDone(ctx, env.Name, err)
+	return err
+}
+
+func (w *work) deployLocked(ctx context.Context, t target, images map[string]string) error {
+	env := t.env
+	vars := w.lastDeployedVars(ctx, env)
+	last := map[string]string{"backend_image": vars["backend_image"], "frontend_version": vars["frontend_version"]}
+	for _, ref := range images {
+		vars["backend_image"] = ref // one image app per system: the backend
+	}
+	// Bundles for this environment.
+	for _, a := range t.apps {
+		app, ok := w.cfg.App(a)
+		if !ok || app.Kind != config.AppKindBundle {
+			continue
+		}
+		key := store.StageKey{Env: env.Name, Name: StageBundle + ":" + a}
+		out, err := w.runStage(ctx, key, false, func(ctx context.Context, log io.Writer) (string, map[string]string, error) {
+			if w.e.deps.Bundles == nil {
+				return "", nil, errors.New("no bundle builder configured")
+			}
+			if env.ArtifactsBucket == "" {
+				return "", nil, fmt.Errorf("environment %s has no artifacts_bucket in .runner.yaml", env.Name)
+			}
+			v, err := w.e.deps.Bundles.BuildAndUpload(ctx, BundleRequest{
+				App: app, Dir: filepath.Join(w.src, filepath.FromSlash(app.Path)), APIURL: env.APIURL,
+				Bucket: env.ArtifactsBucket, Revision: w.run.Event.SHA, Log: log,
+			})
+			if err != nil {
+				return "", nil, err
+			}
+			return "uploaded version " + short(v), map[string]string{"version": v}, nil
+		})
+		if err != nil {
+			w.skipRest(ctx, env.Name, "not run: bundle failed")
+			w.recordDeploy(ctx, env, "failed", "", vars)
+			return err
+		}
+		vars["frontend_version"] = out["version"]
+	}
+
+	// Plan and apply. If the apply has not succeeded yet (first attempt or a resumed
+	// run), plan again: a saved plan from an earlier attempt may be stale.
+	applyKey := store.StageKey{Env: env.Name, Name: StageApply}
+	applied := false
+	if st, ok := w.stage(applyKey); ok && st.Status == store.StageSucceeded {
+		applied = true
+	}
+	var plan PlanResult
+	planKey := store.StageKey{Env: env.Name, Name: StagePlan}
+	_, err := w.runStage(ctx, planKey, !applied, func(ctx context.Context, log io.Writer) (string, map[string]string, error) {
+		fmt.Fprintf(log, "deploying %s: %s\n", env.Name, strings.Join(t.reason, "; "))
+		r, err := w.plan(ctx, env, vars, log)
+		if err != nil {
+			return "", nil, err
+		}
+		plan = r
+		return summaryLine(r.Summary), map[string]string{"summary": summaryLine(r.Summary)}, nil
+	})
+	if err != nil {
+		w.skipRest(ctx, env.Name, "not run: plan failed")
+		w.recordDeploy(ctx, env, "failed", "plan failed", vars)
+		return err
+	}
+	if env.RequireApproval && !applied {
+		why := "requires approval: approving deploys is not supported yet, apply this environment by hand"
+		w.skipRest(ctx, env.Name, why)
+		w.recordDeploy(ctx, env, "failed", why, vars)
+		return errors.New(why)
+	}
+	outputs, err := w.runStage(ctx, applyKey, false, func(ctx context.Context, log io.Writer) (string, map[string]string, error) {
+		outs, err := w.e.deps.Terraform.Apply(ctx, ApplyRequest{
+			Env: env.Name, Dir: filepath.Join(w.src, filepath.FromSlash(env.Dir)),
+			PlanFile: filepath.Join(w.dir, "plans", env.Name+".tfplan"), Log: log,
+		})
+		if err != nil {
+			return "", nil, err
+		}
+		return "applied: " + summaryLine(plan.Summary), outs, nil
+	})
+	if err != nil {
+		w.skipRest(ctx, env.Name, "not run: apply failed")
+		w.recordDeploy(ctx, env, "failed", "apply failed", vars)
+		return err
+	}
+
+	// Fleets.
+	_, err = w.runStage(ctx, store.StageKey{Env: env.Name, Name: StageService}, false, func(ctx context.Context, log io.Writer) (string, map[string]string, error) {
+		if vars["backend_image"] == last["backend_image"] && !touches(plan, "aws_ecs_task_definition", "aws_ecs_service") {
+			return "", nil, skip("backend unchanged")
+		}
+		cluster, service := outputs["ecs_cluster_name"], outputs["ecs_service_name"]
+		if cluster == "" || service == "" {
+			return "", nil, skip("environment has no ecs_cluster_name/ecs_service_name outputs")
+		}
+		if w.e.deps.Rollouts == nil {
+			return "", nil, errors.New("no AWS rollout client configured")
+		}
+		d, err := w.e.deps.Rollouts.WaitService(ctx, cluster, service, log)
+		return d, nil, err
+	})
+	if err != nil {
+		w.skipRest(ctx, env.Name, "not run: ECS service did not stabilise")
+		w.recordDeploy(ctx, env, "failed", "ECS rollout failed", vars)
+		return err
+	}
+	_, err = w.runStage(ctx, store.StageKey{Env: env.Name, Name: StageRefresh}, false, func(ctx context.Context, log io.Writer) (string, map[string]string, error) {
+		if vars["frontend_version"] == last["frontend_version"] && !touches(plan, "aws_launch_template") {
+			return "", nil, skip("frontend unchanged")
+		}
+		asg := outputs["frontend_asg_name"]
+		if asg == "" {
+			return "", nil, skip("environment has no frontend_asg_name output")
+		}
+		if w.e.deps.Rollouts == nil {
+			return "", nil, errors.New("no AWS rollout client configured")
+		}
+		d, err := w.e.deps.Rollouts.RefreshInstances(ctx, asg, env.Refresh, log)
+		return d, nil, err
+	})
+	if err != nil {
+		w.recordDeploy(ctx, env, "failed", "instance refresh failed", vars)
+		return err
+	}
+	w.recordDeploy(ctx, env, "succeeded", summaryLine(plan.Summary), vars)
+	return nil
+}
+
+// touches reports whether a plan changes a resource of one of the given types.
+func touches(p PlanResult, types ...string) bool {
+	for _, r := range p.Summary.Resources {
+		for _, t := range types {
+			addr := r.Address
+			if strings.HasPrefix(addr, t+".") || strings.Contains(addr, "."+t+".") {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func (w *work) recordDeploy(ctx context.Context, env config.Environment, outcome, summary string, vars map[string]string) {
+	err := w.e.deps.Store.RecordDeployment(context.WithoutCancel(ctx), store.Deployment{
+		Repo: w.run.Event.Repo, Env: env.Name, SHA: w.run.Event.SHA, RunID: w.run.ID, Outcome: outcome,
+		Summary: summary, BackendImage: vars["backend_image"], FrontendVersion: vars["frontend_version"],
+	})
+	if err != nil {
+		w.log.Error("record deployment", "env", env.Name, "err", err)
+	}
+}
+
+// skipEnv marks every stage of an environment skipped.
+func (w *work) skipEnv(ctx context.Context, env, why string) {
+	for _, st := range w.snapshot() {
+		if st.Env == env {
+			w.skipStage(ctx, store.StageKey{Env: env, Name: st.Name}, why)
+		}
+	}
+	w.story.envDone(ctx, env, errSkipped)
+}
+
+var errSkipped = errors.New("skipped")
+
+// skipRest marks the environment's stages that have not run skipped.
+func (w *work) skipRest(ctx context.Context, env, why string) {
+	for _, st := range w.snapshot() {
+		if st.Env == env && (st.Status == store.StagePending || st.Status == store.StageWaiting) {
+			w.skipStage(ctx, store.StageKey{Env: env, Name: st.Name}, why)
+		}
+	}
+}

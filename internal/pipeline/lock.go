@@ -1,0 +1,76 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/gitops-runner/runner/internal/store"
+)
+
+// errLockLost cancels work whose environment lock expired and went to another holder.
+var errLockLost = errors.New("environment lock lost (lease expired)")
+
+// lockEnv takes the environment's lock for this run, waiting (and showing the
+// stage as waiting, with the holder) while another run has it. The returned
+// context is cancelled if the lease is lost; release gives the lock back.
+func (w *work) lockEnv(ctx context.Context, env string, shown store.StageKey) (context.Context, func(), error) {
+	st := w.e.deps.Store
+	repo := w.run.Event.Repo
+	holder := fmt.Sprintf("run %d on %s", w.run.ID, w.e.opts.Holder)
+	lease := w.e.opts.LockLease
+	waitingShown := ""
+	for {
+		ok, cur, err := st.TryLock(ctx, repo, env, holder, w.run.ID, lease)
+		if err != nil {
+			return nil, nil, fmt.Errorf("lock %s: %w", env, err)
+		}
+		if ok {
+			break
+		}
+		what := fmt.Sprintf("environment lock %s held by run %d (until %s)", env, cur.RunID, cur.Expires.Format(time.RFC3339))
+		if what != waitingShown {
+			if s, found := w.stage(shown); found {
+				_ = st.WaitStage(ctx, s.ID, what)
+				w.setStage(shown, store.StageWaiting, what)
+			}
+			w.log.Info("waiting for environment lock", "env", env, "holder_run", cur.RunID)
+			waitingShown = what
+		}
+		select {
+		case <-ctx.Done():
+			return nil, nil, ctx.Err()
+		case <-time.After(w.e.opts.LockPoll):
+		}
+	}
+	lctx, cancel := context.WithCancelCause(ctx)
+	done := make(chan struct{})
+	go func() {
+		t := time.NewTicker(lease / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				if err := st.RenewLock(lctx, repo, env, holder, lease); err != nil {
+					if errors.Is(err, store.ErrLockLost) {
+						w.log.Error("environment lock lost", "env", env)
+						cancel(errLockLost)
+						return
+					}
+					w.log.Warn("renew environment lock", "env", env, "err", err)
+				}
+			}
+		}
+	}()
+	release := func() {
+		close(done)
+		cancel(nil)
+		if _, err := st.ReleaseLock(context.WithoutCancel(ctx), repo, env, holder, "released by holder"); err != nil && !errors.Is(err, store.ErrLockLost) && !errors.Is(err, store.ErrNotFound) {
+			w.log.Warn("release environment lock", "env", env, "err", err)
+		}
+	}
+	return lctx, release, nil
+}

@@ -1,0 +1,232 @@
+// Package pipeline turns a stored run into work: it checks out the commit, works
+// out what changed, builds the run's stages per environment and executes them in
+// order, recording each stage's log and outcome in the store.
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/gitops-runner/runner/internal/event"
+	"github.com/gitops-runner/runner/internal/gitrepo"
+	"github.com/gitops-runner/runner/internal/store"
+	"github.com/gitops-runner/runner/internal/tf"
+)
+
+// Store is what the pipeline needs from the store.
+type Store interface {
+	StartRun(ctx context.Context, id int64) (store.Run, error)
+	SetRunScope(ctx context.Context, id int64, changed, envs, apps []string) error
+	FinishRun(ctx context.Context, id int64, status, errText string) error
+	EnsureStages(ctx context.Context, runID int64, keys []store.StageKey) ([]store.Stage, error)
+	StartStage(ctx context.Context, id int64) error
+	WaitStage(ctx context.Context, id int64, waitingFor string) error
+	FinishStage(ctx context.Context, id int64, status, detail string, output map[string]string) error
+	AppendLog(ctx context.Context, stageID int64, lines []string) error
+	TryLock(ctx context.Context, repo, env, holder string, runID int64, lease time.Duration) (bool, store.Lock, error)
+	RenewLock(ctx context.Context, repo, env, holder string, lease time.Duration) error
+	ReleaseLock(ctx context.Context, repo, env, holder, reason string) (store.Lock, error)
+	RecordDeployment(ctx context.Context, d store.Deployment) error
+	LastDeployment(ctx context.Context, repo, env string) (store.Deployment, error)
+}
+
+// Terraform plans and applies one environment.
+type Terraform interface {
+	Plan(ctx context.Context, req PlanRequest) (PlanResult, error)
+	Apply(ctx context.Context, req ApplyRequest) (outputs map[string]string, err error)
+}
+
+// PlanRequest asks for a saved plan of one environment folder.
+type PlanRequest struct {
+	Env      string
+	Dir      string // absolute path of the environment's Terraform root
+	PlanFile string
+	Vars     map[string]string
+	Log      io.Writer
+}
+
+// PlanResult is a saved plan and what it would do.
+type PlanResult struct {
+	Summary tf.Summary
+	Text    string // the plan as Terraform prints it, without colour
+}
+
+// ApplyRequest applies a saved plan.
+type ApplyRequest struct {
+	Env      string
+	Dir      string
+	PlanFile string
+	Log      io.Writer
+}
+
+// Deps are the pipeline's collaborators. Only Store, Git and WorkDir are required;
+// a missing collaborator makes the stages that need it fail with a clear reason
+// (never succeed silently).
+type Deps struct {
+	Store     Store
+	Git       *gitrepo.Mirrors
+	Terraform Terraform
+	PRs       PRReporter     // GitHub comments and statuses; nil: none posted
+	Deploys   DeployReporter // GitHub deployments; nil: none posted
+	Slack     SlackFactory   // nil: no Slack story
+	Images    ImageBuilder   // nil: image apps cannot deploy
+	Bundles   BundleBuilder  // nil: bundle apps cannot deploy
+	Rollouts  Rollouts       // nil: no instance refresh / ECS wait
+	Logger    *slog.Logger
+}
+
+// Options tune the engine.
+type Options struct {
+	WorkDir         string        // where run work trees go
+	StageTimeout    time.Duration // per stage; default 45m
+	LockLease       time.Duration // default 2m
+	LockPoll        time.Duration // how often a waiting run retries the lock; default 1s
+	PlanParallelism int           // environments planned at once on a PR; default 3
+	PublicURL       string        // runner base URL for links
+	Holder          string        // identifies this process in lock holders
+	LogTailLines    int           // lines of a failing stage shown in notifications; default 20
+	Secrets         []string      // masked out of every log line and post
+}
+
+// Engine executes runs. It is safe for concurrent use by several workers.
+type Engine struct {
+	deps Deps
+	opts Options
+	log  *slog.Logger
+	mask *masker
+}
+
+// New returns an engine.
+func New(deps Deps, opts Options) (*Engine, error) {
+	if deps.Store == nil || deps.Git == nil {
+		return nil, errors.New("pipeline needs a store and a git mirror set")
+	}
+	if opts.WorkDir == "" {
+		return nil, errors.New("pipeline needs a work directory")
+	}
+	if opts.StageTimeout <= 0 {
+		opts.StageTimeout = 45 * time.Minute
+	}
+	if opts.LockLease <= 0 {
+		opts.LockLease = 2 * time.Minute
+	}
+	if opts.LockPoll <= 0 {
+		opts.LockPoll = time.Second
+	}
+	if opts.PlanParallelism <= 0 {
+		opts.PlanParallelism = 3
+	}
+	if opts.LogTailLines <= 0 {
+		opts.LogTailLines = 20
+	}
+	if opts.Holder == "" {
+		host, _ := os.Hostname()
+		opts.Holder = fmt.Sprintf("%s/%d", host, os.Getpid())
+	}
+	if deps.Logger == nil {
+		deps.Logger = slog.Default()
+	}
+	return &Engine{deps: deps, opts: opts, log: deps.Logger, mask: newMasker(opts.Secrets)}, nil
+}
+
+// ErrAbandoned is returned when the process stops while a run is in flight: the
+// run is left to be resumed (its unfinished stages re-run) when the job comes back.
+var ErrAbandoned = errors.New("run abandoned by a stopping runner; it resumes on restart")
+
+// Execute carries a run to a final status. It is safe to call again for the same
+// run after a crash: finished runs are left alone and succeeded stages are kept.
+func (e *Engine) Execute(ctx context.Context, runID int64) error {
+	run, err := e.deps.Store.StartRun(ctx, runID)
+	if err != nil {
+		return err
+	}
+	if store.Finished(run.Status) {
+		return nil
+	}
+	log := e.log.With("run", run.ID, "repo", run.Event.Repo, "sha", short(run.Event.SHA), "kind", run.Event.Kind)
+	log.Info("run started", "attempt", run.Attempts)
+	status, errText := e.execute(ctx, run, log)
+	if ctx.Err() != nil && status != store.StatusSucceeded {
+		// Shutdown (or job timeout): leave the run for the next attempt.
+		log.Warn("run interrupted; it will resume", "err", ctx.Err())
+		return ErrAbandoned
+	}
+	// The outcome is recorded even if ctx is done.
+	if err := e.deps.Store.FinishRun(context.WithoutCancel(ctx), run.ID, status, e.mask.String(errText)); err != nil {
+		return err
+	}
+	log.Info("run finished", "status", status, "error", e.mask.String(errText))
+	return nil
+}
+
+func (e *Engine) execute(ctx context.Context, run store.Run, log *slog.Logger) (status, errText string) {
+	ev := run.Event
+	switch ev.Kind {
+	case event.KindMerged:
+		return store.StatusNothing, "merged pull request recorded; the push to the base branch deploys"
+	case event.KindComment:
+		return store.StatusNothing, "pull request comment commands are not supported yet"
+	case event.KindDeploy:
+		if ev.SHA == "" || ev.SHA == event.ZeroSHA {
+			return store.StatusNothing, "branch deleted: nothing to deploy"
+		}
+		if event.Branch(ev.Ref) == "" {
+			return store.StatusNothing, "push of " + ev.Ref + " is not a branch: nothing to deploy"
+		}
+	case event.KindPlan:
+	default:
+		return store.StatusFailed, "unknown run kind " + ev.Kind
+	}
+	w := &work{e: e, run: run, log: log, dir: filepath.Join(e.opts.WorkDir, fmt.Sprintf("run-%d", run.ID))}
+	stages, err := e.deps.Store.EnsureStages(ctx, run.ID, []store.StageKey{{Name: StageCheckout}})
+	if err != nil {
+		return store.StatusFailed, err.Error()
+	}
+	w.stages = stages
+	if err := w.checkout(ctx); err != nil {
+		return store.StatusFailed, err.Error()
+	}
+	switch ev.Kind {
+	case event.KindPlan:
+		return w.planPR(ctx)
+	default:
+		return w.deploy(ctx)
+	}
+}
+
+func short(sha string) string {
+	if len(sha) > 12 {
+		return sha[:12]
+	}
+	return sha
+}
+
+// masker replaces secret values in text with "***".
+type masker struct{ r *strings.Replacer }
+
+func newMasker(secrets []string) *masker {
+	var pairs []string
+	for _, s := range secrets {
+		if len(s) >= 4 {
+			pairs = append(pairs, s, "***")
+		}
+	}
+	if len(pairs) == 0 {
+		return &masker{}
+	}
+	return &masker{r: strings.NewReplacer(pairs...)}
+}
+
+func (m *masker) String(s string) string {
+	if m == nil || m.r == nil {
+		return s
+	}
+	return m.r.Replace(s)
+}

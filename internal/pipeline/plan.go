@@ -1,0 +1,214 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"github.com/hashicorp/terraform-config-inspect/tfconfig"
+
+	"github.com/gitops-runner/runner/internal/config"
+	"github.com/gitops-runner/runner/internal/store"
+	"github.com/gitops-runner/runner/internal/tf"
+)
+
+// planPR plans every environment a pull request affects, in parallel (bounded),
+// each under its environment's lock, and reports each plan on the pull request.
+func (w *work) planPR(ctx context.Context) (string, string) {
+	ev := w.run.Event
+	base, err := w.mirror.MergeBase(ctx, ev.BaseSHA, ev.SHA)
+	if err != nil {
+		return store.StatusFailed, fmt.Sprintf("merge base of %s and %s: %v", short(ev.BaseSHA), short(ev.SHA), err)
+	}
+	changed, err := w.mirror.ChangedFiles(ctx, base, ev.SHA)
+	if err != nil {
+		return store.StatusFailed, fmt.Sprintf("changed files: %v", err)
+	}
+	res, err := w.affected(changed)
+	if err != nil {
+		return store.StatusFailed, fmt.Sprintf("change detection: %v", err)
+	}
+	if err := w.e.deps.Store.SetRunScope(ctx, w.run.ID, changed, res.Environments, res.Apps); err != nil {
+		return store.StatusFailed, err.Error()
+	}
+	if len(res.Environments) == 0 {
+		return store.StatusNothing, "the pull request affects no environment"
+	}
+	var keys []store.StageKey
+	for _, env := range res.Environments {
+		keys = append(keys, store.StageKey{Env: env, Name: StagePlan})
+	}
+	if err := w.addStages(ctx, keys); err != nil {
+		return store.StatusFailed, err.Error()
+	}
+	for _, env := range res.Environments {
+		w.prStatus(ctx, env, "pending", "plan queued")
+	}
+	sem := make(chan struct{}, w.e.opts.PlanParallelism)
+	var (
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		failures []string
+	)
+	for _, name := range res.Environments {
+		env, ok := w.cfg.Environment(name)
+		if !ok {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				return
+			}
+			defer func() { <-sem }()
+			if err := w.planOnePR(ctx, env); err != nil {
+				mu.Lock()
+				failures = append(failures, env.Name)
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if len(failures) > 0 {
+		return store.StatusFailed, "plan failed for " + strings.Join(failures, ", ")
+	}
+	return store.StatusSucceeded, ""
+}
+
+func (w *work) planOnePR(ctx context.Context, env config.Environment) error {
+	key := store.StageKey{Env: env.Name, Name: StagePlan}
+	lctx, release, err := w.lockEnv(ctx, env.Name, key)
+	if err != nil {
+		w.prStatus(ctx, env.Name, "error", "could not take the environment lock")
+		return err
+	}
+	defer release()
+	w.prStatus(ctx, env.Name, "pending", "planning")
+	var result PlanResult
+	_, err = w.runStage(lctx, key, false, func(ctx context.Context, log io.Writer) (string, map[string]string, error) {
+		r, err := w.plan(ctx, env, w.lastDeployedVars(ctx, env), log)
+		if err != nil {
+			return "", nil, err
+		}
+		result = r
+		return summaryLine(r.Summary), map[string]string{"summary": summaryLine(r.Summary)}, nil
+	})
+	if err != nil {
+		if ctx.Err() == nil {
+			w.prStatus(ctx, env.Name, "failure", "plan failed: "+firstLine(w.e.mask.String(err.Error())))
+			w.planComment(ctx, env.Name, "### Plan failed\n\n```\n"+w.e.mask.String(err.Error())+"\n```\n", "")
+		}
+		return err
+	}
+	if result.Summary.Environment == "" {
+		// Stage already done in an earlier attempt: nothing new to post.
+		return nil
+	}
+	w.planComment(ctx, env.Name, result.Summary.Markdown(), w.e.mask.String(result.Text))
+	w.prStatus(ctx, env.Name, "success", summaryLine(result.Summary))
+	return nil
+}
+
+// plan runs terraform init + plan + show for one environment of the work tree.
+func (w *work) plan(ctx context.Context, env config.Environment, vars map[string]string, log io.Writer) (PlanResult, error) {
+	if w.e.deps.Terraform == nil {
+		return PlanResult{}, errors.New("no Terraform runner configured")
+	}
+	dir := filepath.Join(w.src, filepath.FromSlash(env.Dir))
+	plans := filepath.Join(w.dir, "plans")
+	if err := os.MkdirAll(plans, 0o750); err != nil {
+		return PlanResult{}, fmt.Errorf("plan dir: %w", err)
+	}
+	declared, err := declaredVars(dir)
+	if err != nil {
+		return PlanResult{}, err
+	}
+	use := map[string]string{}
+	for k, v := range env.Vars {
+		use[k] = v
+	}
+	for k, v := range vars {
+		if v != "" {
+			use[k] = v
+		}
+	}
+	for k := range use {
+		if !declared[k] {
+			fmt.Fprintf(log, "note: %s is not a variable of %s; not passed\n", k, env.Dir)
+			delete(use, k)
+		}
+	}
+	return w.e.deps.Terraform.Plan(ctx, PlanRequest{
+		Env: env.Name, Dir: dir, PlanFile: filepath.Join(plans, env.Name+".tfplan"), Vars: use, Log: log,
+	})
+}
+
+// declaredVars lists the input variables a Terraform root declares.
+func declaredVars(dir string) (map[string]bool, error) {
+	mod, diags := tfconfig.LoadModule(dir)
+	if diags.HasErrors() {
+		return nil, fmt.Errorf("read %s: %w", dir, diags.Err())
+	}
+	out := make(map[string]bool, len(mod.Variables))
+	for name := range mod.Variables {
+		out[name] = true
+	}
+	return out, nil
+}
+
+// lastDeployedVars are the app versions last deployed to env, so a plan or an
+// infrastructure-only deploy never rolls an app back.
+func (w *work) lastDeployedVars(ctx context.Context, env config.Environment) map[string]string {
+	d, err := w.e.deps.Store.LastDeployment(ctx, w.run.Event.Repo, env.Name)
+	if err != nil {
+		return map[string]string{}
+	}
+	return map[string]string{"backend_image": d.BackendImage, "frontend_version": d.FrontendVersion}
+}
+
+func (w *work) runURL() string {
+	if w.e.opts.PublicURL == "" {
+		return ""
+	}
+	return fmt.Sprintf("%s/api/runs/%d", strings.TrimRight(w.e.opts.PublicURL, "/"), w.run.ID)
+}
+
+func (w *work) prStatus(ctx context.Context, env, state, desc string) {
+	if w.e.deps.PRs == nil || (w.cfg != nil && !w.cfg.Notify.GitHub.Statuses) {
+		return
+	}
+	ev := w.run.Event
+	if err := w.e.deps.PRs.SetStatus(context.WithoutCancel(ctx), ev.Repo, ev.SHA, "runner/plan: "+env, state, desc, w.runURL()); err != nil {
+		w.log.Warn("post commit status", "env", env, "err", w.e.mask.String(err.Error()))
+	}
+}
+
+func (w *work) planComment(ctx context.Context, env, summary, text string) {
+	if w.e.deps.PRs == nil || (w.cfg != nil && !w.cfg.Notify.GitHub.Comments) {
+		return
+	}
+	ev := w.run.Event
+	head := fmt.Sprintf("**Terraform plan for `%s`** at %s", env, short(ev.SHA))
+	if u := w.runURL(); u != "" {
+		head += fmt.Sprintf(" ([run %d](%s))", w.run.ID, u)
+	}
+	if err := w.e.deps.PRs.UpsertPlanComment(context.WithoutCancel(ctx), ev.Repo, ev.PR, env, head+"\n\n"+summary, text); err != nil {
+		w.log.Warn("post plan comment", "env", env, "err", w.e.mask.String(err.Error()))
+	}
+}
+
+// summaryLine is a plan's one-line description, for statuses and stage details.
+func summaryLine(s tf.Summary) string {
+	if s.NoChanges {
+		return "no changes"
+	}
+	return fmt.Sprintf("%d to add, %d to change, %d to destroy, %d to replace", s.Add, s.Change, s.Destroy, s.Replace)
+}

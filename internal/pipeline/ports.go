@@ -1,0 +1,83 @@
+package pipeline
+
+import (
+	"context"
+	"io"
+	"time"
+
+	"github.com/gitops-runner/runner/internal/config"
+)
+
+// PRReporter posts plan results on a pull request.
+type PRReporter interface {
+	UpsertPlanComment(ctx context.Context, repo string, pr int, env, summaryMarkdown, planText string) error
+	SetStatus(ctx context.Context, repo, sha, context, state, description, targetURL string) error
+}
+
+// DeployReporter records deployments on GitHub.
+type DeployReporter interface {
+	CreateDeployment(ctx context.Context, repo, sha, env, description string) (int64, error)
+	SetDeploymentStatus(ctx context.Context, repo string, id int64, state, description, logURL, environmentURL string) error
+	CommentOnMergedPR(ctx context.Context, repo, sha, body string) (int, error)
+}
+
+// SlackFactory opens the Slack story of one deploy in a channel.
+type SlackFactory interface {
+	Story(channel string) SlackStory
+}
+
+// SlackStory is one Slack message kept up to date while a deploy runs. Its
+// methods never block on Slack.
+type SlackStory interface {
+	Update(d DeployView)
+	Failure(stage StageView, logTail []string)
+	Close(ctx context.Context) error
+}
+
+// DeployView is what Slack shows of a deploy.
+type DeployView struct {
+	Repo, Commit, Author, RunURL string
+	Environments                 []string
+	Stages                       []StageView
+}
+
+// StageView is one stage line in a deploy story.
+type StageView struct {
+	Env, Name, State, Detail string
+}
+
+// ImageBuilder builds an image app and pushes it, returning repository@digest.
+type ImageBuilder interface {
+	BuildAndPush(ctx context.Context, req ImageRequest) (ref string, err error)
+}
+
+// ImageRequest describes one image build.
+type ImageRequest struct {
+	App       config.App
+	Dir       string // absolute path of the app
+	Revision  string // commit SHA: the tag
+	SourceURL string
+	Created   time.Time // commit time: rebuilding a commit gives the same digest
+	Log       io.Writer
+}
+
+// BundleBuilder builds a bundle app for an environment and uploads it.
+type BundleBuilder interface {
+	BuildAndUpload(ctx context.Context, req BundleRequest) (version string, err error)
+}
+
+// BundleRequest describes one bundle build.
+type BundleRequest struct {
+	App      config.App
+	Dir      string
+	APIURL   string
+	Bucket   string
+	Revision string
+	Log      io.Writer
+}
+
+// Rollouts rolls fleets after an apply.
+type Rollouts interface {
+	RefreshInstances(ctx context.Context, asg string, prefs config.Refresh, log io.Writer) (detail string, err error)
+	WaitService(ctx context.Context, cluster, service string, log io.Writer) (detail string, err error)
+}

@@ -1,0 +1,214 @@
+package pipeline
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/gitops-runner/runner/internal/store"
+)
+
+// Stage names.
+const (
+	StageCheckout = "checkout"
+	StagePlan     = "plan"
+	StageApply    = "apply"
+	StageImage    = "image"  // per image app: "image:<app>"
+	StageBundle   = "bundle" // per bundle app and environment: "bundle:<app>"
+	StageService  = "ecs"
+	StageRefresh  = "refresh"
+)
+
+// errSkip marks a stage that had nothing to do; the detail says why.
+type skipError struct{ why string }
+
+func (s skipError) Error() string { return s.why }
+
+func skip(format string, a ...any) error { return skipError{fmt.Sprintf(format, a...)} }
+
+// stageFunc does a stage's work, writing progress to log. It returns a one-line
+// detail and outputs kept with the stage (read by later stages and re-runs).
+type stageFunc func(ctx context.Context, log io.Writer) (detail string, out map[string]string, err error)
+
+// runStage executes one stage: it records start, streams the log, applies the
+// stage timeout and records the outcome. A stage that already succeeded (a re-run
+// after a crash) is not run again unless force is set.
+func (w *work) runStage(ctx context.Context, key store.StageKey, force bool, fn stageFunc) (map[string]string, error) {
+	st, ok := w.stage(key)
+	if !ok {
+		return nil, fmt.Errorf("stage %s/%s was never created", key.Env, key.Name)
+	}
+	if st.Status == store.StageSucceeded && !force {
+		return st.Output, nil
+	}
+	bg := context.WithoutCancel(ctx)
+	if err := w.e.deps.Store.StartStage(ctx, st.ID); err != nil {
+		return nil, err
+	}
+	w.setStage(key, store.StageRunning, "")
+	lw := newLogWriter(w.e.deps.Store, st.ID, w.e.mask, w.e.opts.LogTailLines)
+	sctx, cancel := context.WithTimeout(ctx, w.e.opts.StageTimeout)
+	start := time.Now()
+	detail, out, err := fn(sctx, lw)
+	cancel()
+	var sk skipError
+	status := store.StageSucceeded
+	switch {
+	case err == nil:
+	case errors.As(err, &sk):
+		status, detail = store.StageSkipped, sk.why
+		err = nil
+	case ctx.Err() != nil && errors.Is(context.Cause(ctx), errLockLost):
+		status, detail = store.StageFailed, errLockLost.Error()
+		err = errLockLost
+	case ctx.Err() != nil:
+		// The runner is stopping: leave the stage to be re-run.
+		fmt.Fprintf(lw, "stage interrupted (%v); it will be re-run when the run resumes\n", ctx.Err())
+		lw.Close(bg)
+		_ = w.e.deps.Store.FinishStage(bg, st.ID, store.StagePending, "interrupted; will be re-run", nil)
+		return nil, ctx.Err()
+	case errors.Is(err, context.DeadlineExceeded) && sctx.Err() != nil:
+		status, detail = store.StageFailed, fmt.Sprintf("timed out after %s", w.e.opts.StageTimeout)
+		err = fmt.Errorf("%s: %s", key.Name, detail)
+	default:
+		status = store.StageFailed
+		detail = firstLine(w.e.mask.String(err.Error()))
+	}
+	if err != nil {
+		fmt.Fprintf(lw, "error: %s\n", w.e.mask.String(err.Error()))
+	}
+	fmt.Fprintf(lw, "stage %s: %s in %s\n", key.Name, status, time.Since(start).Round(time.Millisecond))
+	lw.Close(bg)
+	if ferr := w.e.deps.Store.FinishStage(bg, st.ID, status, detail, out); ferr != nil {
+		return nil, ferr
+	}
+	w.setStage(key, status, detail)
+	if status == store.StageFailed {
+		w.failed(key, detail, lw.Tail())
+	}
+	return out, err
+}
+
+// skipStage marks a stage skipped without running it.
+func (w *work) skipStage(ctx context.Context, key store.StageKey, why string) {
+	st, ok := w.stage(key)
+	if !ok || st.Status == store.StageSucceeded || st.Status == store.StageSkipped {
+		return
+	}
+	_ = w.e.deps.Store.FinishStage(context.WithoutCancel(ctx), st.ID, store.StageSkipped, why, nil)
+	w.setStage(key, store.StageSkipped, why)
+}
+
+func firstLine(s string) string {
+	if i := bytes.IndexByte([]byte(s), '\n'); i >= 0 {
+		s = s[:i]
+	}
+	if len(s) > 300 {
+		s = s[:300] + "..."
+	}
+	return s
+}
+
+// logSink is where stage log lines go.
+type logSink interface {
+	AppendLog(ctx context.Context, stageID int64, lines []string) error
+}
+
+// logWriter cuts output into lines, masks secrets, and writes lines to the store
+// in small batches (at most every flushEvery) so long output streams while the
+// stage runs. It keeps the last lines for failure reports.
+type logWriter struct {
+	sink    logSink
+	stageID int64
+	mask    *masker
+
+	mu      sync.Mutex
+	partial []byte
+	pending []string
+	tail    []string
+	tailN   int
+	last    time.Time
+	done    chan struct{}
+	wg      sync.WaitGroup
+}
+
+const flushEvery = 250 * time.Millisecond
+
+func newLogWriter(sink logSink, stageID int64, mask *masker, tailN int) *logWriter {
+	lw := &logWriter{sink: sink, stageID: stageID, mask: mask, tailN: tailN, done: make(chan struct{})}
+	lw.wg.Add(1)
+	go lw.loop()
+	return lw
+}
+
+func (lw *logWriter) loop() {
+	defer lw.wg.Done()
+	t := time.NewTicker(flushEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-lw.done:
+			return
+		case <-t.C:
+			lw.flush(context.Background())
+		}
+	}
+}
+
+func (lw *logWriter) Write(p []byte) (int, error) {
+	lw.mu.Lock()
+	defer lw.mu.Unlock()
+	lw.partial = append(lw.partial, p...)
+	for {
+		i := bytes.IndexByte(lw.partial, '\n')
+		if i < 0 {
+			break
+		}
+		lw.addLine(string(bytes.TrimRight(lw.partial[:i], "\r")))
+		lw.partial = lw.partial[i+1:]
+	}
+	return len(p), nil
+}
+
+func (lw *logWriter) addLine(l string) {
+	l = lw.mask.String(l)
+	lw.pending = append(lw.pending, l)
+	lw.tail = append(lw.tail, l)
+	if len(lw.tail) > lw.tailN {
+		lw.tail = lw.tail[len(lw.tail)-lw.tailN:]
+	}
+}
+
+func (lw *logWriter) flush(ctx context.Context) {
+	lw.mu.Lock()
+	lines := lw.pending
+	lw.pending = nil
+	lw.mu.Unlock()
+	if len(lines) > 0 {
+		_ = lw.sink.AppendLog(ctx, lw.stageID, lines)
+	}
+}
+
+// Close writes what is left, including a last line without newline.
+func (lw *logWriter) Close(ctx context.Context) {
+	close(lw.done)
+	lw.wg.Wait()
+	lw.mu.Lock()
+	if len(lw.partial) > 0 {
+		lw.addLine(string(lw.partial))
+		lw.partial = nil
+	}
+	lw.mu.Unlock()
+	lw.flush(ctx)
+}
+
+// Tail returns the last lines written.
+func (lw *logWriter) Tail() []string {
+	lw.mu.Lock()
+	defer lw.mu.Unlock()
+	return append([]string(nil), lw.tail...)
+}

@@ -1,0 +1,182 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+
+	"github.com/gitops-runner/runner/internal/store"
+)
+
+// story tells a deploy as it happens: one Slack message per channel kept up to
+// date, a threaded reply on failure, a GitHub deployment per environment, and a
+// comment on the merged pull request at the end. Nothing here can fail a deploy.
+type story struct {
+	w         *work
+	mu        sync.Mutex
+	slack     map[string]SlackStory // channel -> story
+	envChan   map[string]string     // env -> channel
+	envs      []string
+	deployIDs map[string]int64
+	outcome   map[string]string // env -> succeeded | failed | skipped
+}
+
+func (w *work) newStory(ctx context.Context, targets []target) *story {
+	s := &story{w: w, slack: map[string]SlackStory{}, envChan: map[string]string{}, deployIDs: map[string]int64{}, outcome: map[string]string{}}
+	ev := w.run.Event
+	for _, t := range targets {
+		s.envs = append(s.envs, t.env.Name)
+		if w.e.deps.Slack != nil {
+			ch := w.cfg.SlackChannelFor(t.env)
+			s.envChan[t.env.Name] = ch
+			if _, ok := s.slack[ch]; !ok {
+				s.slack[ch] = w.e.deps.Slack.Story(ch)
+			}
+		}
+		if w.e.deps.Deploys != nil && w.cfg.Notify.GitHub.Deployments {
+			id, err := w.e.deps.Deploys.CreateDeployment(ctx, ev.Repo, ev.SHA, t.env.Name, fmt.Sprintf("run %d", w.run.ID))
+			if err != nil {
+				w.log.Warn("create GitHub deployment", "env", t.env.Name, "err", w.e.mask.String(err.Error()))
+				continue
+			}
+			s.deployIDs[t.env.Name] = id
+			s.deployStatus(ctx, t.env.Name, "queued", "waiting for earlier stages")
+		}
+	}
+	s.publish()
+	return s
+}
+
+func (s *story) deployStatus(ctx context.Context, env, state, desc string) {
+	if s == nil {
+		return
+	}
+	s.mu.Lock()
+	id, ok := s.deployIDs[env]
+	s.mu.Unlock()
+	if !ok {
+		return
+	}
+	ev := s.w.run.Event
+	if err := s.w.e.deps.Deploys.SetDeploymentStatus(context.WithoutCancel(ctx), ev.Repo, id, state, desc, s.w.runURL(), ""); err != nil {
+		s.w.log.Warn("post GitHub deployment status", "env", env, "err", s.w.e.mask.String(err.Error()))
+	}
+}
+
+func (s *story) envStarted(ctx context.Context, env string) {
+	s.deployStatus(ctx, env, "in_progress", "deploying")
+}
+
+func (s *story) envDone(ctx context.Context, env string, err error) {
+	if s == nil {
+		return
+	}
+	s.mu.Lock()
+	if _, done := s.outcome[env]; done {
+		s.mu.Unlock()
+		return
+	}
+	switch {
+	case err == nil:
+		s.outcome[env] = "succeeded"
+	case errors.Is(err, errSkipped):
+		s.outcome[env] = "skipped"
+	default:
+		s.outcome[env] = "failed"
+	}
+	o := s.outcome[env]
+	s.mu.Unlock()
+	switch o {
+	case "succeeded":
+		s.deployStatus(ctx, env, "success", "deployed")
+	case "skipped":
+		s.deployStatus(ctx, env, "error", "not deployed: an earlier step failed")
+	default:
+		s.deployStatus(ctx, env, "failure", firstLine(s.w.e.mask.String(err.Error())))
+	}
+}
+
+// changed is called on every stage transition.
+func (s *story) changed(store.StageKey, string, string) { s.publish() }
+
+func (s *story) failed(k store.StageKey, detail string, tail []string) {
+	if s == nil {
+		return
+	}
+	sv := StageView{Env: k.Env, Name: k.Name, State: store.StageFailed, Detail: detail}
+	for ch, st := range s.slack {
+		if k.Env == "" || s.envChan[k.Env] == ch {
+			st.Failure(sv, tail)
+		}
+	}
+}
+
+// publish sends the current state to every Slack story.
+func (s *story) publish() {
+	if s == nil || len(s.slack) == 0 {
+		return
+	}
+	ev := s.w.run.Event
+	all := s.w.snapshot()
+	for ch, st := range s.slack {
+		view := DeployView{Repo: ev.Repo, Commit: ev.SHA, Author: ev.Sender, RunURL: s.w.runURL()}
+		for _, e := range s.envs {
+			if s.envChan[e] == ch {
+				view.Environments = append(view.Environments, e)
+			}
+		}
+		for _, x := range all {
+			if x.Name == StageCheckout || (x.Env != "" && s.envChan[x.Env] != ch) {
+				continue
+			}
+			detail := x.Detail
+			if x.Status == store.StageWaiting {
+				detail = x.WaitingFor
+			}
+			view.Stages = append(view.Stages, StageView{Env: x.Env, Name: x.Name, State: x.Status, Detail: detail})
+		}
+		st.Update(view)
+	}
+}
+
+// finish posts the outcome on the merged pull request.
+func (s *story) finish(ctx context.Context) {
+	if s == nil {
+		return
+	}
+	s.publish()
+	w := s.w
+	if w.e.deps.Deploys == nil || !w.cfg.Notify.GitHub.Comments {
+		return
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "### Deploy of %s\n\n| environment | outcome |\n|---|---|\n", short(w.run.Event.SHA))
+	s.mu.Lock()
+	for _, e := range s.envs {
+		o := s.outcome[e]
+		if o == "" {
+			o = "not run"
+		}
+		fmt.Fprintf(&b, "| %s | %s |\n", e, o)
+	}
+	s.mu.Unlock()
+	if u := w.runURL(); u != "" {
+		fmt.Fprintf(&b, "\nDetails: [run %d](%s)\n", w.run.ID, u)
+	}
+	if _, err := w.e.deps.Deploys.CommentOnMergedPR(context.WithoutCancel(ctx), w.run.Event.Repo, w.run.Event.SHA, b.String()); err != nil {
+		w.log.Warn("comment on merged pull request", "err", w.e.mask.String(err.Error()))
+	}
+}
+
+func (s *story) close(ctx context.Context) {
+	if s == nil {
+		return
+	}
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10e9)
+	defer cancel()
+	for _, st := range s.slack {
+		_ = st.Close(cctx)
+	}
+}

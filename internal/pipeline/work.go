@@ -1,0 +1,137 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"github.com/gitops-runner/runner/internal/changes"
+	"github.com/gitops-runner/runner/internal/config"
+	"github.com/gitops-runner/runner/internal/event"
+	"github.com/gitops-runner/runner/internal/gitrepo"
+	"github.com/gitops-runner/runner/internal/store"
+)
+
+// work is the state of one run while it executes.
+type work struct {
+	e   *Engine
+	run store.Run
+	log *slog.Logger
+	dir string // the run's own directory: src/ work tree, plans/
+
+	mu     sync.Mutex
+	stages []store.Stage
+
+	mirror *gitrepo.Mirror
+	src    string
+	cfg    *config.Repo
+	story  *story
+}
+
+func (w *work) stage(k store.StageKey) (store.Stage, bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, s := range w.stages {
+		if s.Env == k.Env && s.Name == k.Name {
+			return s, true
+		}
+	}
+	return store.Stage{}, false
+}
+
+func (w *work) setStage(k store.StageKey, status, detail string) {
+	w.mu.Lock()
+	for i, s := range w.stages {
+		if s.Env == k.Env && s.Name == k.Name {
+			w.stages[i].Status, w.stages[i].Detail = status, detail
+		}
+	}
+	w.mu.Unlock()
+	if w.story != nil {
+		w.story.changed(k, status, detail)
+	}
+}
+
+func (w *work) snapshot() []store.Stage {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return append([]store.Stage(nil), w.stages...)
+}
+
+func (w *work) addStages(ctx context.Context, keys []store.StageKey) error {
+	all := append([]store.StageKey{{Name: StageCheckout}}, keys...)
+	st, err := w.e.deps.Store.EnsureStages(ctx, w.run.ID, all)
+	if err != nil {
+		return err
+	}
+	w.mu.Lock()
+	w.stages = st
+	w.mu.Unlock()
+	return nil
+}
+
+func (w *work) failed(k store.StageKey, detail string, tail []string) {
+	if w.story != nil {
+		w.story.failed(k, detail, tail)
+	}
+}
+
+// checkout fetches the repository and writes the exact commit into the run's
+// work tree, then reads the repository's configuration from it.
+func (w *work) checkout(ctx context.Context) error {
+	ev := w.run.Event
+	_, err := w.runStage(ctx, store.StageKey{Name: StageCheckout}, true, func(ctx context.Context, log io.Writer) (string, map[string]string, error) {
+		if ev.CloneURL == "" {
+			return "", nil, errors.New("the delivery names no clone URL")
+		}
+		fmt.Fprintf(log, "fetching %s\n", ev.CloneURL)
+		m, err := w.e.deps.Git.Sync(ctx, ev.CloneURL)
+		if err != nil {
+			return "", nil, fmt.Errorf("fetch %s: %w", ev.Repo, err)
+		}
+		w.mirror = m
+		w.src = filepath.Join(w.dir, "src")
+		if err := os.RemoveAll(w.src); err != nil {
+			return "", nil, fmt.Errorf("clear work tree: %w", err)
+		}
+		fmt.Fprintf(log, "checking out %s\n", ev.SHA)
+		if err := m.Checkout(ctx, ev.SHA, w.src); err != nil {
+			return "", nil, fmt.Errorf("check out %s: %w", short(ev.SHA), err)
+		}
+		cfg, err := config.LoadRepo(w.src)
+		if err != nil {
+			return "", nil, fmt.Errorf("repository configuration: %w", err)
+		}
+		w.cfg = cfg
+		names := make([]string, 0, len(cfg.Environments))
+		for _, e := range cfg.Ordered() {
+			names = append(names, e.Name)
+		}
+		fmt.Fprintf(log, "environments: %s\n", strings.Join(names, ", "))
+		return "checked out " + short(ev.SHA), nil, nil
+	})
+	return err
+}
+
+// affected maps changed paths to environments and apps.
+func (w *work) affected(changed []string) (changes.Result, error) {
+	return changes.Affected(w.src, w.cfg, changed)
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+// zeroOrEmpty reports whether a SHA means "no commit".
+func zeroOrEmpty(sha string) bool { return sha == "" || sha == event.ZeroSHA }

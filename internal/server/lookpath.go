@@ -1,0 +1,5 @@
+package server
+
+import "os/exec"
+
+func execLookPath(name string) (string, error) { return exec.LookPath(name) }

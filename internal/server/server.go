@@ -1,0 +1,192 @@
+// Package server assembles the runner process from its configuration: store,
+// queue, pipeline and its collaborators, webhook receiver and API; and runs it
+// until it is told to stop.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/gitops-runner/runner/internal/config"
+	"github.com/gitops-runner/runner/internal/gitrepo"
+	"github.com/gitops-runner/runner/internal/pipeline"
+	"github.com/gitops-runner/runner/internal/queue"
+	"github.com/gitops-runner/runner/internal/store"
+	"github.com/gitops-runner/runner/internal/web"
+	"github.com/gitops-runner/runner/internal/webhook"
+)
+
+// Server is a running runner: HTTP front, durable queue, workers.
+type Server struct {
+	cfg      config.Server
+	log      *slog.Logger
+	store    *store.Store
+	queue    *queue.Queue
+	http     *http.Server
+	listener net.Listener
+	unlock   func()
+}
+
+// Collaborators lets callers (tests, the demo) replace the outside-world clients
+// the pipeline uses. Zero fields are built from the configuration.
+type Collaborators struct {
+	Terraform pipeline.Terraform
+	PRs       pipeline.PRReporter
+	Deploys   pipeline.DeployReporter
+	Slack     pipeline.SlackFactory
+	Images    pipeline.ImageBuilder
+	Bundles   pipeline.BundleBuilder
+	Rollouts  pipeline.Rollouts
+}
+
+// New opens the store (taking the data directory for this process alone), builds
+// the pipeline and the queue, and binds the listen address. Nothing runs until Run.
+func New(ctx context.Context, cfg config.Server, log *slog.Logger, c Collaborators) (*Server, error) {
+	unlock, err := lockDataDir(cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, log: log, unlock: unlock}
+	ok := false
+	defer func() {
+		if !ok {
+			s.close()
+		}
+	}()
+	if s.store, err = store.OpenSQLite(ctx, cfg.DataDir); err != nil {
+		return nil, err
+	}
+	// This process owns the database: locks left behind belong to a dead process.
+	if stale, err := s.store.ReleaseAllLocks(ctx, "holder process restarted"); err != nil {
+		return nil, err
+	} else if len(stale) > 0 {
+		log.Warn("released environment locks of a previous process", "count", len(stale))
+	}
+	if c.Terraform == nil {
+		tfr, err := NewTerraform(cfg.TerraformBin, cfg.PluginCacheDir, nil, cfg.StageTimeout)
+		if err != nil {
+			log.Warn("terraform not available: plan and apply stages will fail until it is installed", "err", err)
+		} else {
+			c.Terraform = tfr
+		}
+	}
+	if err := fillFromConfig(ctx, cfg, log, &c); err != nil {
+		return nil, err
+	}
+	host, _ := os.Hostname()
+	engine, err := pipeline.New(pipeline.Deps{
+		Store: s.store, Git: gitrepo.NewMirrors(filepath.Join(cfg.DataDir, "mirrors"), gitrepo.Auth{Token: cfg.GitHubToken}, log),
+		Terraform: c.Terraform, PRs: c.PRs, Deploys: c.Deploys, Slack: c.Slack, Images: c.Images,
+		Bundles: c.Bundles, Rollouts: c.Rollouts, Logger: log,
+	}, pipeline.Options{
+		WorkDir: filepath.Join(cfg.DataDir, "runs"), StageTimeout: cfg.StageTimeout, LockLease: cfg.LockLease,
+		PlanParallelism: cfg.PlanParallelism, PublicURL: cfg.PublicURL, Holder: fmt.Sprintf("%s/%d", host, os.Getpid()),
+		Secrets: cfg.Secrets(),
+	})
+	if err != nil {
+		return nil, err
+	}
+	if s.queue, err = queue.New(ctx, s.store, engine, queue.Options{Workers: cfg.Workers, JobTimeout: 4 * cfg.StageTimeout, Logger: log}); err != nil {
+		return nil, err
+	}
+	hook, err := webhook.New(webhook.Config{Secret: []byte(cfg.WebhookSecret), AllowedRepos: cfg.AllowedRepos}, s.queue, log)
+	if err != nil {
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	mux.Handle("POST /webhooks/github", hook)
+	web.Routes(mux, s.store, s.queue)
+	s.http = &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	if s.listener, err = net.Listen("tcp", cfg.Listen); err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", cfg.Listen, err)
+	}
+	ok = true
+	return s, nil
+}
+
+// Addr is the address the server listens on.
+func (s *Server) Addr() string { return s.listener.Addr().String() }
+
+// Store gives tests and the CLI read access to the store.
+func (s *Server) Store() *store.Store { return s.store }
+
+// Run serves until ctx is cancelled, then shuts down gracefully: it stops taking
+// webhooks, lets the runs in flight finish within the shutdown grace period, and
+// abandons what is left safely (it resumes on the next start).
+func (s *Server) Run(ctx context.Context) error {
+	if err := s.queue.Start(ctx); err != nil {
+		s.close()
+		return err
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- s.http.Serve(s.listener) }()
+	s.log.Info("runner serving", "addr", s.Addr(), "data_dir", s.cfg.DataDir, "workers", s.cfg.Workers)
+	var serveErr error
+	select {
+	case <-ctx.Done():
+	case serveErr = <-errc:
+	}
+	s.log.Info("shutting down", "grace", s.cfg.ShutdownGrace)
+	sctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownGrace)
+	defer cancel()
+	if err := s.http.Shutdown(sctx); err != nil {
+		s.log.Warn("http shutdown", "err", err)
+	}
+	if err := s.queue.Stop(sctx); err != nil {
+		s.log.Warn("queue shutdown", "err", err)
+	}
+	s.close()
+	if serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
+		return serveErr
+	}
+	return nil
+}
+
+func (s *Server) close() {
+	if s.listener != nil {
+		s.listener.Close()
+	}
+	if s.store != nil {
+		s.store.Close()
+	}
+	if s.unlock != nil {
+		s.unlock()
+		s.unlock = nil
+	}
+}
+
+// lockDataDir takes an exclusive lock on the data directory, so that two
+// processes never share one SQLite store (a second one would double-run jobs).
+func lockDataDir(dir string) (func(), error) {
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return nil, fmt.Errorf("create data dir %s: %w", dir, err)
+	}
+	f, err := os.OpenFile(filepath.Join(dir, "runner.lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("open data dir lock: %w", err)
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("data dir %s is in use by another runner process (%v); use another RUNNER_DATA_DIR or Postgres for several replicas", dir, err)
+	}
+	return func() {
+		_ = unix.Flock(int(f.Fd()), unix.LOCK_UN)
+		f.Close()
+	}, nil
+}

@@ -1,0 +1,235 @@
+package tf
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/terraform-exec/tfexec"
+)
+
+// Defaults for the zero values of Options.
+const (
+	DefaultCommandTimeout = 30 * time.Minute
+	DefaultGracePeriod    = 60 * time.Second
+	DefaultLockTimeout    = 2 * time.Minute
+)
+
+// ErrTimeout marks a command stopped because Options.CommandTimeout elapsed (as opposed to the caller
+// cancelling its context).
+var ErrTimeout = errors.New("terraform command timed out")
+
+// Options configure one Workspace.
+type Options struct {
+	// Bin is the terraform (or tofu) executable, e.g. from FindBinary.
+	Bin string
+	// Dir is the environment's root module; commands run with it as their working directory, so
+	// relative plan file paths are relative to it.
+	Dir string
+	// Environment names the environment in errors and selects <Environment>.backend.hcl. Defaults to
+	// the base name of Dir.
+	Environment string
+	// PluginCacheDir is the provider cache shared by all workspaces (TF_PLUGIN_CACHE_DIR). It is
+	// created if missing, and inits that share it are serialised (see cachelock.go). Empty disables
+	// the cache.
+	PluginCacheDir string
+	// Env is added to the command environment, over the inherited allow-list (see commandEnv).
+	// Variables terraform-exec manages itself (TF_LOG*, TF_INPUT, TF_IN_AUTOMATION, TF_VAR_*,
+	// TF_CLI_ARGS*, TF_WORKSPACE, ...) are rejected: pass variables to Plan instead.
+	Env map[string]string
+	// Log receives Terraform's output line by line while a command runs (the stage log); nil discards.
+	Log io.Writer
+	// CommandTimeout bounds each command; 0 means DefaultCommandTimeout.
+	CommandTimeout time.Duration
+	// GracePeriod is how long Terraform gets to exit after the interrupt (SIGINT) sent on cancellation
+	// or timeout before it is killed; 0 means DefaultGracePeriod.
+	GracePeriod time.Duration
+	// LockTimeout is how long plan and apply wait for the state lock; 0 means DefaultLockTimeout.
+	LockTimeout time.Duration
+}
+
+// Workspace runs Terraform commands for one environment of one run. It owns a tfexec.Terraform, whose
+// Set* methods mutate it, so a Workspace must not be shared between runs; its methods hold a mutex
+// so that accidental concurrent calls run one after another instead of racing.
+type Workspace struct {
+	opts Options
+	name string
+
+	mu     sync.Mutex
+	env    map[string]string // see commandEnv; run adds the command marker
+	tf     *tfexec.Terraform
+	log    *stageLog
+	stdout *lineWriter
+	stderr *lineWriter
+}
+
+// New validates opts and prepares a Workspace; it starts no process.
+func New(opts Options) (*Workspace, error) {
+	if opts.Bin == "" {
+		return nil, fmt.Errorf("terraform workspace: %w: Options.Bin is empty", ErrNoBinary)
+	}
+	if opts.Dir == "" {
+		return nil, errors.New("terraform workspace: Options.Dir is empty")
+	}
+	if opts.CommandTimeout <= 0 {
+		opts.CommandTimeout = DefaultCommandTimeout
+	}
+	if opts.GracePeriod <= 0 {
+		opts.GracePeriod = DefaultGracePeriod
+	}
+	if opts.LockTimeout <= 0 {
+		opts.LockTimeout = DefaultLockTimeout
+	}
+	if opts.Log == nil {
+		opts.Log = io.Discard
+	}
+	name := opts.Environment
+	if name == "" {
+		name = filepath.Base(filepath.Clean(opts.Dir))
+	}
+	if p := tfexec.ProhibitedEnv(opts.Env); len(p) > 0 {
+		sort.Strings(p)
+		return nil, fmt.Errorf("terraform workspace %s: environment variables managed by terraform-exec cannot be set: %s",
+			name, strings.Join(p, ", "))
+	}
+	if opts.PluginCacheDir != "" {
+		abs, err := filepath.Abs(opts.PluginCacheDir)
+		if err != nil {
+			return nil, fmt.Errorf("terraform workspace %s: plugin cache: %w", name, err)
+		}
+		opts.PluginCacheDir = abs
+		if err := os.MkdirAll(abs, 0o755); err != nil {
+			return nil, fmt.Errorf("terraform workspace %s: create plugin cache: %w", name, err)
+		}
+	}
+
+	tf, err := tfexec.NewTerraform(opts.Dir, opts.Bin)
+	if err != nil {
+		return nil, fmt.Errorf("terraform workspace %s: %w", name, err)
+	}
+	// terraform-exec cancels through exec.Cmd.Cancel (SIGINT to Terraform, which then releases the
+	// state lock) and kills after exec.Cmd.WaitDelay, which SetWaitDelay sets.
+	if err := tf.SetWaitDelay(opts.GracePeriod); err != nil {
+		return nil, fmt.Errorf("terraform workspace %s: %w", name, err)
+	}
+	log := &stageLog{w: opts.Log}
+	return &Workspace{
+		opts:   opts,
+		name:   name,
+		env:    commandEnv(opts, os.Environ()),
+		tf:     tf,
+		log:    log,
+		stdout: newLineWriter(log),
+		stderr: newLineWriter(log),
+	}, nil
+}
+
+// inheritedEnv and inheritedPrefixes are what Terraform gets from the runner's own environment.
+// Everything else (GitHub and Slack tokens, database URLs ...) stays out of reach of the
+// configuration under review, whose external data sources and provisioners can read their
+// environment. TF_INPUT=0 cannot be passed (terraform-exec forbids it); it passes -input=false to
+// every command that can prompt (init, plan, apply) instead, and sets TF_IN_AUTOMATION=1 itself.
+var (
+	inheritedEnv = []string{
+		"PATH", "HOME", "USER", "LOGNAME", "TMPDIR", "TZ", "LANG",
+		"SSL_CERT_FILE", "SSL_CERT_DIR",
+		"HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy",
+		"TF_CLI_CONFIG_FILE",
+	}
+	inheritedPrefixes = []string{"LC_", "AWS_", "TF_TOKEN_"}
+)
+
+func commandEnv(opts Options, environ []string) map[string]string {
+	env := map[string]string{}
+	for _, kv := range environ {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok {
+			continue
+		}
+		keep := false
+		for _, name := range inheritedEnv {
+			keep = keep || k == name
+		}
+		for _, p := range inheritedPrefixes {
+			keep = keep || strings.HasPrefix(k, p)
+		}
+		if keep {
+			env[k] = v
+		}
+	}
+	env["CHECKPOINT_DISABLE"] = "1" // no update checks from automation
+	for k, v := range opts.Env {
+		env[k] = v
+	}
+	if opts.PluginCacheDir != "" {
+		env["TF_PLUGIN_CACHE_DIR"] = opts.PluginCacheDir
+	}
+	return env
+}
+
+// run runs one Terraform command under the per-command timeout, streaming its output to the stage
+// log (stdout only when logStdout: machine-readable output such as show -json stays out of the log).
+func (w *Workspace) run(ctx context.Context, verb string, logStdout bool, fn func(context.Context, *tfexec.Terraform) error) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+
+	cctx, cancel := context.WithTimeout(ctx, w.opts.CommandTimeout)
+	defer cancel()
+
+	if logStdout {
+		w.tf.SetStdout(w.stdout)
+	} else {
+		w.tf.SetStdout(nil)
+	}
+	w.tf.SetStderr(w.stderr)
+	marker := newCommandID()
+	env := maps.Clone(w.env)
+	env[commandMarker] = marker
+	if err := w.tf.SetEnv(env); err != nil {
+		return fmt.Errorf("%s %s: %w", verb, w.name, err)
+	}
+	w.log.writeLine([]byte("$ " + filepath.Base(w.opts.Bin) + " " + verb + "\n"))
+
+	err := fn(cctx, w.tf)
+	if cctx.Err() != nil {
+		if n := killLeftovers(commandMarker, marker); n > 0 {
+			w.log.writeLine(fmt.Appendf(nil, "killed %d process(es) left behind by the stopped command\n", n))
+		}
+	}
+	w.stdout.Flush()
+	w.stderr.Flush()
+	if err == nil {
+		return nil
+	}
+	if ctx.Err() == nil && errors.Is(cctx.Err(), context.DeadlineExceeded) {
+		return fmt.Errorf("%s %s: %w after %s (terraform: %w)", verb, w.name, ErrTimeout, w.opts.CommandTimeout, err)
+	}
+	if ctx.Err() != nil {
+		return fmt.Errorf("%s %s: stopped: %w (terraform: %w)", verb, w.name, ctx.Err(), err)
+	}
+	return fmt.Errorf("%s %s: %w", verb, w.name, err)
+}
+
+// commandMarker is set to a fresh id in each command's environment, so that processes the command
+// leaves behind can be found (see killLeftovers).
+const commandMarker = "RUNNER_TF_COMMAND_ID"
+
+func newCommandID() string {
+	b := make([]byte, 12)
+	_, _ = rand.Read(b) // never fails on supported platforms
+	return hex.EncodeToString(b)
+}
+
+func (w *Workspace) lockTimeout() *tfexec.LockTimeoutOption {
+	return tfexec.LockTimeout(w.opts.LockTimeout.String())
+}

@@ -1,0 +1,161 @@
+// Package web serves the runner's read-only JSON API of runs, stages, logs and
+// locks, the health endpoints, and a small live dashboard.
+package web
+
+import (
+	"context"
+	_ "embed"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strconv"
+
+	"github.com/gitops-runner/runner/internal/store"
+)
+
+// Store is what the API reads.
+type Store interface {
+	Ping(ctx context.Context) error
+	ListRuns(ctx context.Context, f store.ListFilter) ([]store.Run, error)
+	Run(ctx context.Context, id int64, tailLines int) (store.Run, error)
+	Stage(ctx context.Context, id int64) (store.Stage, error)
+	Log(ctx context.Context, stageID, after int64, limit int) ([]store.LogLine, error)
+	Locks(ctx context.Context) ([]store.Lock, error)
+}
+
+// Readiness says whether the workers are running.
+type Readiness interface {
+	Running() bool
+}
+
+//go:embed dashboard.html
+var dashboard []byte
+
+// Routes registers the API on mux.
+func Routes(mux *http.ServeMux, st Store, ready Readiness) {
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]any{"status": "ok"})
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		problems := map[string]string{}
+		if err := st.Ping(r.Context()); err != nil {
+			problems["store"] = err.Error()
+		}
+		if ready != nil && !ready.Running() {
+			problems["workers"] = "not running"
+		}
+		if len(problems) > 0 {
+			writeJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "not ready", "problems": problems})
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"status": "ready"})
+	})
+	mux.HandleFunc("GET /api/runs", func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		f := store.ListFilter{Repo: q.Get("repo"), Status: q.Get("status")}
+		var err error
+		if f.Limit, err = intParam(q.Get("limit"), 50); err != nil {
+			writeJSON(w, http.StatusBadRequest, map[string]any{"error": "limit: " + err.Error()})
+			return
+		}
+		before, err := intParam(q.Get("before"), 0)
+		if err != nil {
+			writeJSON(w, http.StatusBadRequest, map[string]any{"error": "before: " + err.Error()})
+			return
+		}
+		f.Before = int64(before)
+		runs, err := st.ListRuns(r.Context(), f)
+		if err != nil {
+			writeJSON(w, http.StatusInternalServerError, map[string]any{"error": err.Error()})
+			return
+		}
+		if runs == nil {
+			runs = []store.Run{}
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"runs": runs})
+	})
+	mux.HandleFunc("GET /api/runs/{id}", func(w http.ResponseWriter, r *http.Request) {
+		id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+		if err != nil {
+			writeJSON(w, http.StatusBadRequest, map[string]any{"error": "run id must be a number"})
+			return
+		}
+		tail, err := intParam(r.URL.Query().Get("tail"), 20)
+		if err != nil || tail > 1000 {
+			writeJSON(w, http.StatusBadRequest, map[string]any{"error": "tail must be 0-1000"})
+			return
+		}
+		run, err := st.Run(r.Context(), id, tail)
+		if errors.Is(err, store.ErrNotFound) {
+			writeJSON(w, http.StatusNotFound, map[string]any{"error": "no such run"})
+			return
+		}
+		if err != nil {
+			writeJSON(w, http.StatusInternalServerError, map[string]any{"error": err.Error()})
+			return
+		}
+		writeJSON(w, http.StatusOK, run)
+	})
+	mux.HandleFunc("GET /api/stages/{id}/log", func(w http.ResponseWriter, r *http.Request) {
+		id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+		if err != nil {
+			writeJSON(w, http.StatusBadRequest, map[string]any{"error": "stage id must be a number"})
+			return
+		}
+		after, err := intParam(r.URL.Query().Get("after"), 0)
+		if err != nil {
+			writeJSON(w, http.StatusBadRequest, map[string]any{"error": "after: " + err.Error()})
+			return
+		}
+		stage, err := st.Stage(r.Context(), id)
+		if errors.Is(err, store.ErrNotFound) {
+			writeJSON(w, http.StatusNotFound, map[string]any{"error": "no such stage"})
+			return
+		}
+		if err != nil {
+			writeJSON(w, http.StatusInternalServerError, map[string]any{"error": err.Error()})
+			return
+		}
+		lines, err := st.Log(r.Context(), id, int64(after), 1000)
+		if err != nil {
+			writeJSON(w, http.StatusInternalServerError, map[string]any{"error": err.Error()})
+			return
+		}
+		if lines == nil {
+			lines = []store.LogLine{}
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"stage": stage, "lines": lines})
+	})
+	mux.HandleFunc("GET /api/locks", func(w http.ResponseWriter, r *http.Request) {
+		locks, err := st.Locks(r.Context())
+		if err != nil {
+			writeJSON(w, http.StatusInternalServerError, map[string]any{"error": err.Error()})
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"locks": locks})
+	})
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Header().Set("Content-Security-Policy", "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'unsafe-inline'")
+		_, _ = w.Write(dashboard)
+	})
+}
+
+func intParam(v string, def int) (int, error) {
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 {
+		return 0, errors.New("want a non-negative number")
+	}
+	return n, nil
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
