@@ -1,0 +1,32 @@
+# The runner's image: runner + git + terraform, running as a non-root user.
+# Build: docker build -t gitops-runner .
+
+FROM golang:1.26-bookworm AS terraform
+# Terraform 1.5.7 is the last MPL release; built from source so the image needs no download site.
+RUN GOBIN=/out CGO_ENABLED=0 go install github.com/hashicorp/terraform@v1.5.7
+
+FROM golang:1.26-bookworm AS build
+WORKDIR /src
+COPY go.mod go.sum ./
+RUN go mod download
+COPY cmd ./cmd
+COPY internal ./internal
+RUN CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o /out/runner ./cmd/runner
+
+FROM debian:bookworm-slim
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends git ca-certificates nodejs npm \
+ && rm -rf /var/lib/apt/lists/* \
+ && useradd --system --uid 10001 --create-home --home-dir /home/runner runner \
+ && mkdir -p /var/lib/runner && chown runner /var/lib/runner
+COPY --from=terraform /out/terraform /usr/local/bin/terraform
+COPY --from=build /out/runner /usr/local/bin/runner
+# The Go toolchain builds image apps without a Docker daemon; npm builds the frontend bundle.
+COPY --from=build /usr/local/go /usr/local/go
+USER 10001:10001
+ENV RUNNER_DATA_DIR=/var/lib/runner RUNNER_LISTEN=:8080 TF_IN_AUTOMATION=1 \
+    PATH=/usr/local/go/bin:/usr/local/bin:/usr/bin:/bin GOCACHE=/var/lib/runner/go-cache GOPATH=/var/lib/runner/go
+EXPOSE 8080
+VOLUME ["/var/lib/runner"]
+ENTRYPOINT ["/usr/local/bin/runner"]
+CMD ["serve"]

@@ -1,0 +1,56 @@
+# The runner, the apps it deploys, and the infrastructure, in one repository.
+#   make demo            the whole story locally (no accounts needed)
+#   make test            every test suite (what CI runs)
+SHELL := /bin/bash
+CACHE ?= $(HOME)/.cache/gitops-runner
+TERRAFORM ?= $(CACHE)/tf/1.5.7/terraform
+export RUNNER_TERRAFORM_BIN ?= $(TERRAFORM)
+export PATH := $(CACHE)/tf/1.5.7:$(CACHE)/bin:$(PATH)
+
+.PHONY: all build test tools test-go test-e2e test-apps validate-infra lint bench demo docker clean
+
+all: build
+
+build:
+	go build -o bin/runner ./cmd/runner
+
+## tools: terraform 1.5.7, tflint and tfsec, built with go install into $(CACHE) (cached)
+tools:
+	scripts/install-tools.sh
+
+## test: everything CI checks
+test: tools lint test-go test-apps validate-infra
+
+lint:
+	@echo "== gofmt / go vet"
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
+	go vet ./...
+
+## test-go: the runner's unit and end-to-end tests (real git, real Terraform, in-process stand-ins)
+test-go:
+	@echo "== go test -race ./..."
+	go test -race -count=1 -timeout 20m ./...
+
+## test-short: the fast subset (no Terraform end-to-end)
+test-short:
+	go test -short -count=1 ./...
+
+test-apps:
+	scripts/test-apps.sh
+
+validate-infra:
+	scripts/validate-infra.sh
+
+## bench: the benchmarks quoted in the closing notes
+bench:
+	go test -run '^$$' -bench . -benchtime 1x ./bench/ ./internal/image/...
+	RUNNER_TF_BENCH=1 go test -count=1 -run TestPlanTimings -v ./internal/tf/
+
+demo: build
+	./bin/runner demo
+
+docker:
+	docker build -t gitops-runner .
+
+clean:
+	rm -rf bin build
