@@ -61,6 +61,15 @@ func terraformBin(t *testing.T) string {
 
 func newHarness(t *testing.T, opts fixture.Options, c server.Collaborators, mod func(*config.Server)) *harness {
 	t.Helper()
+	h := newRepoHarness(t, opts, mod)
+	h.start(c)
+	return h
+}
+
+// newRepoHarness prepares the sample repository, the git server and the
+// configuration, without starting a runner.
+func newRepoHarness(t *testing.T, opts fixture.Options, mod func(*config.Server)) *harness {
+	t.Helper()
 	bin := terraformBin(t)
 	dir := t.TempDir()
 	if opts.StateDir == "" {
@@ -84,9 +93,7 @@ func newHarness(t *testing.T, opts fixture.Options, c server.Collaborators, mod 
 	if mod != nil {
 		mod(&cfg)
 	}
-	h := &harness{t: t, repo: repo, git: gs, cfg: cfg}
-	h.start(c)
-	return h
+	return &harness{t: t, repo: repo, git: gs, cfg: cfg}
 }
 
 func (h *harness) start(c server.Collaborators) {

@@ -1,0 +1,46 @@
+# The runner reads these after every apply (docs/CONTRACTS.md); keep the names.
+
+output "ecs_cluster_name" {
+  description = "ECS cluster of the API."
+  value       = module.app_stack.ecs_cluster_name
+}
+
+output "ecs_service_name" {
+  description = "ECS service of the API."
+  value       = module.app_stack.ecs_service_name
+}
+
+output "frontend_asg_name" {
+  description = "Auto Scaling group of the frontend instances."
+  value       = module.app_stack.frontend_asg_name
+}
+
+output "artifacts_bucket" {
+  description = "Bucket for frontend bundles (frontend/<version>.tar.gz)."
+  value       = module.app_stack.artifacts_bucket
+}
+
+output "ecr_repository_url" {
+  description = "ECR repository of the API image."
+  value       = module.app_stack.ecr_repository_url
+}
+
+output "app_url" {
+  description = "Public URL of the application."
+  value       = module.app_stack.app_url
+}
+
+output "api_url" {
+  description = "API base URL as the browser reaches it (https://app.<domain>/api, proxied to the internal API)."
+  value       = module.app_stack.api_url
+}
+
+output "internal_api_url" {
+  description = "VPC-internal URL of the API (https://api.<domain>)."
+  value       = module.app_stack.internal_api_url
+}
+
+output "public_zone_name_servers" {
+  description = "Name servers to delegate the environment's domain to."
+  value       = module.app_stack.public_zone_name_servers
+}

@@ -1,0 +1,10 @@
+# State lives in the bucket and lock table created by terraform/bootstrap.
+terraform {
+  backend "s3" {
+    bucket         = "gitops-app-terraform-state"
+    key            = "environments/staging/terraform.tfstate"
+    region         = "eu-west-1"
+    dynamodb_table = "gitops-app-terraform-locks"
+    encrypt        = true
+  }
+}

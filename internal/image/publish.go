@@ -1,0 +1,168 @@
+package image
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+)
+
+// RemotePublisher pushes to a registry with go-containerregistry's remote package.
+type RemotePublisher struct {
+	// Auth is used for every request when set; otherwise Keychain; otherwise anonymous.
+	Auth     authn.Authenticator
+	Keychain authn.Keychain
+	// Insecure talks plain HTTP (test registries on 127.0.0.1).
+	Insecure bool
+	// ImmutableTags says the repository rejects moving a tag (ECR IMMUTABLE): a tag that names another
+	// digest fails with *TagConflictError before anything is pushed. Otherwise the tag is moved.
+	ImmutableTags bool
+	// Transport is the HTTP transport; default remote.DefaultTransport.
+	Transport http.RoundTripper
+}
+
+var _ Publisher = (*RemotePublisher)(nil)
+
+// Publish pushes r to repo:tag unless the tag already names r's digest. Blobs the registry has are not
+// uploaded again (remote checks each with HEAD). Upload progress goes to log.
+func (p *RemotePublisher) Publish(ctx context.Context, r Result, repo, tag string, log io.Writer) (Published, error) {
+	if log == nil {
+		log = io.Discard
+	}
+	// Blob uploads run concurrently and each reports to the log.
+	log = &lockedWriter{w: log}
+	var nopts []name.Option
+	if p.Insecure {
+		nopts = append(nopts, name.Insecure)
+	}
+	ref, err := name.NewTag(repo+":"+tag, nopts...)
+	if err != nil {
+		return Published{}, fmt.Errorf("publish %s:%s: %w", repo, tag, err)
+	}
+	out := Published{
+		Ref:    ref.Context().Name() + "@" + r.Digest,
+		Tag:    ref.Name(),
+		Digest: r.Digest,
+	}
+	base := p.Transport
+	if base == nil {
+		base = remote.DefaultTransport
+	}
+	opts := []remote.Option{remote.WithContext(ctx), remote.WithTransport(&blobLog{next: base, log: log})}
+	switch {
+	case p.Auth != nil:
+		opts = append(opts, remote.WithAuth(p.Auth))
+	case p.Keychain != nil:
+		opts = append(opts, remote.WithAuthFromKeychain(p.Keychain))
+	}
+
+	existing, err := remote.Head(ref, opts...)
+	switch {
+	case err == nil && existing.Digest.String() == r.Digest:
+		fmt.Fprintf(log, "%s already at %s: nothing to push\n", out.Tag, r.Digest)
+		return out, nil
+	case err == nil && p.ImmutableTags:
+		return Published{}, &TagConflictError{Tag: out.Tag, Existing: existing.Digest.String(), Want: r.Digest}
+	case err != nil && !isNotFound(err):
+		return Published{}, fmt.Errorf("publish %s: check tag: %w", out.Tag, err)
+	}
+
+	updates := make(chan v1.Update, 64)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		logProgress(log, updates)
+	}()
+	opts = append(opts, remote.WithProgress(updates))
+	switch {
+	case r.Index != nil:
+		err = remote.WriteIndex(ref, r.Index, opts...)
+	case r.Image != nil:
+		err = remote.Write(ref, r.Image, opts...)
+	default:
+		err = errors.New("empty result")
+	}
+	<-done
+	if err != nil {
+		if isTagInvalid(err) {
+			return Published{}, &TagConflictError{Tag: out.Tag, Existing: "another digest", Want: r.Digest}
+		}
+		return Published{}, fmt.Errorf("publish %s: %w", out.Tag, err)
+	}
+	fmt.Fprintf(log, "pushed %s\n", out.Ref)
+	out.Pushed = true
+	return out, nil
+}
+
+func isNotFound(err error) bool {
+	var te *transport.Error
+	return errors.As(err, &te) && te.StatusCode == http.StatusNotFound
+}
+
+// isTagInvalid recognises ECR's answer to moving an immutable tag (a race with another pusher).
+func isTagInvalid(err error) bool {
+	var te *transport.Error
+	if !errors.As(err, &te) {
+		return false
+	}
+	for _, d := range te.Errors {
+		if d.Code == "TAG_INVALID" && strings.Contains(d.Message, "immutable") {
+			return true
+		}
+	}
+	return false
+}
+
+// logProgress writes upload progress in quarter steps and drains updates until remote closes the channel.
+func logProgress(log io.Writer, updates <-chan v1.Update) {
+	next := int64(0)
+	for u := range updates {
+		if u.Error != nil || u.Total <= 0 {
+			continue
+		}
+		pct := u.Complete * 100 / u.Total
+		if pct >= next {
+			fmt.Fprintf(log, "upload %d%% (%d/%d bytes)\n", pct, u.Complete, u.Total)
+			next = pct/25*25 + 25
+		}
+	}
+}
+
+// blobLog reports, per blob, whether the registry already had it or it was uploaded.
+type blobLog struct {
+	next http.RoundTripper
+	log  io.Writer
+}
+
+func (b *blobLog) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := b.next.RoundTrip(req)
+	if err != nil {
+		return resp, err
+	}
+	p := req.URL.Path
+	switch {
+	case req.Method == http.MethodHead && strings.Contains(p, "/blobs/sha256:") && resp.StatusCode == http.StatusOK:
+		fmt.Fprintf(b.log, "layer %s: already present\n", short(p[strings.LastIndex(p, "/")+1:]))
+	case req.Method == http.MethodPut && strings.Contains(p, "/blobs/uploads/") && resp.StatusCode == http.StatusCreated:
+		fmt.Fprintf(b.log, "layer %s: uploaded\n", short(req.URL.Query().Get("digest")))
+	case req.Method == http.MethodPost && strings.Contains(p, "/blobs/uploads/") && req.URL.Query().Get("mount") != "" &&
+		resp.StatusCode == http.StatusCreated:
+		fmt.Fprintf(b.log, "layer %s: mounted from %s\n", short(req.URL.Query().Get("mount")), req.URL.Query().Get("from"))
+	}
+	return resp, nil
+}
+
+func short(d string) string {
+	if len(d) > 19 {
+		return d[:19]
+	}
+	return d
+}

@@ -1,0 +1,120 @@
+package github
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/bradleyfalzon/ghinstallation/v2"
+	gh "github.com/google/go-github/v60/github"
+)
+
+// Options configure a Client. Either Token, or AppID + InstallationID + PrivateKey (a GitHub App), is required.
+type Options struct {
+	Token          string
+	AppID          int64
+	InstallationID int64
+	PrivateKey     []byte // PEM, RSA
+	// BaseURL is the REST API root, e.g. https://ghe.example.com/api/v3/ for GitHub Enterprise
+	// (RUNNER_GITHUB_API_URL); empty means https://api.github.com/.
+	BaseURL string
+	// HTTPClient supplies the transport and timeout; nil means http.DefaultTransport.
+	HTTPClient *http.Client
+	Retry      RetryPolicy
+	// Secrets are masked out of every error, besides the token, the private key and anything token-shaped.
+	Secrets []string
+
+	sleep func(context.Context, time.Duration) error // tests record waits instead of sleeping
+}
+
+// Client posts the runner's results to GitHub: sticky PR comments, commit statuses and deployments.
+// It is safe for concurrent use.
+type Client struct {
+	gh   *gh.Client
+	mask *masker
+}
+
+// ErrConfig reports Options that cannot work.
+var ErrConfig = errors.New("github client config")
+
+// New builds a Client. With App credentials it fetches the first installation token at once, so a wrong key
+// or id fails here and not on the first comment.
+func New(ctx context.Context, opts Options) (*Client, error) {
+	m := newMasker(append([]string{opts.Token, string(opts.PrivateKey)}, opts.Secrets...)...)
+	base := "https://api.github.com/"
+	if opts.BaseURL != "" {
+		base = opts.BaseURL
+	}
+	if !strings.HasSuffix(base, "/") {
+		base += "/"
+	}
+	baseURL, err := url.Parse(base)
+	if err != nil || baseURL.Scheme == "" || baseURL.Host == "" {
+		return nil, fmt.Errorf("%w: base URL %q is not an absolute URL", ErrConfig, m.String(opts.BaseURL))
+	}
+
+	var next http.RoundTripper
+	var timeout time.Duration
+	if opts.HTTPClient != nil {
+		next, timeout = opts.HTTPClient.Transport, opts.HTTPClient.Timeout
+	}
+	rt := newRetryTransport(next, opts.Retry, opts.sleep)
+
+	app := opts.AppID != 0 || opts.InstallationID != 0 || len(opts.PrivateKey) > 0
+	var client *gh.Client
+	switch {
+	case opts.Token != "" && app:
+		return nil, fmt.Errorf("%w: set either a token or GitHub App credentials, not both", ErrConfig)
+	case opts.Token != "":
+		client = gh.NewClient(&http.Client{Transport: rt, Timeout: timeout}).WithAuthToken(opts.Token)
+	case app:
+		if opts.AppID == 0 || opts.InstallationID == 0 || len(opts.PrivateKey) == 0 {
+			return nil, fmt.Errorf("%w: a GitHub App needs app id, installation id and private key", ErrConfig)
+		}
+		itr, err := ghinstallation.New(rt, opts.AppID, opts.InstallationID, opts.PrivateKey)
+		if err != nil {
+			return nil, m.Err(fmt.Errorf("%w: github app private key: %w", ErrConfig, err))
+		}
+		itr.BaseURL = strings.TrimSuffix(base, "/")
+		if _, err := itr.Token(ctx); err != nil {
+			return nil, m.Err(fmt.Errorf("github app installation token: %w", err))
+		}
+		client = gh.NewClient(&http.Client{Transport: itr, Timeout: timeout})
+	default:
+		return nil, fmt.Errorf("%w: no token and no GitHub App credentials", ErrConfig)
+	}
+	client.BaseURL = baseURL
+	client.UploadURL = baseURL
+	client.UserAgent = "gitops-runner"
+	return &Client{gh: client, mask: m}, nil
+}
+
+// errorf wraps an error with what was being done and masks secrets out of the result.
+func (c *Client) errorf(format string, args ...any) error {
+	return c.mask.Err(fmt.Errorf(format, args...))
+}
+
+// splitRepo turns "owner/name" into its parts.
+func splitRepo(repo string) (string, string, error) {
+	owner, name, ok := strings.Cut(repo, "/")
+	if !ok || owner == "" || name == "" || strings.Contains(name, "/") {
+		return "", "", fmt.Errorf("repository %q: want owner/name", repo)
+	}
+	return owner, name, nil
+}
+
+// truncateRunes cuts s to at most n runes, ending with an ellipsis when it cut.
+func truncateRunes(s string, n int, ellipsis bool) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	if ellipsis && n > 0 {
+		return string(r[:n-1]) + "…"
+	}
+	return string(r[:n])
+}

@@ -1,0 +1,163 @@
+package server_test
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/gitops-runner/runner/internal/store"
+	"github.com/gitops-runner/runner/internal/testenv/fixture"
+)
+
+// runnerBinary builds cmd/runner once per test binary run.
+func runnerBinary(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "runner")
+	cmd := exec.Command("go", "build", "-o", bin, "../../cmd/runner")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build runner: %v\n%s", err, out)
+	}
+	return bin
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// startProcess runs `runner serve` as a child process with the harness configuration.
+func (h *harness) startProcess(bin, addr string, logf *os.File) *exec.Cmd {
+	h.t.Helper()
+	cmd := exec.Command(bin, "serve")
+	cmd.Env = append(os.Environ(),
+		"RUNNER_LISTEN="+addr, "RUNNER_WEBHOOK_SECRET="+testSecret, "RUNNER_DATA_DIR="+h.cfg.DataDir,
+		"RUNNER_ALLOWED_REPOS=acme/*", "GITHUB_TOKEN="+gitToken, "RUNNER_TERRAFORM_BIN="+h.cfg.TerraformBin,
+		"TF_PLUGIN_CACHE_DIR="+h.cfg.PluginCacheDir, "RUNNER_LOCK_LEASE=5s", "RUNNER_WORKERS=2",
+		"RUNNER_AWS_ENDPOINT=http://127.0.0.1:1", "AWS_ACCESS_KEY_ID=x", "AWS_SECRET_ACCESS_KEY=x")
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		h.t.Fatal(err)
+	}
+	h.base = "http://" + addr
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.Get(h.base + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return cmd
+			}
+		}
+		if time.Now().After(deadline) {
+			h.t.Fatalf("runner did not become ready: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// Kill -9 the runner while an apply is running; after a restart the accepted
+// delivery still gets exactly one run, carried to success, and each environment
+// is recorded deployed exactly once.
+func TestKilledRunnerResumesRunExactlyOnce(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end: builds the runner and runs Terraform")
+	}
+	bin := runnerBinary(t)
+	h := newRepoHarness(t, fixture.Options{Environments: []string{"dev", "prod"}, ApplyDelay: 3 * time.Second}, nil)
+	logf, err := os.Create(filepath.Join(t.TempDir(), "runner.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if t.Failed() {
+			b, _ := os.ReadFile(logf.Name())
+			t.Logf("runner log:\n%s", b)
+		}
+	}()
+	addr := freeAddr(t)
+	first := h.startProcess(bin, addr, logf)
+	sha, _ := h.repo.Head()
+	id := h.accept("push", h.pushPayload("0000000000000000000000000000000000000000", sha))
+
+	// Wait until an apply is in flight, then kill -9.
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		run := h.getRun(id)
+		if st := stageMap(run)["dev/apply"]; st.Status == store.StageRunning {
+			break
+		}
+		if store.Finished(run.Status) || time.Now().After(deadline) {
+			dumpRun(t, run)
+			t.Fatalf("never saw dev/apply running (run %s)", run.Status)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := first.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = first.Wait()
+
+	second := h.startProcess(bin, addr, logf)
+	defer func() {
+		_ = second.Process.Signal(syscall.SIGTERM)
+		_ = second.Wait()
+	}()
+	run := h.waitRun(id, 3*time.Minute)
+	if run.Status != store.StatusSucceeded {
+		dumpRun(t, run)
+		t.Fatalf("resumed run finished %s: %s", run.Status, run.Error)
+	}
+	if run.Attempts != 2 {
+		t.Fatalf("run attempts = %d, want 2 (killed once, resumed once)", run.Attempts)
+	}
+	// Stop the runner to read its store.
+	_ = second.Process.Signal(syscall.SIGTERM)
+	_ = second.Wait()
+	st, err := store.OpenSQLite(context.Background(), h.cfg.DataDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if n, _ := st.CountRuns(context.Background()); n != 1 {
+		t.Fatalf("%d runs stored, want 1", n)
+	}
+	deps, err := st.Deployments(context.Background(), repoName, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	count := map[string]int{}
+	for _, d := range deps {
+		if d.Outcome == "succeeded" {
+			count[d.Env]++
+		}
+	}
+	if count["dev"] != 1 || count["prod"] != 1 {
+		t.Fatalf("successful deployments per env = %v, want one each", count)
+	}
+	var jobs int
+	if err := st.DB().QueryRow(`SELECT COUNT(*) FROM river_job WHERE state = 'completed'`).Scan(&jobs); err != nil {
+		t.Fatal(err)
+	}
+	if jobs != 1 {
+		t.Fatalf("%d completed jobs, want 1", jobs)
+	}
+	log, _ := os.ReadFile(logf.Name())
+	if !strings.Contains(string(log), "recovered runs interrupted by a previous process") {
+		t.Fatalf("restart did not report the recovered run")
+	}
+	_ = fmt.Sprint()
+}

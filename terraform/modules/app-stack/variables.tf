@@ -1,0 +1,121 @@
+variable "project" {
+  description = "Short project name, the first part of every resource name."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{1,12}$", var.project))
+    error_message = "project must be 2-13 lowercase letters, digits or hyphens, starting with a letter."
+  }
+}
+
+variable "environment" {
+  description = "Environment name: dev, staging or prod."
+  type        = string
+
+  validation {
+    condition     = contains(["dev", "staging", "prod"], var.environment)
+    error_message = "environment must be dev, staging or prod."
+  }
+}
+
+variable "domain" {
+  description = "DNS domain of the environment; the app is served at app.<domain>, the API resolves as api.<domain> inside the VPC."
+  type        = string
+}
+
+# --- network ---------------------------------------------------------------------------
+
+variable "vpc_cidr" {
+  description = "IPv4 CIDR block of the VPC."
+  type        = string
+}
+
+variable "availability_zones" {
+  description = "Availability zones to use (at least two); one public and one private subnet each."
+  type        = list(string)
+}
+
+variable "nat_gateway_mode" {
+  description = "\"single\" (one NAT gateway, cost-saving) or \"per_az\" (one per availability zone)."
+  type        = string
+}
+
+variable "log_retention_days" {
+  description = "Retention of the flow log and API log groups, in days."
+  type        = number
+  default     = 30
+}
+
+variable "public_ingress_cidrs" {
+  description = "IPv4 ranges allowed to reach the public load balancer."
+  type        = list(string)
+  default     = ["0.0.0.0/0"]
+}
+
+# --- backend -----------------------------------------------------------------------------
+
+variable "backend_image" {
+  description = "API image pinned by digest (<repository>@sha256:<digest>), set by the runner on each deployment."
+  type        = string
+}
+
+variable "backend_cpu" {
+  description = "Fargate CPU units per API task."
+  type        = number
+  default     = 256
+}
+
+variable "backend_memory" {
+  description = "Memory per API task in MiB."
+  type        = number
+  default     = 512
+}
+
+variable "backend_min_count" {
+  description = "Fewest API tasks."
+  type        = number
+  default     = 2
+}
+
+variable "backend_max_count" {
+  description = "Most API tasks."
+  type        = number
+  default     = 4
+}
+
+# --- frontend ----------------------------------------------------------------------------
+
+variable "frontend_version" {
+  description = "Frontend bundle version the instances serve, set by the runner on each deployment."
+  type        = string
+}
+
+variable "frontend_instance_type" {
+  description = "EC2 instance type of the frontend instances."
+  type        = string
+  default     = "t3.small"
+}
+
+variable "frontend_ami_id" {
+  description = "Pinned AMI of the frontend instances; null follows the latest Amazon Linux 2023."
+  type        = string
+  default     = null
+}
+
+variable "frontend_min_size" {
+  description = "Fewest frontend instances."
+  type        = number
+  default     = 2
+}
+
+variable "frontend_max_size" {
+  description = "Most frontend instances."
+  type        = number
+  default     = 4
+}
+
+variable "deletion_protection" {
+  description = "Protect the load balancers from deletion (production)."
+  type        = bool
+  default     = false
+}
