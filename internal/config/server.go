@@ -41,8 +41,8 @@ type Server struct {
 	SlackAPIURL     string
 
 	AWSRegion        string
-	AWSEndpoint      string // one endpoint for every AWS API (stand-ins, LocalStack-style); empty = AWS
-	Registry         string // registry host to push images to; empty = the account's ECR
+	AWSEndpoint      string        // one endpoint for every AWS API (stand-ins, LocalStack-style); empty = AWS
+	RolloutPoll      time.Duration // first poll interval of rollout and scan waits
 	RegistryInsecure bool
 
 	LogLevel string
@@ -135,7 +135,7 @@ func LoadServer(args []string, getenv func(string) string) (Server, error) {
 	str(&s.SlackAPIURL, "slack-api-url", "SLACK_API_URL", "", "Slack API base URL (tests)")
 	str(&s.AWSRegion, "aws-region", "AWS_REGION", "us-east-1", "AWS region")
 	str(&s.AWSEndpoint, "aws-endpoint", "RUNNER_AWS_ENDPOINT", "", "one endpoint URL for every AWS API (stand-ins)")
-	str(&s.Registry, "registry", "RUNNER_REGISTRY", "", "registry host for images (default: the account's ECR)")
+	dur(&s.RolloutPoll, "rollout-poll", "RUNNER_ROLLOUT_POLL", 5*time.Second, "first poll interval of instance refresh, ECS and scan waits")
 	boolean(&s.RegistryInsecure, "registry-insecure", "RUNNER_REGISTRY_INSECURE", "talk plain HTTP to the registry (127.0.0.1 stand-ins)")
 	str(&s.LogLevel, "log-level", "RUNNER_LOG_LEVEL", "info", "debug, info, warn or error")
 	boolean(&s.LogJSON, "log-json", "RUNNER_LOG_JSON", "log as JSON lines")

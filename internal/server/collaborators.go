@@ -66,7 +66,8 @@ func fillFromConfig(ctx context.Context, cfg config.Server, log *slog.Logger, c 
 		c.Rollouts = NewRollouts(
 			autoscaling.NewFromConfig(awsCfg, func(o *autoscaling.Options) { o.BaseEndpoint = ep() }),
 			ecs.NewFromConfig(awsCfg, func(o *ecs.Options) { o.BaseEndpoint = ep() }),
-			RolloutTiming{})
+			RolloutTiming{RefreshPollMin: cfg.RolloutPoll, RefreshPollMax: 6 * cfg.RolloutPoll,
+				ServicePollMin: cfg.RolloutPoll, ServicePollMax: 6 * cfg.RolloutPoll})
 	}
 	if c.Bundles == nil {
 		c.Bundles = NewBundles(s3.NewFromConfig(awsCfg, func(o *s3.Options) {
@@ -75,9 +76,7 @@ func fillFromConfig(ctx context.Context, cfg config.Server, log *slog.Logger, c 
 		}))
 	}
 	if c.Images == nil {
-		c.Images = NewImages(ecr.NewFromConfig(awsCfg, func(o *ecr.Options) { o.BaseEndpoint = ep() }), ImageOptions{
-			Registry: cfg.Registry, Insecure: cfg.RegistryInsecure,
-		})
+		c.Images = NewImages(ecr.NewFromConfig(awsCfg, func(o *ecr.Options) { o.BaseEndpoint = ep() }), ImageOptions{Insecure: cfg.RegistryInsecure, ScanInterval: cfg.RolloutPoll})
 	}
 	return nil
 }

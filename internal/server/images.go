@@ -2,27 +2,74 @@ package server
 
 import (
 	"context"
-	"errors"
+	"fmt"
+	"path"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/ecr"
 
+	"github.com/gitops-runner/runner/internal/image"
+	ecrreg "github.com/gitops-runner/runner/internal/image/ecr"
 	"github.com/gitops-runner/runner/internal/pipeline"
 )
 
-// ImageOptions choose where images go.
+// ImageOptions tune image builds.
 type ImageOptions struct {
-	Registry string // registry host; empty: the account's ECR registry
-	Insecure bool   // plain HTTP (127.0.0.1 stand-ins)
+	Insecure     bool          // plain HTTP to the registry (127.0.0.1 stand-ins)
+	ScanInterval time.Duration // first poll interval of the scan wait; default the ecr package's
 }
 
 type images struct {
-	ecr  *ecr.Client
-	opts ImageOptions
+	ecr   *ecrreg.Registry
+	build *image.GoBuilder
+	opts  ImageOptions
 }
 
-// NewImages returns the pipeline's image builder: daemonless build, push to ECR.
-func NewImages(c *ecr.Client, opts ImageOptions) pipeline.ImageBuilder { return &images{ecr: c, opts: opts} }
+// NewImages returns the pipeline's image builder: `go build` without a Docker
+// daemon, layered onto the base image, pushed to ECR by digest.
+func NewImages(c *ecr.Client, opts ImageOptions) pipeline.ImageBuilder {
+	return &images{ecr: ecrreg.New(c), build: &image.GoBuilder{}, opts: opts}
+}
 
 func (i *images) BuildAndPush(ctx context.Context, req pipeline.ImageRequest) (string, error) {
-	return "", errors.New("image builds are not wired yet")
+	login, err := i.ecr.Login(ctx)
+	if err != nil {
+		return "", err
+	}
+	repo, err := i.ecr.EnsureRepository(ctx, req.App.Repository, req.App.CreateRepository)
+	if err != nil {
+		return "", err
+	}
+	if repo.Created {
+		fmt.Fprintf(req.Log, "created ECR repository %s (scan on push, immutable tags)\n", repo.URI)
+	}
+	fmt.Fprintf(req.Log, "building %s for %v on %s (no Docker daemon)\n", req.App.Name, req.App.Platforms, req.App.BaseImage)
+	start := time.Now()
+	res, err := i.build.Build(ctx, image.Spec{
+		AppDir: req.Dir, Name: path.Base(req.App.Path), Platforms: req.App.Platforms, BaseImage: req.App.BaseImage,
+		SourceURL: req.SourceURL, Revision: req.Revision, Created: req.Created,
+	}, req.Log)
+	if err != nil {
+		return "", err
+	}
+	fmt.Fprintf(req.Log, "built %s in %s\n", res.Digest, time.Since(start).Round(time.Millisecond))
+	pub := &image.RemotePublisher{Keychain: login.Keychain(), Insecure: i.opts.Insecure, ImmutableTags: repo.ImmutableTags}
+	p, err := pub.Publish(ctx, res, repo.URI, req.Revision, req.Log)
+	if err != nil {
+		return "", err
+	}
+	if p.Pushed {
+		fmt.Fprintf(req.Log, "pushed %s\n", p.Tag)
+	} else {
+		fmt.Fprintf(req.Log, "%s already holds this image: nothing pushed\n", p.Tag)
+	}
+	if req.App.FailOnCritical {
+		fmt.Fprintf(req.Log, "waiting for the image scan of %s\n", p.Digest)
+		scan, err := i.ecr.WaitForScan(ctx, repo.Name, p.Digest, ecrreg.ScanOptions{FailOnCritical: true, FirstInterval: i.opts.ScanInterval, MaxInterval: 4 * i.opts.ScanInterval})
+		if err != nil {
+			return "", err
+		}
+		fmt.Fprintf(req.Log, "scan %s: %v\n", scan.Status, scan.Counts)
+	}
+	return p.Ref, nil
 }
