@@ -44,8 +44,8 @@ func binaryLayer(bin, name string, mtime time.Time) (v1.Layer, error) {
 	tarBuf.Grow(int(fi.Size()) + 4096)
 	gzBuf.Grow(int(fi.Size()) / 2)
 	tarSum, gzSum := sha256.New(), sha256.New()
-	// BestSpeed: the whole layer costs less than the link step; a few percent of size is not worth more.
-	// The output is deterministic for a given compressor version.
+	// BestSpeed: compression is most of the cost on top of go build, and a few percent of size is not
+	// worth more time. The output is deterministic for a given compressor version.
 	gz, err := gzip.NewWriterLevel(io.MultiWriter(&gzBuf, gzSum), gzip.BestSpeed)
 	if err != nil {
 		return nil, err

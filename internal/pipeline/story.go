@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/gitops-runner/runner/internal/store"
 )
@@ -174,9 +175,15 @@ func (s *story) close(ctx context.Context) {
 	if s == nil {
 		return
 	}
-	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10e9)
-	defer cancel()
+	// Flushing to Slack happens off the run's path: a slow or dead Slack must not
+	// delay the run's end. Each reporter gives up at its deadline.
 	for _, st := range s.slack {
-		_ = st.Close(cctx)
+		go func() {
+			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+			defer cancel()
+			if err := st.Close(cctx); err != nil {
+				s.w.log.Warn("slack story not fully delivered", "err", err)
+			}
+		}()
 	}
 }

@@ -2,7 +2,6 @@ package server_test
 
 import (
 	"context"
-	"fmt"
 	"net"
 	"net/http"
 	"os"
@@ -14,6 +13,7 @@ import (
 	"time"
 
 	"github.com/gitops-runner/runner/internal/store"
+	"github.com/gitops-runner/runner/internal/testenv/fakegithub"
 	"github.com/gitops-runner/runner/internal/testenv/fixture"
 )
 
@@ -47,7 +47,7 @@ func (h *harness) startProcess(bin, addr string, logf *os.File) *exec.Cmd {
 		"RUNNER_LISTEN="+addr, "RUNNER_WEBHOOK_SECRET="+testSecret, "RUNNER_DATA_DIR="+h.cfg.DataDir,
 		"RUNNER_ALLOWED_REPOS=acme/*", "GITHUB_TOKEN="+gitToken, "RUNNER_TERRAFORM_BIN="+h.cfg.TerraformBin,
 		"TF_PLUGIN_CACHE_DIR="+h.cfg.PluginCacheDir, "RUNNER_LOCK_LEASE=5s", "RUNNER_WORKERS=2",
-		"RUNNER_AWS_ENDPOINT=http://127.0.0.1:1", "AWS_ACCESS_KEY_ID=x", "AWS_SECRET_ACCESS_KEY=x")
+		"RUNNER_AWS_ENDPOINT=http://127.0.0.1:1", "RUNNER_GITHUB_API_URL="+h.cfg.GitHubAPIURL, "AWS_ACCESS_KEY_ID=x", "AWS_SECRET_ACCESS_KEY=x")
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		h.t.Fatal(err)
@@ -77,7 +77,10 @@ func TestKilledRunnerResumesRunExactlyOnce(t *testing.T) {
 		t.Skip("end-to-end: builds the runner and runs Terraform")
 	}
 	bin := runnerBinary(t)
-	h := newRepoHarness(t, fixture.Options{Environments: []string{"dev", "prod"}, ApplyDelay: 3 * time.Second}, nil)
+	h := newRepoHarness(t, fixture.Options{Environments: []string{"dev", "prod"}, ApplyDelay: 3 * time.Second, NoApps: true}, nil)
+	gh := fakegithub.New(fakegithub.Config{Tokens: []string{gitToken}})
+	defer gh.Close()
+	h.cfg.GitHubAPIURL = gh.URL()
 	logf, err := os.Create(filepath.Join(t.TempDir(), "runner.log"))
 	if err != nil {
 		t.Fatal(err)
@@ -159,5 +162,4 @@ func TestKilledRunnerResumesRunExactlyOnce(t *testing.T) {
 	if !strings.Contains(string(log), "recovered runs interrupted by a previous process") {
 		t.Fatalf("restart did not report the recovered run")
 	}
-	_ = fmt.Sprint()
 }
