@@ -7,7 +7,7 @@ TERRAFORM ?= $(CACHE)/tf/1.5.7/terraform
 export RUNNER_TERRAFORM_BIN ?= $(TERRAFORM)
 export PATH := $(CACHE)/tf/1.5.7:$(CACHE)/bin:$(PATH)
 
-.PHONY: all build test tools test-go test-e2e test-apps validate-infra lint bench demo docker clean
+.PHONY: all build test tools test-tools test-go test-e2e test-apps validate-infra lint bench demo docker clean
 
 all: build
 
@@ -19,7 +19,7 @@ tools:
 	scripts/install-tools.sh
 
 ## test: everything CI checks
-test: tools lint test-go test-apps validate-infra
+test: tools lint test-go test-tools test-apps validate-infra
 
 lint:
 	@echo "== gofmt / go vet"
@@ -34,6 +34,10 @@ test-go:
 ## test-short: the fast subset (no Terraform end-to-end)
 test-short:
 	go test -short -count=1 ./...
+
+## test-tools: the schema-replay provider (its own module)
+test-tools:
+	cd tools && go vet ./... && go test -race -count=1 ./...
 
 test-apps:
 	scripts/test-apps.sh

@@ -32,7 +32,10 @@ if [[ -z "${AWS_REPLAY_SCHEMA:-}" ]]; then
 		fi
 	done
 fi
-if [[ -z "${AWS_REPLAY_SCHEMA:-}" || ! -f "$AWS_REPLAY_SCHEMA" ]]; then
+if [[ -n "${AWS_REPLAY_SCHEMA:-}" && ! -f "$AWS_REPLAY_SCHEMA" ]]; then
+	fail "AWS_REPLAY_SCHEMA=$AWS_REPLAY_SCHEMA does not exist"
+fi
+if [[ -z "${AWS_REPLAY_SCHEMA:-}" ]]; then
 	echo "SKIP: validate-infra: no aws provider schema (../shared/terraform/aws-provider-schema-*.json.gz or AWS_REPLAY_SCHEMA); nothing was checked"
 	exit 0
 fi

@@ -21,6 +21,7 @@ import (
 	"github.com/gitops-runner/runner/internal/config"
 	"github.com/gitops-runner/runner/internal/server"
 	"github.com/gitops-runner/runner/internal/store"
+	"github.com/gitops-runner/runner/internal/testenv/fakegithub"
 	"github.com/gitops-runner/runner/internal/testenv/fixture"
 	"github.com/gitops-runner/runner/internal/testenv/gitserver"
 	"github.com/gitops-runner/runner/internal/tf"
@@ -84,11 +85,14 @@ func newRepoHarness(t *testing.T, opts fixture.Options, mod func(*config.Server)
 		t.Skipf("git http server: %v", err)
 	}
 	t.Cleanup(gs.Close)
+	gh := fakegithub.New(fakegithub.Config{Tokens: []string{gitToken}})
+	t.Cleanup(gh.Close)
 	cfg := config.Server{
 		Listen: "127.0.0.1:0", WebhookSecret: testSecret, DataDir: filepath.Join(dir, "data"),
 		AllowedRepos: []string{"acme/*"}, Workers: 2, PlanParallelism: 3, StageTimeout: 3 * time.Minute,
 		ShutdownGrace: 10 * time.Second, LockLease: 10 * time.Second, GitHubToken: gitToken,
 		TerraformBin: bin, PluginCacheDir: filepath.Join(dir, "plugin-cache"), PublicURL: "http://runner.test",
+		GitHubAPIURL: gh.URL(),
 	}
 	if mod != nil {
 		mod(&cfg)

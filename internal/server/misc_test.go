@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"github.com/gitops-runner/runner/internal/server"
 	"reflect"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -12,3 +13,6 @@ func headObject(bucket, key string) *s3.HeadObjectInput {
 }
 
 func reflectEqual(a, b any) bool { return reflect.DeepEqual(a, b) }
+
+// serverCollaborators leaves every collaborator to the configuration.
+func serverCollaborators() server.Collaborators { return server.Collaborators{} }

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/gitops-runner/runner/internal/store"
-	"github.com/gitops-runner/runner/internal/testenv/fakegithub"
 	"github.com/gitops-runner/runner/internal/testenv/fixture"
 )
 
@@ -78,9 +77,6 @@ func TestKilledRunnerResumesRunExactlyOnce(t *testing.T) {
 	}
 	bin := runnerBinary(t)
 	h := newRepoHarness(t, fixture.Options{Environments: []string{"dev", "prod"}, ApplyDelay: 3 * time.Second, NoApps: true}, nil)
-	gh := fakegithub.New(fakegithub.Config{Tokens: []string{gitToken}})
-	defer gh.Close()
-	h.cfg.GitHubAPIURL = gh.URL()
 	logf, err := os.Create(filepath.Join(t.TempDir(), "runner.log"))
 	if err != nil {
 		t.Fatal(err)

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"math/big"
 	"strings"
 
 	"github.com/hashicorp/terraform-plugin-go/tftypes"
@@ -16,6 +17,7 @@ type valueGen struct {
 	typeName string
 	seed     string
 	hint     string // the resource's own name (name, bucket, family, tags.Name ...) when known
+	prior    tftypes.Value
 	region   string
 	account  string
 }
@@ -65,7 +67,7 @@ func (g *valueGen) value(t tftypes.Type, attr, path string) tftypes.Value {
 	case t.Is(tftypes.String):
 		return tftypes.NewValue(t, g.str(attr, path))
 	case t.Is(tftypes.Number):
-		return tftypes.NewValue(t, number(g.num(attr)))
+		return tftypes.NewValue(t, number(g.num(attr, path)))
 	case t.Is(tftypes.Bool):
 		return tftypes.NewValue(t, false)
 	case t.Is(tftypes.DynamicPseudoType):
@@ -92,12 +94,28 @@ func (g *valueGen) value(t tftypes.Type, attr, path string) tftypes.Value {
 	return tftypes.NewValue(t, nil)
 }
 
-func (g *valueGen) num(attr string) int64 {
+// num is 0, except for versions: an updated resource's top-level version is the prior one plus one, and
+// a revision is derived from the resource's values (a new task definition gets a new revision).
+func (g *valueGen) num(attr, path string) int64 {
 	switch {
-	case strings.Contains(attr, "version"), attr == "revision":
+	case attr == "revision":
+		return g.revision()
+	case strings.Contains(attr, "version"):
+		var prior big.Float
+		if path == "."+attr {
+			if v := getAttr(g.prior, attr); v.IsKnown() && !v.IsNull() && v.Type().Is(tftypes.Number) && v.As(&prior) == nil {
+				n, _ := prior.Int64()
+				return n + 1
+			}
+		}
 		return 1
 	}
 	return 0
+}
+
+func (g *valueGen) revision() int64 {
+	h := g.hash("revision")
+	return 1 + int64(hexByte(h, 0)<<8|hexByte(h, 2))%999
 }
 
 func (g *valueGen) str(attr, path string) string {
@@ -247,7 +265,7 @@ func (g *valueGen) arn(attr, h string) string {
 	case short == "lb_listener_rule" || short == "alb_listener_rule":
 		return fmt.Sprintf("arn:aws:elasticloadbalancing:%s:%s:listener-rule/app/%s/%s/%s", region, account, name, h[:16], h[16:32])
 	case short == "ecs_task_definition":
-		return fmt.Sprintf("arn:aws:ecs:%s:%s:task-definition/%s:1", region, account, name)
+		return fmt.Sprintf("arn:aws:ecs:%s:%s:task-definition/%s:%d", region, account, name, g.revision())
 	case short == "cloudwatch_log_group":
 		return fmt.Sprintf("arn:aws:logs:%s:%s:log-group:%s", region, account, name)
 	case short == "cloudwatch_metric_alarm":

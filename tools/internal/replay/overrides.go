@@ -15,9 +15,14 @@ var defaultOverrides []byte
 
 // Overrides are fixed attribute values per type, used instead of generated ones where the configuration
 // leaves a computed attribute null. Values are JSON in Terraform's JSON value encoding.
+//
+// ReplaceOnChange and UnknownOnUpdate (type -> attribute names) stand in for what the schema does not
+// record: arguments whose change replaces the resource, and computed attributes that change on any update.
 type Overrides struct {
-	DataSources map[string]map[string]json.RawMessage `json:"data_sources"`
-	Resources   map[string]map[string]json.RawMessage `json:"resources"`
+	DataSources     map[string]map[string]json.RawMessage `json:"data_sources"`
+	Resources       map[string]map[string]json.RawMessage `json:"resources"`
+	ReplaceOnChange map[string]json.RawMessage            `json:"replace_on_change"`
+	UnknownOnUpdate map[string]json.RawMessage            `json:"unknown_on_update"`
 }
 
 // DefaultOverrides returns the overrides built into the provider.
@@ -53,6 +58,17 @@ func LoadOverrides(path string) (*Overrides, error) {
 	}
 	base.DataSources = mergeOverrides(base.DataSources, extra.DataSources)
 	base.Resources = mergeOverrides(base.Resources, extra.Resources)
+	for _, m := range []struct{ dst, src *map[string]json.RawMessage }{
+		{&base.ReplaceOnChange, &extra.ReplaceOnChange},
+		{&base.UnknownOnUpdate, &extra.UnknownOnUpdate},
+	} {
+		if *m.dst == nil {
+			*m.dst = map[string]json.RawMessage{}
+		}
+		for k, v := range *m.src {
+			(*m.dst)[k] = v
+		}
+	}
 	return base, nil
 }
 
@@ -91,4 +107,16 @@ func (o *Overrides) values(set map[string]map[string]json.RawMessage, typeName s
 		out[name] = v
 	}
 	return out, nil
+}
+
+// names returns the attribute names listed for typeName in one of the per-type list sections.
+func (o *Overrides) names(set map[string]json.RawMessage, typeName string) ([]string, error) {
+	if o == nil || set[typeName] == nil {
+		return nil, nil
+	}
+	var names []string
+	if err := json.Unmarshal(set[typeName], &names); err != nil {
+		return nil, fmt.Errorf("override list for %s: %w", typeName, err)
+	}
+	return names, nil
 }

@@ -170,41 +170,91 @@ func (p *Provider) PlanResourceChange(_ context.Context, req *tfprotov5.PlanReso
 		resp.Diagnostics = diags
 		return resp, nil
 	}
-	planned, err := p.plan(req.TypeName, s.Block, req.PriorState, req.ProposedNewState, req.Config)
+	planned, replace, err := p.plan(req.TypeName, s.Block, req.PriorState, req.ProposedNewState, req.Config)
 	if err != nil {
 		resp.Diagnostics = errorDiag("Cannot plan "+req.TypeName, err)
 		return resp, nil
 	}
-	resp.PlannedState = planned
+	resp.PlannedState, resp.RequiresReplace = planned, replace
 	return resp, nil
 }
 
-func (p *Provider) plan(typeName string, b *Block, priorDV, proposedDV, configDV *tfprotov5.DynamicValue) (*tfprotov5.DynamicValue, error) {
+// plan returns the planned state and, on update, the changed arguments that force a replacement.
+func (p *Provider) plan(typeName string, b *Block, priorDV, proposedDV, configDV *tfprotov5.DynamicValue) (*tfprotov5.DynamicValue, []*tftypes.AttributePath, error) {
 	typ := b.Type()
 	prior, err := decode(priorDV, typ)
 	if err != nil {
-		return nil, fmt.Errorf("prior state: %w", err)
+		return nil, nil, fmt.Errorf("prior state: %w", err)
 	}
 	proposed, err := decode(proposedDV, typ)
 	if err != nil {
-		return nil, fmt.Errorf("proposed state: %w", err)
+		return nil, nil, fmt.Errorf("proposed state: %w", err)
 	}
 	config, err := decode(configDV, typ)
 	if err != nil {
-		return nil, fmt.Errorf("config: %w", err)
+		return nil, nil, fmt.Errorf("config: %w", err)
 	}
-	planned := proposed
-	if !proposed.IsNull() {
-		known, err := p.knownAtPlan(typeName, b, proposed, p.current())
-		if err != nil {
-			return nil, err
+	if proposed.IsNull() {
+		dv, err := encode(typ, proposed)
+		return dv, nil, err
+	}
+	known, err := p.knownAtPlan(typeName, b, proposed, p.current())
+	if err != nil {
+		return nil, nil, err
+	}
+	var replace []*tftypes.AttributePath
+	if !prior.IsNull() {
+		var changed bool
+		if replace, changed, err = p.changes(typeName, b, prior, proposed); err != nil {
+			return nil, nil, err
 		}
-		pl := &planner{known: known, creates: prior.IsNull()}
-		if planned, err = pl.planResource(b, proposed, config); err != nil {
-			return nil, err
+		if changed {
+			unknowns, err := p.overrides.names(p.overrides.UnknownOnUpdate, typeName)
+			if err != nil {
+				return nil, nil, err
+			}
+			for _, name := range unknowns {
+				if a, ok := b.Attributes[name]; ok && a.Computed {
+					known[name] = tftypes.NewValue(a.Type, tftypes.UnknownValue)
+				}
+			}
 		}
 	}
-	return encode(typ, planned)
+	pl := &planner{known: known, creates: prior.IsNull()}
+	planned, err := pl.planResource(b, proposed, config)
+	if err != nil {
+		return nil, nil, err
+	}
+	dv, err := encode(typ, planned)
+	return dv, replace, err
+}
+
+// changes compares an update's prior and proposed state: changed is whether any argument (other than tags)
+// differs, replace lists the changed arguments that force a new resource.
+func (p *Provider) changes(typeName string, b *Block, prior, proposed tftypes.Value) ([]*tftypes.AttributePath, bool, error) {
+	forceNew, err := p.overrides.names(p.overrides.ReplaceOnChange, typeName)
+	if err != nil {
+		return nil, false, err
+	}
+	isForceNew := map[string]bool{}
+	for _, name := range forceNew {
+		isForceNew[name] = true
+	}
+	var replace []*tftypes.AttributePath
+	changed := false
+	for _, name := range sortedKeys(b.Type().AttributeTypes) {
+		if name == "tags" || name == "tags_all" || getAttr(prior, name).Equal(getAttr(proposed, name)) {
+			continue
+		}
+		if a, ok := b.Attributes[name]; ok && a.Computed && !a.Optional {
+			continue
+		}
+		changed = true
+		if isForceNew[name] {
+			replace = append(replace, tftypes.NewAttributePath().WithAttributeName(name))
+		}
+	}
+	return replace, changed, nil
 }
 
 func (p *Provider) ApplyResourceChange(_ context.Context, req *tfprotov5.ApplyResourceChangeRequest) (*tfprotov5.ApplyResourceChangeResponse, error) {
@@ -220,8 +270,15 @@ func (p *Provider) ApplyResourceChange(_ context.Context, req *tfprotov5.ApplyRe
 		resp.Diagnostics = errorDiag("Cannot apply "+req.TypeName, err)
 		return resp, nil
 	}
+	prior, err := decode(req.PriorState, typ)
+	if err != nil {
+		resp.Diagnostics = errorDiag("Cannot apply "+req.TypeName, err)
+		return resp, nil
+	}
 	st := p.current()
-	newState, err := fillUnknown(newValueGen(req.TypeName, planned, st.region, st.account), planned, "", "")
+	gen := newValueGen(req.TypeName, planned, st.region, st.account)
+	gen.prior = prior
+	newState, err := fillUnknown(gen, planned, "", "")
 	if err == nil {
 		resp.NewState, err = encode(typ, newState)
 	}

@@ -217,7 +217,7 @@ func appliedThing(t *testing.T, b *Block, name string) tftypes.Value {
 	t.Helper()
 	p, _ := testProvider(t, nil)
 	cfg := thingConfig(b, name, strMap("Name", name))
-	planned, err := p.plan("aws_thing", b, nil, dyn(t, b, cfg), dyn(t, b, cfg))
+	planned, _, err := p.plan("aws_thing", b, nil, dyn(t, b, cfg), dyn(t, b, cfg))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -445,6 +445,76 @@ func TestValidateWarnsAboutDeprecatedArguments(t *testing.T) {
 				if d.Severity != tfprotov5.DiagnosticSeverityWarning || !d.Attribute.Equal(tftypes.NewAttributePath().WithAttributeName("old")) {
 					t.Errorf("diagnostic %+v: want a warning on old", d)
 				}
+			}
+		})
+	}
+}
+
+func TestPlanUpdateReplacesAndInvalidates(t *testing.T) {
+	s := testSchemas(t)
+	b := s.Resources["aws_thing"].Block
+	o, err := ParseOverrides([]byte(`{"replace_on_change": {"aws_thing": ["name"]}, "unknown_on_update": {"aws_thing": ["arn"]}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := New(s, o)
+	prior := appliedThing(t, b, "a")
+	tests := []struct {
+		name        string
+		change      map[string]tftypes.Value
+		wantReplace []string
+		wantArn     string // "unknown" or "prior"
+	}{
+		{"no change", nil, nil, "prior"},
+		{"tags only", map[string]tftypes.Value{"tags": strMap("Name", "x")}, nil, "prior"},
+		{"in-place argument", map[string]tftypes.Value{"size": tftypes.NewValue(tftypes.Number, number(3))}, nil, "unknown"},
+		{"force-new argument", map[string]tftypes.Value{"name": str("b")}, []string{`AttributeName("name")`}, "unknown"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			proposed, _ := setAttrs(prior, tt.change)
+			config, _ := setAttrs(proposed, map[string]tftypes.Value{"arn": tftypes.NewValue(tftypes.String, nil)})
+			resp, err := p.PlanResourceChange(context.Background(), &tfprotov5.PlanResourceChangeRequest{
+				TypeName: "aws_thing", PriorState: dyn(t, b, prior), ProposedNewState: dyn(t, b, proposed), Config: dyn(t, b, config),
+			})
+			if err != nil || len(resp.Diagnostics) > 0 {
+				t.Fatalf("PlanResourceChange: %v %v", err, resp.Diagnostics)
+			}
+			var got []string
+			for _, path := range resp.RequiresReplace {
+				got = append(got, path.String())
+			}
+			if strings.Join(got, ",") != strings.Join(tt.wantReplace, ",") {
+				t.Errorf("requires replace = %v, want %v", got, tt.wantReplace)
+			}
+			arn := undyn(t, b, resp.PlannedState)["arn"]
+			if (tt.wantArn == "unknown") != !arn.IsKnown() {
+				t.Errorf("arn = %s, want %s", arn, tt.wantArn)
+			}
+		})
+	}
+}
+
+func TestGeneratedNumbers(t *testing.T) {
+	objType := tftypes.Object{AttributeTypes: map[string]tftypes.Type{"latest_version": tftypes.Number}}
+	prior := tftypes.NewValue(objType, map[string]tftypes.Value{"latest_version": tftypes.NewValue(tftypes.Number, number(4))})
+	tests := []struct {
+		name       string
+		prior      tftypes.Value
+		attr, path string
+		want       int64
+	}{
+		{"new version", tftypes.NewValue(objType, nil), "latest_version", ".latest_version", 1},
+		{"updated version increments", prior, "latest_version", ".latest_version", 5},
+		{"nested version does not", prior, "latest_version", ".x.latest_version", 1},
+		{"other numbers", prior, "port", ".port", 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			g := newValueGen("aws_launch_template", tt.prior, "us-east-1", DefaultAccount)
+			g.prior = tt.prior
+			if got := g.num(tt.attr, tt.path); got != tt.want {
+				t.Errorf("num = %d, want %d", got, tt.want)
 			}
 		})
 	}
