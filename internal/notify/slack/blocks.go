@@ -130,7 +130,7 @@ func deployBlocks(d Deploy) []slack.Block {
 		section.Reset()
 	}
 	for _, s := range d.Stages {
-		line := fmt.Sprintf("%s *%s* · %s", stateEmoji(s.State), escape(s.Env), escape(s.Name))
+		line := stateEmoji(s.State) + " " + stageLabel(s)
 		if s.Detail != "" {
 			line += " — " + escape(s.Detail)
 		}
@@ -152,8 +152,8 @@ func deployBlocks(d Deploy) []slack.Block {
 
 // failureBlocks: which stage failed and why, with the end of its log in a code block.
 func failureBlocks(s Stage, logTail []string) (string, []slack.Block) {
-	text := fmt.Sprintf("%s / %s failed", s.Env, s.Name)
-	head := fmt.Sprintf(":x: *%s* · *%s* failed", escape(s.Env), escape(s.Name))
+	text := strings.TrimPrefix(s.Env+" / "+s.Name, " / ") + " failed"
+	head := ":x: " + stageLabel(s) + " failed"
 	if s.Detail != "" {
 		head += ": " + escape(s.Detail)
 	}
@@ -201,4 +201,12 @@ func tailBytes(s string, n int) string {
 		i++
 	}
 	return s[i:]
+}
+
+// stageLabel is "*env* · name", or just "name" for a stage of the whole run.
+func stageLabel(s Stage) string {
+	if s.Env == "" {
+		return "*" + escape(s.Name) + "*"
+	}
+	return fmt.Sprintf("*%s* · %s", escape(s.Env), escape(s.Name))
 }

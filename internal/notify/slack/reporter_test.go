@@ -136,7 +136,7 @@ func TestFailureIsAThreadedReplyWithTheLogTail(t *testing.T) {
 		t.Fatalf("thread %+v", th)
 	}
 	text := th[0].BlockText()
-	for _, want := range []string{"*dev* · *apply* failed: terraform apply exited 1", "log line 099", "&lt;api&gt; &amp; friends"} {
+	for _, want := range []string{"*dev* · apply failed: terraform apply exited 1", "log line 099", "&lt;api&gt; &amp; friends"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("reply lacks %q:\n%s", want, text)
 		}
