@@ -202,12 +202,16 @@ func (w *work) deployEnv(ctx context.Context, t target, images map[string]string
 	w.story.envStarted(ctx, env.Name)
 	lctx, release, err := w.lockEnv(ctx, env.Name, planKey)
 	if err != nil {
-		w.story.envDone(ctx, env.Name, err)
+		if ctx.Err() == nil {
+			w.story.envDone(ctx, env.Name, err)
+		}
 		return err
 	}
 	defer release()
 	err = w.deployLocked(lctx, t, images)
-	w.story.envDone(ctx, env.Name, err)
+	if ctx.Err() == nil {
+		w.story.envDone(ctx, env.Name, err)
+	}
 	return err
 }
 
@@ -242,9 +246,7 @@ func (w *work) deployLocked(ctx context.Context, t target, images map[string]str
 			return "uploaded version " + short(v), map[string]string{"version": v}, nil
 		})
 		if err != nil {
-			w.skipRest(ctx, env.Name, "not run: bundle failed")
-			w.recordDeploy(ctx, env, "failed", "", vars)
-			return err
+			return w.envFailed(ctx, env, "bundle failed", vars, err)
 		}
 		vars["frontend_version"] = out["version"]
 	}
@@ -268,15 +270,11 @@ func (w *work) deployLocked(ctx context.Context, t target, images map[string]str
 		return summaryLine(r.Summary), map[string]string{"summary": summaryLine(r.Summary)}, nil
 	})
 	if err != nil {
-		w.skipRest(ctx, env.Name, "not run: plan failed")
-		w.recordDeploy(ctx, env, "failed", "plan failed", vars)
-		return err
+		return w.envFailed(ctx, env, "plan failed", vars, err)
 	}
 	if env.RequireApproval && !applied {
 		why := "requires approval: approving deploys is not supported yet, apply this environment by hand"
-		w.skipRest(ctx, env.Name, why)
-		w.recordDeploy(ctx, env, "failed", why, vars)
-		return errors.New(why)
+		return w.envFailed(ctx, env, why, vars, errors.New(why))
 	}
 	outputs, err := w.runStage(ctx, applyKey, false, func(ctx context.Context, log io.Writer) (string, map[string]string, error) {
 		outs, err := w.e.deps.Terraform.Apply(ctx, ApplyRequest{
@@ -289,9 +287,7 @@ func (w *work) deployLocked(ctx context.Context, t target, images map[string]str
 		return "applied: " + summaryLine(plan.Summary), outs, nil
 	})
 	if err != nil {
-		w.skipRest(ctx, env.Name, "not run: apply failed")
-		w.recordDeploy(ctx, env, "failed", "apply failed", vars)
-		return err
+		return w.envFailed(ctx, env, "apply failed", vars, err)
 	}
 
 	// Fleets.
@@ -310,9 +306,7 @@ func (w *work) deployLocked(ctx context.Context, t target, images map[string]str
 		return d, nil, err
 	})
 	if err != nil {
-		w.skipRest(ctx, env.Name, "not run: ECS service did not stabilise")
-		w.recordDeploy(ctx, env, "failed", "ECS rollout failed", vars)
-		return err
+		return w.envFailed(ctx, env, "ECS service did not stabilise", vars, err)
 	}
 	_, err = w.runStage(ctx, store.StageKey{Env: env.Name, Name: StageRefresh}, false, func(ctx context.Context, log io.Writer) (string, map[string]string, error) {
 		if vars["frontend_version"] == last["frontend_version"] && !touches(plan, "aws_launch_template") {
@@ -329,11 +323,22 @@ func (w *work) deployLocked(ctx context.Context, t target, images map[string]str
 		return d, nil, err
 	})
 	if err != nil {
-		w.recordDeploy(ctx, env, "failed", "instance refresh failed", vars)
-		return err
+		return w.envFailed(ctx, env, "instance refresh failed", vars, err)
 	}
 	w.recordDeploy(ctx, env, "succeeded", summaryLine(plan.Summary), vars)
 	return nil
+}
+
+// envFailed records an environment's failed deploy and skips its remaining
+// stages. When the runner is stopping (ctx done) nothing is recorded: the run is
+// abandoned, not failed, and resumes on restart.
+func (w *work) envFailed(ctx context.Context, env config.Environment, why string, vars map[string]string, err error) error {
+	if ctx.Err() != nil {
+		return err
+	}
+	w.skipRest(ctx, env.Name, "not run: "+why)
+	w.recordDeploy(ctx, env, "failed", why, vars)
+	return err
 }
 
 // touches reports whether a plan changes a resource of one of the given types.

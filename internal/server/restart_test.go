@@ -39,7 +39,7 @@ func freeAddr(t *testing.T) string {
 }
 
 // startProcess runs `runner serve` as a child process with the harness configuration.
-func (h *harness) startProcess(bin, addr string, logf *os.File) *exec.Cmd {
+func (h *harness) startProcess(bin, addr string, logf *os.File, extraEnv ...string) *exec.Cmd {
 	h.t.Helper()
 	cmd := exec.Command(bin, "serve")
 	cmd.Env = append(os.Environ(),
@@ -47,6 +47,7 @@ func (h *harness) startProcess(bin, addr string, logf *os.File) *exec.Cmd {
 		"RUNNER_ALLOWED_REPOS=acme/*", "GITHUB_TOKEN="+gitToken, "RUNNER_TERRAFORM_BIN="+h.cfg.TerraformBin,
 		"TF_PLUGIN_CACHE_DIR="+h.cfg.PluginCacheDir, "RUNNER_LOCK_LEASE=5s", "RUNNER_WORKERS=2",
 		"RUNNER_AWS_ENDPOINT=http://127.0.0.1:1", "RUNNER_GITHUB_API_URL="+h.cfg.GitHubAPIURL, "AWS_ACCESS_KEY_ID=x", "AWS_SECRET_ACCESS_KEY=x")
+	cmd.Env = append(cmd.Env, extraEnv...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		h.t.Fatal(err)
@@ -157,5 +158,71 @@ func TestKilledRunnerResumesRunExactlyOnce(t *testing.T) {
 	log, _ := os.ReadFile(logf.Name())
 	if !strings.Contains(string(log), "recovered runs interrupted by a previous process") {
 		t.Fatalf("restart did not report the recovered run")
+	}
+}
+
+// SIGTERM while an apply runs: the runner waits its grace period, then abandons
+// the stage safely (no failure recorded) and exits; the next start resumes the
+// run and carries it to success.
+func TestSIGTERMAbandonsStageSafelyAndResumes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end: builds the runner and runs Terraform")
+	}
+	bin := runnerBinary(t)
+	h := newRepoHarness(t, fixture.Options{Environments: []string{"dev"}, ApplyDelay: 8 * time.Second, NoApps: true}, nil)
+	logf, err := os.Create(filepath.Join(t.TempDir(), "runner.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if t.Failed() {
+			b, _ := os.ReadFile(logf.Name())
+			t.Logf("runner log:\n%s", b)
+		}
+	}()
+	addr := freeAddr(t)
+	first := h.startProcess(bin, addr, logf, "RUNNER_SHUTDOWN_GRACE=1s")
+	sha, _ := h.repo.Head()
+	id := h.accept("push", h.pushPayload(fixture.ZeroSHA, sha))
+	waitFor(t, func() store.Run { return h.getRun(id) }, func(r store.Run) bool {
+		return stageMap(r)["dev/apply"].Status == store.StageRunning
+	})
+	sent := time.Now()
+	if err := first.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := first.Wait(); err != nil {
+		t.Fatalf("runner exited with %v after SIGTERM, want a clean exit", err)
+	}
+	if took := time.Since(sent); took > 20*time.Second {
+		t.Fatalf("shutdown took %s with a 1s grace period", took)
+	}
+
+	st, err := store.OpenSQLite(context.Background(), h.cfg.DataDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	run, err := st.Run(context.Background(), id, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deps, _ := st.Deployments(context.Background(), repoName, 10)
+	st.Close()
+	if run.Status != store.StatusRunning || len(deps) != 0 {
+		t.Fatalf("after SIGTERM: run %s, %d deployments recorded; want still running and none recorded", run.Status, len(deps))
+	}
+	if s := stageMap(run)["dev/apply"]; s.Status != store.StagePending {
+		t.Fatalf("abandoned apply stage is %s (%s), want pending for a re-run", s.Status, s.Detail)
+	}
+
+	second := h.startProcess(bin, addr, logf)
+	defer func() {
+		_ = second.Process.Signal(syscall.SIGTERM)
+		_ = second.Wait()
+	}()
+	done := h.waitRun(id, 3*time.Minute)
+	if done.Status != store.StatusSucceeded || done.Attempts != 2 {
+		dumpRun(t, done)
+		t.Fatalf("resumed run: %s after %d attempts: %s", done.Status, done.Attempts, done.Error)
 	}
 }
