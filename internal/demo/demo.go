@@ -112,7 +112,7 @@ func Run(ctx context.Context, out io.Writer, opts Options) error {
 	if err := repo.Branch("ship-v2"); err != nil {
 		return err
 	}
-	if err := repo.WriteFiles(changes()); err != nil {
+	if err := repo.WriteFiles(fixture.ShipV2()); err != nil {
 		return err
 	}
 	head, err := repo.Commit("Ship v2: new API message, new page, wider network")
@@ -208,47 +208,6 @@ func Run(ctx context.Context, out io.Writer, opts Options) error {
 	}
 	return nil
 }
-
-func changes() map[string]string {
-	return map[string]string{
-		"apps/backend/main.go":      strings.Replace(fixtureBackend, `"ok"`, `"ok v2"`, 1),
-		"apps/frontend/src/App.txt": "items app v2\n",
-		"terraform/modules/network/main.tf": `variable "environment" {
-  type = string
-}
-
-variable "cidr" {
-  type = string
-}
-
-resource "terraform_data" "vpc" {
-  input = "${var.environment}:${var.cidr}:wide"
-}
-
-output "network_id" {
-  value = terraform_data.vpc.id
-}
-`,
-	}
-}
-
-const fixtureBackend = `package main
-
-import (
-	"fmt"
-	"net/http"
-	"os"
-)
-
-func main() {
-	port := os.Getenv("PORT")
-	if port == "" {
-		port = "8080"
-	}
-	http.HandleFunc("/health", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
-	_ = http.ListenAndServe(":"+port, nil)
-}
-`
 
 func repository(cloneURL string) *github.Repository {
 	return &github.Repository{FullName: github.String(repoName), Name: github.String("platform"), CloneURL: github.String(cloneURL),

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/gitops-runner/runner/internal/proc"
 )
 
 // DefaultGrace is how long npm gets to exit after SIGINT before it is killed.
@@ -89,11 +91,9 @@ func Build(ctx context.Context, appDir, apiURL string, log io.Writer, opts ...Bu
 func run(ctx context.Context, cfg buildConfig, dir string, env []string, log io.Writer, args ...string) error {
 	line := "npm " + strings.Join(args, " ")
 	fmt.Fprintf(log, "$ %s\n", line)
-	cmd := exec.CommandContext(ctx, cfg.npm, args...)
+	cmd := proc.Command(ctx, cfg.grace, cfg.npm, args...)
 	cmd.Dir = dir
 	cmd.Env = env
-	cmd.WaitDelay = cfg.grace
-	ownProcessGroup(cmd)
 	out := &lineWriter{w: log}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
@@ -101,7 +101,7 @@ func run(ctx context.Context, cfg buildConfig, dir string, env []string, log io.
 	}
 	err := cmd.Wait()
 	// Whatever npm left behind (a script that ignored SIGINT, a stray child) goes with it.
-	killProcessGroup(cmd)
+	proc.Reap(cmd)
 	out.flush()
 	switch {
 	case ctx.Err() != nil:

@@ -7,16 +7,16 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"golang.org/x/sync/errgroup"
+
+	"github.com/gitops-runner/runner/internal/proc"
 )
 
 // GoBuilder builds Go apps with `go build` and wraps them into images. Set its fields before use and do
@@ -135,7 +135,7 @@ func (b *GoBuilder) goBuild(ctx context.Context, appDir, out string, p v1.Platfo
 	if goBin == "" {
 		goBin = "go"
 	}
-	cmd := exec.CommandContext(ctx, goBin, "build",
+	cmd := proc.Command(ctx, b.WaitDelay, goBin, "build",
 		"-trimpath",
 		// -buildvcs=false: VCS stamping depends on the work tree (untracked files set vcs.modified); the
 		// revision is in the image labels instead, so the binary depends on the source alone.
@@ -153,19 +153,10 @@ func (b *GoBuilder) goBuild(ctx context.Context, appDir, out string, p v1.Platfo
 	}
 	cmd.Env = env
 	cmd.Stdout, cmd.Stderr = log, log
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGINT) }
-	cmd.WaitDelay = b.WaitDelay
-	if cmd.WaitDelay == 0 {
-		cmd.WaitDelay = 10 * time.Second
-	}
 	fmt.Fprintf(log, "go build -o %s (GOOS=%s GOARCH=%s)\n", filepath.Base(out), p.OS, p.Architecture)
 	err := cmd.Run()
+	proc.Reap(cmd)
 	if ctx.Err() != nil {
-		if cmd.Process != nil {
-			// Whatever in the group outlived the grace period goes now.
-			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		}
 		return fmt.Errorf("cancelled: %w", errors.Join(context.Cause(ctx), err))
 	}
 	return err

@@ -58,11 +58,7 @@ func newStackHarness(t *testing.T, opts fixture.Options) (*harness, *stack.Stack
 func changeEverything(t *testing.T, h *harness, extra map[string]string) (before, after string) {
 	t.Helper()
 	before, _ = h.repo.Head()
-	files := map[string]string{
-		"apps/backend/main.go":              strings.Replace(mustRead(t, h.repo.Dir, "apps/backend/main.go"), `"ok"`, `"ok v2"`, 1),
-		"apps/frontend/src/App.txt":         "items app v2\n",
-		"terraform/modules/network/main.tf": networkV2,
-	}
+	files := fixture.ShipV2()
 	for k, v := range extra {
 		files[k] = v
 	}

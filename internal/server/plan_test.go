@@ -44,7 +44,7 @@ func TestPullRequestPlanCommentsAndStatuses(t *testing.T) {
 		t.Skip("end-to-end: runs Terraform")
 	}
 	h, st := newStackHarness(t, fixture.Options{})
-	base, head := openPR(t, h, "net", map[string]string{"terraform/modules/network/main.tf": networkV2})
+	base, head := openPR(t, h, "net", map[string]string{"terraform/modules/network/main.tf": fixture.NetworkModuleV2})
 	run := h.waitRun(h.accept("pull_request", h.prPayload("opened", 21, head, base, "net")), 3*time.Minute)
 	if run.Status != store.StatusSucceeded {
 		dumpRun(t, run)
@@ -75,7 +75,7 @@ func TestPullRequestPlanCommentsAndStatuses(t *testing.T) {
 	}
 
 	// A new push to the PR edits the same comments.
-	head2 := commitPush(t, h, "net", map[string]string{"terraform/modules/network/main.tf": strings.Replace(networkV2, ":wide", ":wider", 1)})
+	head2 := commitPush(t, h, "net", map[string]string{"terraform/modules/network/main.tf": strings.Replace(fixture.NetworkModuleV2, ":wide", ":wider", 1)})
 	run2 := h.waitRun(h.accept("pull_request", h.prPayload("synchronize", 21, head2, base, "net")), 3*time.Minute)
 	if run2.Status != store.StatusSucceeded {
 		dumpRun(t, run2)
@@ -128,7 +128,7 @@ func TestFailedApplyStopsLaterEnvironmentsAndIsRetried(t *testing.T) {
 		t.Fatal(err)
 	}
 	second := commitPush(t, h, "main", map[string]string{
-		"terraform/modules/network/main.tf": networkV2,
+		"terraform/modules/network/main.tf": fixture.NetworkModuleV2,
 		"environments/dev/broken.tf":        failingResource,
 	})
 	run2 := h.waitRun(h.accept("push", h.pushPayload(first, second)), 3*time.Minute)

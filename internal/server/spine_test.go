@@ -25,7 +25,7 @@ func TestPullRequestThenMerge(t *testing.T) {
 	if err := h.repo.Branch("widen-network"); err != nil {
 		t.Fatal(err)
 	}
-	if err := h.repo.WriteFiles(map[string]string{"terraform/modules/network/main.tf": networkV2}); err != nil {
+	if err := h.repo.WriteFiles(map[string]string{"terraform/modules/network/main.tf": fixture.NetworkModuleV2}); err != nil {
 		t.Fatal(err)
 	}
 	head, err := h.repo.Commit("Widen the network")
@@ -99,20 +99,3 @@ func TestPullRequestThenMerge(t *testing.T) {
 		t.Fatalf("applies overlapped or ran out of order: %+v", deploy.Stages)
 	}
 }
-
-const networkV2 = `variable "environment" {
-  type = string
-}
-
-variable "cidr" {
-  type = string
-}
-
-resource "terraform_data" "vpc" {
-  input = "${var.environment}:${var.cidr}:wide"
-}
-
-output "network_id" {
-  value = terraform_data.vpc.id
-}
-`

@@ -1,0 +1,392 @@
+package queue_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gitops-runner/runner/internal/event"
+	"github.com/gitops-runner/runner/internal/queue"
+	"github.com/gitops-runner/runner/internal/store"
+)
+
+// executor is a fake Executor: it records every call and answers with fn (nil: success).
+type executor struct {
+	mu    sync.Mutex
+	calls []int64
+	fn    func(ctx context.Context, runID int64, attempt int) error
+}
+
+func (e *executor) Execute(ctx context.Context, runID int64) error {
+	e.mu.Lock()
+	e.calls = append(e.calls, runID)
+	attempt := 0
+	for _, id := range e.calls {
+		if id == runID {
+			attempt++
+		}
+	}
+	fn := e.fn
+	e.mu.Unlock()
+	if fn == nil {
+		return nil
+	}
+	return fn(ctx, runID, attempt)
+}
+
+func (e *executor) counts() map[int64]int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	out := map[int64]int{}
+	for _, id := range e.calls {
+		out[id]++
+	}
+	return out
+}
+
+func (e *executor) total() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return len(e.calls)
+}
+
+type fixture struct {
+	store *store.Store
+	queue *queue.Queue
+	exec  *executor
+}
+
+func newFixture(t *testing.T, exec *executor) *fixture {
+	t.Helper()
+	ctx := context.Background()
+	st, err := store.OpenSQLite(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	q, err := queue.New(ctx, st, exec, queue.Options{
+		Workers:      4,
+		PollInterval: 20 * time.Millisecond,
+		MaxAttempts:  3,
+		Logger:       slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	if err != nil {
+		t.Fatalf("queue.New: %v", err)
+	}
+	return &fixture{store: st, queue: q, exec: exec}
+}
+
+func (f *fixture) start(t *testing.T) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	if err := f.queue.Start(ctx); err != nil {
+		cancel()
+		t.Fatalf("Start: %v", err)
+	}
+	t.Cleanup(func() {
+		sctx, scancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer scancel()
+		if err := f.queue.Stop(sctx); err != nil {
+			t.Errorf("Stop: %v", err)
+		}
+		cancel()
+	})
+}
+
+func (f *fixture) accept(t *testing.T, delivery string) int64 {
+	t.Helper()
+	id, dup, err := f.queue.Accept(context.Background(), event.Event{
+		DeliveryID: delivery, Name: "push", Kind: event.KindDeploy, Repo: "acme/infra", SHA: "abc", Ref: "refs/heads/main",
+	})
+	if err != nil || dup {
+		t.Fatalf("Accept(%s) = %d, dup %v, %v", delivery, id, dup, err)
+	}
+	return id
+}
+
+// eventually polls cond until it holds or the deadline passes.
+func eventually(t *testing.T, within time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", within, what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func (f *fixture) pending(t *testing.T) int {
+	t.Helper()
+	n, err := f.queue.Pending(context.Background())
+	if err != nil {
+		t.Fatalf("Pending: %v", err)
+	}
+	return n
+}
+
+// jobState reads the River job of a run.
+func (f *fixture) jobState(t *testing.T, runID int64) (state string, attempt int) {
+	t.Helper()
+	err := f.store.DB().QueryRow(`SELECT state, attempt FROM river_job WHERE json_extract(args, '$.run_id') = ?`, runID).
+		Scan(&state, &attempt)
+	if err != nil {
+		t.Fatalf("read job of run %d: %v", runID, err)
+	}
+	return state, attempt
+}
+
+func TestAcceptedRunsAreExecutedOnce(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, &executor{})
+	var ids []int64
+	for i := range 3 {
+		ids = append(ids, f.accept(t, fmt.Sprintf("d-%d", i)))
+	}
+	if n := f.pending(t); n != 3 {
+		t.Errorf("Pending before Start = %d, want 3", n)
+	}
+	f.start(t)
+	for i := 3; i < 6; i++ {
+		ids = append(ids, f.accept(t, fmt.Sprintf("d-%d", i)))
+	}
+	eventually(t, 10*time.Second, "every run executed and no job pending", func() bool {
+		return f.exec.total() >= len(ids) && f.pending(t) == 0
+	})
+	counts := f.exec.counts()
+	for _, id := range ids {
+		if counts[id] != 1 {
+			t.Errorf("run %d executed %d times, want 1", id, counts[id])
+		}
+	}
+	if len(counts) != len(ids) {
+		t.Errorf("executed runs = %v, want exactly %v", counts, ids)
+	}
+	for _, id := range ids {
+		if state, attempt := f.jobState(t, id); state != "completed" || attempt != 1 {
+			t.Errorf("job of run %d: state %s attempt %d, want completed after 1", id, state, attempt)
+		}
+	}
+}
+
+func TestDuplicateDeliveryIsNotExecutedTwice(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, &executor{})
+	f.start(t)
+	ev := event.Event{DeliveryID: "same", Name: "push", Kind: event.KindDeploy, Repo: "acme/infra"}
+	first, dup, err := f.queue.Accept(context.Background(), ev)
+	if err != nil || dup {
+		t.Fatalf("Accept = %d, %v, %v", first, dup, err)
+	}
+	eventually(t, 10*time.Second, "the run executed", func() bool { return f.exec.total() == 1 && f.pending(t) == 0 })
+	again, dup, err := f.queue.Accept(context.Background(), ev)
+	if err != nil || !dup || again != first {
+		t.Fatalf("redelivery = %d, dup %v, %v; want %d, dup", again, dup, err, first)
+	}
+	// The redelivery enqueued nothing: there is exactly one job and nothing pending.
+	var jobs int
+	if err := f.store.DB().QueryRow(`SELECT COUNT(*) FROM river_job`).Scan(&jobs); err != nil {
+		t.Fatal(err)
+	}
+	if jobs != 1 || f.pending(t) != 0 {
+		t.Errorf("jobs = %d, pending = %d; want 1 and 0", jobs, f.pending(t))
+	}
+	if c := f.exec.counts()[first]; c != 1 {
+		t.Errorf("run executed %d times, want 1", c)
+	}
+}
+
+func TestExecutorErrorIsRetried(t *testing.T) {
+	t.Parallel()
+	exec := &executor{fn: func(_ context.Context, _ int64, attempt int) error {
+		if attempt == 1 {
+			return errors.New("store unavailable")
+		}
+		return nil
+	}}
+	f := newFixture(t, exec)
+	f.start(t)
+	id := f.accept(t, "d-1")
+	// River's first retry comes about a second later.
+	eventually(t, 20*time.Second, "a second attempt that succeeds", func() bool {
+		state, _ := f.jobState(t, id)
+		return exec.counts()[id] == 2 && state == "completed"
+	})
+	if state, attempt := f.jobState(t, id); attempt != 2 {
+		t.Errorf("job state %s attempt %d, want 2 attempts", state, attempt)
+	}
+	var errs string
+	if err := f.store.DB().QueryRow(`SELECT errors FROM river_job WHERE json_extract(args, '$.run_id') = ?`, id).Scan(&errs); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(errs, "store unavailable") {
+		t.Errorf("job errors = %s, want the first attempt's error recorded", errs)
+	}
+}
+
+func TestStopAbandonsRunsInFlightAfterGrace(t *testing.T) {
+	t.Parallel()
+	started := make(chan struct{})
+	cancelled := make(chan error, 1)
+	exec := &executor{fn: func(ctx context.Context, _ int64, _ int) error {
+		close(started)
+		<-ctx.Done()
+		cancelled <- ctx.Err()
+		return ctx.Err()
+	}}
+	f := newFixture(t, exec)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if err := f.queue.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if !f.queue.Running() {
+		t.Error("Running() = false after Start")
+	}
+	f.accept(t, "d-1")
+	select {
+	case <-started:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the run never started")
+	}
+	stopCtx, stopCancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer stopCancel()
+	stopped := make(chan error, 1)
+	go func() { stopped <- f.queue.Stop(stopCtx) }()
+	select {
+	case err := <-stopped:
+		if err != nil {
+			t.Errorf("Stop = %v, want nil after abandoning the run", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("Stop did not return")
+	}
+	select {
+	case err := <-cancelled:
+		if err == nil {
+			t.Error("Execute's context was not cancelled")
+		}
+	default:
+		t.Error("Execute did not return before Stop did")
+	}
+	if f.queue.Running() {
+		t.Error("Running() = true after Stop")
+	}
+	if n := f.pending(t); n != 1 {
+		t.Errorf("Pending after abandoning = %d, want 1 (the run resumes on the next start)", n)
+	}
+}
+
+func TestStopWaitsForRunsThatFinishWithinGrace(t *testing.T) {
+	t.Parallel()
+	release := make(chan struct{})
+	started := make(chan struct{})
+	exec := &executor{fn: func(ctx context.Context, _ int64, _ int) error {
+		close(started)
+		select {
+		case <-release:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}}
+	f := newFixture(t, exec)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if err := f.queue.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	id := f.accept(t, "d-1")
+	<-started
+	stopped := make(chan error, 1)
+	go func() {
+		sctx, scancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer scancel()
+		stopped <- f.queue.Stop(sctx)
+	}()
+	close(release)
+	if err := <-stopped; err != nil {
+		t.Fatalf("Stop = %v", err)
+	}
+	if state, _ := f.jobState(t, id); state != "completed" {
+		t.Errorf("job state = %s, want completed", state)
+	}
+}
+
+func TestStartResumesJobsLeftRunningByADeadProcess(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, &executor{})
+	ids := []int64{f.accept(t, "d-1"), f.accept(t, "d-2")}
+	// A process that died mid-run leaves its jobs "running", attempted once.
+	if _, err := f.store.DB().Exec(`UPDATE river_job SET state = 'running', attempt = 1, attempted_at = ?`, time.Now().UTC()); err != nil {
+		t.Fatal(err)
+	}
+	if n := f.pending(t); n != 2 {
+		t.Errorf("Pending with running jobs = %d, want 2", n)
+	}
+	f.start(t)
+	eventually(t, 10*time.Second, "the orphaned runs executed", func() bool {
+		return f.exec.total() >= 2 && f.pending(t) == 0
+	})
+	for _, id := range ids {
+		if c := f.exec.counts()[id]; c != 1 {
+			t.Errorf("run %d executed %d times, want 1", id, c)
+		}
+		if state, _ := f.jobState(t, id); state != "completed" {
+			t.Errorf("job of run %d: %s, want completed", id, state)
+		}
+	}
+}
+
+func TestRunningReflectsStartAndStop(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, &executor{})
+	if f.queue.Running() {
+		t.Error("Running() = true before Start")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if err := f.queue.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if !f.queue.Running() {
+		t.Error("Running() = false after Start")
+	}
+	sctx, scancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer scancel()
+	if err := f.queue.Stop(sctx); err != nil {
+		t.Fatalf("Stop: %v", err)
+	}
+	if f.queue.Running() {
+		t.Error("Running() = true after Stop")
+	}
+}
+
+func TestPendingCountsUnfinishedJobs(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, &executor{})
+	if n := f.pending(t); n != 0 {
+		t.Errorf("Pending on an empty queue = %d", n)
+	}
+	for i := range 4 {
+		f.accept(t, fmt.Sprintf("d-%d", i))
+	}
+	if _, err := f.store.DB().Exec(`UPDATE river_job SET state = 'completed', finalized_at = ? WHERE id = 1`, time.Now().UTC()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.store.DB().Exec(`UPDATE river_job SET state = 'discarded', finalized_at = ? WHERE id = 2`, time.Now().UTC()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.store.DB().Exec(`UPDATE river_job SET state = 'retryable' WHERE id = 3`); err != nil {
+		t.Fatal(err)
+	}
+	if n := f.pending(t); n != 2 {
+		t.Errorf("Pending = %d, want 2 (one retryable, one available)", n)
+	}
+}
