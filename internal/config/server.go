@@ -172,6 +172,33 @@ func (s Server) validate() []string {
 	if s.DataDir == "" {
 		p = append(p, "RUNNER_DATA_DIR must not be empty")
 	}
+	// Bad environment values were reported (and replaced by defaults) while parsing;
+	// these catch the same mistakes made with flags.
+	for _, n := range []struct {
+		flag, env string
+		v         int
+	}{{"workers", "RUNNER_WORKERS", s.Workers}, {"plan-parallelism", "RUNNER_PLAN_PARALLELISM", s.PlanParallelism}} {
+		if n.v <= 0 {
+			p = append(p, fmt.Sprintf("-%s=%d (%s): want a positive whole number", n.flag, n.v, n.env))
+		}
+	}
+	for _, d := range []struct {
+		flag, env string
+		v         time.Duration
+	}{{"stage-timeout", "RUNNER_STAGE_TIMEOUT", s.StageTimeout}, {"shutdown-grace", "RUNNER_SHUTDOWN_GRACE", s.ShutdownGrace},
+		{"lock-lease", "RUNNER_LOCK_LEASE", s.LockLease}, {"rollout-poll", "RUNNER_ROLLOUT_POLL", s.RolloutPoll}} {
+		if d.v <= 0 {
+			p = append(p, fmt.Sprintf("-%s=%s (%s): want a positive duration", d.flag, d.v, d.env))
+		}
+	}
+	for _, n := range []struct {
+		flag, env string
+		v         int64
+	}{{"github-app-id", "GITHUB_APP_ID", s.GitHubAppID}, {"github-installation-id", "GITHUB_INSTALLATION_ID", s.GitHubInstallationID}} {
+		if n.v < 0 {
+			p = append(p, fmt.Sprintf("-%s=%d (%s): want a numeric id", n.flag, n.v, n.env))
+		}
+	}
 	if len(s.AllowedRepos) == 0 {
 		p = append(p, "RUNNER_ALLOWED_REPOS is empty: name the repositories to act on, e.g. my-org/* or my-org/infra")
 	}

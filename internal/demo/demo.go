@@ -5,11 +5,7 @@
 package demo
 
 import (
-	"bytes"
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -28,6 +24,7 @@ import (
 	"github.com/gitops-runner/runner/internal/testenv/fakeaws"
 	"github.com/gitops-runner/runner/internal/testenv/fakegithub"
 	"github.com/gitops-runner/runner/internal/testenv/fixture"
+	"github.com/gitops-runner/runner/internal/testenv/ghwebhook"
 	"github.com/gitops-runner/runner/internal/testenv/gitserver"
 	"github.com/gitops-runner/runner/internal/testenv/stack"
 )
@@ -106,6 +103,7 @@ func Run(ctx context.Context, out io.Writer, opts Options) error {
 		<-done
 	}()
 	p.info("runner serving at %s (dashboard: %s/)", base, base)
+	hooks := &ghwebhook.Sender{URL: base, Secret: secret}
 
 	// 1. A pull request.
 	mainSHA, _ := repo.Head()
@@ -123,7 +121,7 @@ func Run(ctx context.Context, out io.Writer, opts Options) error {
 		return err
 	}
 	p.step("Pull request #1 opened: changes terraform/modules/network, apps/backend, apps/frontend")
-	prRun, err := deliver(ctx, p, base, "pull_request", prEvent(git.URL(repoName), head, mainSHA))
+	prRun, err := deliver(ctx, p, hooks, "pull_request", prEvent(git.URL(repoName), head, mainSHA))
 	if err != nil {
 		return err
 	}
@@ -162,7 +160,7 @@ func Run(ctx context.Context, out io.Writer, opts Options) error {
 		st.ECS.Deploy(e+"-cluster", e+"-api", e+"-api:2", fakeaws.Stabilize, 3)
 	}
 	p.step("Pull request merged: push to main %s", merge[:12])
-	deployRun, err := deliver(ctx, p, base, "push", pushEvent(git.URL(repoName), mainSHA, merge))
+	deployRun, err := deliver(ctx, p, hooks, "push", pushEvent(git.URL(repoName), mainSHA, merge))
 	if err != nil {
 		return err
 	}
@@ -235,37 +233,17 @@ func pushEvent(cloneURL, before, after string) any {
 	}
 }
 
-// deliver signs and posts a webhook like GitHub does and returns the run id.
-func deliver(ctx context.Context, p *printer, base, event string, payload any) (int64, error) {
-	body, err := json.Marshal(payload)
+// deliver sends a signed webhook like GitHub does and returns the run id.
+func deliver(ctx context.Context, p *printer, hooks *ghwebhook.Sender, event string, payload any) (int64, error) {
+	r, err := hooks.Send(ctx, event, payload)
 	if err != nil {
 		return 0, err
 	}
-	mac := hmac.New(sha256.New, []byte(secret))
-	mac.Write(body)
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/webhooks/github", bytes.NewReader(body))
-	if err != nil {
-		return 0, err
+	if r.Status != http.StatusAccepted {
+		return 0, fmt.Errorf("%s webhook answered %d: %s", event, r.Status, r.Error)
 	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("X-GitHub-Event", event)
-	req.Header.Set("X-GitHub-Delivery", fmt.Sprintf("demo-%s-%d", event, time.Now().UnixNano()))
-	req.Header.Set("X-Hub-Signature-256", "sha256="+hex.EncodeToString(mac.Sum(nil)))
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return 0, err
-	}
-	defer resp.Body.Close()
-	var out struct {
-		Run   int64  `json:"run"`
-		Error string `json:"error"`
-	}
-	_ = json.NewDecoder(resp.Body).Decode(&out)
-	if resp.StatusCode != http.StatusAccepted {
-		return 0, fmt.Errorf("%s webhook answered %d: %s", event, resp.StatusCode, out.Error)
-	}
-	p.info("signed %s webhook -> %d Accepted, run %d", event, resp.StatusCode, out.Run)
-	return out.Run, nil
+	p.info("signed %s webhook -> %d Accepted, run %d", event, r.Status, r.Run)
+	return r.Run, nil
 }
 
 // follow prints stage transitions until the run ends.

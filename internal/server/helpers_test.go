@@ -1,20 +1,14 @@
 package server_test
 
 import (
-	"bytes"
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -23,6 +17,7 @@ import (
 	"github.com/gitops-runner/runner/internal/store"
 	"github.com/gitops-runner/runner/internal/testenv/fakegithub"
 	"github.com/gitops-runner/runner/internal/testenv/fixture"
+	"github.com/gitops-runner/runner/internal/testenv/ghwebhook"
 	"github.com/gitops-runner/runner/internal/testenv/gitserver"
 	"github.com/gitops-runner/runner/internal/tf"
 )
@@ -35,15 +30,14 @@ const (
 
 // harness is a runner serving on 127.0.0.1 with a sample repository behind a real git server.
 type harness struct {
-	t       *testing.T
-	repo    *fixture.Repo
-	git     *gitserver.Server
-	srv     *server.Server
-	base    string
-	cancel  context.CancelFunc
-	done    chan error
-	cfg     config.Server
-	deliver atomic.Int64
+	t      *testing.T
+	repo   *fixture.Repo
+	git    *gitserver.Server
+	srv    *server.Server
+	base   string
+	cancel context.CancelFunc
+	done   chan error
+	cfg    config.Server
 }
 
 func terraformBin(t *testing.T) string {
@@ -188,39 +182,24 @@ func (h *harness) pushPayload(before, after string) map[string]any {
 	return m
 }
 
-// send signs and posts a delivery; it returns the status and decoded body.
-func (h *harness) send(event string, payload map[string]any) (int, map[string]any) {
+// send signs and posts a delivery; it returns the runner's reply.
+func (h *harness) send(event string, payload map[string]any) ghwebhook.Reply {
 	h.t.Helper()
-	body, err := json.Marshal(payload)
+	r, err := (&ghwebhook.Sender{URL: h.base, Secret: testSecret}).Send(context.Background(), event, payload)
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	mac := hmac.New(sha256.New, []byte(testSecret))
-	mac.Write(body)
-	req, _ := http.NewRequest(http.MethodPost, h.base+"/webhooks/github", bytes.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("X-GitHub-Event", event)
-	req.Header.Set("X-GitHub-Delivery", fmt.Sprintf("delivery-%d-%d", time.Now().UnixNano(), h.deliver.Add(1)))
-	req.Header.Set("X-Hub-Signature-256", "sha256="+hex.EncodeToString(mac.Sum(nil)))
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var out map[string]any
-	raw, _ := io.ReadAll(resp.Body)
-	_ = json.Unmarshal(raw, &out)
-	return resp.StatusCode, out
+	return r
 }
 
 // accept sends a delivery that must be accepted and returns its run id.
 func (h *harness) accept(event string, payload map[string]any) int64 {
 	h.t.Helper()
-	code, body := h.send(event, payload)
-	if code != http.StatusAccepted {
-		h.t.Fatalf("%s delivery: status %d, body %v", event, code, body)
+	r := h.send(event, payload)
+	if r.Status != http.StatusAccepted {
+		h.t.Fatalf("%s delivery: status %d, reply %+v", event, r.Status, r)
 	}
-	return int64(body["run"].(float64))
+	return r.Run
 }
 
 // waitRun polls the API until the run is finished.

@@ -1,0 +1,244 @@
+package config_test
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gitops-runner/runner/internal/config"
+)
+
+const secret = "0123456789abcdef0123456789abcdef"
+
+// getenv serves variables from a map, starting from the two the runner requires.
+func getenv(vars map[string]string) func(string) string {
+	all := map[string]string{"RUNNER_WEBHOOK_SECRET": secret, "RUNNER_ALLOWED_REPOS": "acme/infra"}
+	for k, v := range vars {
+		all[k] = v
+	}
+	return func(k string) string { return all[k] }
+}
+
+func TestLoadServerDefaults(t *testing.T) {
+	s, err := config.LoadServer(nil, getenv(map[string]string{"RUNNER_ALLOWED_REPOS": " acme/infra, acme/platform-* ,,"}))
+	if err != nil {
+		t.Fatalf("LoadServer: %v", err)
+	}
+	want := config.Server{
+		Listen:          ":8080",
+		WebhookSecret:   secret,
+		DataDir:         "./runner-data",
+		AllowedRepos:    []string{"acme/infra", "acme/platform-*"},
+		Workers:         4,
+		PlanParallelism: 3,
+		StageTimeout:    45 * time.Minute,
+		ShutdownGrace:   60 * time.Second,
+		LockLease:       2 * time.Minute,
+		PluginCacheDir:  "runner-data/plugin-cache",
+		AWSRegion:       "us-east-1",
+		RolloutPoll:     5 * time.Second,
+		LogLevel:        "info",
+	}
+	if !reflect.DeepEqual(s, want) {
+		t.Errorf("defaults:\n got %+v\nwant %+v", s, want)
+	}
+}
+
+func TestLoadServerEnvironmentAndFlags(t *testing.T) {
+	key := filepath.Join(t.TempDir(), "app.pem")
+	if err := os.WriteFile(key, []byte("-----BEGIN RSA PRIVATE KEY-----\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{
+		"RUNNER_LISTEN":               "127.0.0.1:9000",
+		"RUNNER_PUBLIC_URL":           "https://runner.example.com",
+		"RUNNER_DATA_DIR":             "/var/lib/runner",
+		"RUNNER_WORKERS":              "8",
+		"RUNNER_PLAN_PARALLELISM":     "5",
+		"RUNNER_STAGE_TIMEOUT":        "1h",
+		"RUNNER_SHUTDOWN_GRACE":       "2m",
+		"RUNNER_LOCK_LEASE":           "30s",
+		"GITHUB_TOKEN":                "ghp_token",
+		"GITHUB_APP_ID":               "123",
+		"GITHUB_INSTALLATION_ID":      "456",
+		"GITHUB_APP_PRIVATE_KEY_FILE": key,
+		"RUNNER_GITHUB_API_URL":       "https://ghe.example.com/api/v3",
+		"RUNNER_TERRAFORM_BIN":        "tofu",
+		"TF_PLUGIN_CACHE_DIR":         "/cache/plugins",
+		"SLACK_BOT_TOKEN":             "xoxb-1",
+		"SLACK_CHANNEL":               "#deploys",
+		"SLACK_API_URL":               "http://127.0.0.1:9999/api",
+		"AWS_REGION":                  "eu-west-1",
+		"RUNNER_AWS_ENDPOINT":         "http://127.0.0.1:4566",
+		"RUNNER_ROLLOUT_POLL":         "100ms",
+		"RUNNER_REGISTRY_INSECURE":    "true",
+		"RUNNER_LOG_LEVEL":            "debug",
+		"RUNNER_LOG_JSON":             "1",
+	}
+	for _, tc := range []struct {
+		name  string
+		args  []string
+		check func(t *testing.T, s config.Server)
+	}{
+		{"environment", nil, func(t *testing.T, s config.Server) {
+			want := config.Server{
+				Listen: "127.0.0.1:9000", PublicURL: "https://runner.example.com", WebhookSecret: secret,
+				DataDir: "/var/lib/runner", AllowedRepos: []string{"acme/infra"}, Workers: 8, PlanParallelism: 5,
+				StageTimeout: time.Hour, ShutdownGrace: 2 * time.Minute, LockLease: 30 * time.Second,
+				GitHubToken: "ghp_token", GitHubAppID: 123, GitHubInstallationID: 456, GitHubAppKeyFile: key,
+				GitHubAPIURL: "https://ghe.example.com/api/v3", TerraformBin: "tofu", PluginCacheDir: "/cache/plugins",
+				SlackToken: "xoxb-1", SlackChannel: "#deploys", SlackAPIURL: "http://127.0.0.1:9999/api",
+				AWSRegion: "eu-west-1", AWSEndpoint: "http://127.0.0.1:4566", RolloutPoll: 100 * time.Millisecond,
+				RegistryInsecure: true, LogLevel: "debug", LogJSON: true,
+			}
+			if !reflect.DeepEqual(s, want) {
+				t.Errorf("\n got %+v\nwant %+v", s, want)
+			}
+		}},
+		{"flags override the environment", []string{
+			"-listen", ":9100", "--workers=2", "-plan-parallelism", "1", "-stage-timeout", "10m",
+			"-lock-lease", "5m", "-data-dir", "/tmp/d", "-plugin-cache", "", "-log-json=false",
+			"-registry-insecure=false", "-log-level", "warn", "-allowed-repos", "other/*", "-webhook-secret", "fedcba9876543210fedcba",
+		}, func(t *testing.T, s config.Server) {
+			if s.Listen != ":9100" || s.Workers != 2 || s.PlanParallelism != 1 || s.StageTimeout != 10*time.Minute ||
+				s.LockLease != 5*time.Minute || s.DataDir != "/tmp/d" || s.LogJSON || s.RegistryInsecure ||
+				s.LogLevel != "warn" || s.WebhookSecret != "fedcba9876543210fedcba" {
+				t.Errorf("flags did not win: %+v", s)
+			}
+			if !reflect.DeepEqual(s.AllowedRepos, []string{"other/*"}) {
+				t.Errorf("allowed repos = %v", s.AllowedRepos)
+			}
+			if s.PluginCacheDir != "/tmp/d/plugin-cache" {
+				t.Errorf("plugin cache = %q, want it under the data dir when emptied", s.PluginCacheDir)
+			}
+			// Unflagged values still come from the environment.
+			if s.ShutdownGrace != 2*time.Minute || s.AWSRegion != "eu-west-1" || s.GitHubAppID != 123 {
+				t.Errorf("environment values lost: %+v", s)
+			}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := config.LoadServer(tc.args, getenv(env))
+			if err != nil {
+				t.Fatalf("LoadServer: %v", err)
+			}
+			tc.check(t, s)
+		})
+	}
+}
+
+func TestLoadServerReportsProblems(t *testing.T) {
+	missingKey := filepath.Join(t.TempDir(), "missing.pem")
+	for _, tc := range []struct {
+		name string
+		args []string
+		env  map[string]string
+		want []string
+	}{
+		{"missing secret", nil, map[string]string{"RUNNER_WEBHOOK_SECRET": ""},
+			[]string{"RUNNER_WEBHOOK_SECRET is required"}},
+		{"short secret", nil, map[string]string{"RUNNER_WEBHOOK_SECRET": "short"},
+			[]string{"RUNNER_WEBHOOK_SECRET is shorter than 16 characters"}},
+		{"listen without port", nil, map[string]string{"RUNNER_LISTEN": "localhost"},
+			[]string{`RUNNER_LISTEN="localhost": want host:port`}},
+		{"listen port out of range", nil, map[string]string{"RUNNER_LISTEN": ":70000"},
+			[]string{`RUNNER_LISTEN=":70000": port must be 0-65535`}},
+		{"listen port not a number", nil, map[string]string{"RUNNER_LISTEN": ":http"},
+			[]string{`RUNNER_LISTEN=":http": port must be 0-65535`}},
+		{"empty data dir", []string{"-data-dir", ""}, nil,
+			[]string{"RUNNER_DATA_DIR must not be empty"}},
+		{"empty allowlist", nil, map[string]string{"RUNNER_ALLOWED_REPOS": " , "},
+			[]string{"RUNNER_ALLOWED_REPOS is empty"}},
+		{"allowlist entry without owner", nil, map[string]string{"RUNNER_ALLOWED_REPOS": "acme/infra,infra"},
+			[]string{`RUNNER_ALLOWED_REPOS entry "infra": want owner/name`}},
+		{"allowlist entry with two slashes", nil, map[string]string{"RUNNER_ALLOWED_REPOS": "acme/infra/x"},
+			[]string{`RUNNER_ALLOWED_REPOS entry "acme/infra/x": want owner/name`}},
+		{"allowlist bad pattern", nil, map[string]string{"RUNNER_ALLOWED_REPOS": "acme/[infra"},
+			[]string{`RUNNER_ALLOWED_REPOS entry "acme/[infra": bad pattern`}},
+		{"app id without key", nil, map[string]string{"GITHUB_APP_ID": "1", "GITHUB_INSTALLATION_ID": "2"},
+			[]string{"GITHUB_APP_ID and GITHUB_APP_PRIVATE_KEY_FILE go together"}},
+		{"key without app id", nil, map[string]string{"GITHUB_APP_PRIVATE_KEY_FILE": os.Args[0]},
+			[]string{"GITHUB_APP_ID and GITHUB_APP_PRIVATE_KEY_FILE go together"}},
+		{"app id without installation", nil, map[string]string{"GITHUB_APP_ID": "1", "GITHUB_APP_PRIVATE_KEY_FILE": os.Args[0]},
+			[]string{"GITHUB_INSTALLATION_ID is required with GITHUB_APP_ID"}},
+		{"key file missing", nil, map[string]string{"GITHUB_APP_ID": "1", "GITHUB_INSTALLATION_ID": "2", "GITHUB_APP_PRIVATE_KEY_FILE": missingKey},
+			[]string{"GITHUB_APP_PRIVATE_KEY_FILE: stat " + missingKey}},
+		{"bad URLs", nil, map[string]string{
+			"RUNNER_GITHUB_API_URL": "ghe.example.com", "RUNNER_PUBLIC_URL": "ftp://runner", "SLACK_WEBHOOK_URL": "hooks.slack.com/x",
+			"SLACK_API_URL": "slack", "RUNNER_AWS_ENDPOINT": "127.0.0.1:4566"},
+			[]string{"RUNNER_GITHUB_API_URL must be an http(s) URL", "RUNNER_PUBLIC_URL must be an http(s) URL",
+				"SLACK_WEBHOOK_URL must be an http(s) URL", "SLACK_API_URL must be an http(s) URL", "RUNNER_AWS_ENDPOINT must be an http(s) URL"}},
+		{"bad durations", nil, map[string]string{"RUNNER_STAGE_TIMEOUT": "soon", "RUNNER_SHUTDOWN_GRACE": "-1s", "RUNNER_LOCK_LEASE": "0", "RUNNER_ROLLOUT_POLL": "5"},
+			[]string{`RUNNER_STAGE_TIMEOUT="soon": want a positive duration`, `RUNNER_SHUTDOWN_GRACE="-1s": want a positive duration`,
+				`RUNNER_LOCK_LEASE="0": want a positive duration`, `RUNNER_ROLLOUT_POLL="5": want a positive duration`}},
+		{"bad numbers", nil, map[string]string{"RUNNER_WORKERS": "many", "RUNNER_PLAN_PARALLELISM": "0"},
+			[]string{`RUNNER_WORKERS="many": want a positive whole number`, `RUNNER_PLAN_PARALLELISM="0": want a positive whole number`}},
+		{"bad ids", nil, map[string]string{"GITHUB_APP_ID": "abc", "GITHUB_INSTALLATION_ID": "-3"},
+			[]string{`GITHUB_APP_ID="abc": want a numeric id`, `GITHUB_INSTALLATION_ID="-3": want a numeric id`}},
+		{"bad bools", nil, map[string]string{"RUNNER_LOG_JSON": "maybe", "RUNNER_REGISTRY_INSECURE": "yes"},
+			[]string{`RUNNER_LOG_JSON="maybe": want true or false`, `RUNNER_REGISTRY_INSECURE="yes": want true or false`}},
+		{"bad log level", nil, map[string]string{"RUNNER_LOG_LEVEL": "loud"},
+			[]string{`RUNNER_LOG_LEVEL="loud": want debug, info, warn or error`}},
+		{"unexpected arguments", []string{"-workers", "2", "extra", "more"}, nil,
+			[]string{"unexpected arguments: extra more"}},
+		{"non-positive flag values", []string{"-workers", "0", "-plan-parallelism", "-1", "-stage-timeout", "0s",
+			"-shutdown-grace", "-1s", "-lock-lease", "0s", "-rollout-poll", "-5s"}, nil,
+			[]string{"-workers=0 (RUNNER_WORKERS): want a positive whole number",
+				"-plan-parallelism=-1 (RUNNER_PLAN_PARALLELISM): want a positive whole number",
+				"-stage-timeout=0s (RUNNER_STAGE_TIMEOUT): want a positive duration",
+				"-shutdown-grace=-1s (RUNNER_SHUTDOWN_GRACE): want a positive duration",
+				"-lock-lease=0s (RUNNER_LOCK_LEASE): want a positive duration",
+				"-rollout-poll=-5s (RUNNER_ROLLOUT_POLL): want a positive duration"}},
+		{"negative id flags", []string{"-github-app-id", "-1", "-github-installation-id", "-2", "-github-app-key", os.Args[0]}, nil,
+			[]string{"-github-app-id=-1 (GITHUB_APP_ID): want a numeric id", "-github-installation-id=-2 (GITHUB_INSTALLATION_ID): want a numeric id"}},
+		{"every problem at once", []string{"stray"}, map[string]string{
+			"RUNNER_WEBHOOK_SECRET": "", "RUNNER_ALLOWED_REPOS": "", "RUNNER_LISTEN": "nope", "RUNNER_WORKERS": "x",
+			"RUNNER_STAGE_TIMEOUT": "x", "RUNNER_LOG_JSON": "x", "GITHUB_APP_ID": "7", "RUNNER_PUBLIC_URL": "x", "RUNNER_LOG_LEVEL": "x"},
+			[]string{"RUNNER_WEBHOOK_SECRET is required", "RUNNER_ALLOWED_REPOS is empty", `RUNNER_LISTEN="nope"`,
+				`RUNNER_WORKERS="x"`, `RUNNER_STAGE_TIMEOUT="x"`, `RUNNER_LOG_JSON="x"`, "GITHUB_APP_ID and GITHUB_APP_PRIVATE_KEY_FILE go together",
+				"GITHUB_INSTALLATION_ID is required", "RUNNER_PUBLIC_URL must be an http(s) URL", `RUNNER_LOG_LEVEL="x"`,
+				"unexpected arguments: stray"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := config.LoadServer(tc.args, getenv(tc.env))
+			if err == nil {
+				t.Fatal("LoadServer succeeded, want an error")
+			}
+			msg := err.Error()
+			if !strings.HasPrefix(msg, "invalid configuration:\n  ") {
+				t.Errorf("error does not start with the heading: %q", msg)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(msg, w) {
+					t.Errorf("error lacks %q:\n%s", w, msg)
+				}
+			}
+			// One problem per line, each reported once.
+			if lines := strings.Count(msg, "\n"); lines != len(tc.want) {
+				t.Errorf("error has %d problem lines, want %d:\n%s", lines, len(tc.want), msg)
+			}
+		})
+	}
+}
+
+func TestSecrets(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		s    config.Server
+		want []string
+	}{
+		{"none", config.Server{Listen: ":8080", DataDir: "d"}, nil},
+		{"webhook secret only", config.Server{WebhookSecret: "w"}, []string{"w"}},
+		{"every secret", config.Server{WebhookSecret: "w", GitHubToken: "g", SlackToken: "s", SlackWebhookURL: "https://hooks/x",
+			PublicURL: "https://runner", GitHubAppKeyFile: "/key.pem"}, []string{"w", "g", "s", "https://hooks/x"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := tc.s.Secrets(); !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("Secrets() = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
