@@ -25,6 +25,7 @@ lint:
 	@echo "== gofmt / go vet"
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
 	go vet ./...
+	go run ./cmd/runner validate .
 
 ## test-go: the runner's unit and end-to-end tests (real git, real Terraform, in-process stand-ins)
 test-go:

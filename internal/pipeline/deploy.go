@@ -233,12 +233,13 @@ func (w *work) deployLocked(ctx context.Context, t target, images map[string]str
 			if w.e.deps.Bundles == nil {
 				return "", nil, errors.New("no bundle builder configured")
 			}
-			if env.ArtifactsBucket == "" {
-				return "", nil, fmt.Errorf("environment %s has no artifacts_bucket in .runner.yaml", env.Name)
+			bucket, err := w.artifactsBucket(ctx, env, log)
+			if err != nil {
+				return "", nil, err
 			}
 			v, err := w.e.deps.Bundles.BuildAndUpload(ctx, BundleRequest{
 				App: app, Dir: filepath.Join(w.src, filepath.FromSlash(app.Path)), APIURL: env.APIURL,
-				Bucket: env.ArtifactsBucket, Revision: w.run.Event.SHA, Log: log,
+				Bucket: bucket, Revision: w.run.Event.SHA, Log: log,
 			})
 			if err != nil {
 				return "", nil, err
@@ -327,6 +328,27 @@ func (w *work) deployLocked(ctx context.Context, t target, images map[string]str
 	}
 	w.recordDeploy(ctx, env, "succeeded", summaryLine(plan.Summary), vars)
 	return nil
+}
+
+// artifactsBucket is the environment's bundle bucket: from .runner.yaml, else
+// the artifacts_bucket output of the environment's current Terraform state.
+func (w *work) artifactsBucket(ctx context.Context, env config.Environment, log io.Writer) (string, error) {
+	if env.ArtifactsBucket != "" {
+		return env.ArtifactsBucket, nil
+	}
+	if w.e.deps.Terraform == nil {
+		return "", errors.New("no Terraform runner configured to read the artifacts_bucket output")
+	}
+	fmt.Fprintf(log, "reading the artifacts_bucket output of %s\n", env.Dir)
+	outs, err := w.e.deps.Terraform.Outputs(ctx, ApplyRequest{Env: env.Name, Dir: filepath.Join(w.src, filepath.FromSlash(env.Dir)), Log: log})
+	if err != nil {
+		return "", fmt.Errorf("read outputs of %s: %w", env.Name, err)
+	}
+	if outs["artifacts_bucket"] == "" {
+		return "", fmt.Errorf("environment %s has no artifacts bucket yet: set artifacts_bucket in .runner.yaml, "+
+			"or apply the environment once (its artifacts_bucket output names the bucket)", env.Name)
+	}
+	return outs["artifacts_bucket"], nil
 }
 
 // envFailed records an environment's failed deploy and skips its remaining

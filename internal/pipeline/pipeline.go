@@ -37,10 +37,11 @@ type Store interface {
 	LastDeployment(ctx context.Context, repo, env string) (store.Deployment, error)
 }
 
-// Terraform plans and applies one environment.
+// Terraform plans and applies one environment, and reads its outputs.
 type Terraform interface {
 	Plan(ctx context.Context, req PlanRequest) (PlanResult, error)
 	Apply(ctx context.Context, req ApplyRequest) (outputs map[string]string, err error)
+	Outputs(ctx context.Context, req ApplyRequest) (map[string]string, error)
 }
 
 // PlanRequest asks for a saved plan of one environment folder.

@@ -3,6 +3,7 @@ package server_test
 import (
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -265,5 +266,36 @@ func waitFor[T any](t *testing.T, get func() T, ok func(T) bool) T {
 			t.Fatalf("condition not met within 20s; last value %+v", v)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// Without artifacts_bucket in .runner.yaml the bundle goes to the bucket the
+// environment's Terraform outputs; an environment never applied says so clearly.
+func TestBundleBucketFromTerraformOutputs(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	h, st := newStackHarness(t, fixture.Options{Environments: []string{"dev", "prod"}, BucketFromOutputs: true})
+	// dev's infrastructure exists (applied by hand during bootstrap); prod's does not.
+	dev := filepath.Join(h.repo.Dir, "environments", "dev")
+	for _, args := range [][]string{{"init", "-input=false"}, {"apply", "-input=false", "-auto-approve"}} {
+		cmd := exec.Command(h.cfg.TerraformBin, args...)
+		cmd.Dir = dev
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("terraform %s: %v\n%s", args[0], err, out)
+		}
+	}
+	_, sha := changeEverything(t, h, nil)
+	run := h.waitRun(h.accept("push", h.pushPayload(fixture.ZeroSHA, sha)), 5*time.Minute)
+	stages := stageMap(run)
+	if s := stages["dev/bundle:frontend"]; s.Status != store.StageSucceeded {
+		dumpRun(t, run)
+		t.Fatalf("dev bundle = %s %s", s.Status, s.Detail)
+	}
+	if _, err := st.S3.Client().HeadObject(context.Background(), headObject("demo-artifacts", "frontend/"+sha+".tar.gz")); err != nil {
+		t.Fatalf("bundle not in the bucket named by the output: %v", err)
+	}
+	if s := stages["prod/bundle:frontend"]; s.Status != store.StageFailed || !strings.Contains(s.Detail, "no artifacts bucket yet") {
+		t.Fatalf("prod bundle = %s %q, want a clear failure", s.Status, s.Detail)
 	}
 }

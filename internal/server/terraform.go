@@ -75,3 +75,15 @@ func (t *terraformRunner) Apply(ctx context.Context, req pipeline.ApplyRequest) 
 	}
 	return ws.Outputs(ctx)
 }
+
+// Outputs initialises the environment and reads its current outputs (no plan, no apply).
+func (t *terraformRunner) Outputs(ctx context.Context, req pipeline.ApplyRequest) (map[string]string, error) {
+	ws, err := t.workspace(req.Env, req.Dir, req.Log)
+	if err != nil {
+		return nil, err
+	}
+	if err := ws.Init(ctx); err != nil {
+		return nil, err
+	}
+	return ws.Outputs(ctx)
+}
