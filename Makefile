@@ -7,7 +7,7 @@ TERRAFORM ?= $(CACHE)/tf/1.5.7/terraform
 export RUNNER_TERRAFORM_BIN ?= $(TERRAFORM)
 export PATH := $(CACHE)/tf/1.5.7:$(CACHE)/bin:$(PATH)
 
-.PHONY: all build test tools test-tools test-go test-e2e test-apps validate-infra lint bench demo docker clean
+.PHONY: all build test tools test-tools test-go test-unit test-e2e test-apps validate-infra lint bench demo docker clean
 
 all: build
 
@@ -25,16 +25,18 @@ lint:
 	@echo "== gofmt / go vet"
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
 	go vet ./...
+	go vet -tags e2e ./internal/server/
 	go run ./cmd/runner validate .
 
-## test-go: the runner's unit and end-to-end tests (real git, real Terraform, in-process stand-ins)
+## test-go: the runner's unit tests and the end-to-end suites (build tag e2e: the real runner
+## with real git, Terraform, registry and the stand-ins)
 test-go:
-	@echo "== go test -race ./..."
-	go test -race -count=1 -timeout 20m ./...
+	@echo "== go test -race -tags e2e ./..."
+	go test -race -count=1 -timeout 30m -tags e2e ./...
 
-## test-short: the fast subset (no Terraform end-to-end)
-test-short:
-	go test -short -count=1 ./...
+## test-unit: the quick default run (no end-to-end suites)
+test-unit:
+	go test -count=1 ./...
 
 ## test-tools: the schema-replay provider (its own module)
 test-tools:
