@@ -222,10 +222,12 @@ func (s Server) validate() []string {
 			p = append(p, fmt.Sprintf("GITHUB_APP_PRIVATE_KEY_FILE: %v", err))
 		}
 	}
-	for name, u := range map[string]string{"RUNNER_GITHUB_API_URL": s.GitHubAPIURL, "RUNNER_PUBLIC_URL": s.PublicURL,
-		"SLACK_WEBHOOK_URL": s.SlackWebhookURL, "SLACK_API_URL": s.SlackAPIURL, "RUNNER_AWS_ENDPOINT": s.AWSEndpoint} {
-		if u != "" && !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://") {
-			p = append(p, fmt.Sprintf("%s must be an http(s) URL", name))
+	for _, u := range []struct{ name, value string }{
+		{"RUNNER_GITHUB_API_URL", s.GitHubAPIURL}, {"RUNNER_PUBLIC_URL", s.PublicURL}, {"SLACK_WEBHOOK_URL", s.SlackWebhookURL},
+		{"SLACK_API_URL", s.SlackAPIURL}, {"RUNNER_AWS_ENDPOINT", s.AWSEndpoint},
+	} {
+		if u.value != "" && !strings.HasPrefix(u.value, "http://") && !strings.HasPrefix(u.value, "https://") {
+			p = append(p, fmt.Sprintf("%s must be an http(s) URL", u.name))
 		}
 	}
 	switch strings.ToLower(s.LogLevel) {

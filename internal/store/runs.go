@@ -132,8 +132,11 @@ type ListFilter struct {
 
 // ListRuns returns runs newest first, with their stages (no log tails).
 func (s *Store) ListRuns(ctx context.Context, f ListFilter) ([]Run, error) {
-	if f.Limit <= 0 || f.Limit > 200 {
+	switch {
+	case f.Limit <= 0:
 		f.Limit = 50
+	case f.Limit > 200:
+		f.Limit = 200
 	}
 	q := `SELECT ` + runColumns + ` FROM runs WHERE 1=1`
 	var args []any

@@ -301,7 +301,7 @@ func TestListRuns(t *testing.T) {
 		{"before", ListFilter{Before: 4}, []int64{3, 2, 1}},
 		{"before and limit: second page", ListFilter{Before: 5, Limit: 2}, []int64{4, 3}},
 		{"before the first", ListFilter{Before: 1}, nil},
-		{"limit over 200 falls back to the default", ListFilter{Limit: 201}, []int64{6, 5, 4, 3, 2, 1}},
+		{"limit over 200 is capped at 200", ListFilter{Limit: 201}, []int64{6, 5, 4, 3, 2, 1}},
 		{"unknown repo", ListFilter{Repo: "acme/none"}, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
