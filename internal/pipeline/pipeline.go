@@ -192,6 +192,10 @@ func (e *Engine) execute(ctx context.Context, run store.Run, log *slog.Logger) (
 	}
 	w.stages = stages
 	if err := w.checkout(ctx); err != nil {
+		if ev.Kind == event.KindPlan && ctx.Err() == nil {
+			// Say on the pull request why nothing was planned (e.g. a broken .runner.yaml).
+			w.setStatus(ctx, "runner/config", "failure", "not planned: "+firstLine(e.mask.String(err.Error())))
+		}
 		return store.StatusFailed, err.Error()
 	}
 	switch ev.Kind {

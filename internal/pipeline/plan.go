@@ -182,12 +182,17 @@ func (w *work) runURL() string {
 }
 
 func (w *work) prStatus(ctx context.Context, env, state, desc string) {
+	w.setStatus(ctx, "runner/plan: "+env, state, desc)
+}
+
+// setStatus posts a commit status on the run's commit (never failing the run).
+func (w *work) setStatus(ctx context.Context, statusContext, state, desc string) {
 	if w.e.deps.PRs == nil || (w.cfg != nil && !w.cfg.Notify.GitHub.Statuses) {
 		return
 	}
 	ev := w.run.Event
-	if err := w.e.deps.PRs.SetStatus(context.WithoutCancel(ctx), ev.Repo, ev.SHA, "runner/plan: "+env, state, desc, w.runURL()); err != nil {
-		w.log.Warn("post commit status", "env", env, "err", w.e.mask.String(err.Error()))
+	if err := w.e.deps.PRs.SetStatus(context.WithoutCancel(ctx), ev.Repo, ev.SHA, statusContext, state, desc, w.runURL()); err != nil {
+		w.log.Warn("post commit status", "context", statusContext, "err", w.e.mask.String(err.Error()))
 	}
 }
 

@@ -106,7 +106,8 @@ func (w *work) checkout(ctx context.Context) error {
 		}
 		cfg, err := config.LoadRepo(w.src)
 		if err != nil {
-			return "", nil, fmt.Errorf("repository configuration: %w", err)
+			// Name files as the repository does, not by this runner's work tree path.
+			return "", nil, errors.New(strings.ReplaceAll(err.Error(), w.src+string(filepath.Separator), ""))
 		}
 		w.cfg = cfg
 		names := make([]string, 0, len(cfg.Environments))

@@ -258,3 +258,20 @@ func contains(list []string, s string) bool {
 	}
 	return false
 }
+
+// A pull request that breaks .runner.yaml is told so with a commit status.
+func TestBrokenRepositoryConfigIsReportedOnThePullRequest(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	h, st := newStackHarness(t, fixture.Options{Environments: []string{"dev"}})
+	base, head := openPR(t, h, "broken-config", map[string]string{".runner.yaml": "environments:\n  - name: dev\n    dir: environments/dev\n    colour: blue\n"})
+	run := h.waitRun(h.accept("pull_request", h.prPayload("opened", 50, head, base, "broken-config")), time.Minute)
+	if run.Status != store.StatusFailed || !strings.Contains(run.Error, "colour") {
+		t.Fatalf("run %s: %s", run.Status, run.Error)
+	}
+	sts := st.GitHub.Statuses(repoName, head)
+	if len(sts) != 1 || sts[0].Context != "runner/config" || sts[0].State != "failure" || !strings.Contains(sts[0].Description, "colour") {
+		t.Fatalf("statuses = %+v", sts)
+	}
+}
