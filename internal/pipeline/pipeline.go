@@ -35,6 +35,7 @@ type Store interface {
 	ReleaseLock(ctx context.Context, repo, env, holder, reason string) (store.Lock, error)
 	RecordDeployment(ctx context.Context, d store.Deployment) error
 	LastDeployment(ctx context.Context, repo, env string) (store.Deployment, error)
+	ListRuns(ctx context.Context, f store.ListFilter) ([]store.Run, error)
 }
 
 // Terraform plans and applies one environment, and reads its outputs.

@@ -112,7 +112,13 @@ func (w *work) planOnePR(ctx context.Context, env config.Environment) error {
 		// Stage already done in an earlier attempt: nothing new to post.
 		return nil
 	}
-	w.planComment(ctx, env.Name, result.Summary.Markdown(), w.e.mask.String(result.Text))
+	// Deliveries can arrive out of order: an older head's plan never overwrites
+	// the comment of a newer one (its commit status is its own).
+	if newer := w.supersededBy(ctx); newer != "" {
+		w.log.Info("plan superseded by a newer head; comment left alone", "env", env.Name, "newer", short(newer))
+	} else {
+		w.planComment(ctx, env.Name, result.Summary.Markdown(), w.e.mask.String(result.Text))
+	}
 	w.prStatus(ctx, env.Name, "success", summaryLine(result.Summary))
 	return nil
 }
@@ -216,4 +222,23 @@ func summaryLine(s tf.Summary) string {
 		return "no changes"
 	}
 	return fmt.Sprintf("%d to add, %d to change, %d to destroy, %d to replace", s.Add, s.Change, s.Destroy, s.Replace)
+}
+
+// supersededBy returns the head SHA of another run of the same pull request
+// that descends from this run's head (a later push), or "".
+func (w *work) supersededBy(ctx context.Context) string {
+	ev := w.run.Event
+	runs, err := w.e.deps.Store.ListRuns(ctx, store.ListFilter{Repo: ev.Repo, PR: ev.PR, Limit: 20})
+	if err != nil {
+		return ""
+	}
+	for _, r := range runs {
+		if r.ID == w.run.ID || r.Event.Kind != ev.Kind || r.Event.SHA == ev.SHA || !w.mirror.HasCommit(r.Event.SHA) {
+			continue
+		}
+		if base, err := w.mirror.MergeBase(ctx, ev.SHA, r.Event.SHA); err == nil && base == ev.SHA {
+			return r.Event.SHA
+		}
+	}
+	return ""
 }

@@ -275,3 +275,24 @@ func TestBrokenRepositoryConfigIsReportedOnThePullRequest(t *testing.T) {
 		t.Fatalf("statuses = %+v", sts)
 	}
 }
+
+// Deliveries can arrive out of order: the plan of an older head, delivered after
+// the newer one, does not overwrite the newer plan's comment.
+func TestOutOfOrderPushDoesNotOverwriteNewerPlan(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	h, st := newStackHarness(t, fixture.Options{Environments: []string{"dev"}})
+	base, older := openPR(t, h, "ooo", map[string]string{"environments/dev/a.tf": "resource \"terraform_data\" \"a\" {\n  input = 1\n}\n"})
+	newer := commitPush(t, h, "ooo", map[string]string{"environments/dev/b.tf": "resource \"terraform_data\" \"b\" {\n  input = 2\n}\n"})
+	if run := h.waitRun(h.accept("pull_request", h.prPayload("synchronize", 60, newer, base, "ooo")), 2*time.Minute); run.Status != store.StatusSucceeded {
+		t.Fatalf("newer plan %s: %s", run.Status, run.Error)
+	}
+	if run := h.waitRun(h.accept("pull_request", h.prPayload("opened", 60, older, base, "ooo")), 2*time.Minute); run.Status != store.StatusSucceeded {
+		t.Fatalf("older plan %s: %s", run.Status, run.Error)
+	}
+	comments := st.GitHub.Comments(repoName, 60)
+	if len(comments) != 1 || !strings.Contains(comments[0].Body, newer[:12]) {
+		t.Fatalf("comment should still show the newer head %s: %+v", newer[:12], comments)
+	}
+}

@@ -125,6 +125,7 @@ func (s *Store) Run(ctx context.Context, id int64, tailLines int) (Run, error) {
 // ListFilter narrows ListRuns.
 type ListFilter struct {
 	Repo   string
+	PR     int // runs of one pull request (0: any)
 	Status string
 	Limit  int
 	Before int64 // runs with id < Before (pagination); 0 = newest
@@ -143,6 +144,10 @@ func (s *Store) ListRuns(ctx context.Context, f ListFilter) ([]Run, error) {
 	if f.Repo != "" {
 		q += ` AND repo = ?`
 		args = append(args, f.Repo)
+	}
+	if f.PR != 0 {
+		q += ` AND pr = ?`
+		args = append(args, f.PR)
 	}
 	if f.Status != "" {
 		q += ` AND status = ?`
