@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # Validates terraform/ and environments/ offline (`make validate-infra`):
 #   1. terraform fmt -check
-#   2. per environment, in a scratch copy with a local backend: init, validate, plan, show -json
-#      -> build/infra/<env>.plan.json, with hashicorp/aws served by the schema-replay provider (tools/)
+#   2. per root -- the account-level roots terraform/bootstrap and terraform/shared first, then every
+#      environment -- in a scratch copy with a local backend: init, validate, plan, show -json
+#      -> build/infra/<root>.plan.json (bootstrap, shared, dev, ...), with hashicorp/aws served by the
+#      schema-replay provider (tools/); only environments must create INFRA_MIN_RESOURCES resources
 #   3. the plan assertions in tests/infra (go test, INFRA_PLAN_DIR)
 #   4. tflint (built-in terraform ruleset) with no errors, tfsec with no HIGH or CRITICAL finding
 # Any error, and any warning other than the notices the offline provider setup causes, fails the run.
 # Environment: INFRA_MIN_RESOURCES (50), INFRA_PLAN_DIR (build/infra), INFRA_ENVS ("dev staging prod":
-# default every directory under environments/), TERRAFORM_BIN, AWS_REPLAY_SCHEMA, AWS_REPLAY_OVERRIDES,
+# default every directory under environments/), INFRA_ROOTS ("bootstrap shared": default every
+# directory under terraform/ with .tf files except modules), TERRAFORM_BIN, AWS_REPLAY_SCHEMA, AWS_REPLAY_OVERRIDES,
 # INFRA_KEEP_WORK=1 (keep the scratch directory with every terraform log).
 set -euo pipefail
 
@@ -121,16 +124,34 @@ if ! "$TF" fmt -check -recursive -diff -no-color "${fmt_dirs[@]}" >"$WORK/fmt.ou
 	fail "terraform fmt: the files above need \`terraform fmt -recursive\`"
 fi
 
-# --- 2. init / validate / plan per environment ------------------------------------------------------
+# --- 2. init / validate / plan per root -------------------------------------------------------------
 # A scratch tree: the repository's entries as symlinks (module sources like ../../terraform/modules and
-# templates under apps/ resolve as in the repository) and a copy of environments/ we may write into.
-mkdir -p "$WORK/tree/environments" "$WORK/state" "$PLAN_DIR"
+# templates under apps/ resolve as in the repository) and copies of the roots we plan, which we write into.
+mkdir -p "$WORK/tree/environments" "$WORK/tree/terraform" "$WORK/state" "$PLAN_DIR"
 shopt -s nullglob
 for entry in "$ROOT"/* "$ROOT"/.[!.]*; do
 	case "$(basename "$entry")" in
-	environments | .git | build) ;;
+	environments | terraform | .git | build) ;;
 	*) ln -s "$entry" "$WORK/tree/$(basename "$entry")" ;;
 	esac
+done
+
+# Account-level roots under terraform/, in apply order: bootstrap, shared, then any other.
+if [[ -n "${INFRA_ROOTS+set}" ]]; then
+	read -r -a roots <<<"$INFRA_ROOTS"
+else
+	roots=()
+	for r in bootstrap shared; do [[ -d "terraform/$r" ]] && roots+=("$r"); done
+	for d in terraform/*/; do
+		r="$(basename "$d")"
+		tf_files=("$d"*.tf)
+		[[ "$r" != modules && ${#tf_files[@]} -gt 0 ]] || continue
+		[[ " ${roots[*]} " == *" $r "* ]] || roots+=("$r")
+	done
+fi
+# Everything else under terraform/ (the modules) is linked; plan_root copies the roots.
+for entry in "$ROOT"/terraform/*; do
+	[[ " ${roots[*]} " == *" $(basename "$entry") "* ]] || ln -s "$entry" "$WORK/tree/terraform/$(basename "$entry")"
 done
 
 if [[ -n "${INFRA_ENVS:-}" ]]; then
@@ -144,36 +165,51 @@ else
 fi
 [[ ${#envs[@]} -gt 0 ]] || fail "no environments under environments/"
 
+# plan_root NAME SRC: copies the root SRC (relative to the repository) into the scratch tree with a local
+# backend, runs init, validate, plan and show -json -> $PLAN_DIR/NAME.plan.json, and records the number
+# of resources the plan creates in counts[NAME].
 declare -A counts
-for env in "${envs[@]}"; do
-	[[ -d "environments/$env" ]] || fail "$env: no directory environments/$env"
-	start=$SECONDS
-	dir="$WORK/tree/environments/$env"
+plan_root() {
+	local name="$1" src="$2" start=$SECONDS n
+	local dir="$WORK/tree/$src"
+	[[ -d "$src" ]] || fail "$name: no directory $src"
 	mkdir -p "$dir"
 	# The committed lock file pins the real provider's checksums, which the replay binary cannot match.
-	(cd "environments/$env" && tar --exclude=.terraform --exclude='*.tfstate*' --exclude=.terraform.lock.hcl \
+	(cd "$src" && tar --exclude=.terraform --exclude='*.tfstate*' --exclude=.terraform.lock.hcl \
 		--exclude='*.tfplan' -cf - .) | (cd "$dir" && tar -xf -)
 	cat >"$dir/zz_backend_override.tf" <<EOF
 # Written by scripts/validate-infra.sh: plan against an empty local state instead of the S3 backend.
 terraform {
   backend "local" {
-    path = "$WORK/state/$env.tfstate"
+    path = "$WORK/state/$name.tfstate"
   }
 }
 EOF
-	log "$env: init"
-	(cd "$dir" && tf_step "$env" "$WORK/$env.init.log" init -input=false)
-	log "$env: validate"
-	(cd "$dir" && tf_step "$env" "$WORK/$env.validate.log" validate)
-	log "$env: plan"
-	(cd "$dir" && tf_step "$env" "$WORK/$env.plan.log" plan -input=false -lock=false -out="$WORK/$env.tfplan")
-	(cd "$dir" && "$TF" show -json -no-color "$WORK/$env.tfplan" >"$PLAN_DIR/$env.plan.json") ||
-		fail "$env: terraform show -json failed"
+	log "$name: init"
+	(cd "$dir" && tf_step "$name" "$WORK/$name.init.log" init -input=false)
+	log "$name: validate"
+	(cd "$dir" && tf_step "$name" "$WORK/$name.validate.log" validate)
+	log "$name: plan"
+	(cd "$dir" && tf_step "$name" "$WORK/$name.plan.log" plan -input=false -lock=false -out="$WORK/$name.tfplan")
+	(cd "$dir" && "$TF" show -json -no-color "$WORK/$name.tfplan" >"$PLAN_DIR/$name.plan.json") ||
+		fail "$name: terraform show -json failed"
 	n="$(jq '[.resource_changes[]? | select(.mode == "managed" and (.change.actions | index("create")))] | length' \
-		"$PLAN_DIR/$env.plan.json")"
-	counts[$env]=$n
-	log "$env: plan creates $n resources ($((SECONDS - start))s) -> ${PLAN_DIR#"$ROOT"/}/$env.plan.json"
-	[[ "$n" -ge "$MIN_RESOURCES" ]] || fail "$env: plan creates $n resources, fewer than INFRA_MIN_RESOURCES=$MIN_RESOURCES"
+		"$PLAN_DIR/$name.plan.json")"
+	counts[$name]=$n
+	log "$name: plan creates $n resources ($((SECONDS - start))s) -> ${PLAN_DIR#"$ROOT"/}/$name.plan.json"
+}
+
+for root in "${roots[@]}"; do
+	[[ -d "terraform/$root" && "$root" != modules ]] || fail "$root: no root directory terraform/$root"
+	plan_root "$root" "terraform/$root"
+done
+for env in "${envs[@]}"; do
+	[[ -d "environments/$env" ]] || fail "$env: no directory environments/$env"
+	[[ " ${roots[*]} " != *" $env "* ]] || fail "$env: environments/$env and terraform/$env would both write $env.plan.json"
+	plan_root "$env" "environments/$env"
+	# The minimum applies to environments only: the account-level roots are small on purpose.
+	[[ "${counts[$env]}" -ge "$MIN_RESOURCES" ]] ||
+		fail "$env: plan creates ${counts[$env]} resources, fewer than INFRA_MIN_RESOURCES=$MIN_RESOURCES"
 done
 
 # --- 3. plan assertions -----------------------------------------------------------------------------
@@ -226,5 +262,5 @@ high="$(awk -F'\t' '$1 == "HIGH" || $1 == "CRITICAL"' "$WORK/tfsec.txt" | wc -l)
 [[ "$high" -eq 0 ]] || fail "tfsec: $high HIGH or CRITICAL findings"
 
 summary=""
-for env in "${envs[@]}"; do summary+=" $env=${counts[$env]}"; done
+for name in "${roots[@]}" "${envs[@]}"; do summary+=" $name=${counts[$name]}"; done
 log "validate-infra: OK (resources created per plan:$summary)"

@@ -1,4 +1,4 @@
-# The runner reads these after every apply (docs/CONTRACTS.md); keep the names.
+# The runner reads these after every apply (docs/infrastructure.md, "Deployments"); keep the names.
 
 output "ecs_cluster_name" {
   description = "ECS cluster of the API."
@@ -21,7 +21,7 @@ output "artifacts_bucket" {
 }
 
 output "ecr_repository_url" {
-  description = "ECR repository of the API image."
+  description = "Account-level ECR repository of the API image (created by terraform/shared, read here)."
   value       = module.app_stack.ecr_repository_url
 }
 

@@ -1,7 +1,7 @@
 # --- set by the runner on every plan/apply -----------------------------------------------
 
 variable "backend_image" {
-  description = "API image pinned by digest, <repository>@sha256:<64 hex>. The default is a placeholder; the runner always passes the pushed image."
+  description = "API image pinned by digest, <account>.dkr.ecr.<region>.amazonaws.com/gitops-app/backend@sha256:<64 hex> (the account-level repository of terraform/shared). The default is a placeholder app-stack accepts for planning; the runner always passes the promoted image."
   type        = string
   default     = "registry.invalid/placeholder/api@sha256:0000000000000000000000000000000000000000000000000000000000000000"
 

@@ -109,23 +109,6 @@ func checkTaskDefinition(t *testing.T, p *envPlan) {
 	}
 }
 
-func checkECR(t *testing.T, p *envPlan) {
-	repos := p.resources("aws_ecr_repository")
-	if len(repos) != 1 {
-		t.Fatalf("%d ECR repositories, want 1", len(repos))
-	}
-	r := repos[0]
-	if r.str("image_tag_mutability") != "IMMUTABLE" {
-		t.Errorf("image_tag_mutability %q, want IMMUTABLE", r.str("image_tag_mutability"))
-	}
-	if scan := block(r.after, "image_scanning_configuration"); scan["scan_on_push"] != true {
-		t.Errorf("image_scanning_configuration %v, want scan_on_push", scan)
-	}
-	if n := len(p.resources("aws_ecr_lifecycle_policy")); n != 1 {
-		t.Errorf("%d ECR lifecycle policies, want 1", n)
-	}
-}
-
 func checkLaunchTemplate(t *testing.T, p *envPlan) {
 	templates := p.resources("aws_launch_template")
 	if len(templates) != 1 {

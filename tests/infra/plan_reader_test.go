@@ -24,7 +24,8 @@ var environments = []string{"dev", "staging", "prod"}
 type envPlan struct {
 	env  string
 	plan *tfjson.Plan
-	// config indexes the configuration's resource blocks by "<module path>.<type>.<name>".
+	// config indexes the configuration's resource blocks by "<module path>.<type>.<name>"
+	// (data sources: "<module path>.data.<type>.<name>").
 	config map[string]configResource
 }
 
@@ -45,6 +46,21 @@ func loadPlans(t *testing.T) []*envPlan {
 		plans = append(plans, &envPlan{env: env, plan: p, config: indexConfig(p.Config)})
 	}
 	return plans
+}
+
+// loadRoot reads the plan of an account-level root (terraform/<name>, e.g. "shared"), which
+// scripts/validate-infra.sh writes to <name>.plan.json beside the environments' plans.
+func loadRoot(t *testing.T, name string) *envPlan {
+	t.Helper()
+	dir := os.Getenv(planDirEnv)
+	if dir == "" {
+		t.Skipf("%s is not set: run scripts/validate-infra.sh, which plans terraform/%s into build/infra and runs these tests", planDirEnv, name)
+	}
+	p, err := readPlan(filepath.Join(dir, name+".plan.json"))
+	if err != nil {
+		t.Fatalf("root terraform/%s: %v", name, err)
+	}
+	return &envPlan{env: name, plan: p, config: indexConfig(p.Config)}
 }
 
 func readPlan(path string) (*tfjson.Plan, error) {
@@ -97,6 +113,92 @@ func (p *envPlan) resources(typ string) []resource {
 		})
 	}
 	return out
+}
+
+// dataSources returns the data source instances of a type with the values the plan read: from the
+// prior state when Terraform read them while planning, else from a deferred read's change.
+func (p *envPlan) dataSources(typ string) []resource {
+	var out []resource
+	if p.plan.PriorState != nil && p.plan.PriorState.Values != nil {
+		var walk func(m *tfjson.StateModule)
+		walk = func(m *tfjson.StateModule) {
+			if m == nil {
+				return
+			}
+			for _, r := range m.Resources {
+				if r.Mode == tfjson.DataResourceMode && r.Type == typ {
+					module := strings.TrimSuffix(strings.TrimSuffix(r.Address, "data."+r.Type+"."+r.Name+indexSuffix(r.Address)), ".")
+					out = append(out, resource{
+						address: r.Address,
+						module:  stripKeys(module),
+						typ:     r.Type,
+						name:    r.Name,
+						after:   r.AttributeValues,
+					})
+				}
+			}
+			for _, c := range m.ChildModules {
+				walk(c)
+			}
+		}
+		walk(p.plan.PriorState.Values.RootModule)
+	}
+	for _, rc := range p.plan.ResourceChanges {
+		if rc.Mode != tfjson.DataResourceMode || rc.Type != typ || rc.Change == nil {
+			continue
+		}
+		after, _ := rc.Change.After.(map[string]any)
+		unknown, _ := rc.Change.AfterUnknown.(map[string]any)
+		out = append(out, resource{
+			address: rc.Address,
+			module:  stripKeys(rc.ModuleAddress),
+			typ:     rc.Type,
+			name:    rc.Name,
+			after:   after,
+			unknown: unknown,
+		})
+	}
+	return out
+}
+
+// indexSuffix returns the instance key at the end of an address ("[0]", `["a"]`), or "".
+func indexSuffix(addr string) string {
+	if !strings.HasSuffix(addr, "]") {
+		return ""
+	}
+	if i := strings.LastIndex(addr, "["); i >= 0 {
+		return addr[i:]
+	}
+	return ""
+}
+
+// moduleCallReferences returns what the argument arg of the module call at a module path
+// (e.g. "module.app_stack.module.backend") refers to, as Terraform lists it: "data.aws_x.y.arn",
+// "data.aws_x.y", "module.z.out", ...
+func (p *envPlan) moduleCallReferences(modulePath, arg string) ([]string, bool) {
+	m := p.plan.Config.RootModule
+	var call *tfjson.ModuleCall
+	for _, part := range strings.Split(modulePath, ".") {
+		if part == "module" {
+			continue
+		}
+		if m == nil {
+			return nil, false
+		}
+		call = m.ModuleCalls[part]
+		if call == nil {
+			return nil, false
+		}
+		m = call.Module
+	}
+	if call == nil {
+		return nil, false
+	}
+	e := call.Expressions[arg]
+	if e == nil || e.ExpressionData == nil {
+		return nil, false
+	}
+	return e.References, true
 }
 
 // created counts the resource instances the plan creates.
@@ -163,13 +265,18 @@ type configResource struct {
 	res    *tfjson.ConfigResource
 }
 
-// indexConfig maps "<module path>.<type>.<name>" to every resource block of the configuration.
+// indexConfig maps "<module path>.<type>.<name>" to every resource block of the configuration,
+// and "<module path>.data.<type>.<name>" to every data block.
 func indexConfig(cfg *tfjson.Config) map[string]configResource {
 	idx := map[string]configResource{}
 	var walk func(module string, m *tfjson.ConfigModule)
 	walk = func(module string, m *tfjson.ConfigModule) {
 		for _, r := range m.Resources {
-			idx[joinAddr(module, r.Type+"."+r.Name)] = configResource{module: module, res: r}
+			rel := r.Type + "." + r.Name
+			if r.Mode == tfjson.DataResourceMode {
+				rel = "data." + rel
+			}
+			idx[joinAddr(module, rel)] = configResource{module: module, res: r}
 		}
 		for name, call := range m.ModuleCalls {
 			if call.Module != nil {

@@ -47,7 +47,7 @@ func TestPlans(t *testing.T) {
 		{"ECS service runs privately and rolls back failed deployments", checkECSService},
 		{"ECS service scales on CPU and memory", checkECSScaling},
 		{"API task runs the runner's image by digest", checkTaskDefinition},
-		{"ECR repository is immutable and scans on push", checkECR},
+		{"reads the account-level ECR repository and pulls only from it", checkECRPull},
 		{"frontend instances require IMDSv2 and encrypt their disk", checkLaunchTemplate},
 		{"frontend ASG pins its launch template version and uses ELB health", checkASG},
 		{"frontend user data serves the runner's bundle and proxies the API", checkUserData},

@@ -1,12 +1,17 @@
 # One environment of the application: network, security groups, encryption key, buckets,
-# image repository, DNS and certificates, the API on ECS (backend-service -> alb), the
+# DNS and certificates, the API on ECS (backend-service -> alb), the
 # nginx frontend on EC2 (frontend -> alb) and alarms. Environments are thin roots that
-# call this module with their own sizes.
+# call this module with their own sizes. The image repository is account-level
+# (terraform/shared): every environment runs digests from the same repository.
 
 locals {
   name          = "${var.project}-${var.environment}"
   frontend_port = 8080 # nginx on the frontend instances
   backend_port  = 8080 # the API container
+
+  # The environments' default backend_image: lets a configuration be planned before the runner
+  # passes a real image (registry.invalid never resolves, so it can never be deployed either).
+  placeholder_backend_image = "registry.invalid/placeholder/api@sha256:0000000000000000000000000000000000000000000000000000000000000000"
 }
 
 module "kms" {
@@ -43,11 +48,18 @@ module "artifacts" {
   kms_key_arn = module.kms.key_arn
 }
 
-module "ecr" {
-  source = "../ecr"
+# The runner builds the backend image once, pushes it to this repository and promotes the same
+# digest through dev -> staging -> prod, so the environments only look the repository up.
+data "aws_ecr_repository" "backend" {
+  name = var.ecr_repository_name
 
-  name        = "${local.name}/api"
-  kms_key_arn = module.kms.key_arn
+  lifecycle {
+    postcondition {
+      # Only the repository's images can be pulled by the execution role (and be promoted).
+      condition     = var.backend_image == local.placeholder_backend_image || startswith(var.backend_image, "${self.repository_url}@sha256:")
+      error_message = "backend_image must be an image of the repository ${var.ecr_repository_name} by digest (<repository_url>@sha256:<64 hex>)."
+    }
+  }
 }
 
 module "dns" {
@@ -70,7 +82,7 @@ module "backend" {
   max_capacity           = var.backend_max_count
   log_retention_days     = var.log_retention_days
   kms_key_arn            = module.kms.key_arn
-  ecr_repository_arn     = module.ecr.repository_arn
+  ecr_repository_arn     = data.aws_ecr_repository.backend.arn
   vpc_id                 = module.network.vpc_id
   private_subnet_ids     = module.network.private_subnet_ids
   task_security_group_id = module.security.backend_security_group_id

@@ -19,8 +19,8 @@ output "artifacts_bucket" {
 }
 
 output "ecr_repository_url" {
-  description = "ECR repository of the API image."
-  value       = module.ecr.repository_url
+  description = "Account-level ECR repository of the API image (terraform/shared); backend_image is <this>@sha256:<digest>."
+  value       = data.aws_ecr_repository.backend.repository_url
 }
 
 output "app_url" {

@@ -55,8 +55,19 @@ variable "public_ingress_cidrs" {
 # --- backend -----------------------------------------------------------------------------
 
 variable "backend_image" {
-  description = "API image pinned by digest (<repository>@sha256:<digest>), set by the runner on each deployment."
+  description = "API image pinned by digest (<ecr_repository_url>@sha256:<digest>), set by the runner on each deployment; must be in ecr_repository_name."
   type        = string
+}
+
+variable "ecr_repository_name" {
+  description = "Account-level ECR repository (created by terraform/shared) the API image comes from; the execution role may pull only from it."
+  type        = string
+  default     = "gitops-app/backend"
+
+  validation {
+    condition     = can(regex("^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$", var.ecr_repository_name)) && length(var.ecr_repository_name) <= 256
+    error_message = "ecr_repository_name must be a valid ECR repository name (lowercase, digits, '.', '_', '-', '/')."
+  }
 }
 
 variable "backend_cpu" {

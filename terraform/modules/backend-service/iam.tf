@@ -1,11 +1,17 @@
 # Two roles, each with only what it needs:
-#   - the execution role lets ECS pull this repository's image and write this service's logs;
+#   - the execution role lets ECS pull from the account-level image repository (ecr_repository_arn,
+#     the one repository every environment promotes digests from) and write this service's logs;
 #   - the task role is what the API itself runs as; it holds no permissions today, so any
 #     AWS access the API gains later is an explicit, reviewed change here.
 
 data "aws_caller_identity" "current" {}
+data "aws_partition" "current" {}
 
 locals {
+  # aws_cloudwatch_log_group.api's ARN, known at plan time (its arn attribute is not); the
+  # reference to the name still orders the policy after the log group.
+  log_group_arn = "arn:${data.aws_partition.current.partition}:logs:${data.aws_region.current.region}:${data.aws_caller_identity.current.account_id}:log-group:${aws_cloudwatch_log_group.api.name}"
+
   ecs_tasks_trust = jsonencode({
     Version = "2012-10-17"
     Statement = [{
@@ -25,6 +31,9 @@ resource "aws_iam_role" "execution" {
 
 # Wildcards: GetAuthorizationToken has no resource-level permissions, and log streams are
 # named per task by ECS, so they are granted within this service's log group only.
+# Every value in this policy is known at plan time (the repository ARN comes from a data
+# source, the log group ARN is built from its name), so the plan shows the whole policy and
+# tests/infra checks that it pulls from exactly the account-level repository.
 #tfsec:ignore:aws-iam-no-policy-wildcards
 resource "aws_iam_role_policy" "execution" {
   name = "pull-image-and-write-logs"
@@ -50,7 +59,7 @@ resource "aws_iam_role_policy" "execution" {
         Sid      = "WriteTheServiceLogs"
         Effect   = "Allow"
         Action   = ["logs:CreateLogStream", "logs:PutLogEvents"]
-        Resource = "${aws_cloudwatch_log_group.api.arn}:log-stream:*"
+        Resource = "${local.log_group_arn}:log-stream:*"
       },
     ]
   })

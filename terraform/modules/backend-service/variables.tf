@@ -119,7 +119,7 @@ variable "kms_key_arn" {
 }
 
 variable "ecr_repository_arn" {
-  description = "Repository the task execution role may pull from."
+  description = "ARN of the one repository the task execution role may pull from (the account-level backend repository)."
   type        = string
 }
 

@@ -7,3 +7,8 @@ output "repository_arn" {
   description = "ARN of the repository."
   value       = aws_ecr_repository.this.arn
 }
+
+output "repository_name" {
+  description = "Name of the repository."
+  value       = aws_ecr_repository.this.name
+}

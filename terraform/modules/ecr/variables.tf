@@ -1,5 +1,5 @@
 variable "name" {
-  description = "Repository name, e.g. \"gitops-app-dev/api\"."
+  description = "Repository name, e.g. \"gitops-app/backend\"."
   type        = string
 
   validation {

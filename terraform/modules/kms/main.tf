@@ -1,5 +1,6 @@
 # One customer-managed key per environment for data at rest: CloudWatch log groups,
-# the artifacts bucket, the ECR repository and the alarm topic. Rotation is on.
+# the artifacts bucket and the alarm topic. Rotation is on. (The image repository is
+# account-level, encrypted with its own key in terraform/shared.)
 
 data "aws_caller_identity" "current" {}
 data "aws_region" "current" {}
@@ -12,7 +13,7 @@ locals {
 }
 
 resource "aws_kms_key" "this" {
-  description             = "${var.name}: logs, artifacts, images and alarm notifications at rest"
+  description             = "${var.name}: logs, artifacts and alarm notifications at rest"
   enable_key_rotation     = true
   deletion_window_in_days = var.deletion_window_in_days
 
