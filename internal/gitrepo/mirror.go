@@ -18,6 +18,7 @@ import (
 
 	git "github.com/go-git/go-git/v5"
 	gitconfig "github.com/go-git/go-git/v5/config"
+	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/transport"
 	githttp "github.com/go-git/go-git/v5/plumbing/transport/http"
 )
@@ -73,8 +74,10 @@ type Mirror struct {
 }
 
 // Sync creates the mirror of url (cloning it) or fetches into it, and returns it. Concurrent
-// Syncs of one repository are serialised. "Already up to date" is success.
-func (m *Mirrors) Sync(ctx context.Context, rawURL string) (*Mirror, error) {
+// Syncs of one repository are serialised. "Already up to date" is success. When the mirror
+// already holds every commit in want, nothing is fetched: a burst of deliveries for the same
+// commits costs one fetch, not one each.
+func (m *Mirrors) Sync(ctx context.Context, rawURL string, want ...string) (*Mirror, error) {
 	u, rel, err := mirrorPath(rawURL)
 	if err != nil {
 		return nil, m.maskErr(err)
@@ -90,17 +93,20 @@ func (m *Mirrors) Sync(ctx context.Context, rawURL string) (*Mirror, error) {
 		m.mirrors[p] = mi
 	}
 	m.mu.Unlock()
-	if err := mi.sync(ctx); err != nil {
+	if err := mi.sync(ctx, want); err != nil {
 		return nil, err
 	}
 	return mi, nil
 }
 
-func (m *Mirror) sync(ctx context.Context) error {
+func (m *Mirror) sync(ctx context.Context, want []string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	start := time.Now()
 	repo, err := git.PlainOpen(m.path)
+	if err == nil && len(want) > 0 && hasAll(repo, want) {
+		return nil
+	}
 	created := false
 	if errors.Is(err, git.ErrRepositoryNotExists) {
 		repo, err = m.create()
@@ -228,4 +234,17 @@ func mirrorPath(raw string) (clean, rel string, err error) {
 	parts = append(parts, segs...)
 	rel = path.Join(parts...) + ".git"
 	return u.String(), rel, nil
+}
+
+// hasAll reports whether repo holds every commit in shas.
+func hasAll(repo *git.Repository, shas []string) bool {
+	for _, sha := range shas {
+		if !shaRE.MatchString(sha) {
+			return false
+		}
+		if _, err := repo.CommitObject(plumbing.NewHash(sha)); err != nil {
+			return false
+		}
+	}
+	return true
 }

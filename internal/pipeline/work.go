@@ -91,7 +91,11 @@ func (w *work) checkout(ctx context.Context) error {
 			return "", nil, errors.New("the delivery names no clone URL")
 		}
 		fmt.Fprintf(log, "fetching %s\n", ev.CloneURL)
-		m, err := w.e.deps.Git.Sync(ctx, ev.CloneURL)
+		want := []string{ev.SHA}
+		if !zeroOrEmpty(ev.BaseSHA) {
+			want = append(want, ev.BaseSHA)
+		}
+		m, err := w.e.deps.Git.Sync(ctx, ev.CloneURL, want...)
 		if err != nil {
 			return "", nil, fmt.Errorf("fetch %s: %w", ev.Repo, err)
 		}

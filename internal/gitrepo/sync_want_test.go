@@ -1,0 +1,46 @@
+package gitrepo_test
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/gitops-runner/runner/internal/gitrepo"
+)
+
+// A mirror that already holds the wanted commits does not fetch: the source may
+// be gone and Sync still succeeds; a commit it lacks makes it fetch (and fail here).
+func TestSyncSkipsFetchWhenCommitsArePresent(t *testing.T) {
+	src := filepath.Join(t.TempDir(), "src")
+	for _, args := range [][]string{
+		{"init", "-q", "-b", "main", src},
+		{"-C", src, "-c", "user.name=t", "-c", "user.email=t@e", "commit", "-q", "--allow-empty", "-m", "one"},
+	} {
+		if out, err := exec.Command("git", args...).CombinedOutput(); err != nil {
+			t.Fatalf("git %v: %v %s", args, err, out)
+		}
+	}
+	out, err := exec.Command("git", "-C", src, "rev-parse", "HEAD").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	head := strings.TrimSpace(string(out))
+	url := "file://" + src
+	ms := gitrepo.NewMirrors(t.TempDir(), gitrepo.Auth{}, nil)
+	ctx := context.Background()
+	if _, err := ms.Sync(ctx, url, head); err != nil {
+		t.Fatalf("first sync: %v", err)
+	}
+	if err := os.RemoveAll(src); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ms.Sync(ctx, url, head); err != nil {
+		t.Fatalf("sync of a commit the mirror holds fetched anyway: %v", err)
+	}
+	if _, err := ms.Sync(ctx, url, strings.Repeat("1", 40)); err == nil {
+		t.Fatal("sync of a missing commit with the source gone should fail")
+	}
+}
