@@ -63,6 +63,11 @@ func Run(ctx context.Context, out io.Writer, opts Options) error {
 	os.Setenv("AWS_ACCESS_KEY_ID", "AKIDDEMO")
 	os.Setenv("AWS_SECRET_ACCESS_KEY", "demo-secret")
 	os.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	cliConfig := filepath.Join(dir, "terraformrc")
+	if err := os.WriteFile(cliConfig, []byte("disable_checkpoint = true\n"), 0o600); err != nil {
+		return err
+	}
+	os.Setenv("TF_CLI_CONFIG_FILE", cliConfig)
 
 	p.step("Starting stand-ins on 127.0.0.1: GitHub, Slack, ECR + a real OCI registry, Auto Scaling, ECS, S3")
 	st := stack.Start()
@@ -139,7 +144,7 @@ func Run(ctx context.Context, out io.Writer, opts Options) error {
 	comments := st.GitHub.Comments(repoName, 1)
 	p.info("%d sticky plan comments on the pull request; the one for dev:", len(comments))
 	for _, c := range comments {
-		if strings.Contains(c.Body, "`dev`") {
+		if strings.Contains(c.Body, "plan: `dev`") {
 			p.quote(c.Body, 30)
 		}
 	}

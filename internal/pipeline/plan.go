@@ -207,9 +207,9 @@ func (w *work) planComment(ctx context.Context, env, summary, text string) {
 		return
 	}
 	ev := w.run.Event
-	head := fmt.Sprintf("**Terraform plan for `%s`** at %s", env, short(ev.SHA))
+	head := fmt.Sprintf("Commit `%s`", short(ev.SHA))
 	if u := w.runURL(); u != "" {
-		head += fmt.Sprintf(" ([run %d](%s))", w.run.ID, u)
+		head += fmt.Sprintf(" · [run %d](%s)", w.run.ID, u)
 	}
 	if err := w.e.deps.PRs.UpsertPlanComment(context.WithoutCancel(ctx), ev.Repo, ev.PR, env, head+"\n\n"+summary, text); err != nil {
 		w.log.Warn("post plan comment", "env", env, "err", w.e.mask.String(err.Error()))

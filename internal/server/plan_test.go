@@ -59,7 +59,7 @@ func TestPullRequestPlanCommentsAndStatuses(t *testing.T) {
 	first := map[int64]string{}
 	for _, c := range comments {
 		first[c.ID] = c.Body
-		if !strings.Contains(c.Body, "Terraform plan for") || !strings.Contains(c.Body, "<details>") {
+		if !strings.Contains(c.Body, "Terraform plan: `") || !strings.Contains(c.Body, "<details>") {
 			t.Fatalf("comment lacks summary or collapsed plan:\n%s", c.Body)
 		}
 	}

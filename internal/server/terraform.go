@@ -3,7 +3,10 @@ package server
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/gitops-runner/runner/internal/pipeline"
@@ -28,7 +31,7 @@ func NewTerraform(explicitBin, pluginCache string, env map[string]string, timeou
 	return &terraformRunner{bin: bin, pluginCache: pluginCache, env: env, timeout: timeout}, nil
 }
 
-func (t *terraformRunner) workspace(env, dir string, log interface{ Write([]byte) (int, error) }) (*tf.Workspace, error) {
+func (t *terraformRunner) workspace(env, dir string, log io.Writer) (*tf.Workspace, error) {
 	return tf.New(tf.Options{
 		Bin: t.bin, Dir: dir, Environment: env, PluginCacheDir: t.pluginCache, Env: t.env,
 		Log: log, CommandTimeout: t.timeout,
@@ -36,29 +39,67 @@ func (t *terraformRunner) workspace(env, dir string, log interface{ Write([]byte
 }
 
 func (t *terraformRunner) Plan(ctx context.Context, req pipeline.PlanRequest) (pipeline.PlanResult, error) {
-	ws, err := t.workspace(req.Env, req.Dir, req.Log)
+	// The plan's own output is the human-readable plan for the PR comment: it is
+	// captured while it streams to the stage log, so no extra `terraform show` runs.
+	capture := &captureWriter{w: req.Log}
+	ws, err := t.workspace(req.Env, req.Dir, capture)
 	if err != nil {
 		return pipeline.PlanResult{}, err
 	}
-	fmt.Fprintf(req.Log, "$ terraform init (%s)\n", req.Env)
 	if err := ws.Init(ctx); err != nil {
 		return pipeline.PlanResult{}, err
 	}
-	fmt.Fprintf(req.Log, "$ terraform plan -out %s\n", req.PlanFile)
-	if _, err := ws.Plan(ctx, req.PlanFile, req.Vars); err != nil {
+	capture.start()
+	_, err = ws.Plan(ctx, req.PlanFile, req.Vars)
+	text := capture.stop()
+	if err != nil {
 		return pipeline.PlanResult{}, err
 	}
 	p, err := ws.Show(ctx, req.PlanFile)
 	if err != nil {
 		return pipeline.PlanResult{}, err
 	}
-	text, err := ws.ShowText(ctx, req.PlanFile)
-	if err != nil {
-		return pipeline.PlanResult{}, err
-	}
 	sum := tf.Summarize(req.Env, p)
 	fmt.Fprint(req.Log, sum.Text())
 	return pipeline.PlanResult{Summary: sum, Text: text}, nil
+}
+
+// captureWriter passes everything to w and keeps a copy while capturing.
+type captureWriter struct {
+	w   io.Writer
+	mu  sync.Mutex
+	on  bool
+	buf strings.Builder
+}
+
+func (c *captureWriter) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	if c.on {
+		c.buf.Write(p)
+	}
+	c.mu.Unlock()
+	return c.w.Write(p)
+}
+
+func (c *captureWriter) start() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.on = true
+	c.buf.Reset()
+}
+
+// stop ends the capture and returns the text without the "$ terraform plan" line.
+func (c *captureWriter) stop() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.on = false
+	text := c.buf.String()
+	if strings.HasPrefix(text, "$ ") {
+		if i := strings.IndexByte(text, '\n'); i >= 0 {
+			text = text[i+1:]
+		}
+	}
+	return strings.TrimSpace(text) + "\n"
 }
 
 func (t *terraformRunner) Apply(ctx context.Context, req pipeline.ApplyRequest) (map[string]string, error) {

@@ -227,7 +227,7 @@ func TestMarkdown(t *testing.T) {
 		{
 			name:    "no changes",
 			plan:    &tfjson.Plan{},
-			want:    []string{"### Terraform plan: `dev`\n\nNo changes. Infrastructure matches the configuration.\n"},
+			want:    []string{"No changes. Infrastructure matches the configuration.\n"},
 			notWant: []string{"WARNING", "Plan:"},
 		},
 		{
