@@ -50,7 +50,15 @@ type Queue struct {
 	log     *slog.Logger
 	running atomic.Bool
 	maxTry  int
+
+	wake     chan struct{} // an accepted run waits for its job
+	stopDisp context.CancelFunc
+	dispDone chan struct{}
 }
+
+// dispatchBatch bounds how many jobs one dispatch transaction inserts, so the
+// store is never held long while webhooks wait to be answered.
+const dispatchBatch = 16
 
 // New migrates River's tables into the store's database and builds the client.
 func New(ctx context.Context, st *store.Store, exec Executor, opts Options) (*Queue, error) {
@@ -95,7 +103,7 @@ func New(ctx context.Context, st *store.Store, exec Executor, opts Options) (*Qu
 	if err != nil {
 		return nil, fmt.Errorf("queue client: %w", err)
 	}
-	return &Queue{store: st, client: client, log: opts.Logger, maxTry: opts.MaxAttempts}, nil
+	return &Queue{store: st, client: client, log: opts.Logger, maxTry: opts.MaxAttempts, wake: make(chan struct{}, 1)}, nil
 }
 
 // quiet keeps River's own info chatter out of the runner's log.
@@ -112,13 +120,57 @@ func (h levelFloor) Enabled(ctx context.Context, l slog.Level) bool {
 	return l >= h.min && h.Handler.Enabled(ctx, l)
 }
 
-// Accept stores the delivery as a run and its job in one transaction: once Accept
-// returns, the run survives any crash. A repeated delivery id enqueues nothing.
+// Accept stores the delivery as a run: once Accept returns, the run survives any
+// crash. Its job is inserted right after by the dispatcher (a transactional
+// outbox), which keeps River's insert off the webhook's answer. A repeated
+// delivery id stores and enqueues nothing.
 func (q *Queue) Accept(ctx context.Context, ev event.Event) (runID int64, duplicate bool, err error) {
-	return q.store.Accept(ctx, ev, func(ctx context.Context, tx *sql.Tx, runID int64) error {
+	runID, duplicate, err = q.store.Accept(ctx, ev, nil)
+	if err == nil && !duplicate {
+		select {
+		case q.wake <- struct{}{}:
+		default: // a wake-up is already pending
+		}
+	}
+	return runID, duplicate, err
+}
+
+// Dispatch gives every accepted run without a job its job now, in small
+// batches. A started queue does this by itself as runs are accepted.
+func (q *Queue) Dispatch(ctx context.Context) { q.dispatch(ctx) }
+
+func (q *Queue) dispatch(ctx context.Context) {
+	insert := func(ctx context.Context, tx *sql.Tx, runID int64) error {
 		_, err := q.client.InsertTx(ctx, tx, RunArgs{RunID: runID}, nil)
 		return err
-	})
+	}
+	for ctx.Err() == nil {
+		n, err := q.store.DispatchRuns(ctx, dispatchBatch, insert)
+		if err != nil {
+			if ctx.Err() == nil {
+				q.log.Error("dispatch accepted runs", "err", err)
+			}
+			return
+		}
+		if n < dispatchBatch {
+			return
+		}
+	}
+}
+
+func (q *Queue) dispatcher(ctx context.Context) {
+	defer close(q.dispDone)
+	t := time.NewTicker(time.Second) // also retries a dispatch that failed
+	defer t.Stop()
+	for {
+		q.dispatch(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-q.wake:
+		case <-t.C:
+		}
+	}
 }
 
 // Start recovers jobs orphaned by a dead process, then starts working.
@@ -136,6 +188,9 @@ func (q *Queue) Start(ctx context.Context) error {
 	if err := q.client.Start(ctx); err != nil {
 		return fmt.Errorf("start queue: %w", err)
 	}
+	dctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	q.stopDisp, q.dispDone = cancel, make(chan struct{})
+	go q.dispatcher(dctx)
 	q.running.Store(true)
 	return nil
 }
@@ -148,6 +203,11 @@ func (q *Queue) Running() bool { return q.running.Load() }
 // is left to be re-run when the job is picked up again.
 func (q *Queue) Stop(ctx context.Context) error {
 	defer q.running.Store(false)
+	if q.stopDisp != nil {
+		// Runs accepted but not yet dispatched keep their place: the next start dispatches them.
+		q.stopDisp()
+		<-q.dispDone
+	}
 	err := q.client.Stop(ctx)
 	if err == nil {
 		return nil
@@ -164,7 +224,8 @@ func (q *Queue) Stop(ctx context.Context) error {
 	return nil
 }
 
-// Pending counts jobs not yet finished (available, scheduled, retryable or running).
+// Pending counts runs not yet finished by the queue: accepted runs waiting for
+// their job, and jobs available, scheduled, retryable or running.
 func (q *Queue) Pending(ctx context.Context) (int, error) {
 	var n int
 	err := q.store.DB().QueryRowContext(ctx, `SELECT COUNT(*) FROM river_job WHERE state IN
@@ -172,7 +233,11 @@ func (q *Queue) Pending(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("count pending jobs: %w", err)
 	}
-	return n, nil
+	waiting, err := q.store.Undispatched(ctx)
+	if err != nil {
+		return 0, err
+	}
+	return n + waiting, nil
 }
 
 type runWorker struct {

@@ -215,8 +215,11 @@ func TestExecutorErrorIsRetried(t *testing.T) {
 	id := f.accept(t, "d-1")
 	// River's first retry comes about a second later.
 	eventually(t, 20*time.Second, "a second attempt that succeeds", func() bool {
+		if exec.counts()[id] != 2 { // the job exists once it ran
+			return false
+		}
 		state, _ := f.jobState(t, id)
-		return exec.counts()[id] == 2 && state == "completed"
+		return state == "completed"
 	})
 	if state, attempt := f.jobState(t, id); attempt != 2 {
 		t.Errorf("job state %s attempt %d, want 2 attempts", state, attempt)
@@ -377,6 +380,10 @@ func TestPendingCountsUnfinishedJobs(t *testing.T) {
 	for i := range 4 {
 		f.accept(t, fmt.Sprintf("d-%d", i))
 	}
+	if n := f.pending(t); n != 4 {
+		t.Errorf("Pending with 4 runs waiting for their jobs = %d, want 4", n)
+	}
+	f.queue.Dispatch(context.Background())
 	if _, err := f.store.DB().Exec(`UPDATE river_job SET state = 'completed', finalized_at = ? WHERE id = 1`, time.Now().UTC()); err != nil {
 		t.Fatal(err)
 	}
@@ -388,5 +395,24 @@ func TestPendingCountsUnfinishedJobs(t *testing.T) {
 	}
 	if n := f.pending(t); n != 2 {
 		t.Errorf("Pending = %d, want 2 (one retryable, one available)", n)
+	}
+}
+
+// A run accepted while no dispatcher ran (the process died right after
+// answering 202) gets its job, exactly one, when the queue starts.
+func TestRunsAcceptedBeforeStartAreDispatchedOnce(t *testing.T) {
+	t.Parallel()
+	exec := &executor{}
+	f := newFixture(t, exec)
+	id := f.accept(t, "d-before-start")
+	f.queue.Dispatch(context.Background()) // a dispatch racing the start must not double it
+	f.start(t)
+	eventually(t, 10*time.Second, "the run executed", func() bool { return exec.counts()[id] == 1 })
+	var jobs int
+	if err := f.store.DB().QueryRow(`SELECT COUNT(*) FROM river_job`).Scan(&jobs); err != nil {
+		t.Fatal(err)
+	}
+	if jobs != 1 {
+		t.Fatalf("%d jobs for one run", jobs)
 	}
 }

@@ -36,9 +36,11 @@ func Finished(status string) bool {
 	return false
 }
 
-// Accept records a delivery as a queued run and, in the same transaction, calls
-// enqueue so that the job exists exactly when the run does. A delivery id seen
-// before returns the earlier run with duplicate=true and enqueues nothing.
+// Accept records a delivery as a queued run. With an enqueue function it is
+// called in the same transaction, so that the job exists exactly when the run
+// does; without one the run waits for DispatchRuns (a transactional outbox, which
+// keeps the job insert off the webhook's answer). A delivery id seen before
+// returns the earlier run with duplicate=true and enqueues nothing.
 func (s *Store) Accept(ctx context.Context, ev event.Event, enqueue func(ctx context.Context, tx *sql.Tx, runID int64) error) (runID int64, duplicate bool, err error) {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
@@ -53,11 +55,15 @@ func (s *Store) Accept(ctx context.Context, ev event.Event, enqueue func(ctx con
 	case !errors.Is(err, sql.ErrNoRows):
 		return 0, false, fmt.Errorf("accept delivery %s: lookup: %w", ev.DeliveryID, err)
 	}
+	enqueued := 0
+	if enqueue != nil {
+		enqueued = 1
+	}
 	res, err := tx.ExecContext(ctx, `INSERT INTO runs
-		(delivery_id, event, action, kind, repo, clone_url, sha, base_sha, ref, base_ref, pr, sender, comment, status, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		(delivery_id, event, action, kind, repo, clone_url, sha, base_sha, ref, base_ref, pr, sender, comment, status, enqueued, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		ev.DeliveryID, ev.Name, ev.Action, ev.Kind, ev.Repo, ev.CloneURL, ev.SHA, ev.BaseSHA, ev.Ref, ev.BaseRef,
-		ev.PR, ev.Sender, ev.Comment, StatusQueued, s.now())
+		ev.PR, ev.Sender, ev.Comment, StatusQueued, enqueued, s.now())
 	if err != nil {
 		return 0, false, fmt.Errorf("accept delivery %s: insert run: %w", ev.DeliveryID, err)
 	}
@@ -73,6 +79,52 @@ func (s *Store) Accept(ctx context.Context, ev event.Event, enqueue func(ctx con
 		return 0, false, fmt.Errorf("accept delivery %s: commit: %w", ev.DeliveryID, err)
 	}
 	return runID, false, nil
+}
+
+// DispatchRuns enqueues up to limit accepted runs that have no job yet, oldest
+// first: each run's job is inserted and the run marked in one transaction, so a
+// run gets exactly one job whatever crashes. It returns how many it enqueued.
+func (s *Store) DispatchRuns(ctx context.Context, limit int, enqueue func(ctx context.Context, tx *sql.Tx, runID int64) error) (int, error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, fmt.Errorf("dispatch runs: %w", err)
+	}
+	defer tx.Rollback() //nolint:errcheck
+	rows, err := tx.QueryContext(ctx, `SELECT id FROM runs WHERE enqueued = 0 ORDER BY id LIMIT ?`, limit)
+	if err != nil {
+		return 0, fmt.Errorf("dispatch runs: %w", err)
+	}
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return 0, fmt.Errorf("dispatch runs: %w", err)
+		}
+		ids = append(ids, id)
+	}
+	rows.Close()
+	for _, id := range ids {
+		if err := enqueue(ctx, tx, id); err != nil {
+			return 0, fmt.Errorf("dispatch run %d: %w", id, err)
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE runs SET enqueued = 1 WHERE id = ?`, id); err != nil {
+			return 0, fmt.Errorf("dispatch run %d: %w", id, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, fmt.Errorf("dispatch runs: %w", err)
+	}
+	return len(ids), nil
+}
+
+// Undispatched counts accepted runs still waiting for their job.
+func (s *Store) Undispatched(ctx context.Context) (int, error) {
+	var n int
+	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM runs WHERE enqueued = 0`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count undispatched runs: %w", err)
+	}
+	return n, nil
 }
 
 const runColumns = `id, delivery_id, event, action, kind, repo, clone_url, sha, base_sha, ref, base_ref, pr, sender, comment,

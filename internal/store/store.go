@@ -108,11 +108,13 @@ var schema = []string{
 		environments TEXT NOT NULL DEFAULT '[]',
 		apps TEXT NOT NULL DEFAULT '[]',
 		attempts INTEGER NOT NULL DEFAULT 0,
+		enqueued INTEGER NOT NULL DEFAULT 0,
 		created_at TIMESTAMP NOT NULL,
 		started_at TIMESTAMP,
 		finished_at TIMESTAMP
 	)`,
 	`CREATE INDEX IF NOT EXISTS runs_repo_created ON runs (repo, created_at)`,
+	`CREATE INDEX IF NOT EXISTS runs_to_enqueue ON runs (enqueued) WHERE enqueued = 0`,
 	`CREATE TABLE IF NOT EXISTS stages (
 		id INTEGER PRIMARY KEY AUTOINCREMENT,
 		run_id INTEGER NOT NULL REFERENCES runs(id),
