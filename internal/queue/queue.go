@@ -38,7 +38,7 @@ type Executor interface {
 type Options struct {
 	Workers      int           // concurrent runs; default 4
 	JobTimeout   time.Duration // longest a run may take; default 2h
-	PollInterval time.Duration // how often workers look for new jobs; default 200ms
+	PollInterval time.Duration // how often workers look for new jobs; default 100ms
 	MaxAttempts  int           // tries of a run that keeps failing for infrastructure reasons; default 10
 	Logger       *slog.Logger
 }
@@ -69,7 +69,7 @@ func New(ctx context.Context, st *store.Store, exec Executor, opts Options) (*Qu
 		opts.JobTimeout = 2 * time.Hour
 	}
 	if opts.PollInterval <= 0 {
-		opts.PollInterval = 200 * time.Millisecond
+		opts.PollInterval = 100 * time.Millisecond
 	}
 	if opts.MaxAttempts <= 0 {
 		opts.MaxAttempts = 10
