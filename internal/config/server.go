@@ -73,6 +73,16 @@ func LoadServer(args []string, getenv func(string) string) (Server, error) {
 		}
 		return def
 	}
+	// Secrets never become flag defaults: `serve -h` would print them.
+	var secrets []func()
+	secret := func(p *string, name, envName, usage string) {
+		fs.StringVar(p, name, "", usage+" ("+envName+"; prefer the variable: flags show in ps)")
+		secrets = append(secrets, func() {
+			if *p == "" {
+				*p = getenv(envName)
+			}
+		})
+	}
 	str := func(p *string, name, envName, def, usage string) {
 		fs.StringVar(p, name, env(envName, def), usage+" ("+envName+")")
 	}
@@ -114,7 +124,7 @@ func LoadServer(args []string, getenv func(string) string) (Server, error) {
 	var allowed string
 	str(&s.Listen, "listen", "RUNNER_LISTEN", ":8080", "address to listen on")
 	str(&s.PublicURL, "public-url", "RUNNER_PUBLIC_URL", "", "base URL of this runner for links")
-	str(&s.WebhookSecret, "webhook-secret", "RUNNER_WEBHOOK_SECRET", "", "GitHub webhook secret (required)")
+	secret(&s.WebhookSecret, "webhook-secret", "RUNNER_WEBHOOK_SECRET", "GitHub webhook secret (required)")
 	str(&s.DataDir, "data-dir", "RUNNER_DATA_DIR", "./runner-data", "directory for the database, mirrors and work trees")
 	str(&allowed, "allowed-repos", "RUNNER_ALLOWED_REPOS", "", "comma-separated owner/name globs of repositories to act on")
 	num(&s.Workers, "workers", "RUNNER_WORKERS", 4, "runs worked at once")
@@ -122,15 +132,15 @@ func LoadServer(args []string, getenv func(string) string) (Server, error) {
 	dur(&s.StageTimeout, "stage-timeout", "RUNNER_STAGE_TIMEOUT", 45*time.Minute, "longest a stage may run")
 	dur(&s.ShutdownGrace, "shutdown-grace", "RUNNER_SHUTDOWN_GRACE", 60*time.Second, "time given to the stage in flight on SIGTERM")
 	dur(&s.LockLease, "lock-lease", "RUNNER_LOCK_LEASE", 2*time.Minute, "environment lock lease (renewed while held)")
-	str(&s.GitHubToken, "github-token", "GITHUB_TOKEN", "", "GitHub token (clone and API)")
+	secret(&s.GitHubToken, "github-token", "GITHUB_TOKEN", "GitHub token (clone and API)")
 	id(&s.GitHubAppID, "github-app-id", "GITHUB_APP_ID", "GitHub App id")
 	id(&s.GitHubInstallationID, "github-installation-id", "GITHUB_INSTALLATION_ID", "GitHub App installation id")
 	str(&s.GitHubAppKeyFile, "github-app-key", "GITHUB_APP_PRIVATE_KEY_FILE", "", "GitHub App private key (PEM file)")
 	str(&s.GitHubAPIURL, "github-api-url", "RUNNER_GITHUB_API_URL", "", "GitHub API base URL (GitHub Enterprise)")
 	str(&s.TerraformBin, "terraform", "RUNNER_TERRAFORM_BIN", "", "terraform or tofu binary (default: terraform, then tofu, on PATH)")
 	str(&s.PluginCacheDir, "plugin-cache", "TF_PLUGIN_CACHE_DIR", "", "shared Terraform plugin cache (default: DATA_DIR/plugin-cache)")
-	str(&s.SlackToken, "slack-token", "SLACK_BOT_TOKEN", "", "Slack bot token")
-	str(&s.SlackWebhookURL, "slack-webhook", "SLACK_WEBHOOK_URL", "", "Slack incoming webhook URL (instead of a bot token)")
+	secret(&s.SlackToken, "slack-token", "SLACK_BOT_TOKEN", "Slack bot token")
+	secret(&s.SlackWebhookURL, "slack-webhook", "SLACK_WEBHOOK_URL", "Slack incoming webhook URL (instead of a bot token)")
 	str(&s.SlackChannel, "slack-channel", "SLACK_CHANNEL", "", "default Slack channel")
 	str(&s.SlackAPIURL, "slack-api-url", "SLACK_API_URL", "", "Slack API base URL (tests)")
 	str(&s.AWSRegion, "aws-region", "AWS_REGION", "us-east-1", "AWS region")
@@ -142,6 +152,9 @@ func LoadServer(args []string, getenv func(string) string) (Server, error) {
 	fs.SetOutput(os.Stderr)
 	if err := fs.Parse(args); err != nil {
 		return Server{}, err
+	}
+	for _, fill := range secrets {
+		fill()
 	}
 	if fs.NArg() > 0 {
 		problems = append(problems, fmt.Sprintf("unexpected arguments: %s", strings.Join(fs.Args(), " ")))

@@ -1,6 +1,9 @@
 package config_test
 
 import (
+	"errors"
+	"flag"
+	"io"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -240,5 +243,39 @@ func TestSecrets(t *testing.T) {
 				t.Errorf("Secrets() = %q, want %q", got, tc.want)
 			}
 		})
+	}
+}
+
+// A secret given in the environment must never show up in `serve -h`, which
+// prints every flag's default value.
+func TestHelpDoesNotPrintSecrets(t *testing.T) {
+	env := map[string]string{
+		"RUNNER_WEBHOOK_SECRET": "whsec-0123456789abcdef", "GITHUB_TOKEN": "ghp_supersecret0123",
+		"SLACK_BOT_TOKEN": "xoxb-supersecret", "SLACK_WEBHOOK_URL": "https://hooks.example/secret",
+	}
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stderr := os.Stderr
+	os.Stderr = w
+	_, herr := config.LoadServer([]string{"-h"}, func(k string) string { return env[k] })
+	os.Stderr = stderr
+	w.Close()
+	out, _ := io.ReadAll(r)
+	if !errors.Is(herr, flag.ErrHelp) {
+		t.Fatalf("LoadServer(-h) = %v, want flag.ErrHelp", herr)
+	}
+	for name, v := range env {
+		if strings.Contains(string(out), v) {
+			t.Fatalf("serve -h prints %s:\n%s", name, out)
+		}
+	}
+	cfg, err := config.LoadServer([]string{"-allowed-repos", "a/b"}, func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.GitHubToken != env["GITHUB_TOKEN"] || cfg.WebhookSecret != env["RUNNER_WEBHOOK_SECRET"] {
+		t.Fatalf("secrets from the environment not used: %+v", cfg)
 	}
 }
