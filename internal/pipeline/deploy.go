@@ -200,7 +200,7 @@ func (w *work) deployEnv(ctx context.Context, t target, images map[string]string
 	env := t.env
 	planKey := store.StageKey{Env: env.Name, Name: StagePlan}
 	w.story.envStarted(ctx, env.Name)
-	lctx, release, err := w.lockEnv(ctx, env.Name, planKey)
+	lctx, release, err := w.lockEnv(ctx, env.Name, planKey, 0) // a deploy keeps its place in line
 	if err != nil {
 		if ctx.Err() == nil {
 			w.story.envDone(ctx, env.Name, err)

@@ -15,12 +15,16 @@ var errLockLost = errors.New("environment lock lost (lease expired)")
 // lockEnv takes the environment's lock for this run, waiting (and showing the
 // stage as waiting, with the holder) while another run has it. The returned
 // context is cancelled if the lease is lost; release gives the lock back.
-func (w *work) lockEnv(ctx context.Context, env string, shown store.StageKey) (context.Context, func(), error) {
+//
+// maxWait > 0 bounds the wait: past it lockEnv returns a *WaitingError, so the
+// caller can give its worker back and try again later instead of holding it.
+func (w *work) lockEnv(ctx context.Context, env string, shown store.StageKey, maxWait time.Duration) (context.Context, func(), error) {
 	st := w.e.deps.Store
 	repo := w.run.Event.Repo
 	holder := fmt.Sprintf("run %d on %s", w.run.ID, w.e.opts.Holder)
 	lease := w.e.opts.LockLease
 	waitingShown := ""
+	start := time.Now()
 	for {
 		ok, cur, err := st.TryLock(ctx, repo, env, holder, w.run.ID, lease)
 		if err != nil {
@@ -37,6 +41,9 @@ func (w *work) lockEnv(ctx context.Context, env string, shown store.StageKey) (c
 			}
 			w.log.Info("waiting for environment lock", "env", env, "holder_run", cur.RunID)
 			waitingShown = what
+		}
+		if maxWait > 0 && time.Since(start) >= maxWait {
+			return nil, nil, &WaitingError{Reason: what, After: w.e.opts.LockPoll * 5}
 		}
 		select {
 		case <-ctx.Done():
@@ -74,3 +81,16 @@ func (w *work) lockEnv(ctx context.Context, env string, shown store.StageKey) (c
 	}
 	return lctx, release, nil
 }
+
+// WaitingError says a run cannot go on yet (an environment lock is held by
+// another run) and should be tried again after a while; the queue gives the
+// worker back meanwhile instead of blocking it.
+type WaitingError struct {
+	Reason string
+	After  time.Duration
+}
+
+func (e *WaitingError) Error() string { return "waiting: " + e.Reason }
+
+// SnoozeFor is how long to wait before trying again.
+func (e *WaitingError) SnoozeFor() time.Duration { return e.After }

@@ -154,7 +154,11 @@ func (e *Engine) Execute(ctx context.Context, runID int64) error {
 	}
 	log := e.log.With("run", run.ID, "repo", run.Event.Repo, "sha", short(run.Event.SHA), "kind", run.Event.Kind)
 	log.Info("run started", "attempt", run.Attempts)
-	status, errText := e.execute(ctx, run, log)
+	status, errText, waiting := e.execute(ctx, run, log)
+	if status == statusWaiting && ctx.Err() == nil {
+		log.Info("run waits; its worker is free meanwhile", "reason", waiting.Reason, "retry_in", waiting.After)
+		return waiting
+	}
 	if ctx.Err() != nil && status != store.StatusSucceeded {
 		// Shutdown (or job timeout): leave the run for the next attempt.
 		log.Warn("run interrupted; it will resume", "err", ctx.Err())
@@ -168,28 +172,39 @@ func (e *Engine) Execute(ctx context.Context, runID int64) error {
 	return nil
 }
 
-func (e *Engine) execute(ctx context.Context, run store.Run, log *slog.Logger) (status, errText string) {
+// statusWaiting is not stored: the run stays running and comes back later.
+const statusWaiting = "waiting"
+
+func (e *Engine) execute(ctx context.Context, run store.Run, log *slog.Logger) (status, errText string, waiting *WaitingError) {
+	status, errText, w := e.executeWork(ctx, run, log)
+	if w != nil {
+		waiting = w.waiting
+	}
+	return status, errText, waiting
+}
+
+func (e *Engine) executeWork(ctx context.Context, run store.Run, log *slog.Logger) (status, errText string, w *work) {
 	ev := run.Event
 	switch ev.Kind {
 	case event.KindMerged:
-		return store.StatusNothing, "merged pull request recorded; the push to the base branch deploys"
+		return store.StatusNothing, "merged pull request recorded; the push to the base branch deploys", w
 	case event.KindComment:
-		return store.StatusNothing, "pull request comment commands are not supported yet"
+		return store.StatusNothing, "pull request comment commands are not supported yet", w
 	case event.KindDeploy:
 		if ev.SHA == "" || ev.SHA == event.ZeroSHA {
-			return store.StatusNothing, "branch deleted: nothing to deploy"
+			return store.StatusNothing, "branch deleted: nothing to deploy", w
 		}
 		if event.Branch(ev.Ref) == "" {
-			return store.StatusNothing, "push of " + ev.Ref + " is not a branch: nothing to deploy"
+			return store.StatusNothing, "push of " + ev.Ref + " is not a branch: nothing to deploy", w
 		}
 	case event.KindPlan:
 	default:
-		return store.StatusFailed, "unknown run kind " + ev.Kind
+		return store.StatusFailed, "unknown run kind " + ev.Kind, w
 	}
-	w := &work{e: e, run: run, log: log, dir: filepath.Join(e.opts.WorkDir, fmt.Sprintf("run-%d", run.ID))}
+	w = &work{e: e, run: run, log: log, dir: filepath.Join(e.opts.WorkDir, fmt.Sprintf("run-%d", run.ID))}
 	stages, err := e.deps.Store.EnsureStages(ctx, run.ID, []store.StageKey{{Name: StageCheckout}})
 	if err != nil {
-		return store.StatusFailed, err.Error()
+		return store.StatusFailed, err.Error(), w
 	}
 	w.stages = stages
 	if err := w.checkout(ctx); err != nil {
@@ -197,13 +212,15 @@ func (e *Engine) execute(ctx context.Context, run store.Run, log *slog.Logger) (
 			// Say on the pull request why nothing was planned (e.g. a broken .runner.yaml).
 			w.setStatus(ctx, "runner/config", "failure", "not planned: "+firstLine(e.mask.String(err.Error())))
 		}
-		return store.StatusFailed, err.Error()
+		return store.StatusFailed, err.Error(), w
 	}
 	switch ev.Kind {
 	case event.KindPlan:
-		return w.planPR(ctx)
+		status, errText = w.planPR(ctx)
+		return status, errText, w
 	default:
-		return w.deploy(ctx)
+		status, errText = w.deploy(ctx)
+		return status, errText, w
 	}
 }
 

@@ -54,6 +54,7 @@ func (w *work) planPR(ctx context.Context) (string, string) {
 		wg       sync.WaitGroup
 		mu       sync.Mutex
 		failures []string
+		waiting  *WaitingError
 	)
 	for _, name := range res.Environments {
 		env, ok := w.cfg.Environment(name)
@@ -71,12 +72,19 @@ func (w *work) planPR(ctx context.Context) (string, string) {
 			defer func() { <-sem }()
 			if err := w.planOnePR(ctx, env); err != nil {
 				mu.Lock()
-				failures = append(failures, env.Name)
+				if !errors.As(err, &waiting) {
+					failures = append(failures, env.Name)
+				}
 				mu.Unlock()
 			}
 		}()
 	}
 	wg.Wait()
+	if len(failures) == 0 && waiting != nil {
+		// Environments planned so far keep their results; the run comes back for the rest.
+		w.waiting = waiting
+		return statusWaiting, waiting.Error()
+	}
 	if len(failures) > 0 {
 		return store.StatusFailed, "plan failed for " + strings.Join(failures, ", ")
 	}
@@ -85,7 +93,12 @@ func (w *work) planPR(ctx context.Context) (string, string) {
 
 func (w *work) planOnePR(ctx context.Context, env config.Environment) error {
 	key := store.StageKey{Env: env.Name, Name: StagePlan}
-	lctx, release, err := w.lockEnv(ctx, env.Name, key)
+	lctx, release, err := w.lockEnv(ctx, env.Name, key, w.e.opts.LockPoll*5)
+	var waiting *WaitingError
+	if errors.As(err, &waiting) {
+		w.prStatus(ctx, env.Name, "pending", "waiting for the environment lock")
+		return err
+	}
 	if err != nil {
 		w.prStatus(ctx, env.Name, "error", "could not take the environment lock")
 		return err

@@ -32,6 +32,8 @@ type work struct {
 	src    string
 	cfg    *config.Repo
 	story  *story
+
+	waiting *WaitingError // set when the run must come back later
 }
 
 func (w *work) stage(k store.StageKey) (store.Stage, bool) {

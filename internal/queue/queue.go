@@ -29,7 +29,9 @@ func (RunArgs) Kind() string { return "run" }
 
 // Executor carries a run to its end. It returns nil when the run reached a final
 // status (success or failure alike) and an error only when the run must be tried
-// again (the process is shutting down, the store failed).
+// again (the process is shutting down, the store failed). An error with a
+// SnoozeFor() time.Duration method puts the run back for that long without
+// counting a failed attempt.
 type Executor interface {
 	Execute(ctx context.Context, runID int64) error
 }
@@ -246,5 +248,18 @@ type runWorker struct {
 }
 
 func (w *runWorker) Work(ctx context.Context, job *river.Job[RunArgs]) error {
-	return w.exec.Execute(ctx, job.Args.RunID)
+	err := w.exec.Execute(ctx, job.Args.RunID)
+	var wait snoozer
+	if errors.As(err, &wait) {
+		// The run waits (e.g. for an environment lock): free the worker and come
+		// back later; a snooze does not use up an attempt.
+		return river.JobSnooze(wait.SnoozeFor())
+	}
+	return err
+}
+
+// snoozer is an Executor error that asks for the run to be tried again later.
+type snoozer interface {
+	error
+	SnoozeFor() time.Duration
 }

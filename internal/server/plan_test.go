@@ -5,7 +5,6 @@ package server_test
 import (
 	"context"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -159,15 +158,16 @@ func TestFailedApplyStopsLaterEnvironmentsAndIsRetried(t *testing.T) {
 }
 
 // A lock left by a dead holder blocks its environment until the lease runs out;
-// runs on other environments go ahead meanwhile; two runs on one environment
-// take turns.
+// runs on other environments go ahead meanwhile, even with both workers' runs
+// waiting for that lock (a waiting plan gives its worker back); two runs on one
+// environment take turns.
 func TestEnvironmentLocks(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end: runs Terraform")
 	}
 	h := newHarness(t, fixture.Options{Environments: []string{"dev", "prod"}, NoApps: true}, serverCollaborators(), nil)
 	ctx := context.Background()
-	ok, _, err := h.srv.Store().TryLock(ctx, repoName, "dev", "run 999 on a crashed host", 999, 4*time.Second)
+	ok, _, err := h.srv.Store().TryLock(ctx, repoName, "dev", "run 999 on a crashed host", 999, 15*time.Second)
 	if err != nil || !ok {
 		t.Fatalf("seed stale lock: %v %v", ok, err)
 	}
@@ -175,24 +175,11 @@ func TestEnvironmentLocks(t *testing.T) {
 	_, devHead2 := openPR(t, h, "dev-change-2", map[string]string{"environments/dev/extra2.tf": "resource \"terraform_data\" \"b\" {\n  input = 2\n}\n"})
 	_, prodHead := openPR(t, h, "prod-change", map[string]string{"environments/prod/extra.tf": "resource \"terraform_data\" \"c\" {\n  input = 3\n}\n"})
 
-	var ids []int64
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	for i, p := range []struct {
-		head, branch string
-	}{{devHead, "dev-change"}, {devHead2, "dev-change-2"}, {prodHead, "prod-change"}} {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			id := h.accept("pull_request", h.prPayload("opened", 40+i, p.head, base, p.branch))
-			mu.Lock()
-			ids = append(ids, id)
-			mu.Unlock()
-		}()
+	// Both dev plans take the two workers and wait for the dead holder's lock...
+	ids := []int64{
+		h.accept("pull_request", h.prPayload("opened", 40, devHead, base, "dev-change")),
+		h.accept("pull_request", h.prPayload("opened", 41, devHead2, base, "dev-change-2")),
 	}
-	wg.Wait()
-
-	// One of the dev runs shows it is waiting for the dead holder.
 	waitFor(t, func() []store.Stage {
 		var out []store.Stage
 		for _, id := range ids {
@@ -200,13 +187,16 @@ func TestEnvironmentLocks(t *testing.T) {
 		}
 		return out
 	}, func(stages []store.Stage) bool {
+		n := 0
 		for _, s := range stages {
 			if s.Env == "dev" && s.Status == store.StageWaiting && strings.Contains(s.WaitingFor, "run 999") {
-				return true
+				n++
 			}
 		}
-		return false
+		return n == 2
 	})
+	// ... and a prod plan sent now still goes ahead while they wait.
+	ids = append(ids, h.accept("pull_request", h.prPayload("opened", 42, prodHead, base, "prod-change")))
 	runs := map[int64]store.Run{}
 	for _, id := range ids {
 		runs[id] = h.waitRun(id, 3*time.Minute)
