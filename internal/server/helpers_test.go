@@ -255,3 +255,33 @@ func dumpRun(t *testing.T, run store.Run) {
 		}
 	}
 }
+
+// assertNoSecretInLogs reads every stage log of the run through the API and
+// fails if a secret shows up in one.
+func (h *harness) assertNoSecretInLogs(run store.Run, secrets ...string) {
+	h.t.Helper()
+	for _, st := range run.Stages {
+		resp, err := http.Get(fmt.Sprintf("%s/api/stages/%d/log", h.base, st.ID))
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		var body struct {
+			Lines []store.LogLine `json:"lines"`
+		}
+		err = json.NewDecoder(resp.Body).Decode(&body)
+		resp.Body.Close()
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		if len(body.Lines) == 0 {
+			h.t.Fatalf("stage %s/%s has no log", st.Env, st.Name)
+		}
+		for _, l := range body.Lines {
+			for _, s := range secrets {
+				if strings.Contains(l.Line, s) {
+					h.t.Fatalf("stage %s/%s log leaks a secret: %q", st.Env, st.Name, l.Line)
+				}
+			}
+		}
+	}
+}

@@ -96,6 +96,8 @@ func TestPullRequestThenMerge(t *testing.T) {
 			t.Fatalf("%s fleet stages = %s/%s, want skipped", env, st[env+"/ecs"].Status, st[env+"/refresh"].Status)
 		}
 	}
+	h.assertNoSecretInLogs(prRun, gitToken, testSecret)
+	h.assertNoSecretInLogs(deploy, gitToken, testSecret)
 	// Applies ran in order.
 	if !st["dev/apply"].Finished.Before(st["staging/apply"].Started) || !st["staging/apply"].Finished.Before(st["prod/apply"].Started) {
 		t.Fatalf("applies overlapped or ran out of order: %+v", deploy.Stages)

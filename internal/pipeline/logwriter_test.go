@@ -1,0 +1,69 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+)
+
+type memSink struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (m *memSink) AppendLog(_ context.Context, _ int64, lines []string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.lines = append(m.lines, lines...)
+	return nil
+}
+
+// Stage logs are cut into whole lines, secrets are masked before anything is
+// stored, a last line without newline is kept, and the tail is bounded.
+func TestLogWriter(t *testing.T) {
+	const token = "ghs_0123456789abcdef"
+	tests := []struct {
+		name   string
+		writes []string
+		want   []string
+	}{
+		{"whole lines", []string{"a\nb\n"}, []string{"a", "b"}},
+		{"lines split across writes", []string{"hel", "lo\nwor", "ld\n"}, []string{"hello", "world"}},
+		{"crlf", []string{"x\r\n"}, []string{"x"}},
+		{"last line without newline", []string{"done"}, []string{"done"}},
+		{"secret masked", []string{"clone https://x-access-token:" + token + "@github.com\n"}, []string{"clone https://x-access-token:***@github.com"}},
+		{"secret split across writes", []string{"token=" + token[:6], token[6:] + "\n"}, []string{"token=***"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			sink := &memSink{}
+			lw := newLogWriter(sink, 1, newMasker([]string{token}), 3)
+			for _, w := range tc.writes {
+				if _, err := lw.Write([]byte(w)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			lw.Close(context.Background())
+			if strings.Join(sink.lines, "|") != strings.Join(tc.want, "|") {
+				t.Fatalf("stored %q, want %q", sink.lines, tc.want)
+			}
+			for _, l := range append(sink.lines, lw.Tail()...) {
+				if strings.Contains(l, token) {
+					t.Fatalf("secret leaked: %q", l)
+				}
+			}
+		})
+	}
+	t.Run("tail keeps the last lines", func(t *testing.T) {
+		lw := newLogWriter(&memSink{}, 1, newMasker(nil), 3)
+		for i := range 10 {
+			fmt.Fprintf(lw, "line %d\n", i)
+		}
+		lw.Close(context.Background())
+		if got := strings.Join(lw.Tail(), ","); got != "line 7,line 8,line 9" {
+			t.Fatalf("tail = %s", got)
+		}
+	})
+}
