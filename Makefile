@@ -55,6 +55,7 @@ bench:
 	RUNNER_TF_BENCH=1 go test -count=1 -run TestPlanTimings -v ./internal/tf/
 
 demo: build
+	scripts/install-tools.sh terraform
 	./bin/runner demo
 
 docker:
