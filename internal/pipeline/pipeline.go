@@ -169,7 +169,16 @@ func (e *Engine) Execute(ctx context.Context, runID int64) error {
 		return err
 	}
 	log.Info("run finished", "status", status, "error", e.mask.String(errText))
+	// The work tree and saved plans served this run only; its logs and outcome are in the store.
+	if err := os.RemoveAll(e.runDir(run.ID)); err != nil {
+		log.Warn("remove the run's work tree", "err", err)
+	}
 	return nil
+}
+
+// runDir is where a run's work tree and saved plans live while it runs.
+func (e *Engine) runDir(id int64) string {
+	return filepath.Join(e.opts.WorkDir, fmt.Sprintf("run-%d", id))
 }
 
 // statusWaiting is not stored: the run stays running and comes back later.
@@ -201,7 +210,7 @@ func (e *Engine) executeWork(ctx context.Context, run store.Run, log *slog.Logge
 	default:
 		return store.StatusFailed, "unknown run kind " + ev.Kind, w
 	}
-	w = &work{e: e, run: run, log: log, dir: filepath.Join(e.opts.WorkDir, fmt.Sprintf("run-%d", run.ID))}
+	w = &work{e: e, run: run, log: log, dir: e.runDir(run.ID)}
 	stages, err := e.deps.Store.EnsureStages(ctx, run.ID, []store.StageKey{{Name: StageCheckout}})
 	if err != nil {
 		return store.StatusFailed, err.Error(), w

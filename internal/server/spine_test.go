@@ -3,6 +3,9 @@
 package server_test
 
 import (
+	"fmt"
+	"os"
+	"path/filepath"
 	"reflect"
 	"testing"
 	"time"
@@ -94,6 +97,11 @@ func TestPullRequestThenMerge(t *testing.T) {
 		// No app changed: the fleets are left alone, and say so.
 		if st[env+"/ecs"].Status != store.StageSkipped || st[env+"/refresh"].Status != store.StageSkipped {
 			t.Fatalf("%s fleet stages = %s/%s, want skipped", env, st[env+"/ecs"].Status, st[env+"/refresh"].Status)
+		}
+	}
+	for _, id := range []int64{prRun.ID, deploy.ID} {
+		if _, err := os.Stat(filepath.Join(h.cfg.DataDir, "runs", fmt.Sprintf("run-%d", id))); !os.IsNotExist(err) {
+			t.Fatalf("run %d's work tree is still on disk (%v)", id, err)
 		}
 	}
 	h.assertNoSecretInLogs(prRun, gitToken, testSecret)
