@@ -154,10 +154,10 @@ func (e *Engine) Execute(ctx context.Context, runID int64) error {
 	}
 	log := e.log.With("run", run.ID, "repo", run.Event.Repo, "sha", short(run.Event.SHA), "kind", run.Event.Kind)
 	log.Info("run started", "attempt", run.Attempts)
-	status, errText, waiting := e.execute(ctx, run, log)
+	status, errText, w := e.execute(ctx, run, log)
 	if status == statusWaiting && ctx.Err() == nil {
-		log.Info("run waits; its worker is free meanwhile", "reason", waiting.Reason, "retry_in", waiting.After)
-		return waiting
+		log.Info("run waits; its worker is free meanwhile", "reason", w.waiting.Reason, "retry_in", w.waiting.After)
+		return w.waiting
 	}
 	if ctx.Err() != nil && status != store.StatusSucceeded {
 		// Shutdown (or job timeout): leave the run for the next attempt.
@@ -184,15 +184,8 @@ func (e *Engine) runDir(id int64) string {
 // statusWaiting is not stored: the run stays running and comes back later.
 const statusWaiting = "waiting"
 
-func (e *Engine) execute(ctx context.Context, run store.Run, log *slog.Logger) (status, errText string, waiting *WaitingError) {
-	status, errText, w := e.executeWork(ctx, run, log)
-	if w != nil {
-		waiting = w.waiting
-	}
-	return status, errText, waiting
-}
-
-func (e *Engine) executeWork(ctx context.Context, run store.Run, log *slog.Logger) (status, errText string, w *work) {
+// execute does the run's work; w is nil when there was no work to set up.
+func (e *Engine) execute(ctx context.Context, run store.Run, log *slog.Logger) (status, errText string, w *work) {
 	ev := run.Event
 	switch ev.Kind {
 	case event.KindMerged:
