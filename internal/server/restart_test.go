@@ -54,6 +54,11 @@ func (h *harness) startProcess(bin, addr string, logf *os.File, extraEnv ...stri
 	if err := cmd.Start(); err != nil {
 		h.t.Fatal(err)
 	}
+	// A test that fails half way must not leave a runner behind.
+	h.t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_, _ = cmd.Process.Wait()
+	})
 	h.base = "http://" + addr
 	deadline := time.Now().Add(30 * time.Second)
 	for {
