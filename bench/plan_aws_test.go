@@ -50,11 +50,12 @@ func BenchmarkPlanOneEnvironmentAWS(b *testing.B) {
 	b.Setenv("AWS_REPLAY_SCHEMA", schema)
 
 	o := newProjectOrigin(b, root)
-	cfg := baseConfig(b, o, bin)
+	clock := newCommandClock(b, bin)
+	cfg := baseConfig(b, o, clock.bin)
 	cfg.Workers, cfg.PlanParallelism = 2, 3
 	r := startRunner(b, cfg)
-	hand := handPlanner{bin: bin, cache: filepath.Join(b.TempDir(), "plugin-cache"), url: authURL(o.git.URL(repoName))}
-	measurePlans(b, r, o, hand, planScenario{
+	hand := handPlanner{bin: clock.bin, cache: filepath.Join(b.TempDir(), "plugin-cache"), url: authURL(o.git.URL(repoName))}
+	measurePlans(b, r, o, hand, clock, planScenario{
 		title:    "project environments with the schema-replay aws provider (" + filepath.Base(schema) + ")",
 		slowNote: "most resources",
 		metric:   "aws-",

@@ -45,11 +45,12 @@ func BenchmarkPlanOneEnvironment(b *testing.B) {
 		extra["environments/"+env+"/load.tf"] = fmt.Sprintf("resource \"terraform_data\" \"n\" {\n  count = %d\n  input = count.index\n}\n", n)
 	}
 	o := newOrigin(b, fixture.Options{NoApps: true}, extra)
-	cfg := baseConfig(b, o, bin)
+	clock := newCommandClock(b, bin)
+	cfg := baseConfig(b, o, clock.bin)
 	cfg.Workers, cfg.PlanParallelism = 2, 3
 	r := startRunner(b, cfg)
-	hand := handPlanner{bin: bin, cache: filepath.Join(b.TempDir(), "plugin-cache"), url: authURL(o.git.URL(repoName))}
-	measurePlans(b, r, o, hand, planScenario{
+	hand := handPlanner{bin: clock.bin, cache: filepath.Join(b.TempDir(), "plugin-cache"), url: authURL(o.git.URL(repoName))}
+	measurePlans(b, r, o, hand, clock, planScenario{
 		title: fmt.Sprintf("built-in terraform_data; resources dev/staging/prod = %d/%d/%d",
 			planLoad["dev"], planLoad["staging"], planLoad["prod"]),
 		slowNote:      fmt.Sprintf("%d resources", planLoad["prod"]),
@@ -69,7 +70,7 @@ type planScenario struct {
 
 // measurePlans runs the side-by-side measurements against a started runner and
 // reports a table, the two ratios and the metrics.
-func measurePlans(b *testing.B, r *runner, o *origin, hand handPlanner, sc planScenario) {
+func measurePlans(b *testing.B, r *runner, o *origin, hand handPlanner, clock *commandClock, sc planScenario) {
 	b.Helper()
 	loadBefore := loadAvg()
 
@@ -86,14 +87,20 @@ func measurePlans(b *testing.B, r *runner, o *origin, hand handPlanner, sc planS
 	// mirror, the OS caches of git and terraform) and is not counted.
 	var runnerOne, handPlan, handShow []time.Duration
 	var queued, checkout, planStage, tail []time.Duration
+	var runnerTF, runnerOwn, handTF, handOwn []time.Duration
 	for i := 0; i <= sc.oneIterations; i++ {
 		branch, base, head, num := newPR("dev", "environments/dev")
+		_, mark := clock.inside(b, 0, "")
 		d, run := runnerPlan(b, r, o, num, base, head, branch, []string{"dev"})
-		hp, hs := hand.run(b, branch, "environments/dev")
+		rtf, mark := clock.inside(b, mark, runnerWorkTree)
+		hp, hs := hand.run(b, branch, false, "environments/dev")
+		htf, _ := clock.inside(b, mark, handWorkTree)
 		if i == 0 {
 			continue
 		}
 		runnerOne, handPlan, handShow = append(runnerOne, d), append(handPlan, hp), append(handShow, hp+hs)
+		runnerTF, runnerOwn = append(runnerTF, rtf), append(runnerOwn, d-rtf)
+		handTF, handOwn = append(handTF, htf), append(handOwn, hp+hs-htf)
 		q, c, p, t := breakdown(run)
 		queued, checkout, planStage, tail = append(queued, q), append(checkout, c), append(planStage, p), append(tail, t)
 	}
@@ -101,20 +108,23 @@ func measurePlans(b *testing.B, r *runner, o *origin, hand handPlanner, sc planS
 	// (c): all three environments (a module they all use) versus prod alone.
 	// The same comparison by hand (one clone, then init+plan in the three folders
 	// at once) tells what two shared cores allow whatever the runner does.
-	var all, prodOnly, handAll, handProd []time.Duration
+	var all, prodOnly, handAll, handProd, handAllShow, handProdShow []time.Duration
 	var allStages [][]time.Duration
+	envDirs := []string{"environments/dev", "environments/staging", "environments/prod"}
 	for range sc.scaleIterations {
 		branch, base, head, num := newPR("net", "terraform/modules/network")
 		d, run := runnerPlan(b, r, o, num, base, head, branch, []string{"dev", "staging", "prod"})
 		all = append(all, d)
 		allStages = append(allStages, planStages(run))
-		hp, _ := hand.run(b, branch, "environments/dev", "environments/staging", "environments/prod")
+		hp, _ := hand.run(b, branch, false, envDirs...)
 		handAll = append(handAll, hp)
+		hp, _ = hand.run(b, branch, true, envDirs...)
+		handAllShow = append(handAllShow, hp)
 		branch, base, head, num = newPR("prod", "environments/prod")
 		d, _ = runnerPlan(b, r, o, num, base, head, branch, []string{"prod"})
 		prodOnly = append(prodOnly, d)
-		hp, _ = hand.run(b, branch, "environments/prod")
-		handProd = append(handProd, hp)
+		hp, hs := hand.run(b, branch, false, "environments/prod")
+		handProd, handProdShow = append(handProd, hp), append(handProdShow, hp+hs)
 	}
 	loadAfter := loadAvg()
 
@@ -135,19 +145,27 @@ func measurePlans(b *testing.B, r *runner, o *origin, hand handPlanner, sc planS
 	row("  of which checkout stage (mirror fetch + work tree)", checkout)
 	row("  of which dev/plan stage (init+plan+show -json, statuses, comment)", planStage)
 	row("  of which after the last stage until finished + API poll", tail)
+	row("  of which inside terraform (version, init, plan, show -json)", runnerTF)
+	row("  of which the runner's own (all but terraform)", runnerOwn)
 	row("by hand: git clone + terraform init + plan", handPlan)
 	row("by hand: + terraform show -json (what the runner also runs)", handShow)
+	row("  of which inside terraform (init, plan, show -json)", handTF)
+	row("  of which git clone and process starts", handOwn)
 	row("runner: PR touching all 3 (module network)", all)
 	row("runner: PR touching prod only ("+sc.slowNote+")", prodOnly)
 	row("by hand: clone + init+plan of the 3 folders at once", handAll)
 	row("by hand: clone + init+plan of prod", handProd)
+	row("by hand: clone + init+plan+show -json of the 3 folders at once", handAllShow)
+	row("by hand: clone + init+plan+show -json of prod", handProdShow)
 	w.Flush()
 	report(b, "plan wall times, %s (loadavg before %q, after %q; workers 2, plan parallelism 3):\n%s",
 		sc.title, loadBefore, loadAfter, tab.String())
 	report(b, "ratio runner / by hand (clone+init+plan) = %.2fx (target <= 1.10x); runner / by hand incl. show -json = %.2fx",
 		oneRatio, float64(median(runnerOne))/float64(median(handShow)))
-	report(b, "ratio all three / prod alone = %.2fx (target <= 1.3x); the same by hand = %.2fx",
-		scaleRatio, float64(median(handAll))/float64(median(handProd)))
+	report(b, "the runner's own time (all but terraform) = %.2f s = %.1f%% of its run; by hand, clone and process starts = %.2f s",
+		median(runnerOwn).Seconds(), 100*float64(median(runnerOwn))/float64(median(runnerOne)), median(handOwn).Seconds())
+	report(b, "ratio all three / prod alone = %.2fx (target <= 1.3x); the same by hand = %.2fx (init+plan), %.2fx (init+plan+show -json)",
+		scaleRatio, float64(median(handAll))/float64(median(handProd)), float64(median(handAllShow))/float64(median(handProdShow)))
 	for i, st := range allStages {
 		report(b, "all-three iteration %d: plan stage durations %v (wall %s)", i+1, st, all[i].Round(10*time.Millisecond))
 	}
@@ -166,6 +184,8 @@ func measurePlans(b *testing.B, r *runner, o *origin, hand handPlanner, sc planS
 	b.ReportMetric(median(prodOnly).Seconds(), m+"runner-prod-s")
 	b.ReportMetric(scaleRatio, m+"3env/prod-x")
 	b.ReportMetric(float64(median(handAll))/float64(median(handProd)), m+"hand-3env/prod-x")
+	b.ReportMetric(float64(median(handAllShow))/float64(median(handProdShow)), m+"hand+show-3env/prod-x")
+	b.ReportMetric(median(runnerOwn).Seconds(), m+"runner-own-1env-s")
 }
 
 // runnerPlan sends a signed pull_request "opened" and polls the run every 20 ms
@@ -238,10 +258,17 @@ func authURL(u string) string {
 	return strings.Replace(u, "http://", "http://x-access-token:"+gitToken+"@", 1)
 }
 
+// Where the runner's and the hand run's Terraform commands run (see commandClock.inside).
+const (
+	runnerWorkTree = "/runs/run-"
+	handWorkTree   = "/clone/"
+)
+
 // run returns the time of clone+init+plan and, separately, of show -json, the
-// one command the runner adds (one environment only). With several environment folders, their init+plan
-// run at the same time after the clone, and no show is run.
-func (h handPlanner) run(b *testing.B, branch string, envDirs ...string) (plan, show time.Duration) {
+// one command the runner adds (one environment only). With several environment
+// folders, their plans (+ show -json when withShow) run at the same time after
+// the clone and the inits, and the total is returned as plan.
+func (h handPlanner) run(b *testing.B, branch string, withShow bool, envDirs ...string) (plan, show time.Duration) {
 	b.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
@@ -263,13 +290,21 @@ func (h handPlanner) run(b *testing.B, branch string, envDirs ...string) (plan, 
 	if err := cmd("", "git", "clone", "-q", "--branch", branch, h.url, dir); err != nil {
 		b.Fatal(err)
 	}
+	// The inits run one after the other, as the runner's do: parallel inits
+	// sharing one plugin cache can break it (Atlantis #2242; seen here as "still
+	// not detected in .terraform/providers").
+	for _, envDir := range envDirs {
+		if err := cmd(filepath.Join(dir, filepath.FromSlash(envDir)), h.bin, "init", "-input=false", "-no-color"); err != nil {
+			b.Fatal(err)
+		}
+	}
 	errs := make(chan error, len(envDirs))
 	for _, envDir := range envDirs {
 		go func() {
 			wd := filepath.Join(dir, filepath.FromSlash(envDir))
-			err := cmd(wd, h.bin, "init", "-input=false", "-no-color")
-			if err == nil {
-				err = cmd(wd, h.bin, "plan", "-input=false", "-no-color", "-out=plan.tfplan")
+			err := cmd(wd, h.bin, "plan", "-input=false", "-no-color", "-out=plan.tfplan")
+			if err == nil && withShow && len(envDirs) > 1 {
+				err = cmd(wd, h.bin, "show", "-json", "plan.tfplan")
 			}
 			errs <- err
 		}()
