@@ -49,7 +49,7 @@ func BenchmarkPlanOneEnvironmentAWS(b *testing.B) {
 	b.Setenv("TF_CLI_CONFIG_FILE", replayProviderConfig(b, root, schema))
 	b.Setenv("AWS_REPLAY_SCHEMA", schema)
 
-	o := newProjectOrigin(b, root)
+	o := newProjectOrigin(b, root, "")
 	clock := newCommandClock(b, bin)
 	cfg := baseConfig(b, o, clock.bin)
 	cfg.Workers, cfg.PlanParallelism = 2, 3
@@ -129,7 +129,9 @@ provider_installation {
 // terraform/, environments/ and the nginx template the frontend module reads,
 // with local backends and a .runner.yaml for the three environments, behind the
 // git server and the GitHub stand-in.
-func newProjectOrigin(b *testing.B, root string) *origin {
+// With stateDir set, each environment's local backend keeps its state at
+// stateDir/<env>.tfstate (outside the work trees, so plans see deployed state).
+func newProjectOrigin(b *testing.B, root, stateDir string) *origin {
 	b.Helper()
 	dir := b.TempDir()
 	repo := &fixture.Repo{Dir: filepath.Join(dir, "work"), Remote: filepath.Join(dir, "remote", repoName+".git")}
@@ -173,9 +175,13 @@ func newProjectOrigin(b *testing.B, root string) *origin {
 		if _, err := os.Stat(filepath.Join(repo.Dir, "environments", env, "main.tf")); err != nil {
 			b.Fatalf("environments/%s: %v", env, err)
 		}
-		// Plans run against an empty local state (the state file is created in
-		// the run's work tree, never written by a plan).
-		files["environments/"+env+"/backend.tf"] = "# benchmark fixture: a local backend instead of the S3 one\nterraform {\n  backend \"local\" {}\n}\n"
+		// Without stateDir, plans run against an empty local state (the state
+		// file would be created in the run's work tree, never written by a plan).
+		backend := "{}"
+		if stateDir != "" {
+			backend = fmt.Sprintf("{\n    path = %q\n  }", filepath.Join(stateDir, env+".tfstate"))
+		}
+		files["environments/"+env+"/backend.tf"] = "# benchmark fixture: a local backend instead of the S3 one\nterraform {\n  backend \"local\" " + backend + "\n}\n"
 		fmt.Fprintf(&yaml, "  - name: %s\n    dir: environments/%s\n    order: %d\n    api_url: /api\n", env, env, i+1)
 	}
 	yaml.WriteString("apps: []\n")

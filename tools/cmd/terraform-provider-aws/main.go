@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"time"
 
 	"github.com/hashicorp/terraform-plugin-go/tfprotov5"
 	"github.com/hashicorp/terraform-plugin-go/tfprotov5/tf5server"
@@ -21,6 +22,7 @@ var schemaFiles = []string{"aws-provider-schema-6.47.0.json.gz", "aws-provider-s
 type config struct {
 	schemaPath    string
 	overridesPath string
+	readLatency   time.Duration
 }
 
 func main() {
@@ -44,6 +46,7 @@ func main() {
 		os.Exit(1)
 	}
 	provider := replay.New(schemas, overrides)
+	provider.SetReadLatency(cfg.readLatency)
 	err = tf5server.Serve("registry.terraform.io/hashicorp/aws", func() tfprotov5.ProviderServer { return provider })
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "terraform-provider-aws (replay):", err)
@@ -51,11 +54,19 @@ func main() {
 	}
 }
 
-// configFromEnv reads AWS_REPLAY_SCHEMA and AWS_REPLAY_OVERRIDES. Without AWS_REPLAY_SCHEMA the schema is
-// looked up in shared/terraform beside any directory from the working directory up (so the repository's
-// ../shared/terraform is found from anywhere inside the repository).
+// configFromEnv reads AWS_REPLAY_SCHEMA, AWS_REPLAY_OVERRIDES and AWS_REPLAY_READ_LATENCY (a Go duration
+// such as 150ms). Without AWS_REPLAY_SCHEMA the schema is looked up in shared/terraform beside any
+// directory from the working directory up (so the repository's ../shared/terraform is found from anywhere
+// inside the repository).
 func configFromEnv() (config, error) {
 	cfg := config{schemaPath: os.Getenv("AWS_REPLAY_SCHEMA"), overridesPath: os.Getenv("AWS_REPLAY_OVERRIDES")}
+	if v := os.Getenv("AWS_REPLAY_READ_LATENCY"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 {
+			return cfg, fmt.Errorf("AWS_REPLAY_READ_LATENCY=%q: want a duration such as 150ms", v)
+		}
+		cfg.readLatency = d
+	}
 	if cfg.schemaPath != "" {
 		return cfg, nil
 	}

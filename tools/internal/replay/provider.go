@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/hashicorp/terraform-plugin-go/tfprotov5"
 	"github.com/hashicorp/terraform-plugin-go/tftypes"
@@ -24,6 +25,8 @@ type Provider struct {
 
 	mu       sync.Mutex
 	settings settings
+
+	readLatency time.Duration // added to every ReadResource and ReadDataSource (see SetReadLatency)
 }
 
 var _ tfprotov5.ProviderServer = (*Provider)(nil)
@@ -35,6 +38,26 @@ func New(schemas *Schemas, overrides *Overrides) *Provider {
 		overrides: overrides,
 		account:   DefaultAccount,
 		settings:  readSettings(tftypes.NewValue(tftypes.Object{}, nil), DefaultAccount),
+	}
+}
+
+// SetReadLatency makes every ReadResource (refresh) and ReadDataSource take at least d, as an AWS API
+// round trip would: plans against deployed state then wait on "the API" as real ones do, instead of
+// being pure CPU. Zero (the default) answers at once. Call it before serving.
+func (p *Provider) SetReadLatency(d time.Duration) { p.readLatency = d }
+
+// apiWait sleeps for the read latency, or until ctx is done.
+func (p *Provider) apiWait(ctx context.Context) []*tfprotov5.Diagnostic {
+	if p.readLatency <= 0 {
+		return nil
+	}
+	t := time.NewTimer(p.readLatency)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return errorDiag("Read cancelled", ctx.Err())
 	}
 }
 
@@ -159,7 +182,10 @@ func UpgradeState(raw *tfprotov5.RawState, typ tftypes.Type) (tftypes.Value, err
 	return v, nil
 }
 
-func (p *Provider) ReadResource(_ context.Context, req *tfprotov5.ReadResourceRequest) (*tfprotov5.ReadResourceResponse, error) {
+func (p *Provider) ReadResource(ctx context.Context, req *tfprotov5.ReadResourceRequest) (*tfprotov5.ReadResourceResponse, error) {
+	if diags := p.apiWait(ctx); diags != nil {
+		return &tfprotov5.ReadResourceResponse{Diagnostics: diags}, nil
+	}
 	return &tfprotov5.ReadResourceResponse{NewState: req.CurrentState, Private: req.Private, NewIdentity: req.CurrentIdentity}, nil
 }
 
@@ -319,7 +345,10 @@ func (p *Provider) GenerateResourceConfig(context.Context, *tfprotov5.GenerateRe
 	return &tfprotov5.GenerateResourceConfigResponse{Diagnostics: errorDiag("Generating configuration is not supported", nil)}, nil
 }
 
-func (p *Provider) ReadDataSource(_ context.Context, req *tfprotov5.ReadDataSourceRequest) (*tfprotov5.ReadDataSourceResponse, error) {
+func (p *Provider) ReadDataSource(ctx context.Context, req *tfprotov5.ReadDataSourceRequest) (*tfprotov5.ReadDataSourceResponse, error) {
+	if diags := p.apiWait(ctx); diags != nil {
+		return &tfprotov5.ReadDataSourceResponse{Diagnostics: diags}, nil
+	}
 	s, diags := lookup(p.schemas.DataSources, "data source", req.TypeName)
 	if diags != nil {
 		return &tfprotov5.ReadDataSourceResponse{Diagnostics: diags}, nil

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/terraform-plugin-go/tfprotov5"
 	"github.com/hashicorp/terraform-plugin-go/tftypes"
@@ -515,6 +516,51 @@ func TestGeneratedNumbers(t *testing.T) {
 			g.prior = tt.prior
 			if got := g.num(tt.attr, tt.path); got != tt.want {
 				t.Errorf("num = %d, want %d", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestReadLatency(t *testing.T) {
+	p, s := testProvider(t, nil)
+	p.SetReadLatency(50 * time.Millisecond)
+	azs := s.DataSources["aws_availability_zones"].Block
+	vpc := s.Resources["aws_thing"].Block
+	state := dyn(t, vpc, obj(vpc, map[string]tftypes.Value{"id": str("vpc-1")}))
+	reads := map[string]func(ctx context.Context) []*tfprotov5.Diagnostic{
+		"ReadDataSource": func(ctx context.Context) []*tfprotov5.Diagnostic {
+			resp, err := p.ReadDataSource(ctx, &tfprotov5.ReadDataSourceRequest{TypeName: "aws_availability_zones", Config: dyn(t, azs, obj(azs, nil))})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return resp.Diagnostics
+		},
+		"ReadResource": func(ctx context.Context) []*tfprotov5.Diagnostic {
+			resp, err := p.ReadResource(ctx, &tfprotov5.ReadResourceRequest{TypeName: "aws_thing", CurrentState: state})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return resp.Diagnostics
+		},
+	}
+	for name, read := range reads {
+		t.Run(name, func(t *testing.T) {
+			start := time.Now()
+			if diags := read(context.Background()); len(diags) > 0 {
+				t.Fatalf("diagnostics: %v", diags)
+			}
+			if took := time.Since(start); took < 50*time.Millisecond {
+				t.Errorf("read took %s, want at least the 50ms latency", took)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			cancel()
+			start = time.Now()
+			diags := read(ctx)
+			if len(diags) != 1 || diags[0].Severity != tfprotov5.DiagnosticSeverityError {
+				t.Fatalf("cancelled read: diagnostics %v, want one error", diags)
+			}
+			if took := time.Since(start); took > 40*time.Millisecond {
+				t.Errorf("cancelled read took %s, want it to return at once", took)
 			}
 		})
 	}
