@@ -226,7 +226,9 @@ func TestRefreshStopsWaiting(t *testing.T) {
 				t.Errorf("err = %v, want context.Canceled", err)
 			}
 		}},
-		{"timeout", false, 50 * time.Millisecond, func(t *testing.T, res rollout.Result, err error) {
+		// Long enough for the refresh to start even on a loaded machine (with 50ms the
+		// timeout could hit before StartInstanceRefresh and no refresh existed).
+		{"timeout", false, time.Second, func(t *testing.T, res rollout.Result, err error) {
 			var rerr *rollout.RefreshError
 			if !errors.Is(err, rollout.ErrTimeout) || !errors.As(err, &rerr) || rerr.Status != rollout.StatusTimedOut {
 				t.Errorf("err = %v, want a TimedOut *RefreshError matching ErrTimeout", err)
@@ -269,8 +271,8 @@ func TestRefreshStopsWaiting(t *testing.T) {
 			if n := f.CallCount("CancelInstanceRefresh"); n != 1 {
 				t.Errorf("CancelInstanceRefresh calls = %d, want 1", n)
 			}
-			if rs := f.Refreshes("web"); rs[0].Status != types.InstanceRefreshStatusCancelling {
-				t.Errorf("refresh status = %s, want Cancelling", rs[0].Status)
+			if rs := f.Refreshes("web"); len(rs) != 1 || rs[0].Status != types.InstanceRefreshStatusCancelling {
+				t.Errorf("refreshes = %+v, want one, Cancelling", rs)
 			}
 		})
 	}
