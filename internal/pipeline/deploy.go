@@ -83,6 +83,9 @@ func (w *work) deploy(ctx context.Context) (string, string) {
 
 	images, err := w.buildImages(ctx)
 	if err != nil {
+		if ctx.Err() != nil {
+			return store.StatusCancelled, ctx.Err().Error()
+		}
 		for _, t := range targets {
 			w.skipEnv(ctx, t.env.Name, "not deployed: an image build failed")
 		}
@@ -208,11 +211,31 @@ func (w *work) deployEnv(ctx context.Context, t target, images map[string]string
 		return err
 	}
 	defer release()
+	if newer := w.deployedNewer(lctx, env.Name); newer != "" {
+		// Runs of two pushes can reach an environment in either order: the older
+		// one never rolls back what the newer one deployed.
+		w.skipEnv(ctx, env.Name, "not deployed: newer commit "+short(newer)+" already deployed")
+		return nil
+	}
 	err = w.deployLocked(lctx, t, images)
 	if ctx.Err() == nil {
 		w.story.envDone(ctx, env.Name, err)
 	}
 	return err
+}
+
+// deployedNewer returns the SHA last deployed to env when it descends from this
+// run's commit (a later push deployed first), or "".
+func (w *work) deployedNewer(ctx context.Context, env string) string {
+	ev := w.run.Event
+	d, err := w.e.deps.Store.LastDeployment(ctx, ev.Repo, env)
+	if err != nil || d.SHA == ev.SHA || !w.mirror.HasCommit(d.SHA) {
+		return ""
+	}
+	if base, err := w.mirror.MergeBase(ctx, ev.SHA, d.SHA); err == nil && base == ev.SHA {
+		return d.SHA
+	}
+	return ""
 }
 
 func (w *work) deployLocked(ctx context.Context, t target, images map[string]string) error {
@@ -278,6 +301,9 @@ func (w *work) deployLocked(ctx context.Context, t target, images map[string]str
 		return w.envFailed(ctx, env, why, vars, errors.New(why))
 	}
 	outputs, err := w.runStage(ctx, applyKey, false, func(ctx context.Context, log io.Writer) (string, map[string]string, error) {
+		if err := w.checkLock(ctx, env.Name); err != nil {
+			return "", nil, fmt.Errorf("apply %s: %w", env.Name, err)
+		}
 		outs, err := w.e.deps.Terraform.Apply(ctx, ApplyRequest{
 			Env: env.Name, Dir: filepath.Join(w.src, filepath.FromSlash(env.Dir)),
 			PlanFile: filepath.Join(w.dir, "plans", env.Name+".tfplan"), Log: log,
@@ -352,10 +378,10 @@ func (w *work) artifactsBucket(ctx context.Context, env config.Environment, log 
 }
 
 // envFailed records an environment's failed deploy and skips its remaining
-// stages. When the runner is stopping (ctx done) nothing is recorded: the run is
-// abandoned, not failed, and resumes on restart.
+// stages. When the runner is stopping (ctx done, the lock not lost) nothing is
+// recorded: the run is abandoned, not failed, and resumes on restart.
 func (w *work) envFailed(ctx context.Context, env config.Environment, why string, vars map[string]string, err error) error {
-	if ctx.Err() != nil {
+	if ctx.Err() != nil && !errors.Is(context.Cause(ctx), errLockLost) {
 		return err
 	}
 	w.skipRest(ctx, env.Name, "not run: "+why)

@@ -21,11 +21,13 @@ var errLockLost = errors.New("environment lock lost (lease expired)")
 func (w *work) lockEnv(ctx context.Context, env string, shown store.StageKey, maxWait time.Duration) (context.Context, func(), error) {
 	st := w.e.deps.Store
 	repo := w.run.Event.Repo
-	holder := fmt.Sprintf("run %d on %s", w.run.ID, w.e.opts.Holder)
+	holder := w.lockHolder()
 	lease := w.e.opts.LockLease
 	waitingShown := ""
 	start := time.Now()
+	var renewed time.Time // the lease runs at least until renewed+lease
 	for {
+		renewed = time.Now()
 		ok, cur, err := st.TryLock(ctx, repo, env, holder, w.run.ID, lease)
 		if err != nil {
 			return nil, nil, fmt.Errorf("lock %s: %w", env, err)
@@ -61,12 +63,22 @@ func (w *work) lockEnv(ctx context.Context, env string, shown store.StageKey, ma
 			case <-done:
 				return
 			case <-t.C:
-				if err := st.RenewLock(lctx, repo, env, holder, lease); err != nil {
-					if errors.Is(err, store.ErrLockLost) {
-						w.log.Error("environment lock lost", "env", env)
-						cancel(errLockLost)
-						return
-					}
+				at := time.Now()
+				err := st.RenewLock(lctx, repo, env, holder, lease)
+				switch {
+				case err == nil:
+					renewed = at
+				case errors.Is(err, store.ErrLockLost):
+					w.log.Error("environment lock lost", "env", env)
+					cancel(errLockLost)
+					return
+				case time.Since(renewed) >= lease-lease/3:
+					// Unrenewed, the lease ends within a tick and another run may take
+					// the lock: stop while it is still ours.
+					w.log.Error("environment lock lost: lease could not be renewed", "env", env, "err", err)
+					cancel(errLockLost)
+					return
+				default:
 					w.log.Warn("renew environment lock", "env", env, "err", err)
 				}
 			}
@@ -80,6 +92,22 @@ func (w *work) lockEnv(ctx context.Context, env string, shown store.StageKey, ma
 		}
 	}
 	return lctx, release, nil
+}
+
+// lockHolder names this run on this process as a lock holder.
+func (w *work) lockHolder() string {
+	return fmt.Sprintf("run %d on %s", w.run.ID, w.e.opts.Holder)
+}
+
+// checkLock renews env's lease now and says whether this run still holds it, so
+// an irreversible step (apply) never starts on a lock that went to another run
+// since the last periodic renewal.
+func (w *work) checkLock(ctx context.Context, env string) error {
+	err := w.e.deps.Store.RenewLock(ctx, w.run.Event.Repo, env, w.lockHolder(), w.e.opts.LockLease)
+	if errors.Is(err, store.ErrLockLost) {
+		return fmt.Errorf("%w: %w", errLockLost, err)
+	}
+	return err
 }
 
 // WaitingError says a run cannot go on yet (an environment lock is held by

@@ -80,6 +80,10 @@ func (w *work) planPR(ctx context.Context) (string, string) {
 		}()
 	}
 	wg.Wait()
+	if ctx.Err() != nil {
+		// Stopping: environments that never got a slot are not planned; the run resumes.
+		return store.StatusCancelled, ctx.Err().Error()
+	}
 	if len(failures) == 0 && waiting != nil {
 		// Environments planned so far keep their results; the run comes back for the rest.
 		w.waiting = waiting
@@ -93,6 +97,11 @@ func (w *work) planPR(ctx context.Context) (string, string) {
 
 func (w *work) planOnePR(ctx context.Context, env config.Environment) error {
 	key := store.StageKey{Env: env.Name, Name: StagePlan}
+	if st, ok := w.stage(key); ok && st.Status == store.StageSucceeded {
+		// Planned in an earlier attempt (before the run waited for another
+		// environment's lock): nothing to lock, plan or post again.
+		return nil
+	}
 	lctx, release, err := w.lockEnv(ctx, env.Name, key, w.e.opts.LockPoll*5)
 	var waiting *WaitingError
 	if errors.As(err, &waiting) {
@@ -100,7 +109,9 @@ func (w *work) planOnePR(ctx context.Context, env config.Environment) error {
 		return err
 	}
 	if err != nil {
-		w.prStatus(ctx, env.Name, "error", "could not take the environment lock")
+		if ctx.Err() == nil {
+			w.prStatus(ctx, env.Name, "error", "could not take the environment lock")
+		}
 		return err
 	}
 	defer release()

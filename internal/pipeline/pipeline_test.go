@@ -1,0 +1,502 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gitops-runner/runner/internal/event"
+	"github.com/gitops-runner/runner/internal/gitrepo"
+	"github.com/gitops-runner/runner/internal/store"
+	"github.com/gitops-runner/runner/internal/testenv/fixture"
+	"github.com/gitops-runner/runner/internal/tf"
+)
+
+const testRepo = "acme/platform"
+
+// fakeTerraform records what it planned and applied; hooks let a test act while a plan runs.
+type fakeTerraform struct {
+	mu      sync.Mutex
+	plans   []string // env@sha
+	applies []string
+	onPlan  func(ctx context.Context, req PlanRequest)
+}
+
+func (f *fakeTerraform) Plan(ctx context.Context, req PlanRequest) (PlanResult, error) {
+	f.mu.Lock()
+	f.plans = append(f.plans, req.Env)
+	hook := f.onPlan
+	f.mu.Unlock()
+	if hook != nil {
+		hook(ctx, req)
+	}
+	return PlanResult{Summary: tf.Summary{Environment: req.Env, Add: 1}, Text: "+ terraform_data.a"}, nil
+}
+
+func (f *fakeTerraform) Apply(ctx context.Context, req ApplyRequest) (map[string]string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.applies = append(f.applies, req.Env+"@"+filepath.Base(filepath.Dir(filepath.Dir(req.PlanFile))))
+	return map[string]string{}, nil
+}
+
+func (f *fakeTerraform) Outputs(ctx context.Context, req ApplyRequest) (map[string]string, error) {
+	return map[string]string{}, nil
+}
+
+func (f *fakeTerraform) calls() (plans, applies []string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.plans...), append([]string(nil), f.applies...)
+}
+
+// fakePRs records commit statuses.
+type fakePRs struct {
+	mu       sync.Mutex
+	statuses []string // context=state: description
+}
+
+func (f *fakePRs) UpsertPlanComment(ctx context.Context, repo string, pr int, env, summary, text string) error {
+	return nil
+}
+
+func (f *fakePRs) SetStatus(ctx context.Context, repo, sha, statusContext, state, desc, url string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.statuses = append(f.statuses, statusContext+"="+state+": "+desc)
+	return nil
+}
+
+func (f *fakePRs) all() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.statuses...)
+}
+
+// fakeDeploys records GitHub deployment statuses and merged-PR comments.
+type fakeDeploys struct {
+	mu       sync.Mutex
+	statuses []string
+	comments []string
+}
+
+func (f *fakeDeploys) CreateDeployment(ctx context.Context, repo, sha, env, desc string) (int64, error) {
+	return int64(len(env)), nil
+}
+
+func (f *fakeDeploys) SetDeploymentStatus(ctx context.Context, repo string, id int64, state, desc, logURL, envURL string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.statuses = append(f.statuses, state+": "+desc)
+	return nil
+}
+
+func (f *fakeDeploys) CommentOnMergedPR(ctx context.Context, repo, sha, body string) (int, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.comments = append(f.comments, body)
+	return 1, nil
+}
+
+// fakeImages builds nothing; onBuild lets a test act during a build.
+type fakeImages struct {
+	onBuild func(ctx context.Context) error
+}
+
+func (f *fakeImages) BuildAndPush(ctx context.Context, req ImageRequest) (string, error) {
+	if f.onBuild != nil {
+		if err := f.onBuild(ctx); err != nil {
+			return "", err
+		}
+	}
+	return "registry.example.com/backend@sha256:" + strings.Repeat("1", 64), nil
+}
+
+// harness is an engine over a real SQLite store and a real git repository served by file://.
+type harness struct {
+	t       *testing.T
+	st      *store.Store
+	repo    *fixture.Repo
+	url     string
+	tf      *fakeTerraform
+	prs     *fakePRs
+	deploys *fakeDeploys
+	images  *fakeImages
+	e       *Engine
+	n       int
+	store   Store // what the engine sees (the real store unless a test wraps it)
+}
+
+func newHarness(t *testing.T, fo fixture.Options, tune func(*Options), wrap func(Store) Store) *harness {
+	t.Helper()
+	ctx := context.Background()
+	dir := t.TempDir()
+	st, err := store.OpenSQLite(ctx, filepath.Join(dir, "data"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	fo.StateDir = filepath.Join(dir, "state")
+	repo, err := fixture.Create(filepath.Join(dir, "repo"), testRepo, fo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &harness{t: t, st: st, repo: repo, url: "file://" + repo.Remote, tf: &fakeTerraform{}, prs: &fakePRs{},
+		deploys: &fakeDeploys{}, images: &fakeImages{}, store: st}
+	if wrap != nil {
+		h.store = wrap(st)
+	}
+	opts := Options{WorkDir: filepath.Join(dir, "work"), LockPoll: 10 * time.Millisecond, Holder: "test"}
+	if tune != nil {
+		tune(&opts)
+	}
+	h.e, err = New(Deps{
+		Store: h.store, Git: gitrepo.NewMirrors(filepath.Join(dir, "mirrors"), gitrepo.Auth{}, nil),
+		Terraform: h.tf, PRs: h.prs, Deploys: h.deploys, Images: h.images, Logger: slog.New(slog.DiscardHandler),
+	}, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+// commit writes files on branch, commits, pushes and returns the SHA.
+func (h *harness) commit(branch string, files map[string]string) string {
+	h.t.Helper()
+	if err := h.repo.Branch(branch); err != nil {
+		h.t.Fatal(err)
+	}
+	if err := h.repo.WriteFiles(files); err != nil {
+		h.t.Fatal(err)
+	}
+	sha, err := h.repo.Commit("change " + branch)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	if err := h.repo.Push(branch); err != nil {
+		h.t.Fatal(err)
+	}
+	return sha
+}
+
+func (h *harness) accept(ev event.Event) int64 {
+	h.t.Helper()
+	h.n++
+	ev.DeliveryID = fmt.Sprintf("delivery-%d", h.n)
+	ev.Repo, ev.CloneURL, ev.Sender = testRepo, h.url, "dana"
+	id, _, err := h.st.Accept(context.Background(), ev, nil)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return id
+}
+
+func (h *harness) push(sha, before string) int64 {
+	return h.accept(event.Event{Name: "push", Kind: event.KindDeploy, SHA: sha, BaseSHA: before, Ref: "refs/heads/main"})
+}
+
+func (h *harness) pullRequest(pr int, head, base, branch string) int64 {
+	return h.accept(event.Event{Name: "pull_request", Action: "opened", Kind: event.KindPlan, SHA: head, BaseSHA: base,
+		Ref: "refs/heads/" + branch, BaseRef: "main", PR: pr})
+}
+
+func (h *harness) run(id int64) store.Run {
+	h.t.Helper()
+	r, err := h.st.Run(context.Background(), id, 0)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return r
+}
+
+func (h *harness) stage(id int64, env, name string) store.Stage {
+	h.t.Helper()
+	for _, s := range h.run(id).Stages {
+		if s.Env == env && s.Name == name {
+			return s
+		}
+	}
+	h.t.Fatalf("run %d has no stage %s/%s", id, env, name)
+	return store.Stage{}
+}
+
+func tfFile(name string) string {
+	return fmt.Sprintf("resource \"terraform_data\" %q {\n  input = 1\n}\n", name)
+}
+
+// An older push whose run reaches an environment after a newer push's run has
+// deployed it must not roll the environment back to the older commit.
+func TestOlderPushNeverRollsBackANewerDeploy(t *testing.T) {
+	ctx := context.Background()
+	h := newHarness(t, fixture.Options{Environments: []string{"dev"}, NoApps: true}, nil, nil)
+	initial, err := h.repo.Head()
+	if err != nil {
+		t.Fatal(err)
+	}
+	older := h.commit("main", map[string]string{"environments/dev/a.tf": tfFile("a")})
+	newer := h.commit("main", map[string]string{"environments/dev/b.tf": tfFile("b")})
+	olderRun, newerRun := h.push(older, initial), h.push(newer, older)
+
+	// Two workers: the newer push's run happens to take dev's lock first.
+	if err := h.e.Execute(ctx, newerRun); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.e.Execute(ctx, olderRun); err != nil {
+		t.Fatal(err)
+	}
+	_, applies := h.tf.calls()
+	want := []string{fmt.Sprintf("dev@run-%d", newerRun)}
+	if fmt.Sprint(applies) != fmt.Sprint(want) {
+		t.Errorf("applies = %v, want only the newer push's %v", applies, want)
+	}
+	d, err := h.st.LastDeployment(ctx, testRepo, "dev")
+	if err != nil || d.SHA != newer {
+		t.Errorf("last deployment of dev = %s, %v; want the newer commit %s", short(d.SHA), err, short(newer))
+	}
+	if r := h.run(olderRun); r.Status == store.StatusFailed {
+		t.Errorf("older run %s: %s; want it to step aside, not fail", r.Status, r.Error)
+	}
+}
+
+// A run that waited for one environment's lock comes back for that environment
+// only: an environment it already planned needs no lock, is not planned again,
+// and its stage stays succeeded.
+func TestResumedPlanDoesNotRelockPlannedEnvironments(t *testing.T) {
+	ctx := context.Background()
+	h := newHarness(t, fixture.Options{Environments: []string{"dev", "prod"}, NoApps: true}, nil, nil)
+	base, err := h.repo.Head()
+	if err != nil {
+		t.Fatal(err)
+	}
+	head := h.commit("feature", map[string]string{"environments/dev/a.tf": tfFile("a"), "environments/prod/a.tf": tfFile("a")})
+	id := h.pullRequest(7, head, base, "feature")
+
+	if ok, _, err := h.st.TryLock(ctx, testRepo, "prod", "run 99 on elsewhere", 99, time.Minute); err != nil || !ok {
+		t.Fatal(ok, err)
+	}
+	var waiting *WaitingError
+	if err := h.e.Execute(ctx, id); !errors.As(err, &waiting) {
+		t.Fatalf("first attempt = %v, want a WaitingError for prod's lock", err)
+	}
+	if s := h.stage(id, "dev", StagePlan); s.Status != store.StageSucceeded {
+		t.Fatalf("dev plan after the first attempt: %s", s.Status)
+	}
+
+	// Now a deploy holds dev and prod is free: the run can finish prod.
+	if ok, _, err := h.st.TryLock(ctx, testRepo, "dev", "run 98 on elsewhere", 98, time.Minute); err != nil || !ok {
+		t.Fatal(ok, err)
+	}
+	if _, err := h.st.ReleaseLock(ctx, testRepo, "prod", "", "done"); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.e.Execute(ctx, id); err != nil {
+		t.Fatalf("second attempt = %v, want the run to finish", err)
+	}
+	if r := h.run(id); r.Status != store.StatusSucceeded {
+		t.Errorf("run %s: %s", r.Status, r.Error)
+	}
+	if s := h.stage(id, "dev", StagePlan); s.Status != store.StageSucceeded {
+		t.Errorf("dev plan stage = %s, want still succeeded", s.Status)
+	}
+	plans, _ := h.tf.calls()
+	if strings.Count(strings.Join(plans, ","), "dev") != 1 || strings.Count(strings.Join(plans, ","), "prod") != 1 {
+		t.Errorf("plans = %v, want dev and prod once each", plans)
+	}
+}
+
+// When the runner stops while some environments of a pull request have not
+// started planning, the run is left to resume, never finished as succeeded.
+func TestStoppingRunnerNeverFinishesAPartlyPlannedRun(t *testing.T) {
+	h := newHarness(t, fixture.Options{Environments: []string{"dev", "prod"}, NoApps: true}, func(o *Options) { o.PlanParallelism = 1 }, nil)
+	base, err := h.repo.Head()
+	if err != nil {
+		t.Fatal(err)
+	}
+	head := h.commit("feature", map[string]string{"environments/dev/a.tf": tfFile("a"), "environments/prod/a.tf": tfFile("a")})
+	id := h.pullRequest(8, head, base, "feature")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	// The runner is told to stop while the first environment plans; the other waits for a slot.
+	h.tf.onPlan = func(context.Context, PlanRequest) { cancel() }
+
+	if err := h.e.Execute(ctx, id); !errors.Is(err, ErrAbandoned) {
+		t.Errorf("Execute = %v, want ErrAbandoned", err)
+	}
+	r := h.run(id)
+	if store.Finished(r.Status) {
+		t.Errorf("run finished as %s with stages %+v; want it left to resume", r.Status, r.Stages)
+	}
+}
+
+// A run stopped while it waits for a lock leaves no "error" status on the pull
+// request: it resumes and plans.
+func TestStoppingWhileWaitingForALockPostsNoError(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	h := newHarness(t, fixture.Options{Environments: []string{"dev"}, NoApps: true}, func(o *Options) { o.LockPoll = 50 * time.Millisecond },
+		func(s Store) Store { return cancelOnWait{Store: s, cancel: cancel} })
+	base, err := h.repo.Head()
+	if err != nil {
+		t.Fatal(err)
+	}
+	head := h.commit("feature", map[string]string{"environments/dev/a.tf": tfFile("a")})
+	id := h.pullRequest(9, head, base, "feature")
+	if ok, _, err := h.st.TryLock(ctx, testRepo, "dev", "run 99 on elsewhere", 99, time.Minute); err != nil || !ok {
+		t.Fatal(ok, err)
+	}
+	if err := h.e.Execute(ctx, id); !errors.Is(err, ErrAbandoned) {
+		t.Errorf("Execute = %v, want ErrAbandoned", err)
+	}
+	for _, s := range h.prs.all() {
+		if strings.Contains(s, "=error") || strings.Contains(s, "=failure") {
+			t.Errorf("status %q posted for a run that will resume", s)
+		}
+	}
+}
+
+// cancelOnWait stops the runner as soon as a stage starts waiting for a lock.
+type cancelOnWait struct {
+	Store
+	cancel context.CancelFunc
+}
+
+func (c cancelOnWait) WaitStage(ctx context.Context, id int64, waitingFor string) error {
+	err := c.Store.WaitStage(ctx, id, waitingFor)
+	c.cancel()
+	return err
+}
+
+// A deploy whose lock was taken from it (an operator's unlock, another run in)
+// while it planned does not apply.
+func TestDeployThatLostItsLockDoesNotApply(t *testing.T) {
+	ctx := context.Background()
+	h := newHarness(t, fixture.Options{Environments: []string{"dev"}, NoApps: true}, nil, nil)
+	initial, err := h.repo.Head()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sha := h.commit("main", map[string]string{"environments/dev/a.tf": tfFile("a")})
+	id := h.push(sha, initial)
+	h.tf.onPlan = func(context.Context, PlanRequest) {
+		if _, err := h.st.ReleaseLock(ctx, testRepo, "dev", "", "unlocked by operator"); err != nil {
+			t.Error(err)
+		}
+		if ok, _, err := h.st.TryLock(ctx, testRepo, "dev", "run 77 on elsewhere", 77, time.Minute); err != nil || !ok {
+			t.Error("another run could not take the freed lock", ok, err)
+		}
+	}
+	if err := h.e.Execute(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	if _, applies := h.tf.calls(); len(applies) != 0 {
+		t.Errorf("applies = %v, want none: the lock belonged to run 77", applies)
+	}
+	if r := h.run(id); r.Status != store.StatusFailed {
+		t.Errorf("run %s, want failed", r.Status)
+	}
+	if s := h.stage(id, "dev", StageApply); s.Status != store.StageFailed || !strings.Contains(s.Detail, "lock") {
+		t.Errorf("apply stage = %s %q, want failed for the lost lock", s.Status, s.Detail)
+	}
+}
+
+// failingRenewals is a store whose lease renewals fail (the database is unreachable).
+type failingRenewals struct{ Store }
+
+func (failingRenewals) RenewLock(ctx context.Context, repo, env, holder string, lease time.Duration) error {
+	return errors.New("renew lock: database unreachable")
+}
+
+// A holder that cannot renew its lease stops before the lease runs out, when
+// another run may take the lock.
+func TestHolderThatCannotRenewStopsBeforeItsLeaseEnds(t *testing.T) {
+	const lease = time.Second
+	h := newHarness(t, fixture.Options{Environments: []string{"dev"}, NoApps: true}, func(o *Options) { o.LockLease = lease },
+		func(s Store) Store { return failingRenewals{s} })
+	w := &work{e: h.e, run: store.Run{ID: 1, Event: event.Event{Repo: testRepo}}, log: slog.New(slog.DiscardHandler)}
+	start := time.Now()
+	lctx, release, err := w.lockEnv(context.Background(), "dev", store.StageKey{Env: "dev", Name: StagePlan}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
+	select {
+	case <-lctx.Done():
+		if !errors.Is(context.Cause(lctx), errLockLost) {
+			t.Errorf("cause = %v, want errLockLost", context.Cause(lctx))
+		}
+		if took := time.Since(start); took >= lease {
+			t.Errorf("stopped after %s, want before the lease of %s ran out", took, lease)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("work goes on although the lease could not be renewed")
+	}
+}
+
+// A runner stopped during an image build leaves the run to resume: it does not
+// mark the environments skipped nor tell the merged pull request the deploy ended.
+func TestStoppingDuringImageBuildReportsNoOutcome(t *testing.T) {
+	h := newHarness(t, fixture.Options{Environments: []string{"dev", "prod"}}, nil, nil)
+	initial, err := h.repo.Head()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sha := h.commit("main", fixture.ShipV2())
+	id := h.push(sha, initial)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	h.images.onBuild = func(ctx context.Context) error {
+		cancel()
+		<-ctx.Done()
+		return ctx.Err()
+	}
+	if err := h.e.Execute(ctx, id); !errors.Is(err, ErrAbandoned) {
+		t.Errorf("Execute = %v, want ErrAbandoned", err)
+	}
+	for _, s := range h.run(id).Stages {
+		if s.Status == store.StageSkipped {
+			t.Errorf("stage %s/%s skipped (%s) by a stopping runner", s.Env, s.Name, s.Detail)
+		}
+	}
+	h.deploys.mu.Lock()
+	defer h.deploys.mu.Unlock()
+	if len(h.deploys.comments) != 0 {
+		t.Errorf("merged pull request told %q, want nothing until the run resumes", h.deploys.comments)
+	}
+	for _, st := range h.deploys.statuses {
+		if strings.HasPrefix(st, "error") || strings.HasPrefix(st, "failure") {
+			t.Errorf("deployment status %q posted by a stopping runner", st)
+		}
+	}
+}
+
+// A deploy that loses its lock mid-stage fails the environment completely: no
+// stage of a finished run is left pending.
+func TestDeployThatLosesItsLeaseLeavesNoPendingStage(t *testing.T) {
+	h := newHarness(t, fixture.Options{Environments: []string{"dev"}, NoApps: true},
+		func(o *Options) { o.LockLease = 300 * time.Millisecond },
+		func(s Store) Store { return failingRenewals{s} })
+	initial, err := h.repo.Head()
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := h.push(h.commit("main", map[string]string{"environments/dev/a.tf": tfFile("a")}), initial)
+	h.tf.onPlan = func(ctx context.Context, _ PlanRequest) { <-ctx.Done() } // a long plan, cut short by the lost lease
+	if err := h.e.Execute(context.Background(), id); err != nil {
+		t.Fatal(err)
+	}
+	r := h.run(id)
+	if r.Status != store.StatusFailed {
+		t.Errorf("run %s, want failed", r.Status)
+	}
+	for _, s := range r.Stages {
+		if s.Status == store.StagePending || s.Status == store.StageRunning {
+			t.Errorf("stage %s/%s left %s in a finished run", s.Env, s.Name, s.Status)
+		}
+	}
+}
