@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -237,6 +238,10 @@ func short(sha string) string {
 type masker struct{ r *strings.Replacer }
 
 func newMasker(secrets []string) *masker {
+	// strings.Replacer tries its patterns in argument order at each position:
+	// longest first, so a secret that starts with another is masked whole.
+	secrets = slices.Clone(secrets)
+	slices.SortStableFunc(secrets, func(a, b string) int { return len(b) - len(a) })
 	var pairs []string
 	for _, s := range secrets {
 		if len(s) >= 4 {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"regexp"
 	"sync"
 	"time"
 
@@ -174,8 +175,13 @@ func (lw *logWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// urlUserinfo finds credentials in a URL (scheme://user:password@host, or a token as the user name), which
+// stage logs carry though they are no configured secret: Terraform echoes module sources, package managers
+// echo registry URLs.
+var urlUserinfo = regexp.MustCompile(`(?i)\b([a-z][a-z0-9+.-]*://)([^/\s@:]*:)?[^/\s@]+@`)
+
 func (lw *logWriter) addLine(l string) {
-	l = lw.mask.String(l)
+	l = urlUserinfo.ReplaceAllString(lw.mask.String(l), "${1}${2}***@")
 	lw.pending = append(lw.pending, l)
 	lw.tail = append(lw.tail, l)
 	if len(lw.tail) > lw.tailN {

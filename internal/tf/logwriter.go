@@ -6,7 +6,8 @@ import (
 	"sync"
 )
 
-// maxLine bounds how much of an unterminated line is held back; a longer run is written as its own line.
+// maxLine bounds how much of an unterminated line is held back; a longer run is written as its own line,
+// cut after its last blank.
 const maxLine = 64 << 10
 
 // stageLog serialises whole lines from several streams (Terraform's stdout and stderr) into one writer,
@@ -41,7 +42,15 @@ func (w *lineWriter) Write(p []byte) (int, error) {
 		if i < 0 {
 			w.buf = append(w.buf, p...)
 			if len(w.buf) >= maxLine {
-				w.emit(append(w.buf, '\n'))
+				// Cut after the last blank: the stage log masks secrets line by line, so a word (a token)
+				// must not straddle the cut. A run without blanks is written whole.
+				cut := bytes.LastIndexAny(w.buf, " \t") + 1
+				if cut == 0 {
+					cut = len(w.buf)
+				}
+				rest := bytes.Clone(w.buf[cut:])
+				w.emit(append(w.buf[:cut], '\n'))
+				w.buf = append(w.buf, rest...)
 			}
 			break
 		}

@@ -18,6 +18,9 @@ func TestLineWriter(t *testing.T) {
 		{"empty lines kept", []string{"\n\n"}, "\n\n"},
 		{"overlong unterminated run is written as its own line", []string{strings.Repeat("x", maxLine-1), "yy", "z\n"},
 			strings.Repeat("x", maxLine-1) + "yy\nz\n"},
+		// The stage log masks secrets line by line: a token must not straddle the cut.
+		{"overlong run is cut after its last blank, not inside a word", []string{strings.Repeat("x", maxLine-8) + " ghp_0123", "456789abcdef rest\n"},
+			strings.Repeat("x", maxLine-8) + " \nghp_0123456789abcdef rest\n"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

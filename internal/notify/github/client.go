@@ -25,7 +25,8 @@ type Options struct {
 	// HTTPClient supplies the transport and timeout; nil means http.DefaultTransport.
 	HTTPClient *http.Client
 	Retry      RetryPolicy
-	// Secrets are masked out of every error, besides the token, the private key and anything token-shaped.
+	// Secrets are masked out of every error and plan comment, besides the token, the private key and anything
+	// token-shaped.
 	Secrets []string
 
 	sleep func(context.Context, time.Duration) error // tests record waits instead of sleeping

@@ -102,8 +102,8 @@ func TestErrorsAreMasked(t *testing.T) {
 	c := newTestClient(t, fake, func(o *Options) { o.Secrets = []string{"hunter2-secret"} })
 	// The repository name echoes into the error text; it must not carry the secrets out.
 	err := c.SetStatus(context.Background(), "o/"+testToken, "abc", "hunter2-secret", "bogus", "", "")
-	if err == nil {
-		t.Fatal("want an error")
+	if err == nil || strings.Contains(err.Error(), "hunter2-secret") || strings.Contains(err.Error(), testToken) {
+		t.Fatalf("want a masked error, got %v", err)
 	}
 	for _, tc := range []struct{ in, leak string }{
 		{"token " + testToken, testToken},
@@ -111,6 +111,8 @@ func TestErrorsAreMasked(t *testing.T) {
 		{"ghs_abcdefghijklmnopqrstuvwxyz0123 expired", "ghs_abcdefghijklmnopqrstuvwxyz0123"},
 		{"hunter2-secret in a URL", "hunter2-secret"},
 		{"jwt eyJhbGciOiJSUzI1NiJ9.eyJpc3MiOiIxMSJ9.c2lnbmF0dXJl", "eyJpc3MiOiIxMSJ9"},
+		{`Get "https://runner:pw-s3cr3t-xyz@ghe.example.com/api/v3/": EOF`, "pw-s3cr3t-xyz"},
+		{"clone https://x-access-token:opaque-t0ken-value@github.com/o/r.git", "opaque-t0ken-value"},
 	} {
 		if got := c.mask.String(tc.in); strings.Contains(got, tc.leak) {
 			t.Errorf("mask(%q) = %q", tc.in, got)
@@ -120,6 +122,24 @@ func TestErrorsAreMasked(t *testing.T) {
 	var er *gh.ErrorResponse
 	if strings.Contains(err.Error(), testToken) || !errors.As(err, &er) {
 		t.Fatalf("masked error %v loses type or leaks", err)
+	}
+}
+
+// Credentials in the API URL's userinfo (a proxy's basic auth) are in every request URL, and go-github's errors
+// quote request URLs.
+func TestErrorsMaskURLUserinfo(t *testing.T) {
+	const password = "pw-s3cr3t-xyz"
+	fake := startFake(t, fakegithub.Config{})
+	c := newTestClient(t, fake, func(o *Options) {
+		o.BaseURL = strings.Replace(fake.URL(), "://", "://runner:"+password+"@", 1)
+	})
+	fake.FailNext(fastRetry.MaxAttempts, fakegithub.Failure{Kind: fakegithub.BadGateway})
+	err := c.UpsertPlanComment(context.Background(), "o/r", 1, "dev", "summary", "plan")
+	if err == nil {
+		t.Fatal("want an error")
+	}
+	if strings.Contains(err.Error(), password) {
+		t.Fatalf("error leaks the URL's password: %v", err)
 	}
 }
 

@@ -132,3 +132,39 @@ func TestUpsertPlanCommentPaginatesPastManyComments(t *testing.T) {
 		t.Fatalf("%d comments; first %q", len(cs), cs[0].Body[:60])
 	}
 }
+
+// The comment is the last stop before a PR that anyone with read access sees: the configured secrets, the
+// client's own token and token-shaped strings are masked out of the summary (output values) and the plan text,
+// before the split, so every part still fits.
+func TestUpsertPlanCommentMasksSecrets(t *testing.T) {
+	const secret = "hooks.slack.example/T0/B0/hunter2"
+	for _, tc := range []struct {
+		name, summary, plan, leak string
+	}{
+		{"configured secret in an output value", "- `alerts_webhook` (new): `\"https://" + secret + "\"`", smallPlan, secret},
+		{"configured secret in the plan", "summary", smallPlan + "  + url = \"https://" + secret + "\"\n", secret},
+		{"client token in the plan", "summary", "  + token = \"" + testToken + "\"\n", testToken},
+		{"installation token in the summary", "`ghs_abcdefghijklmnopqrstuvwxyz0123`", smallPlan, "ghs_abcdefghijklmnopqrstuvwxyz0123"},
+		{"secret in a plan that splits", "summary", strings.Repeat("  + url = \""+secret+"\"\n", 3*MaxCommentLength/44), secret},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fake := startFake(t, fakegithub.Config{})
+			c := newTestClient(t, fake, func(o *Options) { o.Secrets = []string{secret} })
+			if err := c.UpsertPlanComment(context.Background(), "o/r", 5, "dev", tc.summary, tc.plan); err != nil {
+				t.Fatal(err)
+			}
+			cs := fake.Comments("o/r", 5)
+			if len(cs) == 0 {
+				t.Fatal("no comment posted")
+			}
+			for i, cm := range cs {
+				if strings.Contains(cm.Body, tc.leak) {
+					t.Errorf("comment %d leaks %q", i+1, tc.leak)
+				}
+				if len([]rune(cm.Body)) > MaxCommentLength {
+					t.Errorf("comment %d: %d chars", i+1, len([]rune(cm.Body)))
+				}
+			}
+		})
+	}
+}

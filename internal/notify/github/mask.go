@@ -16,6 +16,10 @@ var tokenPatterns = []*regexp.Regexp{
 	regexp.MustCompile(`(?s)-----BEGIN [A-Z ]*PRIVATE KEY-----.*?-----END [A-Z ]*PRIVATE KEY-----`),
 }
 
+// urlUserinfo finds credentials in a URL (https://user:password@host): request URLs carry the API URL's, and
+// errors quote request URLs.
+var urlUserinfo = regexp.MustCompile(`(?i)\b([a-z][a-z0-9+.-]*://)[^/\s@]+@`)
+
 const redacted = "*****"
 
 // masker removes secrets from text before it is returned, logged or posted.
@@ -38,6 +42,7 @@ func (m *masker) String(s string) string {
 	for _, sec := range m.secrets {
 		s = strings.ReplaceAll(s, sec, redacted)
 	}
+	s = urlUserinfo.ReplaceAllString(s, "${1}"+redacted+"@")
 	for _, re := range tokenPatterns {
 		if re.NumSubexp() > 0 {
 			s = re.ReplaceAllString(s, "${1}"+redacted)

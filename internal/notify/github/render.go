@@ -71,8 +71,16 @@ func execute(name string, data any) string {
 // Markdown stays balanced.
 func renderPlan(env, summary, plan string, limit int) ([]string, error) {
 	summary = strings.ToValidUTF8(strings.TrimSpace(summary), "\uFFFD")
-	if len(summary) > maxSummaryLength {
-		summary = cutBytes(summary, maxSummaryLength) + "\n\n_(summary truncated)_"
+	truncated := len(summary) > maxSummaryLength
+	if truncated {
+		summary = cutBytes(summary, maxSummaryLength)
+	}
+	// A fence the summary leaves open (cut above, or so given) would swallow the plan block after it.
+	if f := unclosedFence(summary); f != "" {
+		summary += "\n" + f
+	}
+	if truncated {
+		summary += "\n\n_(summary truncated)_"
 	}
 	// Invalid UTF-8 would be re-encoded (and grow) on its way to JSON: replace it first so budgets hold.
 	plan = strings.TrimRight(ansiEscape.ReplaceAllString(strings.ToValidUTF8(plan, "\uFFFD"), ""), "\n")
@@ -186,6 +194,28 @@ func fenceFor(text string) string {
 		}
 	}
 	return strings.Repeat("`", max(3, longest+1))
+}
+
+// unclosedFence returns the backtick fence left open at the end of Markdown text, or "" when none is: an
+// opening fence is three or more backticks after at most three spaces, closed by a run at least as long with
+// nothing after it.
+func unclosedFence(text string) string {
+	open := ""
+	for _, line := range strings.Split(text, "\n") {
+		trim := strings.TrimLeft(line, " ")
+		if len(line)-len(trim) > 3 {
+			continue
+		}
+		n := len(trim) - len(strings.TrimLeft(trim, "`"))
+		switch {
+		case n < 3:
+		case open == "" && !strings.Contains(trim[n:], "`"):
+			open = trim[:n]
+		case open != "" && n >= len(open) && strings.TrimSpace(trim[n:]) == "":
+			open = ""
+		}
+	}
+	return open
 }
 
 // renderDeploy renders the sticky deploy comment for sha, cutting body to fit and closing an open fence.

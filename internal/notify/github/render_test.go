@@ -193,3 +193,37 @@ func TestRenderDeployTruncatesAndClosesFence(t *testing.T) {
 		t.Fatalf("len %d balanced %v tail %q", len(got), fencesBalanced(got), got[len(got)-40:])
 	}
 }
+
+// A summary that leaves a code fence open (a failed plan's error cut at maxSummaryLength, or an error that
+// itself holds a fence) must not swallow the rest of the comment: the plan block and its <details>.
+func TestRenderPlanClosesAFenceTheSummaryLeavesOpen(t *testing.T) {
+	failed := func(errText string) string { return "### Plan failed\n\n```\n" + errText + "\n```\n" }
+	for _, tc := range []struct {
+		name, summary, plan string
+	}{
+		{"long error cut, no plan", failed(strings.Repeat("Error: Unsupported argument on main.tf line 3\n", 1000)), ""},
+		{"long error cut, with plan", failed(strings.Repeat("Error: Unsupported argument on main.tf line 3\n", 1000)), smallPlan},
+		{"long error cut, split plan", failed(strings.Repeat("Error: Unsupported argument on main.tf line 3\n", 1000)), bigPlan(2 * MaxCommentLength)},
+		{"error holding a fence", failed("heredoc:\n```\necho hi"), smallPlan},
+		{"longer fence cut", "````\n" + strings.Repeat("x\n", maxSummaryLength), smallPlan},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			parts, err := renderPlan("dev", tc.summary, tc.plan, MaxCommentLength)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, p := range parts {
+				if len(p) > MaxCommentLength {
+					t.Errorf("part %d is %d bytes", i+1, len(p))
+				}
+				if !fencesBalanced(p) {
+					t.Errorf("part %d has unbalanced fences; it ends:\n%s", i+1, p[max(0, len(p)-200):])
+				}
+				// The plan's own fence must not be what closes the summary's.
+				if head, _, ok := strings.Cut(p, "<details>"); ok && !fencesBalanced(head) {
+					t.Errorf("part %d: the summary leaves a fence open over the plan block:\n%s", i+1, head[max(0, len(head)-200):])
+				}
+			}
+		})
+	}
+}

@@ -22,7 +22,7 @@ func (c *Client) SetStatus(ctx context.Context, repo, sha, context, state, descr
 	switch state {
 	case StatePending, StateSuccess, StateFailure, StateError:
 	default:
-		return fmt.Errorf("commit status %q: state %q is not pending, success, failure or error", context, state)
+		return c.errorf("commit status %q: state %q is not pending, success, failure or error", context, state)
 	}
 	owner, name, err := splitRepo(repo)
 	if err != nil {
