@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"sync"
 	"testing"
@@ -49,7 +50,8 @@ func Env(kv ...string) Option {
 	return func(o *options) { o.env = append(o.env, kv...) }
 }
 
-// Start runs moto_server (the MOTO_SERVER environment variable, else moto_server on PATH) on a free port of
+// Start runs moto_server (the MOTO_SERVER environment variable, else moto_server on PATH, else
+// ~/.pyenv/shims/moto_server) on a free port of
 // 127.0.0.1 and waits until it answers; the test is skipped when moto_server is not installed. The server's
 // whole process group is killed when the test ends, and its output is logged if the test failed.
 func Start(t testing.TB, opts ...Option) *Server {
@@ -63,6 +65,14 @@ func Start(t testing.TB, opts ...Option) *Server {
 		bin = "moto_server"
 	}
 	path, err := exec.LookPath(bin)
+	if err != nil && os.Getenv("MOTO_SERVER") == "" {
+		// Machines with moto preinstalled keep it under pyenv, whose shims are not always on PATH.
+		if home, herr := os.UserHomeDir(); herr == nil {
+			if p, perr := exec.LookPath(filepath.Join(home, ".pyenv", "shims", "moto_server")); perr == nil {
+				path, err = p, nil
+			}
+		}
+	}
 	if err != nil {
 		t.Skipf("moto_server not installed (%v): install moto 5.2.1 (pip install 'moto[server]==5.2.1') "+
 			"and put moto_server on PATH, or set MOTO_SERVER to its path", err)
