@@ -214,7 +214,7 @@ func (w *work) deployEnv(ctx context.Context, t target, images map[string]string
 	if newer := w.deployedNewer(lctx, env.Name); newer != "" {
 		// Runs of two pushes can reach an environment in either order: the older
 		// one never rolls back what the newer one deployed.
-		w.skipEnv(ctx, env.Name, "not deployed: newer commit "+short(newer)+" already deployed")
+		w.skipEnvBecause(ctx, env.Name, skipped{why: "not deployed: newer commit " + short(newer) + " already deployed", superseded: true})
 		return nil
 	}
 	err = w.deployLocked(lctx, t, images)
@@ -414,15 +414,30 @@ func (w *work) recordDeploy(ctx context.Context, env config.Environment, outcome
 
 // skipEnv marks every stage of an environment skipped.
 func (w *work) skipEnv(ctx context.Context, env, why string) {
+	w.skipEnvBecause(ctx, env, skipped{why: why})
+}
+
+// skipEnvBecause marks every stage of env skipped and tells the story why.
+func (w *work) skipEnvBecause(ctx context.Context, env string, why skipped) {
 	for _, st := range w.snapshot() {
 		if st.Env == env {
-			w.skipStage(ctx, store.StageKey{Env: env, Name: st.Name}, why)
+			w.skipStage(ctx, store.StageKey{Env: env, Name: st.Name}, why.why)
 		}
 	}
-	w.story.envDone(ctx, env, errSkipped)
+	w.story.envDone(ctx, env, why)
 }
 
 var errSkipped = errors.New("skipped")
+
+// skipped is why an environment was not deployed; it matches errSkipped.
+// superseded means a newer commit is already deployed there: nothing failed.
+type skipped struct {
+	why        string
+	superseded bool
+}
+
+func (s skipped) Error() string        { return s.why }
+func (s skipped) Is(target error) bool { return target == errSkipped }
 
 // skipRest marks the environment's stages that have not run skipped.
 func (w *work) skipRest(ctx context.Context, env, why string) {

@@ -262,6 +262,15 @@ func TestOlderPushNeverRollsBackANewerDeploy(t *testing.T) {
 	if r := h.run(olderRun); r.Status == store.StatusFailed {
 		t.Errorf("older run %s: %s; want it to step aside, not fail", r.Status, r.Error)
 	}
+	h.deploys.mu.Lock()
+	defer h.deploys.mu.Unlock()
+	wantStatus := "inactive: not deployed: newer commit " + short(newer) + " already deployed"
+	if n := len(h.deploys.statuses); n == 0 || h.deploys.statuses[n-1] != wantStatus {
+		t.Errorf("deployment statuses = %q, want the older run's to end with %q", h.deploys.statuses, wantStatus)
+	}
+	if n := len(h.deploys.comments); n == 0 || !strings.Contains(h.deploys.comments[n-1], "| dev | skipped: newer commit "+short(newer)+" already deployed |") {
+		t.Errorf("merged PR comments = %q, want the older run's to say dev was skipped for the newer commit", h.deploys.comments)
+	}
 }
 
 // A run that waited for one environment's lock comes back for that environment

@@ -79,9 +79,12 @@ func (s *story) envDone(ctx context.Context, env string, err error) {
 		s.mu.Unlock()
 		return
 	}
+	var sk skipped
 	switch {
 	case err == nil:
 		s.outcome[env] = "succeeded"
+	case errors.As(err, &sk) && sk.superseded:
+		s.outcome[env] = "skipped: " + strings.TrimPrefix(sk.why, "not deployed: ")
 	case errors.Is(err, errSkipped):
 		s.outcome[env] = "skipped"
 	default:
@@ -89,11 +92,18 @@ func (s *story) envDone(ctx context.Context, env string, err error) {
 	}
 	o := s.outcome[env]
 	s.mu.Unlock()
-	switch o {
-	case "succeeded":
+	switch {
+	case o == "succeeded":
 		s.deployStatus(ctx, env, "success", "deployed")
-	case "skipped":
-		s.deployStatus(ctx, env, "error", "not deployed: an earlier step failed")
+	case sk.superseded:
+		// GitHub's state for a deployment that a newer one replaced.
+		s.deployStatus(ctx, env, "inactive", firstLine(sk.why))
+	case o == "skipped":
+		why := "not deployed: an earlier step failed"
+		if sk.why != "" {
+			why = sk.why
+		}
+		s.deployStatus(ctx, env, "error", firstLine(s.w.e.mask.String(why)))
 	default:
 		s.deployStatus(ctx, env, "failure", firstLine(s.w.e.mask.String(err.Error())))
 	}
