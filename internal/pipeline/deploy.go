@@ -1,11 +1,13 @@
 package pipeline
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -284,17 +286,24 @@ func (w *work) deployLocked(ctx context.Context, t target, images map[string]str
 	}
 	var plan PlanResult
 	planKey := store.StageKey{Env: env.Name, Name: StagePlan}
-	_, err := w.runStage(ctx, planKey, !applied, func(ctx context.Context, log io.Writer) (string, map[string]string, error) {
+	planOut, err := w.runStage(ctx, planKey, !applied, func(ctx context.Context, log io.Writer) (string, map[string]string, error) {
 		fmt.Fprintf(log, "deploying %s: %s\n", env.Name, strings.Join(t.reason, "; "))
 		r, err := w.plan(ctx, env, vars, log)
 		if err != nil {
 			return "", nil, err
 		}
 		plan = r
-		return summaryLine(r.Summary), map[string]string{"summary": summaryLine(r.Summary)}, nil
+		return summaryLine(r.Summary), map[string]string{"summary": summaryLine(r.Summary), "fleets": fleetsTouched(r)}, nil
 	})
 	if err != nil {
 		return w.envFailed(ctx, env, "plan failed", vars, err)
+	}
+	// A run resumed after its apply did not plan again: what the applied plan
+	// changed comes from the plan stage's recorded outputs.
+	summary := cmp.Or(planOut["summary"], summaryLine(plan.Summary))
+	fleets, fleetsKnown := planOut["fleets"]
+	rolls := func(fleet string) bool {
+		return !fleetsKnown || slices.Contains(strings.Split(fleets, ","), fleet)
 	}
 	if env.RequireApproval && !applied {
 		why := "requires approval: approving deploys is not supported yet, apply this environment by hand"
@@ -311,7 +320,7 @@ func (w *work) deployLocked(ctx context.Context, t target, images map[string]str
 		if err != nil {
 			return "", nil, err
 		}
-		return "applied: " + summaryLine(plan.Summary), outs, nil
+		return "applied: " + summary, outs, nil
 	})
 	if err != nil {
 		return w.envFailed(ctx, env, "apply failed", vars, err)
@@ -319,7 +328,7 @@ func (w *work) deployLocked(ctx context.Context, t target, images map[string]str
 
 	// Fleets.
 	_, err = w.runStage(ctx, store.StageKey{Env: env.Name, Name: StageService}, false, func(ctx context.Context, log io.Writer) (string, map[string]string, error) {
-		if vars["backend_image"] == last["backend_image"] && !touches(plan, "aws_ecs_task_definition", "aws_ecs_service") {
+		if vars["backend_image"] == last["backend_image"] && !rolls(fleetECS) {
 			return "", nil, skip("backend unchanged")
 		}
 		cluster, service := outputs["ecs_cluster_name"], outputs["ecs_service_name"]
@@ -336,7 +345,7 @@ func (w *work) deployLocked(ctx context.Context, t target, images map[string]str
 		return w.envFailed(ctx, env, "ECS service did not stabilise", vars, err)
 	}
 	_, err = w.runStage(ctx, store.StageKey{Env: env.Name, Name: StageRefresh}, false, func(ctx context.Context, log io.Writer) (string, map[string]string, error) {
-		if vars["frontend_version"] == last["frontend_version"] && !touches(plan, "aws_launch_template") {
+		if vars["frontend_version"] == last["frontend_version"] && !rolls(fleetInstances) {
 			return "", nil, skip("frontend unchanged")
 		}
 		asg := outputs["frontend_asg_name"]
@@ -352,7 +361,7 @@ func (w *work) deployLocked(ctx context.Context, t target, images map[string]str
 	if err != nil {
 		return w.envFailed(ctx, env, "instance refresh failed", vars, err)
 	}
-	w.recordDeploy(ctx, env, "succeeded", summaryLine(plan.Summary), vars)
+	w.recordDeploy(ctx, env, "succeeded", summary, vars)
 	return nil
 }
 
@@ -387,6 +396,24 @@ func (w *work) envFailed(ctx context.Context, env config.Environment, why string
 	w.skipRest(ctx, env.Name, "not run: "+why)
 	w.recordDeploy(ctx, env, "failed", why, vars)
 	return err
+}
+
+// The fleets an apply may have to roll, as recorded in the plan stage's "fleets" output.
+const (
+	fleetECS       = "ecs"       // the ECS service (task definition or service changed)
+	fleetInstances = "instances" // the frontend ASG (launch template changed)
+)
+
+// fleetsTouched lists, comma-separated, the fleets a plan changes.
+func fleetsTouched(p PlanResult) string {
+	var out []string
+	if touches(p, "aws_ecs_task_definition", "aws_ecs_service") {
+		out = append(out, fleetECS)
+	}
+	if touches(p, "aws_launch_template") {
+		out = append(out, fleetInstances)
+	}
+	return strings.Join(out, ",")
 }
 
 // touches reports whether a plan changes a resource of one of the given types.

@@ -4,13 +4,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"maps"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/gitops-runner/runner/internal/config"
 	"github.com/gitops-runner/runner/internal/event"
 	"github.com/gitops-runner/runner/internal/gitrepo"
 	"github.com/gitops-runner/runner/internal/store"
@@ -22,10 +25,12 @@ const testRepo = "acme/platform"
 
 // fakeTerraform records what it planned and applied; hooks let a test act while a plan runs.
 type fakeTerraform struct {
-	mu      sync.Mutex
-	plans   []string // env@sha
-	applies []string
-	onPlan  func(ctx context.Context, req PlanRequest)
+	mu        sync.Mutex
+	plans     []string // env@sha
+	applies   []string
+	onPlan    func(ctx context.Context, req PlanRequest)
+	resources []tf.ResourceChange // what every plan changes (default: nothing listed)
+	outputs   map[string]string   // what every apply returns
 }
 
 func (f *fakeTerraform) Plan(ctx context.Context, req PlanRequest) (PlanResult, error) {
@@ -36,14 +41,44 @@ func (f *fakeTerraform) Plan(ctx context.Context, req PlanRequest) (PlanResult, 
 	if hook != nil {
 		hook(ctx, req)
 	}
-	return PlanResult{Summary: tf.Summary{Environment: req.Env, Add: 1}, Text: "+ terraform_data.a"}, nil
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return PlanResult{Summary: tf.Summary{Environment: req.Env, Add: 1, Resources: f.resources}, Text: "+ terraform_data.a"}, nil
 }
 
 func (f *fakeTerraform) Apply(ctx context.Context, req ApplyRequest) (map[string]string, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.applies = append(f.applies, req.Env+"@"+filepath.Base(filepath.Dir(filepath.Dir(req.PlanFile))))
-	return map[string]string{}, nil
+	return maps.Clone(f.outputs), nil
+}
+
+// fakeRollouts counts service waits and instance refreshes; onWait lets a test act during a wait.
+type fakeRollouts struct {
+	mu        sync.Mutex
+	waits     int
+	refreshes int
+	onWait    func(ctx context.Context) error
+}
+
+func (f *fakeRollouts) WaitService(ctx context.Context, cluster, service string, log io.Writer) (string, error) {
+	f.mu.Lock()
+	f.waits++
+	hook := f.onWait
+	f.mu.Unlock()
+	if hook != nil {
+		if err := hook(ctx); err != nil {
+			return "", err
+		}
+	}
+	return "stable", nil
+}
+
+func (f *fakeRollouts) RefreshInstances(ctx context.Context, asg string, prefs config.Refresh, log io.Writer) (string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.refreshes++
+	return "refreshed", nil
 }
 
 func (f *fakeTerraform) Outputs(ctx context.Context, req ApplyRequest) (map[string]string, error) {
@@ -128,6 +163,7 @@ type harness struct {
 	prs     *fakePRs
 	deploys *fakeDeploys
 	images  *fakeImages
+	rollout *fakeRollouts
 	e       *Engine
 	n       int
 	store   Store // what the engine sees (the real store unless a test wraps it)
@@ -148,7 +184,7 @@ func newHarness(t *testing.T, fo fixture.Options, tune func(*Options), wrap func
 		t.Fatal(err)
 	}
 	h := &harness{t: t, st: st, repo: repo, url: "file://" + repo.Remote, tf: &fakeTerraform{}, prs: &fakePRs{},
-		deploys: &fakeDeploys{}, images: &fakeImages{}, store: st}
+		deploys: &fakeDeploys{}, images: &fakeImages{}, rollout: &fakeRollouts{}, store: st}
 	if wrap != nil {
 		h.store = wrap(st)
 	}
@@ -158,7 +194,8 @@ func newHarness(t *testing.T, fo fixture.Options, tune func(*Options), wrap func
 	}
 	h.e, err = New(Deps{
 		Store: h.store, Git: gitrepo.NewMirrors(filepath.Join(dir, "mirrors"), gitrepo.Auth{}, nil),
-		Terraform: h.tf, PRs: h.prs, Deploys: h.deploys, Images: h.images, Logger: slog.New(slog.DiscardHandler),
+		Terraform: h.tf, PRs: h.prs, Deploys: h.deploys, Images: h.images, Rollouts: h.rollout,
+		Logger: slog.New(slog.DiscardHandler),
 	}, opts)
 	if err != nil {
 		t.Fatal(err)
@@ -507,5 +544,46 @@ func TestDeployThatLosesItsLeaseLeavesNoPendingStage(t *testing.T) {
 		if s.Status == store.StagePending || s.Status == store.StageRunning {
 			t.Errorf("stage %s/%s left %s in a finished run", s.Env, s.Name, s.Status)
 		}
+	}
+}
+
+// A run resumed after its apply (the runner stopped while the ECS service was
+// rolling out) did not plan again, yet still waits for the service its applied
+// plan changed, and records that plan's summary.
+func TestResumedDeployStillWaitsForTheServiceItChanged(t *testing.T) {
+	h := newHarness(t, fixture.Options{Environments: []string{"dev"}, NoApps: true}, nil, nil)
+	h.tf.resources = []tf.ResourceChange{{Address: "module.app.aws_ecs_service.api", Action: "update"}}
+	h.tf.outputs = map[string]string{"ecs_cluster_name": "platform", "ecs_service_name": "api"}
+	initial, err := h.repo.Head()
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := h.push(h.commit("main", map[string]string{"environments/dev/a.tf": tfFile("a")}), initial)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	h.rollout.onWait = func(ctx context.Context) error {
+		cancel()
+		<-ctx.Done()
+		return ctx.Err()
+	}
+	if err := h.e.Execute(ctx, id); !errors.Is(err, ErrAbandoned) {
+		t.Fatalf("Execute = %v, want ErrAbandoned", err)
+	}
+	h.rollout.onWait = nil
+	if err := h.e.Execute(context.Background(), id); err != nil {
+		t.Fatal(err)
+	}
+	if plans, applies := h.tf.calls(); len(plans) != 1 || len(applies) != 1 {
+		t.Errorf("plans %v, applies %v; want one each (the resumed run applies nothing again)", plans, applies)
+	}
+	if h.rollout.waits != 2 {
+		t.Errorf("service waits = %d, want 2 (the interrupted one and the resumed one)", h.rollout.waits)
+	}
+	if s := h.stage(id, "dev", StageService); s.Status != store.StageSucceeded {
+		t.Errorf("ecs stage after the resume: %s (%s), want succeeded", s.Status, s.Detail)
+	}
+	d, err := h.st.LastDeployment(context.Background(), testRepo, "dev")
+	if err != nil || d.Summary != "1 to add, 0 to change, 0 to destroy, 0 to replace" {
+		t.Errorf("recorded deployment summary %q (%v), want the applied plan's", d.Summary, err)
 	}
 }
