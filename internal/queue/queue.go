@@ -187,7 +187,10 @@ func (q *Queue) Start(ctx context.Context) error {
 	if n, _ := res.RowsAffected(); n > 0 {
 		q.log.Warn("recovered runs interrupted by a previous process", "jobs", n)
 	}
-	if err := q.client.Start(ctx); err != nil {
+	// River cancels every job in flight when its start context ends; the queue's
+	// lifetime is Stop's to end, so that a cancelled caller context (SIGTERM) still
+	// leaves the runs in flight their grace period.
+	if err := q.client.Start(context.WithoutCancel(ctx)); err != nil {
 		return fmt.Errorf("start queue: %w", err)
 	}
 	dctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
@@ -254,6 +257,12 @@ func (w *runWorker) Work(ctx context.Context, job *river.Job[RunArgs]) error {
 		// The run waits (e.g. for an environment lock): free the worker and come
 		// back later; a snooze does not use up an attempt.
 		return river.JobSnooze(wait.SnoozeFor())
+	}
+	if err != nil && errors.Is(ctx.Err(), context.Canceled) && !errors.Is(err, context.Canceled) {
+		// The executor gave up because its context was cancelled (e.g. ErrAbandoned on
+		// shutdown). Say so: River then puts the job back without using up an attempt,
+		// instead of counting it as a failure, backing off and eventually discarding it.
+		err = fmt.Errorf("%w: %w", err, context.Canceled)
 	}
 	return err
 }

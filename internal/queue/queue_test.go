@@ -416,3 +416,77 @@ func TestRunsAcceptedBeforeStartAreDispatchedOnce(t *testing.T) {
 		t.Fatalf("%d jobs for one run", jobs)
 	}
 }
+
+// The pipeline answers a shutdown with its own error (ErrAbandoned), not
+// context.Canceled. The run must come back as interrupted work, not as a failed
+// attempt: otherwise each restart during a long run uses up an attempt, delays
+// the retry by River's backoff, and the tenth discards the run for good.
+func TestAbandonedRunIsNotCountedAsAFailedAttempt(t *testing.T) {
+	t.Parallel()
+	started := make(chan struct{})
+	abandoned := errors.New("run abandoned by a stopping runner; it resumes on restart")
+	exec := &executor{fn: func(ctx context.Context, _ int64, attempt int) error {
+		if attempt == 1 {
+			close(started)
+			<-ctx.Done()
+			return abandoned
+		}
+		return nil
+	}}
+	f := newFixture(t, exec)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if err := f.queue.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	id := f.accept(t, "d-1")
+	select {
+	case <-started:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the run never started")
+	}
+	stopCtx, stopCancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer stopCancel()
+	if err := f.queue.Stop(stopCtx); err != nil {
+		t.Fatalf("Stop = %v", err)
+	}
+	state, attempt := f.jobState(t, id)
+	var errs string
+	if err := f.store.DB().QueryRow(`SELECT COALESCE(errors, '') FROM river_job WHERE json_extract(args, '$.run_id') = ?`, id).Scan(&errs); err != nil {
+		t.Fatal(err)
+	}
+	if state != "available" || attempt != 0 || strings.Contains(errs, "abandoned") {
+		t.Errorf("abandoned job: state %s, attempt %d, errors %s; want available, 0 attempts, no error", state, attempt, errs)
+	}
+}
+
+// The server starts the queue with its signal context and cancels that context on
+// SIGTERM before calling Stop with the shutdown grace: a run in flight must get the
+// grace period, not be cancelled the moment the signal arrives.
+func TestCancelledStartContextStillGivesRunsTheirGrace(t *testing.T) {
+	t.Parallel()
+	release := make(chan struct{})
+	started := make(chan struct{})
+	exec := &executor{fn: func(ctx context.Context, _ int64, _ int) error {
+		close(started)
+		<-release
+		return ctx.Err() // cancellation reaches a job's context synchronously
+	}}
+	f := newFixture(t, exec)
+	ctx, cancel := context.WithCancel(context.Background())
+	if err := f.queue.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	id := f.accept(t, "d-1")
+	<-started
+	cancel() // SIGTERM
+	close(release)
+	sctx, scancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer scancel()
+	if err := f.queue.Stop(sctx); err != nil {
+		t.Fatalf("Stop = %v", err)
+	}
+	if state, _ := f.jobState(t, id); state != "completed" {
+		t.Errorf("job state = %s, want completed: the run was cancelled without its grace period", state)
+	}
+}

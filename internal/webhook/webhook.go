@@ -84,6 +84,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		reply(w, http.StatusUnauthorized, map[string]any{"error": "missing " + github.SHA256SignatureHeader})
 		return
 	}
+	if !strings.HasPrefix(r.Header.Get(github.SHA256SignatureHeader), "sha256=") {
+		// ValidatePayload trusts the value's own prefix: "sha1=..." here would be checked as SHA-1.
+		reply(w, http.StatusUnauthorized, map[string]any{"error": "signature does not match"})
+		return
+	}
 	if ct, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || (ct != "application/json" && ct != "application/x-www-form-urlencoded") {
 		reply(w, http.StatusUnsupportedMediaType, map[string]any{"error": "content type must be application/json or application/x-www-form-urlencoded"})
 		return

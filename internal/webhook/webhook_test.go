@@ -6,6 +6,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha1"
 	"crypto/sha256"
+	"crypto/sha512"
 	"encoding/hex"
 	"encoding/json"
 	"net/http"
@@ -59,6 +60,12 @@ func sign256(body []byte, key string) string {
 	m := hmac.New(sha256.New, []byte(key))
 	m.Write(body)
 	return "sha256=" + hex.EncodeToString(m.Sum(nil))
+}
+
+func sign512(body []byte, key string) string {
+	m := hmac.New(sha512.New, []byte(key))
+	m.Write(body)
+	return "sha512=" + hex.EncodeToString(m.Sum(nil))
 }
 
 func sign1(body []byte, key string) string {
@@ -145,6 +152,8 @@ func TestSignatures(t *testing.T) {
 		{"missing signature", delivery{event: "push", body: body}, http.StatusUnauthorized},
 		{"wrong secret", delivery{event: "push", body: body, sig256: sign256(body, "other")}, http.StatusUnauthorized},
 		{"sha1 only", delivery{event: "push", body: body, sig1: sign1(body, secret)}, http.StatusUnauthorized},
+		{"sha1 in the sha256 header", delivery{event: "push", body: body, sig256: sign1(body, secret)}, http.StatusUnauthorized},
+		{"sha512 in the sha256 header", delivery{event: "push", body: body, sig256: sign512(body, secret)}, http.StatusUnauthorized},
 		{"tampered body", delivery{event: "push", body: tampered, sig256: sign256(body, secret)}, http.StatusUnauthorized},
 		{"garbage signature", delivery{event: "push", body: body, sig256: "sha256=zz"}, http.StatusUnauthorized},
 		{"wrong content type", delivery{event: "push", body: body, sig256: sign256(body, secret), ctype: "text/plain"}, http.StatusUnsupportedMediaType},
