@@ -77,7 +77,9 @@ var (
 	repoECRRE        = regexp.MustCompile(`^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$`)
 	repoPlatformRE   = regexp.MustCompile(`^[a-z0-9]+/[a-z0-9_]+(/[a-z0-9]+)?$`)
 	repoYAMLLineRE   = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
-	repoUnknownKeyRE = regexp.MustCompile(`^field (\S+) not found in type \S+$`)
+	repoUnknownKeyRE = regexp.MustCompile(`^field (\S+) not found in type .+$`)
+	// repoGoTypeRE finds the Go type a yaml.v3 type error names ("into []config.rawApp").
+	repoGoTypeRE = regexp.MustCompile(` into (?:(\[\])\S+|config\.raw\w+|struct \{.*\}|map\[string\]string)$`)
 )
 
 // repoRunnerVars are the -var inputs the runner sets itself; a repository may not override them.
@@ -139,6 +141,13 @@ func repoYAMLProblems(err error) RepoErrors {
 		}
 		if sm := repoUnknownKeyRE.FindStringSubmatch(p.Msg); sm != nil {
 			p.Msg = fmt.Sprintf("unknown key %q", sm[1])
+		}
+		if loc := repoGoTypeRE.FindStringSubmatchIndex(p.Msg); loc != nil {
+			if loc[2] >= 0 {
+				p.Msg = p.Msg[:loc[0]] + " into a list"
+			} else {
+				p.Msg = p.Msg[:loc[0]] + " into a mapping"
+			}
 		}
 		out = append(out, p)
 	}
@@ -225,7 +234,7 @@ func (v *repoValidator) repo(raw *rawRepo) *Repo {
 		r.lines["env/"+e.Name] = v.t.line("environments", i, "dir")
 		r.Environments = append(r.Environments, e)
 	}
-	if raw.Environments != nil && len(raw.Environments) == 0 {
+	if raw.Environments != nil && len(raw.Environments) == 0 && !v.t.has("environments", 0) {
 		v.addf(v.t.line("environments"), "environments: empty list (omit the key to discover environments/*)")
 	}
 

@@ -96,6 +96,9 @@ func TestParseRepoRejects(t *testing.T) {
 	}{
 		{"unknown top-level key", "environment:\n  - name: dev\n", []string{`line 1: unknown key "environment"`}},
 		{"unknown nested key", env + "    refresh:\n      min_healty: 50\n", []string{`line 5: unknown key "min_healty"`}},
+		{"unknown key under notify", "notify:\n  slack:\n    chanel: x\n", []string{`line 3: unknown key "chanel"`}},
+		{"environments not a list", "environments:\n  name: dev\n", []string{"line 2: cannot unmarshal !!map into a list"}},
+		{"app not a mapping", "apps:\n  - web\n", []string{"line 2: cannot unmarshal !!str `web` into a mapping"}},
 		{"wrong type", env + "    order: first\n", []string{"line 4: cannot unmarshal !!str `first` into int"}},
 		{"syntax error", "environments: [\n", []string{"line 1: did not find expected node content"}},
 		{"not a mapping", "- a\n", []string{"line 1: top level must be a mapping"}},
@@ -152,8 +155,30 @@ func TestParseRepoRejects(t *testing.T) {
 				}
 				i++
 			}
-			if strings.Contains(err.Error(), "config.raw") {
+			if strings.Contains(err.Error(), "config.raw") || strings.Contains(err.Error(), "struct {") {
 				t.Errorf("error leaks Go type names:\n%v", err)
+			}
+		})
+	}
+}
+
+// A problem inside one environment must not add problems that are not there.
+func TestParseRepoReportsOnlyRealProblems(t *testing.T) {
+	tests := []struct {
+		name string
+		in   string
+		want string // the whole error
+	}{
+		{"duplicate key in an environment", "environments:\n  - name: dev\n    dir: x\n    dir: y\n",
+			`line 4: mapping key "dir" already defined at line 3`},
+		{"duplicate key in an app", "apps:\n  - name: web\n    name: api\n    path: a\n    kind: bundle\n",
+			`line 3: mapping key "name" already defined at line 2`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := ParseRepo([]byte(tt.in))
+			if err == nil || err.Error() != tt.want {
+				t.Fatalf("ParseRepo error:\n%v\nwant:\n%s", err, tt.want)
 			}
 		})
 	}

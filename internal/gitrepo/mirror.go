@@ -112,6 +112,12 @@ func (m *Mirror) sync(ctx context.Context, want []string) error {
 		repo, err = m.create()
 		created = true
 	}
+	if err == nil {
+		if _, rerr := repo.Remote("origin"); errors.Is(rerr, git.ErrRemoteNotFound) {
+			// A process killed between init and CreateRemote left the mirror without its remote.
+			_, err = repo.CreateRemote(&gitconfig.RemoteConfig{Name: "origin", URLs: []string{m.url}, Fetch: fetchSpecs})
+		}
+	}
 	if err != nil {
 		return m.mask(fmt.Errorf("open mirror of %s: %w", m.url, err))
 	}

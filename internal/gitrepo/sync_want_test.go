@@ -44,3 +44,43 @@ func TestSyncSkipsFetchWhenCommitsArePresent(t *testing.T) {
 		t.Fatal("sync of a missing commit with the source gone should fail")
 	}
 }
+
+// A process killed while creating a mirror (after `init`, before its remote was
+// recorded) leaves a bare repository without "origin"; the next Sync must still work.
+func TestSyncRepairsMirrorLeftWithoutRemote(t *testing.T) {
+	src := filepath.Join(t.TempDir(), "src")
+	for _, args := range [][]string{
+		{"init", "-q", "-b", "main", src},
+		{"-C", src, "-c", "user.name=t", "-c", "user.email=t@e", "commit", "-q", "--allow-empty", "-m", "one"},
+	} {
+		if out, err := exec.Command("git", args...).CombinedOutput(); err != nil {
+			t.Fatalf("git %v: %v %s", args, err, out)
+		}
+	}
+	out, err := exec.Command("git", "-C", src, "rev-parse", "HEAD").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	head := strings.TrimSpace(string(out))
+	root := t.TempDir()
+	ms := gitrepo.NewMirrors(root, gitrepo.Auth{}, nil)
+	m, err := ms.Sync(context.Background(), "file://"+src, head)
+	if err != nil {
+		t.Fatalf("first sync: %v", err)
+	}
+	// What the killed process left: the mirror directory, initialised, without a remote.
+	if err := os.RemoveAll(m.Path()); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("git", "init", "-q", "--bare", m.Path()).CombinedOutput(); err != nil {
+		t.Fatalf("git init: %v %s", err, out)
+	}
+	fresh := gitrepo.NewMirrors(root, gitrepo.Auth{}, nil) // the restarted process
+	m, err = fresh.Sync(context.Background(), "file://"+src, head)
+	if err != nil {
+		t.Fatalf("sync into a mirror without a remote: %v", err)
+	}
+	if !m.HasCommit(head) {
+		t.Fatal("mirror lacks the commit after sync")
+	}
+}
