@@ -88,7 +88,7 @@ func New(ctx context.Context, st *store.Store, exec Executor, opts Options) (*Qu
 		return nil, fmt.Errorf("migrate queue tables: %w", err)
 	}
 	workers := river.NewWorkers()
-	if err := river.AddWorkerSafely(workers, &runWorker{exec: exec}); err != nil {
+	if err := river.AddWorkerSafely(workers, &runWorker{exec: exec, store: st, log: opts.Logger}); err != nil {
 		return nil, fmt.Errorf("register run worker: %w", err)
 	}
 	client, err := river.NewClient(driver, &river.Config{
@@ -247,7 +247,9 @@ func (q *Queue) Pending(ctx context.Context) (int, error) {
 
 type runWorker struct {
 	river.WorkerDefaults[RunArgs]
-	exec Executor
+	exec  Executor
+	store *store.Store
+	log   *slog.Logger
 }
 
 func (w *runWorker) Work(ctx context.Context, job *river.Job[RunArgs]) error {
@@ -263,6 +265,14 @@ func (w *runWorker) Work(ctx context.Context, job *river.Job[RunArgs]) error {
 		// shutdown). Say so: River then puts the job back without using up an attempt,
 		// instead of counting it as a failure, backing off and eventually discarding it.
 		err = fmt.Errorf("%w: %w", err, context.Canceled)
+	}
+	if err != nil && !errors.Is(err, context.Canceled) && job.Attempt >= job.MaxAttempts {
+		// River discards the job after this attempt: the run must not stay
+		// "running" for ever, so it ends failed with the last error.
+		msg := fmt.Sprintf("gave up after %d attempts: %v", job.Attempt, err)
+		if ferr := w.store.FinishRun(context.WithoutCancel(ctx), job.Args.RunID, store.StatusFailed, msg); ferr != nil {
+			w.log.Error("record a run given up", "run", job.Args.RunID, "err", ferr)
+		}
 	}
 	return err
 }

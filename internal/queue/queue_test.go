@@ -64,6 +64,11 @@ type fixture struct {
 
 func newFixture(t *testing.T, exec *executor) *fixture {
 	t.Helper()
+	return newFixtureTries(t, exec, 3)
+}
+
+func newFixtureTries(t *testing.T, exec *executor, maxAttempts int) *fixture {
+	t.Helper()
 	ctx := context.Background()
 	st, err := store.OpenSQLite(ctx, t.TempDir())
 	if err != nil {
@@ -73,7 +78,7 @@ func newFixture(t *testing.T, exec *executor) *fixture {
 	q, err := queue.New(ctx, st, exec, queue.Options{
 		Workers:      4,
 		PollInterval: 20 * time.Millisecond,
-		MaxAttempts:  3,
+		MaxAttempts:  maxAttempts,
 		Logger:       slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	if err != nil {
@@ -488,5 +493,29 @@ func TestCancelledStartContextStillGivesRunsTheirGrace(t *testing.T) {
 	}
 	if state, _ := f.jobState(t, id); state != "completed" {
 		t.Errorf("job state = %s, want completed: the run was cancelled without its grace period", state)
+	}
+}
+
+// A run whose every attempt fails (the executor cannot even record an outcome,
+// e.g. its store is unreachable) ends failed with the last error when River gives
+// its job up, instead of staying unfinished for ever.
+func TestRunGivenUpEndsFailed(t *testing.T) {
+	t.Parallel()
+	exec := &executor{fn: func(context.Context, int64, int) error { return errors.New("store unavailable") }}
+	f := newFixtureTries(t, exec, 1)
+	f.start(t)
+	id := f.accept(t, "d-1")
+	var r store.Run
+	eventually(t, 20*time.Second, "the run to finish", func() bool {
+		var err error
+		r, err = f.store.Run(context.Background(), id, 0)
+		return err == nil && store.Finished(r.Status)
+	})
+	eventually(t, 5*time.Second, "the job to be discarded", func() bool {
+		state, _ := f.jobState(t, id)
+		return state == "discarded"
+	})
+	if r.Status != store.StatusFailed || !strings.Contains(r.Error, "gave up after 1 attempts: store unavailable") {
+		t.Errorf("run %d: status %s, error %q; want failed with the last error", id, r.Status, r.Error)
 	}
 }
