@@ -206,6 +206,15 @@ func Normalize(parsed any) (ev event.Event, ignored string) {
 			CloneURL: e.GetRepo().GetCloneURL(), PR: e.GetIssue().GetNumber(), Sender: e.GetSender().GetLogin(),
 			Comment: e.GetComment().GetBody(),
 		}
+		// Only a new comment by a person can be a command: edits and deletions
+		// never are, and the runner's own sticky plan comments (a bot's, edited
+		// on every push) would otherwise each become a run.
+		if e.GetAction() != "created" {
+			return ev, "issue_comment action " + e.GetAction() + " is not acted on"
+		}
+		if e.GetComment().GetUser().GetType() == "Bot" {
+			return ev, "comment by a bot (" + e.GetComment().GetUser().GetLogin() + ") is not acted on"
+		}
 		return ev, ""
 	}
 	return ev, fmt.Sprintf("event %T is not acted on", parsed)

@@ -214,6 +214,9 @@ func TestEvents(t *testing.T) {
 		{"pr closed without merge", "pull_request", closed, http.StatusAccepted, "", true},
 		{"pr labeled", "pull_request", payload(t, "pull_request.labeled.json"), http.StatusAccepted, "", true},
 		{"issue comment", "issue_comment", payload(t, "issue_comment.created.json"), http.StatusAccepted, event.KindComment, false},
+		{"issue comment edited", "issue_comment", setJSON(t, payload(t, "issue_comment.created.json"), "action", "edited"), http.StatusAccepted, "", true},
+		{"issue comment deleted", "issue_comment", setJSON(t, payload(t, "issue_comment.created.json"), "action", "deleted"), http.StatusAccepted, "", true},
+		{"issue comment by a bot", "issue_comment", setJSON(t, payload(t, "issue_comment.created.json"), "comment.user.type", "Bot"), http.StatusAccepted, "", true},
 		{"other event", "star", []byte(`{"action":"created"}`), http.StatusAccepted, "", true},
 	}
 	for _, tc := range tests {
