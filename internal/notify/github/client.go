@@ -37,6 +37,7 @@ type Options struct {
 type Client struct {
 	gh   *gh.Client
 	mask *masker
+	self *self // who the runner is on GitHub, asked on first need
 }
 
 // ErrConfig reports Options that cannot work.
@@ -67,11 +68,13 @@ func New(ctx context.Context, opts Options) (*Client, error) {
 
 	app := opts.AppID != 0 || opts.InstallationID != 0 || len(opts.PrivateKey) > 0
 	var client *gh.Client
+	var ask func(context.Context) (author, error)
 	switch {
 	case opts.Token != "" && app:
 		return nil, fmt.Errorf("%w: set either a token or GitHub App credentials, not both", ErrConfig)
 	case opts.Token != "":
 		client = gh.NewClient(&http.Client{Transport: rt, Timeout: timeout}).WithAuthToken(opts.Token)
+		ask = tokenUser(client)
 	case app:
 		if opts.AppID == 0 || opts.InstallationID == 0 || len(opts.PrivateKey) == 0 {
 			return nil, fmt.Errorf("%w: a GitHub App needs app id, installation id and private key", ErrConfig)
@@ -85,13 +88,22 @@ func New(ctx context.Context, opts Options) (*Client, error) {
 			return nil, m.Err(fmt.Errorf("github app installation token: %w", err))
 		}
 		client = gh.NewClient(&http.Client{Transport: itr, Timeout: timeout})
+		// GET /app wants the App's own JWT, not the installation token.
+		atr, err := ghinstallation.NewAppsTransport(rt, opts.AppID, opts.PrivateKey)
+		if err != nil {
+			return nil, m.Err(fmt.Errorf("%w: github app private key: %w", ErrConfig, err))
+		}
+		atr.BaseURL = itr.BaseURL
+		appClient := gh.NewClient(&http.Client{Transport: atr, Timeout: timeout})
+		appClient.BaseURL, appClient.UploadURL, appClient.UserAgent = baseURL, baseURL, "gitops-runner"
+		ask = appBot(appClient)
 	default:
 		return nil, fmt.Errorf("%w: no token and no GitHub App credentials", ErrConfig)
 	}
 	client.BaseURL = baseURL
 	client.UploadURL = baseURL
 	client.UserAgent = "gitops-runner"
-	return &Client{gh: client, mask: m}, nil
+	return &Client{gh: client, mask: m, self: newSelf(ask)}, nil
 }
 
 // errorf wraps an error with what was being done and masks secrets out of the result.

@@ -11,9 +11,10 @@ import (
 )
 
 // UpsertPlanComment keeps one sticky comment per environment on the pull request, found again by its hidden
-// marker and edited in place on every push. Plan text too long for one comment continues in numbered parts,
-// also edited in place; parts no longer needed are deleted. Callers serialise calls per (repo, pr, env), as the
-// pipeline does under the environment lock.
+// marker and its author (the runner itself: a marker in someone else's comment is left alone) and edited in place
+// on every push. Plan text too long for one comment continues in numbered parts, also edited in place; parts no
+// longer needed are deleted. Callers serialise calls per (repo, pr, env), as the pipeline does under the
+// environment lock.
 func (c *Client) UpsertPlanComment(ctx context.Context, repo string, pr int, env string, summaryMarkdown string, planText string) error {
 	if !envPattern.MatchString(env) {
 		return fmt.Errorf("plan comment: environment name %q has characters a marker cannot hold", env)
@@ -27,15 +28,17 @@ func (c *Client) UpsertPlanComment(ctx context.Context, repo string, pr int, env
 	if err != nil {
 		return err
 	}
-	comments, err := c.listComments(ctx, owner, name, pr)
+	comments, err := c.ownComments(ctx, owner, name, pr, func(body string) bool {
+		_, ok := parsePlanMarker(body, env)
+		return ok
+	})
 	if err != nil {
 		return c.errorf("plan comment for %s on %s#%d: %w", env, repo, pr, err)
 	}
 	byPart := map[int][]*gh.IssueComment{}
 	for _, cm := range comments {
-		if part, ok := parsePlanMarker(cm.GetBody(), env); ok {
-			byPart[part] = append(byPart[part], cm)
-		}
+		part, _ := parsePlanMarker(cm.GetBody(), env)
+		byPart[part] = append(byPart[part], cm)
 	}
 	for i, body := range bodies {
 		part := i + 1
@@ -97,17 +100,30 @@ func (c *Client) listComments(ctx context.Context, owner, name string, pr int) (
 	}
 }
 
-// upsertComment keeps a single comment starting with marker.
-func (c *Client) upsertComment(ctx context.Context, owner, name string, pr int, marker, body string) error {
+// ownComments lists the issue's comments and keeps the runner's own that marked accepts. Only those may be edited
+// or deleted: anyone can type a marker. The runner's login is asked only when some comment is marked, so a
+// pull request's first comment costs no extra call.
+func (c *Client) ownComments(ctx context.Context, owner, name string, pr int, marked func(body string) bool) ([]*gh.IssueComment, error) {
 	comments, err := c.listComments(ctx, owner, name, pr)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	var existing []*gh.IssueComment
-	for _, cm := range comments {
-		if strings.HasPrefix(cm.GetBody(), marker) {
-			existing = append(existing, cm)
-		}
+	comments = slices.DeleteFunc(comments, func(cm *gh.IssueComment) bool { return !marked(cm.GetBody()) })
+	if len(comments) == 0 {
+		return nil, nil
+	}
+	me, err := c.self.get(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return slices.DeleteFunc(comments, func(cm *gh.IssueComment) bool { return !me.wrote(cm) }), nil
+}
+
+// upsertComment keeps a single comment of the runner's starting with marker.
+func (c *Client) upsertComment(ctx context.Context, owner, name string, pr int, marker, body string) error {
+	existing, err := c.ownComments(ctx, owner, name, pr, func(b string) bool { return strings.HasPrefix(b, marker) })
+	if err != nil {
+		return err
 	}
 	return c.putComment(ctx, owner, name, pr, existing, body)
 }

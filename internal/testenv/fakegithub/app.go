@@ -48,6 +48,54 @@ func (s *Server) accessToken(w http.ResponseWriter, r *http.Request, installatio
 	})
 }
 
+// getApp answers GET /app to a JWT that a registered App signed: the App itself, with its slug (Config.AppSlug).
+func (s *Server) getApp(w http.ResponseWriter, r *http.Request) int {
+	jwt, found := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	iss, ok := jwtIssuer(jwt)
+	if !found || !ok {
+		return writeError(w, http.StatusUnauthorized, "A JSON web token could not be decoded")
+	}
+	s.mu.Lock()
+	var a app
+	registered := false
+	for _, reg := range s.apps {
+		if reg.id == iss {
+			a, registered = reg, true
+		}
+	}
+	now, slug := s.now(), s.slug
+	s.mu.Unlock()
+	if !registered {
+		return writeError(w, http.StatusUnauthorized, "A JSON web token could not be decoded")
+	}
+	if err := verifyJWT(jwt, a, now); err != nil {
+		return writeError(w, http.StatusUnauthorized, err.Error())
+	}
+	return writeJSON(w, http.StatusOK, map[string]any{
+		"id": a.id, "slug": slug, "node_id": "A_" + strconv.FormatInt(a.id, 10), "name": slug,
+		"owner":       map[string]any{"login": "fake-org", "id": 1, "type": "Organization"},
+		"html_url":    "https://github.example/apps/" + slug,
+		"permissions": map[string]string{"issues": "write", "pull_requests": "write", "statuses": "write", "deployments": "write"},
+		"events":      []string{}, "created_at": timestamp(now), "updated_at": timestamp(now),
+	})
+}
+
+// jwtIssuer reads a JWT's iss claim (an App id) without checking the signature.
+func jwtIssuer(token string) (int64, bool) {
+	parts := strings.Split(token, ".")
+	if len(parts) != 3 {
+		return 0, false
+	}
+	var claims struct {
+		Iss json.RawMessage `json:"iss"`
+	}
+	if err := decodeSegment(parts[1], &claims); err != nil {
+		return 0, false
+	}
+	id, err := strconv.ParseInt(strings.Trim(string(claims.Iss), `"`), 10, 64)
+	return id, err == nil
+}
+
 // verifyJWT checks what GitHub checks: RS256 signature by the App's key, iss = App id, iat/exp sane.
 func verifyJWT(token string, a app, now time.Time) error {
 	parts := strings.Split(token, ".")

@@ -57,8 +57,7 @@ func (s *Server) SeedComment(repo string, issue int, login, body string) int64 {
 }
 
 func (s *Server) commentJSON(c *Comment) commentJSON {
-	u := s.userJSON()
-	u.Login = c.User
+	u := userFor(c.User)
 	return commentJSON{
 		ID:                c.ID,
 		NodeID:            fmt.Sprintf("IC_%d", c.ID),

@@ -29,9 +29,12 @@ type Failure struct {
 	RetryAfter time.Duration
 	// Reset is sent as X-RateLimit-Reset (PrimaryRateLimit); zero means one second from now.
 	Reset time.Time
+	// Path, when set, keeps the failure for a request on that path (below the API prefix, e.g. "/user");
+	// requests on other paths pass it by.
+	Path string
 }
 
-// FailNext makes the next n requests, whatever their path, answer with f.
+// FailNext makes the next n requests answer with f: whatever their path, or on f.Path when set.
 func (s *Server) FailNext(n int, f Failure) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -47,15 +50,16 @@ func (s *Server) PendingFailures() int {
 	return len(s.failures)
 }
 
-func (s *Server) takeFailure() (Failure, bool) {
+func (s *Server) takeFailure(path string) (Failure, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if len(s.failures) == 0 {
-		return Failure{}, false
+	for i, f := range s.failures {
+		if f.Path == "" || f.Path == path {
+			s.failures = append(s.failures[:i], s.failures[i+1:]...)
+			return f, true
+		}
 	}
-	f := s.failures[0]
-	s.failures = s.failures[1:]
-	return f, true
+	return Failure{}, false
 }
 
 func (f Failure) write(w http.ResponseWriter, now time.Time) int {

@@ -46,8 +46,7 @@ func (s *Server) SeedPull(repo string, p Pull) {
 
 // pullJSON is the pull request object; GitHub's list endpoints leave out "merged", so only full includes it.
 func (s *Server) pullJSON(repo string, p Pull, full bool) map[string]any {
-	u := s.userJSON()
-	u.Login, u.Type = p.User, "User"
+	u := userFor(p.User)
 	var mergedAt, closedAt *string
 	if p.Merged {
 		t := timestamp(p.MergedAt)

@@ -1,11 +1,13 @@
 // Package fakegithub is an in-process stand-in for the GitHub REST endpoints the runner uses (issue comments,
-// commit statuses, deployments, pulls, App installation tokens), speaking GitHub's wire format to the real client.
+// commit statuses, deployments, pulls, the authenticated user or App, App installation tokens), speaking GitHub's
+// wire format to the real client.
 package fakegithub
 
 import (
 	"crypto/rsa"
 	"encoding/json"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -21,12 +23,18 @@ const MaxCommentLength = 65536
 // Config says what the fake accepts. The zero value serves at the root without checking credentials.
 type Config struct {
 	// Tokens are the personal or installation tokens accepted in "Authorization: token X" or "Bearer X".
-	// When Tokens is empty and no App is registered, requests are not authenticated.
+	// When Tokens is empty and no App is registered, requests are not authenticated. A token starting with
+	// "ghs_" is an installation token (as GitHub Actions' GITHUB_TOKEN is): it acts for no user, so GET /user
+	// refuses it.
 	Tokens []string
 	// APIPrefix serves the API under a path, as GitHub Enterprise does ("/api/v3").
 	APIPrefix string
-	// Login is the user that authored the comments, statuses and deployments the fake creates.
+	// Login is the user that authored the comments, statuses and deployments the fake creates, and whom
+	// GET /user names for a token; empty means "gitops-runner[bot]".
 	Login string
+	// AppSlug is what GET /app answers as the registered App's slug (GitHub names the App's bot user
+	// "<slug>[bot]"); empty means Login without its "[bot]" suffix, so an App authors the comments it creates.
+	AppSlug string
 }
 
 // Server is a running fake. It is safe for concurrent use.
@@ -34,6 +42,7 @@ type Server struct {
 	srv    *httptest.Server
 	prefix string
 	login  string
+	slug   string
 
 	mu       sync.Mutex
 	now      func() time.Time
@@ -76,6 +85,10 @@ func New(cfg Config) *Server {
 	}
 	if s.login == "" {
 		s.login = "gitops-runner[bot]"
+	}
+	s.slug = cfg.AppSlug
+	if s.slug == "" {
+		s.slug = strings.TrimSuffix(s.login, "[bot]")
 	}
 	for _, t := range cfg.Tokens {
 		s.tokens[t] = true
@@ -158,7 +171,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	rel := strings.TrimPrefix(path, s.prefix)
-	if f, ok := s.takeFailure(); ok {
+	if f, ok := s.takeFailure(rel); ok {
 		status = f.write(w, s.now())
 		return
 	}
@@ -168,8 +181,16 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		status = s.accessToken(w, r, segs[2])
 		return
 	}
+	if len(segs) == 1 && segs[0] == "app" && r.Method == http.MethodGet {
+		status = s.getApp(w, r)
+		return
+	}
 	if !s.authorized(r) {
 		status = writeError(w, http.StatusUnauthorized, "Bad credentials")
+		return
+	}
+	if len(segs) == 1 && segs[0] == "user" && r.Method == http.MethodGet {
+		status = s.getUser(w, r)
 		return
 	}
 	if len(segs) < 4 || segs[0] != "repos" {
@@ -243,13 +264,19 @@ func (s *Server) authorized(r *http.Request) bool {
 	if len(s.tokens) == 0 && len(s.apps) == 0 {
 		return true
 	}
+	tok, ok := bearer(r)
+	return ok && s.tokens[tok]
+}
+
+// bearer returns the token from "Authorization: token X" or "Bearer X".
+func bearer(r *http.Request) (string, bool) {
 	auth := r.Header.Get("Authorization")
 	for _, scheme := range []string{"token ", "Bearer ", "bearer "} {
 		if tok, ok := strings.CutPrefix(auth, scheme); ok {
-			return s.tokens[tok]
+			return tok, true
 		}
 	}
-	return false
+	return "", false
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) int {
@@ -287,7 +314,19 @@ func writeValidation(w http.ResponseWriter, resource, field, code, msg string) i
 	})
 }
 
-func (s *Server) userJSON() user { return user{Login: s.login, ID: 41898282, Type: "Bot"} }
+func (s *Server) userJSON() user { return userFor(s.login) }
+
+// userFor is login's user object: GitHub's bot accounts are named "<slug>[bot]" and typed "Bot". The id is
+// stable per login.
+func userFor(login string) user {
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(strings.ToLower(login)))
+	u := user{Login: login, ID: int64(h.Sum32()%100_000_000) + 1, Type: "User"}
+	if strings.HasSuffix(login, "[bot]") {
+		u.Type = "Bot"
+	}
+	return u
+}
 
 type user struct {
 	Login string `json:"login"`

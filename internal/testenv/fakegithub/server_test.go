@@ -448,3 +448,121 @@ func TestConcurrentUse(t *testing.T) {
 		t.Fatalf("%d calls", n)
 	}
 }
+
+func TestAuthenticatedUser(t *testing.T) {
+	for _, tc := range []struct {
+		name, login, token string
+		wantStatus         int
+		wantLogin          string
+		wantType           string
+		wantMessage        string
+	}{
+		{"bot login by default", "", token, 200, "gitops-runner[bot]", "Bot", ""},
+		{"machine user", "runner-bot", token, 200, "runner-bot", "User", ""},
+		{"installation token acts for no user", "", "ghs_installationtoken", 403, "", "", "Resource not accessible by integration"},
+		{"unknown token", "", "ghp_nope", 401, "", "", "Bad credentials"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fake := start(t, fakegithub.Config{Login: tc.login, Tokens: []string{token, "ghs_installationtoken"}})
+			u, _, err := newClient(t, fake, tc.token).Users.Get(t.Context(), "")
+			if tc.wantStatus != 200 {
+				var er *github.ErrorResponse
+				if !errors.As(err, &er) || er.Response.StatusCode != tc.wantStatus || er.Message != tc.wantMessage {
+					t.Fatalf("want %d %q, got %v", tc.wantStatus, tc.wantMessage, err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if u.GetLogin() != tc.wantLogin || u.GetType() != tc.wantType || u.GetID() == 0 {
+				t.Fatalf("user %+v", u)
+			}
+		})
+	}
+}
+
+func TestAppAnswersOnlyItsJWT(t *testing.T) {
+	key, keyPEM := genKey(t)
+	_, otherPEM := genKey(t)
+	for _, tc := range []struct {
+		name     string
+		cfg      fakegithub.Config
+		appID    int64
+		pem      []byte
+		token    string // sent instead of a JWT when set
+		wantSlug string
+	}{
+		{"slug from the login", fakegithub.Config{}, 42, keyPEM, "", "gitops-runner"},
+		{"configured slug", fakegithub.Config{AppSlug: "deployer"}, 42, keyPEM, "", "deployer"},
+		{"other key", fakegithub.Config{}, 42, otherPEM, "", ""},
+		{"other app id", fakegithub.Config{}, 43, keyPEM, "", ""},
+		{"installation token", fakegithub.Config{Tokens: []string{"ghs_installationtoken"}}, 0, nil, "ghs_installationtoken", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.cfg.APIPrefix = "/api/v3"
+			fake := start(t, tc.cfg)
+			fake.RegisterApp(42, 7, &key.PublicKey)
+			gh := newClient(t, fake, tc.token)
+			if tc.token == "" {
+				atr, err := ghinstallation.NewAppsTransport(fake.HTTPClient().Transport, tc.appID, tc.pem)
+				if err != nil {
+					t.Fatal(err)
+				}
+				gh = github.NewClient(&http.Client{Transport: atr})
+				gh.BaseURL, _ = url.Parse(fake.URL())
+			}
+			app, _, err := gh.Apps.Get(t.Context(), "")
+			if tc.wantSlug == "" {
+				var er *github.ErrorResponse
+				if !errors.As(err, &er) || er.Response.StatusCode != 401 {
+					t.Fatalf("want 401, got %v", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if app.GetID() != 42 || app.GetSlug() != tc.wantSlug || app.GetName() == "" || app.GetOwner().GetLogin() == "" {
+				t.Fatalf("app %+v", app)
+			}
+		})
+	}
+}
+
+func TestCommentAuthorsAreUsersOrBots(t *testing.T) {
+	fake := start(t, fakegithub.Config{})
+	gh := newClient(t, fake, token)
+	fake.SeedComment("o/r", 1, "mallory", "hi")
+	if _, _, err := gh.Issues.CreateComment(t.Context(), "o", "r", 1, &github.IssueComment{Body: github.String("plan")}); err != nil {
+		t.Fatal(err)
+	}
+	cs, _, err := gh.Issues.ListComments(t.Context(), "o", "r", 1, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cs) != 2 {
+		t.Fatalf("%d comments", len(cs))
+	}
+	mallory, runner := cs[0].GetUser(), cs[1].GetUser()
+	if mallory.GetLogin() != "mallory" || mallory.GetType() != "User" ||
+		runner.GetLogin() != "gitops-runner[bot]" || runner.GetType() != "Bot" || mallory.GetID() == runner.GetID() {
+		t.Fatalf("authors %+v %+v", mallory, runner)
+	}
+}
+
+func TestInjectedFailureOnAPath(t *testing.T) {
+	fake := start(t, fakegithub.Config{})
+	fake.FailNext(1, fakegithub.Failure{Kind: fakegithub.BadGateway, Path: "/user"})
+	gh := newClient(t, fake, token)
+	if _, _, err := gh.Issues.ListComments(t.Context(), "o", "r", 1, nil); err != nil {
+		t.Fatalf("another path took the failure: %v", err)
+	}
+	var er *github.ErrorResponse
+	if _, _, err := gh.Users.Get(t.Context(), ""); !errors.As(err, &er) || er.Response.StatusCode != 502 {
+		t.Fatalf("want 502, got %v", err)
+	}
+	if _, _, err := gh.Users.Get(t.Context(), ""); err != nil || fake.PendingFailures() != 0 {
+		t.Fatalf("failure not used up: %v, %d pending", err, fake.PendingFailures())
+	}
+}
