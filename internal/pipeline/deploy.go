@@ -205,7 +205,29 @@ func (w *work) deployEnv(ctx context.Context, t target, images map[string]string
 	env := t.env
 	planKey := store.StageKey{Env: env.Name, Name: StagePlan}
 	w.story.envStarted(ctx, env.Name)
-	lctx, release, err := w.lockEnv(ctx, env.Name, planKey, 0) // a deploy keeps its place in line
+	var (
+		lctx    context.Context
+		release func()
+		err     error
+	)
+	for {
+		// A deploy keeps its worker while it waits, checking now and then whether
+		// a newer push's deploy is on its way: that one carries this commit's
+		// changes too (it diffs from the last deploy), so this run steps aside
+		// and frees its worker instead of deploying what is about to be replaced.
+		lctx, release, err = w.lockEnv(ctx, env.Name, planKey, w.e.opts.LockPoll*10)
+		var waiting *WaitingError
+		if !errors.As(err, &waiting) {
+			break
+		}
+		if newer := w.newerDeployPending(ctx); newer != nil {
+			w.skipEnvBecause(ctx, env.Name, skipped{
+				why:        fmt.Sprintf("not deployed: superseded by run %d (newer commit %s)", newer.ID, short(newer.Event.SHA)),
+				superseded: true,
+			})
+			return nil
+		}
+	}
 	if err != nil {
 		if ctx.Err() == nil {
 			w.story.envDone(ctx, env.Name, err)
@@ -224,6 +246,31 @@ func (w *work) deployEnv(ctx context.Context, t target, images map[string]string
 		w.story.envDone(ctx, env.Name, err)
 	}
 	return err
+}
+
+// newerDeployPending returns an unfinished deploy run of the same branch whose
+// commit descends from this run's (a later push), or nil. Its commit is fetched
+// into the mirror when needed (it may not have started yet).
+func (w *work) newerDeployPending(ctx context.Context) *store.Run {
+	ev := w.run.Event
+	runs, err := w.e.deps.Store.ListRuns(ctx, store.ListFilter{Repo: ev.Repo, Limit: 50})
+	if err != nil {
+		return nil
+	}
+	for _, r := range runs {
+		if r.ID == w.run.ID || r.Event.Kind != ev.Kind || r.Event.Ref != ev.Ref || r.Event.SHA == ev.SHA || store.Finished(r.Status) {
+			continue
+		}
+		if !w.mirror.HasCommit(r.Event.SHA) {
+			if _, err := w.e.deps.Git.Sync(ctx, ev.CloneURL, r.Event.SHA); err != nil || !w.mirror.HasCommit(r.Event.SHA) {
+				continue
+			}
+		}
+		if base, err := w.mirror.MergeBase(ctx, ev.SHA, r.Event.SHA); err == nil && base == ev.SHA {
+			return &r
+		}
+	}
+	return nil
 }
 
 // deployedNewer returns the SHA last deployed to env when it descends from this

@@ -587,3 +587,69 @@ func TestResumedDeployStillWaitsForTheServiceItChanged(t *testing.T) {
 		t.Errorf("recorded deployment summary %q (%v), want the applied plan's", d.Summary, err)
 	}
 }
+
+// A deploy waiting for an environment lock steps aside when a newer push's
+// deploy is queued behind it (that one carries its changes too), freeing its
+// worker instead of waiting to deploy a commit about to be replaced. The newer
+// run, once the lock is free, deploys.
+func TestWaitingDeployStepsAsideForANewerPush(t *testing.T) {
+	ctx := context.Background()
+	h := newHarness(t, fixture.Options{Environments: []string{"dev"}, NoApps: true}, nil, nil)
+	initial, err := h.repo.Head()
+	if err != nil {
+		t.Fatal(err)
+	}
+	older := h.commit("main", map[string]string{"environments/dev/a.tf": tfFile("a")})
+	newer := h.commit("main", map[string]string{"environments/dev/b.tf": tfFile("b")})
+	olderRun := h.push(older, initial)
+	// Someone else (another run, a person) holds dev.
+	if ok, _, err := h.st.TryLock(ctx, testRepo, "dev", "someone else", 999, time.Minute); err != nil || !ok {
+		t.Fatalf("take dev's lock: %v %v", ok, err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- h.e.Execute(ctx, olderRun) }()
+	for start := time.Now(); h.stageStatus(olderRun, "dev", StagePlan) != store.StageWaiting; time.Sleep(10 * time.Millisecond) {
+		if time.Since(start) > 20*time.Second {
+			t.Fatal("the older deploy never waited for dev's lock")
+		}
+	}
+	newerRun := h.push(newer, older) // queued, not started: workers are busy
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the older deploy kept waiting for the lock although a newer push's deploy is queued")
+	}
+	if _, applies := h.tf.calls(); len(applies) != 0 {
+		t.Errorf("applies = %v, want none by the superseded run", applies)
+	}
+	if s := h.stage(olderRun, "dev", StagePlan); s.Status != store.StageSkipped || !strings.Contains(s.Detail, fmt.Sprintf("superseded by run %d", newerRun)) {
+		t.Errorf("older run's dev plan stage: %s (%s), want skipped as superseded", s.Status, s.Detail)
+	}
+	if r := h.run(olderRun); r.Status == store.StatusFailed {
+		t.Errorf("older run %s (%s): stepping aside is not a failure", r.Status, r.Error)
+	}
+
+	if _, err := h.st.ReleaseLock(ctx, testRepo, "dev", "someone else", "test done"); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.e.Execute(ctx, newerRun); err != nil {
+		t.Fatal(err)
+	}
+	if d, err := h.st.LastDeployment(ctx, testRepo, "dev"); err != nil || d.SHA != newer {
+		t.Errorf("last deployment of dev = %s (%v), want the newer commit %s", short(d.SHA), err, short(newer))
+	}
+}
+
+// stageStatus is a stage's status, "" while the run has no such stage yet.
+func (h *harness) stageStatus(id int64, env, name string) string {
+	h.t.Helper()
+	for _, s := range h.run(id).Stages {
+		if s.Env == env && s.Name == name {
+			return s.Status
+		}
+	}
+	return ""
+}
