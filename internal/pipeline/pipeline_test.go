@@ -94,11 +94,25 @@ func (f *fakeTerraform) calls() (plans, applies []string) {
 // fakePRs records commit statuses.
 type fakePRs struct {
 	mu       sync.Mutex
-	statuses []string // context=state: description
+	statuses []string       // context=state: description
+	comments []string       // env@sha of each plan comment posted
+	heads    map[int]string // PullHead answers; a PR not here is "not found"
 }
 
 func (f *fakePRs) UpsertPlanComment(ctx context.Context, repo string, pr int, env, summary, text string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.comments = append(f.comments, env+"@"+summary)
 	return nil
+}
+
+func (f *fakePRs) PullHead(ctx context.Context, repo string, pr int) (string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if head, ok := f.heads[pr]; ok {
+		return head, nil
+	}
+	return "", fmt.Errorf("pull request %s#%d: 404 Not Found", repo, pr)
 }
 
 func (f *fakePRs) SetStatus(ctx context.Context, repo, sha, statusContext, state, desc, url string) error {
@@ -652,4 +666,39 @@ func (h *harness) stageStatus(id int64, env, name string) string {
 		}
 	}
 	return ""
+}
+
+// After a force-push the new head does not descend from the old one, so
+// ancestry cannot tell which plan is newer: the old head's plan, delivered
+// late, must still not replace the comment of the head GitHub shows now.
+func TestLatePlanOfAForcePushedHeadLeavesTheCommentAlone(t *testing.T) {
+	ctx := context.Background()
+	h := newHarness(t, fixture.Options{Environments: []string{"dev"}, NoApps: true}, nil, nil)
+	base, err := h.repo.Head()
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := h.commit("feature", map[string]string{"environments/dev/a.tf": tfFile("a")})
+	if err := h.repo.Checkout("main"); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.repo.Branch("rewritten"); err != nil {
+		t.Fatal(err)
+	}
+	rewritten := h.commit("rewritten", map[string]string{"environments/dev/b.tf": tfFile("b")})
+	h.prs.heads = map[int]string{7: rewritten}
+
+	newRun := h.pullRequest(7, rewritten, base, "rewritten")
+	if err := h.e.Execute(ctx, newRun); err != nil {
+		t.Fatal(err)
+	}
+	oldRun := h.pullRequest(7, old, base, "feature") // delivered late
+	if err := h.e.Execute(ctx, oldRun); err != nil {
+		t.Fatal(err)
+	}
+	h.prs.mu.Lock()
+	defer h.prs.mu.Unlock()
+	if len(h.prs.comments) != 1 || !strings.Contains(h.prs.comments[0], short(rewritten)) {
+		t.Errorf("plan comments = %q, want only the current head %s's", h.prs.comments, short(rewritten))
+	}
 }

@@ -248,10 +248,24 @@ func summaryLine(s tf.Summary) string {
 	return fmt.Sprintf("%d to add, %d to change, %d to destroy, %d to replace", s.Add, s.Change, s.Destroy, s.Replace)
 }
 
-// supersededBy returns the head SHA of another run of the same pull request
-// that descends from this run's head (a later push), or "".
+// supersededBy returns the pull request's head when it is no longer this run's
+// commit, or "". When GitHub cannot say, it falls back to the head SHA of another
+// run of the same pull request that descends from this run's head (a later push).
 func (w *work) supersededBy(ctx context.Context) string {
 	ev := w.run.Event
+	// GitHub knows the pull request's head now: a plan of any other commit is
+	// stale, whatever the order deliveries came in and even after a force-push
+	// (where the newer head does not descend from this one).
+	if w.e.deps.PRs != nil {
+		head, err := w.e.deps.PRs.PullHead(ctx, ev.Repo, ev.PR)
+		if err == nil {
+			if head != ev.SHA {
+				return head
+			}
+			return ""
+		}
+		w.log.Warn("read the pull request's head; judging by commit ancestry", "pr", ev.PR, "err", w.e.mask.String(err.Error()))
+	}
 	runs, err := w.e.deps.Store.ListRuns(ctx, store.ListFilter{Repo: ev.Repo, PR: ev.PR, Limit: 20})
 	if err != nil {
 		return ""

@@ -12,6 +12,8 @@ import (
 type PRReporter interface {
 	UpsertPlanComment(ctx context.Context, repo string, pr int, env, summaryMarkdown, planText string) error
 	SetStatus(ctx context.Context, repo, sha, context, state, description, targetURL string) error
+	// PullHead is the SHA the pull request's head points at now.
+	PullHead(ctx context.Context, repo string, pr int) (string, error)
 }
 
 // DeployReporter records deployments on GitHub.
