@@ -67,6 +67,10 @@ func LoadServer(args []string, getenv func(string) string) (Server, error) {
 	var s Server
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	var problems []string
+	// A bad variable is reported unless its flag is given (a flag wins over its variable).
+	type envProblem struct{ flag, text string }
+	var envProblems []envProblem
+	bad := func(flagName, text string) { envProblems = append(envProblems, envProblem{flagName, text}) }
 	env := func(name, def string) string {
 		if v := getenv(name); v != "" {
 			return v
@@ -90,7 +94,7 @@ func LoadServer(args []string, getenv func(string) string) (Server, error) {
 		v := env(envName, def.String())
 		d, err := time.ParseDuration(v)
 		if err != nil || d <= 0 {
-			problems = append(problems, fmt.Sprintf("%s=%q: want a positive duration such as 30s or 2h", envName, v))
+			bad(name, fmt.Sprintf("%s=%q: want a positive duration such as 30s or 2h", envName, v))
 			d = def
 		}
 		fs.DurationVar(p, name, d, usage+" ("+envName+")")
@@ -99,7 +103,7 @@ func LoadServer(args []string, getenv func(string) string) (Server, error) {
 		v := env(envName, strconv.Itoa(def))
 		n, err := strconv.Atoi(v)
 		if err != nil || n <= 0 {
-			problems = append(problems, fmt.Sprintf("%s=%q: want a positive whole number", envName, v))
+			bad(name, fmt.Sprintf("%s=%q: want a positive whole number", envName, v))
 			n = def
 		}
 		fs.IntVar(p, name, n, usage+" ("+envName+")")
@@ -108,7 +112,7 @@ func LoadServer(args []string, getenv func(string) string) (Server, error) {
 		v := env(envName, "0")
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil || n < 0 {
-			problems = append(problems, fmt.Sprintf("%s=%q: want a numeric id", envName, v))
+			bad(name, fmt.Sprintf("%s=%q: want a numeric id", envName, v))
 			n = 0
 		}
 		fs.Int64Var(p, name, n, usage+" ("+envName+")")
@@ -117,7 +121,7 @@ func LoadServer(args []string, getenv func(string) string) (Server, error) {
 		v := env(envName, "false")
 		b, err := strconv.ParseBool(v)
 		if err != nil {
-			problems = append(problems, fmt.Sprintf("%s=%q: want true or false", envName, v))
+			bad(name, fmt.Sprintf("%s=%q: want true or false", envName, v))
 		}
 		fs.BoolVar(p, name, b, usage+" ("+envName+")")
 	}
@@ -151,7 +155,22 @@ func LoadServer(args []string, getenv func(string) string) (Server, error) {
 	boolean(&s.LogJSON, "log-json", "RUNNER_LOG_JSON", "log as JSON lines")
 	fs.SetOutput(os.Stderr)
 	if err := fs.Parse(args); err != nil {
-		return Server{}, err
+		if errors.Is(err, flag.ErrHelp) {
+			return Server{}, err
+		}
+		// flag stops at its first error: report it with every bad variable.
+		problems = append(problems, err.Error())
+		for _, p := range envProblems {
+			problems = append(problems, p.text)
+		}
+		return Server{}, errors.New("invalid configuration:\n  " + strings.Join(problems, "\n  "))
+	}
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	for _, p := range envProblems {
+		if !given[p.flag] {
+			problems = append(problems, p.text)
+		}
 	}
 	for _, fill := range secrets {
 		fill()

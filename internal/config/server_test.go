@@ -197,6 +197,8 @@ func TestLoadServerReportsProblems(t *testing.T) {
 				"-rollout-poll=-5s (RUNNER_ROLLOUT_POLL): want a positive duration"}},
 		{"negative id flags", []string{"-github-app-id", "-1", "-github-installation-id", "-2", "-github-app-key", os.Args[0]}, nil,
 			[]string{"-github-app-id=-1 (GITHUB_APP_ID): want a numeric id", "-github-installation-id=-2 (GITHUB_INSTALLATION_ID): want a numeric id"}},
+		{"bad flag value and bad variables", []string{"-workers", "abc"}, map[string]string{"RUNNER_LOCK_LEASE": "x", "RUNNER_LOG_JSON": "x"},
+			[]string{`invalid value "abc" for flag -workers`, `RUNNER_LOCK_LEASE="x"`, `RUNNER_LOG_JSON="x"`}},
 		{"every problem at once", []string{"stray"}, map[string]string{
 			"RUNNER_WEBHOOK_SECRET": "", "RUNNER_ALLOWED_REPOS": "", "RUNNER_LISTEN": "nope", "RUNNER_WORKERS": "x",
 			"RUNNER_STAGE_TIMEOUT": "x", "RUNNER_LOG_JSON": "x", "GITHUB_APP_ID": "7", "RUNNER_PUBLIC_URL": "x", "RUNNER_LOG_LEVEL": "x"},
@@ -224,6 +226,18 @@ func TestLoadServerReportsProblems(t *testing.T) {
 				t.Errorf("error has %d problem lines, want %d:\n%s", lines, len(tc.want), msg)
 			}
 		})
+	}
+}
+
+// A flag wins over its variable, so a bad variable whose flag is given is no problem.
+func TestLoadServerFlagOverridesABadVariable(t *testing.T) {
+	s, err := config.LoadServer([]string{"-workers", "3", "-lock-lease", "1m", "-log-json=true"},
+		getenv(map[string]string{"RUNNER_WORKERS": "many", "RUNNER_LOCK_LEASE": "soon", "RUNNER_LOG_JSON": "maybe"}))
+	if err != nil {
+		t.Fatalf("LoadServer: %v", err)
+	}
+	if s.Workers != 3 || s.LockLease != time.Minute || !s.LogJSON {
+		t.Errorf("workers %d, lock lease %s, log json %v; want the flags' 3, 1m, true", s.Workers, s.LockLease, s.LogJSON)
 	}
 }
 
