@@ -93,11 +93,17 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		reply(w, http.StatusUnsupportedMediaType, map[string]any{"error": "content type must be application/json or application/x-www-form-urlencoded"})
 		return
 	}
+	// The signature covers the raw body, whatever its encoding: check it first, so
+	// that a signed body which then fails to parse is a 400, not a 401.
+	if err := github.ValidateSignature(r.Header.Get(github.SHA256SignatureHeader), body, h.cfg.Secret); err != nil {
+		reply(w, http.StatusUnauthorized, map[string]any{"error": "signature does not match"})
+		return
+	}
 	r.Header.Del(github.SHA1SignatureHeader)
 	r.Body = io.NopCloser(bytes.NewReader(body))
 	payload, err := github.ValidatePayload(r, h.cfg.Secret)
 	if err != nil {
-		reply(w, http.StatusUnauthorized, map[string]any{"error": "signature does not match"})
+		reply(w, http.StatusBadRequest, map[string]any{"error": "malformed payload"})
 		return
 	}
 	name, delivery := github.WebHookType(r), github.DeliveryID(r)

@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -186,6 +187,31 @@ func TestMalformedJSON(t *testing.T) {
 	rec, _ := send(t, newHandler(t, &fakeAcceptor{}), delivery{event: "push", body: body, sig256: sign256(body, secret)})
 	if rec.Code != http.StatusBadRequest {
 		t.Fatalf("status = %d, want 400", rec.Code)
+	}
+}
+
+// A form-encoded delivery (GitHub's other content type) carries the JSON in its
+// "payload" field; the signature covers the raw form body.
+func TestFormEncoded(t *testing.T) {
+	pushJSON := `{"ref":"refs/heads/main","after":"` + strings.Repeat("a", 40) + `","repository":{"full_name":"acme/infra"}}`
+	good := []byte("payload=" + url.QueryEscape(pushJSON))
+	tests := []struct {
+		name string
+		body []byte
+		sig  string
+		want int
+	}{
+		{"valid", good, sign256(good, secret), http.StatusAccepted},
+		{"wrong signature", good, sign256(good, "other"), http.StatusUnauthorized},
+		{"signed but not a form", []byte("payload=%zz"), sign256([]byte("payload=%zz"), secret), http.StatusBadRequest},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			rec, _ := send(t, newHandler(t, &fakeAcceptor{}), delivery{event: "push", body: tc.body, sig256: tc.sig, ctype: "application/x-www-form-urlencoded"})
+			if rec.Code != tc.want {
+				t.Fatalf("status = %d, want %d (body %s)", rec.Code, tc.want, rec.Body)
+			}
+		})
 	}
 }
 
