@@ -24,6 +24,13 @@ type Lock struct {
 
 // TryLock takes the lock for holder when it is free, expired or already holder's.
 // When someone else holds it, acquired is false and current says who.
+//
+// It reads, then writes, in one transaction. That is safe on SQLite, where a
+// write transaction is serialised and the store has one connection. A Postgres
+// store must not copy it as is: under READ COMMITTED two replicas could both
+// see the lock free. It needs SELECT ... FOR UPDATE, or an INSERT ... ON CONFLICT
+// DO UPDATE ... WHERE expires_at < now() OR holder = $holder that checks the
+// affected row count.
 func (s *Store) TryLock(ctx context.Context, repo, env, holder string, runID int64, lease time.Duration) (acquired bool, current Lock, err error) {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
