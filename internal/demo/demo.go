@@ -125,6 +125,8 @@ func Run(ctx context.Context, out io.Writer, opts Options) error {
 	if err := repo.Push("ship-v2"); err != nil {
 		return err
 	}
+	// GitHub knows the pull request (the runner checks its head before posting a plan comment).
+	st.GitHub.SeedPull(repoName, fakegithub.Pull{Number: 1, Title: "Ship v2", HeadSHA: head, HeadRef: "ship-v2", BaseRef: "main"})
 	p.step("Pull request #1 opened: changes terraform/modules/network, apps/backend, apps/frontend")
 	prRun, err := deliver(ctx, p, hooks, "pull_request", prEvent(git.URL(repoName), head, mainSHA))
 	if err != nil {
