@@ -25,7 +25,7 @@ lint:
 	@echo "== gofmt / go vet"
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
 	go vet ./...
-	go vet -tags e2e ./internal/server/
+	go vet -tags e2e ./internal/server/ ./internal/demo/
 	go run ./cmd/runner validate .
 
 ## test-go: the runner's unit tests and the end-to-end suites (build tag e2e: the real runner
