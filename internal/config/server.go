@@ -18,6 +18,7 @@ type Server struct {
 	Listen          string
 	PublicURL       string // base URL of this runner, for links in comments and Slack
 	WebhookSecret   string
+	APIToken        string // guards the API and dashboard when set (health endpoints and webhooks stay open)
 	DataDir         string
 	AllowedRepos    []string
 	Workers         int
@@ -52,7 +53,7 @@ type Server struct {
 // Secrets lists the configured secret values, for masking them out of logs and posts.
 func (s Server) Secrets() []string {
 	var out []string
-	for _, v := range []string{s.WebhookSecret, s.GitHubToken, s.SlackToken, s.SlackWebhookURL} {
+	for _, v := range []string{s.WebhookSecret, s.APIToken, s.GitHubToken, s.SlackToken, s.SlackWebhookURL} {
 		if v != "" {
 			out = append(out, v)
 		}
@@ -129,6 +130,7 @@ func LoadServer(args []string, getenv func(string) string) (Server, error) {
 	str(&s.Listen, "listen", "RUNNER_LISTEN", ":8080", "address to listen on")
 	str(&s.PublicURL, "public-url", "RUNNER_PUBLIC_URL", "", "base URL of this runner for links")
 	secret(&s.WebhookSecret, "webhook-secret", "RUNNER_WEBHOOK_SECRET", "GitHub webhook secret (required)")
+	secret(&s.APIToken, "api-token", "RUNNER_API_TOKEN", "token required by the API and dashboard (Bearer, or Basic with any user)")
 	str(&s.DataDir, "data-dir", "RUNNER_DATA_DIR", "./runner-data", "directory for the database, mirrors and work trees")
 	str(&allowed, "allowed-repos", "RUNNER_ALLOWED_REPOS", "", "comma-separated owner/name globs of repositories to act on")
 	num(&s.Workers, "workers", "RUNNER_WORKERS", 4, "runs worked at once")
@@ -195,6 +197,9 @@ func (s Server) validate() []string {
 		p = append(p, "RUNNER_WEBHOOK_SECRET is required: the runner refuses unsigned webhooks")
 	} else if len(s.WebhookSecret) < 16 {
 		p = append(p, "RUNNER_WEBHOOK_SECRET is shorter than 16 characters: use a long random value")
+	}
+	if s.APIToken != "" && len(s.APIToken) < 16 {
+		p = append(p, "RUNNER_API_TOKEN is shorter than 16 characters: use a long random value")
 	}
 	if _, port, err := net.SplitHostPort(s.Listen); err != nil {
 		p = append(p, fmt.Sprintf("RUNNER_LISTEN=%q: want host:port such as :8080 (%v)", s.Listen, err))

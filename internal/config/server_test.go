@@ -145,6 +145,8 @@ func TestLoadServerReportsProblems(t *testing.T) {
 			[]string{"RUNNER_WEBHOOK_SECRET is required"}},
 		{"short secret", nil, map[string]string{"RUNNER_WEBHOOK_SECRET": "short"},
 			[]string{"RUNNER_WEBHOOK_SECRET is shorter than 16 characters"}},
+		{"short api token", nil, map[string]string{"RUNNER_API_TOKEN": "short"},
+			[]string{"RUNNER_API_TOKEN is shorter than 16 characters"}},
 		{"listen without port", nil, map[string]string{"RUNNER_LISTEN": "localhost"},
 			[]string{`RUNNER_LISTEN="localhost": want host:port`}},
 		{"listen port out of range", nil, map[string]string{"RUNNER_LISTEN": ":70000"},

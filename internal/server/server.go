@@ -104,7 +104,7 @@ func New(ctx context.Context, cfg config.Server, log *slog.Logger, c Collaborato
 	}
 	mux := http.NewServeMux()
 	mux.Handle("POST /webhooks/github", hook)
-	web.Routes(mux, s.store, s.queue)
+	web.Routes(mux, s.store, s.queue, web.Options{Token: cfg.APIToken})
 	s.http = &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: 5 * time.Second,

@@ -4,11 +4,13 @@ package web
 
 import (
 	"context"
+	"crypto/subtle"
 	_ "embed"
 	"encoding/json"
 	"errors"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/gitops-runner/runner/internal/store"
 )
@@ -31,8 +33,17 @@ type Readiness interface {
 //go:embed dashboard.html
 var dashboard []byte
 
+// Options tune the API.
+type Options struct {
+	// Token, when set, is required by the API and the dashboard: as a Bearer token, or as the password of
+	// HTTP Basic auth (any user name), so that a browser can open the dashboard. The health endpoints stay
+	// open for load balancers.
+	Token string
+}
+
 // Routes registers the API on mux.
-func Routes(mux *http.ServeMux, st Store, ready Readiness) {
+func Routes(mux *http.ServeMux, st Store, ready Readiness, opts Options) {
+	guarded := func(pattern string, h http.HandlerFunc) { mux.Handle(pattern, guard(opts.Token, h)) }
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"status": "ok"})
 	})
@@ -50,7 +61,7 @@ func Routes(mux *http.ServeMux, st Store, ready Readiness) {
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"status": "ready"})
 	})
-	mux.HandleFunc("GET /api/runs", func(w http.ResponseWriter, r *http.Request) {
+	guarded("GET /api/runs", func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
 		f := store.ListFilter{Repo: q.Get("repo"), Status: q.Get("status")}
 		var err error
@@ -74,7 +85,7 @@ func Routes(mux *http.ServeMux, st Store, ready Readiness) {
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"runs": runs})
 	})
-	mux.HandleFunc("GET /api/runs/{id}", func(w http.ResponseWriter, r *http.Request) {
+	guarded("GET /api/runs/{id}", func(w http.ResponseWriter, r *http.Request) {
 		id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
 		if err != nil {
 			writeJSON(w, http.StatusBadRequest, map[string]any{"error": "run id must be a number"})
@@ -96,7 +107,7 @@ func Routes(mux *http.ServeMux, st Store, ready Readiness) {
 		}
 		writeJSON(w, http.StatusOK, run)
 	})
-	mux.HandleFunc("GET /api/stages/{id}/log", func(w http.ResponseWriter, r *http.Request) {
+	guarded("GET /api/stages/{id}/log", func(w http.ResponseWriter, r *http.Request) {
 		id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
 		if err != nil {
 			writeJSON(w, http.StatusBadRequest, map[string]any{"error": "stage id must be a number"})
@@ -126,7 +137,7 @@ func Routes(mux *http.ServeMux, st Store, ready Readiness) {
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"stage": stage, "lines": lines})
 	})
-	mux.HandleFunc("GET /api/locks", func(w http.ResponseWriter, r *http.Request) {
+	guarded("GET /api/locks", func(w http.ResponseWriter, r *http.Request) {
 		locks, err := st.Locks(r.Context())
 		if err != nil {
 			writeJSON(w, http.StatusInternalServerError, map[string]any{"error": err.Error()})
@@ -134,7 +145,7 @@ func Routes(mux *http.ServeMux, st Store, ready Readiness) {
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"locks": locks})
 	})
-	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+	guarded("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		w.Header().Set("Content-Security-Policy", "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'unsafe-inline'")
 		_, _ = w.Write(dashboard)
@@ -158,4 +169,24 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	_ = enc.Encode(v)
+}
+
+// guard lets a request through when token is empty or the request carries it.
+func guard(token string, next http.Handler) http.Handler {
+	if token == "" {
+		return next
+	}
+	want := []byte(token)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok {
+			_, got, ok = r.BasicAuth()
+		}
+		if !ok || subtle.ConstantTimeCompare([]byte(got), want) != 1 {
+			w.Header().Set("WWW-Authenticate", `Basic realm="gitops-runner", charset="UTF-8"`)
+			writeJSON(w, http.StatusUnauthorized, map[string]any{"error": "this runner's API needs its token (RUNNER_API_TOKEN)"})
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }

@@ -39,7 +39,7 @@ func newFixture(t *testing.T) *fixture {
 	ready := &readiness{}
 	ready.running.Store(true)
 	mux := http.NewServeMux()
-	web.Routes(mux, st, ready)
+	web.Routes(mux, st, ready, web.Options{})
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	return &fixture{store: st, ready: ready, url: srv.URL}
@@ -138,7 +138,7 @@ func TestReadyzWithoutReadiness(t *testing.T) {
 	}
 	defer st.Close()
 	mux := http.NewServeMux()
-	web.Routes(mux, st, nil)
+	web.Routes(mux, st, nil, web.Options{})
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
 	resp, err := http.Get(srv.URL + "/readyz")
@@ -368,5 +368,63 @@ func TestDashboard(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusMethodNotAllowed {
 		t.Errorf("POST /api/runs = %d, want 405", resp.StatusCode)
+	}
+}
+
+func TestAPIToken(t *testing.T) {
+	const token = "s3cret-api-token-0123456789"
+	st, err := store.OpenSQLite(context.Background(), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	mux := http.NewServeMux()
+	web.Routes(mux, st, nil, web.Options{Token: token})
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	tests := []struct {
+		name string
+		path string
+		auth func(r *http.Request)
+		want int
+	}{
+		{"health without token", "/healthz", nil, http.StatusOK},
+		{"readiness without token", "/readyz", nil, http.StatusOK},
+		{"runs without token", "/api/runs", nil, http.StatusUnauthorized},
+		{"locks without token", "/api/locks", nil, http.StatusUnauthorized},
+		{"dashboard without token", "/", nil, http.StatusUnauthorized},
+		{"bearer token", "/api/runs", func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+token) }, http.StatusOK},
+		{"wrong bearer token", "/api/runs", func(r *http.Request) { r.Header.Set("Authorization", "Bearer nope") }, http.StatusUnauthorized},
+		{"basic auth, any user", "/", func(r *http.Request) { r.SetBasicAuth("dana", token) }, http.StatusOK},
+		{"basic auth, wrong password", "/api/locks", func(r *http.Request) { r.SetBasicAuth("dana", "nope") }, http.StatusUnauthorized},
+		{"token as basic user name", "/api/locks", func(r *http.Request) { r.SetBasicAuth(token, "") }, http.StatusUnauthorized},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, srv.URL+tt.path, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.auth != nil {
+				tt.auth(req)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != tt.want {
+				t.Fatalf("GET %s = %d, want %d (%s)", tt.path, resp.StatusCode, tt.want, body)
+			}
+			if tt.want == http.StatusUnauthorized {
+				if !strings.HasPrefix(resp.Header.Get("WWW-Authenticate"), "Basic ") {
+					t.Errorf("WWW-Authenticate = %q, want a Basic challenge so browsers ask", resp.Header.Get("WWW-Authenticate"))
+				}
+				if strings.Contains(string(body), token) {
+					t.Errorf("the refusal shows the token: %s", body)
+				}
+			}
+		})
 	}
 }
