@@ -215,7 +215,8 @@ func (g *graph) load(dir string) *module {
 		if !isLocal(call.Source) {
 			continue // registry, git, http ... sources are versioned elsewhere
 		}
-		target := path.Join(dir, filepath.ToSlash(call.Source))
+		// Terraform reads backslashes in local sources as slashes on every platform.
+		target := path.Join(dir, strings.ReplaceAll(call.Source, `\`, "/"))
 		if target == ".." || strings.HasPrefix(target, "../") {
 			errs = append(errs, fmt.Errorf("%s: module %q: source %q is outside the repository", dir, call.Name, call.Source))
 			continue

@@ -177,3 +177,40 @@ func TestAffectedReportsBrokenConfigurations(t *testing.T) {
 		})
 	}
 }
+
+// TestAffectedFollowsEveryLocalSourceSpelling: Terraform cleans local module paths (trailing and
+// doubled slashes, "./" segments) and reads backslashes as slashes on every platform, so each of
+// these calls reaches terraform/modules/x.
+func TestAffectedFollowsEveryLocalSourceSpelling(t *testing.T) {
+	cfg := &config.Repo{Environments: []config.Environment{{Name: "dev", Dir: "environments/dev"}}}
+	tests := []struct {
+		name   string
+		source string
+	}{
+		{"plain", "../../terraform/modules/x"},
+		{"trailing slash", "../../terraform/modules/x/"},
+		{"doubled slash", "../../terraform//modules/x"},
+		{"dot segment", "./../../terraform/modules/./x"},
+		{"backslashes", `..\\..\\terraform\\modules\\x`},
+		{"dot backslash", `.\\..\\..\\terraform\\modules\\x`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			root := writeFiles(t, map[string]string{
+				"environments/dev/main.tf":      `module "x" { source = "` + tt.source + `" }`,
+				"terraform/modules/x/main.tf":   "",
+				"terraform/modules/x/README.md": "",
+			})
+			res, err := Affected(root, cfg, []string{"terraform/modules/x/main.tf"})
+			if err != nil {
+				t.Fatalf("Affected: %v", err)
+			}
+			if want := []string{"dev"}; !reflect.DeepEqual(res.Environments, want) {
+				t.Errorf("Environments = %q, want %q", res.Environments, want)
+			}
+			if want := []string{"module terraform/modules/x changed"}; !reflect.DeepEqual(res.Reasons["dev"], want) {
+				t.Errorf("Reasons = %q, want %q", res.Reasons["dev"], want)
+			}
+		})
+	}
+}

@@ -26,7 +26,12 @@ func FindBinary(explicit string, lookPath func(string) (string, error)) (string,
 		if err := checkExecutable(explicit); err != nil {
 			return "", fmt.Errorf("%w: RUNNER_TERRAFORM_BIN=%q: %v", ErrNoBinary, explicit, err)
 		}
-		return explicit, nil
+		// Terraform runs in the environment's directory, where a relative path names nothing.
+		abs, err := filepath.Abs(explicit)
+		if err != nil {
+			return "", fmt.Errorf("%w: RUNNER_TERRAFORM_BIN=%q: %v", ErrNoBinary, explicit, err)
+		}
+		return abs, nil
 	}
 	var tried []string
 	for _, name := range []string{"terraform", "tofu"} {

@@ -67,3 +67,26 @@ func TestFindBinary(t *testing.T) {
 		})
 	}
 }
+
+// TestFindBinaryRelativePathIsMadeAbsolute: Terraform runs with the environment's directory as its
+// working directory, where a relative RUNNER_TERRAFORM_BIN (e.g. bin/terraform) names nothing.
+func TestFindBinaryRelativePathIsMadeAbsolute(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "bin"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	exe := filepath.Join(dir, "bin", "terraform")
+	if err := os.WriteFile(exe, []byte("#!/bin/sh\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(dir)
+	for _, explicit := range []string{"bin/terraform", "./bin/terraform"} {
+		got, err := FindBinary(explicit, func(string) (string, error) { return "", fs.ErrNotExist })
+		if err != nil {
+			t.Fatalf("FindBinary(%q): %v", explicit, err)
+		}
+		if got != exe {
+			t.Errorf("FindBinary(%q) = %q, want %q", explicit, got, exe)
+		}
+	}
+}

@@ -122,11 +122,18 @@ func New(opts Options) (*Workspace, error) {
 	if err := tf.SetWaitDelay(opts.GracePeriod); err != nil {
 		return nil, fmt.Errorf("terraform workspace %s: %w", name, err)
 	}
+	env := commandEnv(opts, os.Environ())
+	// Environments sharing one directory (told apart by <environment>.backend.hcl) each need their own
+	// data directory: in a shared .terraform the second init finds the first one's backend and fails,
+	// and inits running at once overwrite each other's. One named after its directory keeps .terraform.
+	if _, set := env["TF_DATA_DIR"]; !set && name != filepath.Base(filepath.Clean(opts.Dir)) {
+		env["TF_DATA_DIR"] = filepath.Join(".terraform", "env-"+name)
+	}
 	log := &stageLog{w: opts.Log}
 	return &Workspace{
 		opts:   opts,
 		name:   name,
-		env:    commandEnv(opts, os.Environ()),
+		env:    env,
 		tf:     tf,
 		log:    log,
 		stdout: newLineWriter(log),

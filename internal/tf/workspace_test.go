@@ -2,9 +2,11 @@ package tf
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -171,4 +173,78 @@ func outputNames(s Summary) string {
 		names = append(names, o.Name)
 	}
 	return strings.Join(names, ",")
+}
+
+// TestEnvironmentsSharingADirectory: two environments may share one configuration directory and
+// differ by <environment>.backend.hcl. Each must init, plan and apply against its own backend, one
+// after the other or at the same time in the same work tree, without reconfiguring the other's.
+func TestEnvironmentsSharingADirectory(t *testing.T) {
+	t.Parallel()
+	for _, parallel := range []bool{false, true} {
+		name := map[bool]string{false: "one after the other", true: "at the same time"}[parallel]
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			e := newTestEnv(t)
+			dir := filepath.Join(e.root, "envs", "shared")
+			files := map[string]string{
+				"main.tf": "terraform {\n  backend \"local\" {}\n}\n\nvariable \"env\" {\n  type = string\n}\n\n" +
+					"resource \"terraform_data\" \"env\" {\n  input = var.env\n}\n",
+				"dev.backend.hcl":  "path = \"dev.tfstate\"\n",
+				"prod.backend.hcl": "path = \"prod.tfstate\"\n",
+			}
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			for n, c := range files {
+				if err := os.WriteFile(filepath.Join(dir, n), []byte(c), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			deploy := func(env string) error {
+				w, log := e.workspace(t, "shared", func(o *Options) { o.Environment = env })
+				ctx := context.Background()
+				if err := w.Init(ctx); err != nil {
+					return fmt.Errorf("init %s: %w\n%s", env, err, log)
+				}
+				planFile := filepath.Join(t.TempDir(), env+".tfplan")
+				if _, err := w.Plan(ctx, planFile, map[string]string{"env": env}); err != nil {
+					return fmt.Errorf("plan %s: %w\n%s", env, err, log)
+				}
+				if err := w.Apply(ctx, planFile); err != nil {
+					return fmt.Errorf("apply %s: %w\n%s", env, err, log)
+				}
+				// Planned again, the environment finds its own state: nothing to do.
+				changes, err := w.Plan(ctx, filepath.Join(t.TempDir(), env+".tfplan"), map[string]string{"env": env})
+				if err != nil {
+					return fmt.Errorf("second plan %s: %w\n%s", env, err, log)
+				}
+				if changes {
+					return fmt.Errorf("second plan %s has changes: it read another environment's state\n%s", env, log)
+				}
+				return nil
+			}
+			envs := []string{"dev", "prod"}
+			errs := make([]error, len(envs))
+			var wg sync.WaitGroup
+			for i, env := range envs {
+				if parallel {
+					wg.Go(func() { errs[i] = deploy(env) })
+				} else {
+					errs[i] = deploy(env)
+				}
+			}
+			wg.Wait()
+			for _, err := range errs {
+				if err != nil {
+					t.Error(err)
+				}
+			}
+			for _, env := range envs {
+				state, err := os.ReadFile(filepath.Join(dir, env+".tfstate"))
+				if err != nil || !strings.Contains(string(state), `"value": "`+env+`"`) {
+					t.Errorf("%s.tfstate lacks the %s resource (%v):\n%s", env, env, err, state)
+				}
+			}
+		})
+	}
 }
