@@ -60,9 +60,9 @@ const (
 
 // Preferences configure an instance refresh and how it is waited for. Zero values take the defaults above.
 type Preferences struct {
-	// MinHealthyPercentage is the share of capacity kept in service (AWS default 90; 100 = one at a time).
-	// Zero means the default.
-	MinHealthyPercentage int
+	// MinHealthyPercentage is the share of capacity kept in service (AWS default 90; 100 = one at a time;
+	// 0 = all at once). Nil means the default.
+	MinHealthyPercentage *int
 	// InstanceWarmup overrides the group's default warmup; zero leaves it to the group. Sent in whole seconds.
 	InstanceWarmup time.Duration
 	// SkipMatching skips instances that already run the desired configuration.
@@ -80,8 +80,8 @@ type Preferences struct {
 
 // withDefaults fills zero fields.
 func (p Preferences) withDefaults() Preferences {
-	if p.MinHealthyPercentage == 0 {
-		p.MinHealthyPercentage = DefaultMinHealthyPercentage
+	if p.MinHealthyPercentage == nil {
+		p.MinHealthyPercentage = aws.Int(DefaultMinHealthyPercentage)
 	}
 	if p.InProgress == "" {
 		p.InProgress = WaitInProgress
@@ -102,8 +102,8 @@ func (p Preferences) withDefaults() Preferences {
 func (p Preferences) Validate() error {
 	p = p.withDefaults()
 	switch {
-	case p.MinHealthyPercentage < 0 || p.MinHealthyPercentage > 100:
-		return fmt.Errorf("min healthy percentage %d: want 0-100", p.MinHealthyPercentage)
+	case *p.MinHealthyPercentage < 0 || *p.MinHealthyPercentage > 100:
+		return fmt.Errorf("min healthy percentage %d: want 0-100", *p.MinHealthyPercentage)
 	case p.InstanceWarmup < 0 || p.InstanceWarmup.Seconds() > math.MaxInt32:
 		return fmt.Errorf("instance warmup %s out of range", p.InstanceWarmup)
 	case p.InProgress != WaitInProgress && p.InProgress != CancelInProgress:
@@ -226,7 +226,7 @@ func (r *Refresher) stopped(ctx, runCtx context.Context, asg string, res Result,
 func (r *Refresher) startInput(ctx context.Context, asg string, log io.Writer) (*autoscaling.StartInstanceRefreshInput, error) {
 	p := r.prefs
 	prefs := &types.RefreshPreferences{
-		MinHealthyPercentage: aws.Int32(int32(p.MinHealthyPercentage)),
+		MinHealthyPercentage: aws.Int32(int32(*p.MinHealthyPercentage)),
 		SkipMatching:         aws.Bool(p.SkipMatching),
 		AutoRollback:         aws.Bool(false),
 	}

@@ -150,7 +150,8 @@ func TestRefreshSendsPreferences(t *testing.T) {
 		wantSkip    bool
 	}{
 		{"defaults", rollout.Preferences{}, 90, nil, false},
-		{"explicit", rollout.Preferences{MinHealthyPercentage: 100, InstanceWarmup: 90 * time.Second, SkipMatching: true}, 100, aws.Int32(90), true},
+		{"explicit", rollout.Preferences{MinHealthyPercentage: aws.Int(100), InstanceWarmup: 90 * time.Second, SkipMatching: true}, 100, aws.Int32(90), true},
+		{"zero replaces all at once", rollout.Preferences{MinHealthyPercentage: aws.Int(0)}, 0, nil, false},
 		{"warmup rounds up to whole seconds", rollout.Preferences{InstanceWarmup: 1500 * time.Millisecond}, 90, aws.Int32(2), false},
 	}
 	for _, tt := range tests {
@@ -283,7 +284,8 @@ func TestNewRefresherRejectsBadPreferences(t *testing.T) {
 		name  string
 		prefs rollout.Preferences
 	}{
-		{"min healthy above 100", rollout.Preferences{MinHealthyPercentage: 101}},
+		{"min healthy above 100", rollout.Preferences{MinHealthyPercentage: aws.Int(101)}},
+		{"negative min healthy", rollout.Preferences{MinHealthyPercentage: aws.Int(-1)}},
 		{"negative warmup", rollout.Preferences{InstanceWarmup: -time.Second}},
 		{"unknown in-progress policy", rollout.Preferences{InProgress: "ignore"}},
 		{"poll min above max", rollout.Preferences{PollMin: time.Minute, PollMax: time.Second}},

@@ -13,7 +13,7 @@ import (
 
 func newRefresher(c *autoscaling.Client, p config.Refresh, t RolloutTiming) (*rollout.Refresher, error) {
 	return rollout.NewRefresher(c, rollout.Preferences{
-		MinHealthyPercentage: p.MinHealthyPercentage, InstanceWarmup: p.InstanceWarmup, SkipMatching: p.SkipMatching,
+		MinHealthyPercentage: &p.MinHealthyPercentage, InstanceWarmup: p.InstanceWarmup, SkipMatching: p.SkipMatching,
 		AutoRollback: p.AutoRollback, InProgress: rollout.InProgressPolicy(p.InProgress), Timeout: p.Timeout,
 		PollMin: t.RefreshPollMin, PollMax: t.RefreshPollMax,
 	})

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -42,6 +43,10 @@ func (t *terraformRunner) Plan(ctx context.Context, req pipeline.PlanRequest) (p
 	// The plan's own output is the human-readable plan for the PR comment: it is
 	// captured while it streams to the stage log, so no extra `terraform show` runs.
 	capture := &captureWriter{w: req.Log}
+	planFile, err := absPlanFile(req.Env, req.PlanFile)
+	if err != nil {
+		return pipeline.PlanResult{}, err
+	}
 	ws, err := t.workspace(req.Env, req.Dir, capture)
 	if err != nil {
 		return pipeline.PlanResult{}, err
@@ -50,12 +55,12 @@ func (t *terraformRunner) Plan(ctx context.Context, req pipeline.PlanRequest) (p
 		return pipeline.PlanResult{}, err
 	}
 	capture.start()
-	_, err = ws.Plan(ctx, req.PlanFile, req.Vars)
+	_, err = ws.Plan(ctx, planFile, req.Vars)
 	text := capture.stop()
 	if err != nil {
 		return pipeline.PlanResult{}, err
 	}
-	p, err := ws.Show(ctx, req.PlanFile)
+	p, err := ws.Show(ctx, planFile)
 	if err != nil {
 		return pipeline.PlanResult{}, err
 	}
@@ -102,8 +107,22 @@ func (c *captureWriter) stop() string {
 	return strings.TrimSpace(text) + "\n"
 }
 
+// absPlanFile resolves a plan file named relative to the runner's working directory (a relative
+// RUNNER_DATA_DIR): Terraform runs in the environment's directory and would read the path from there.
+func absPlanFile(env, planFile string) (string, error) {
+	abs, err := filepath.Abs(planFile)
+	if err != nil {
+		return "", fmt.Errorf("saved plan for %s: %w", env, err)
+	}
+	return abs, nil
+}
+
 func (t *terraformRunner) Apply(ctx context.Context, req pipeline.ApplyRequest) (map[string]string, error) {
-	if _, err := os.Stat(req.PlanFile); err != nil {
+	planFile, err := absPlanFile(req.Env, req.PlanFile)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := os.Stat(planFile); err != nil {
 		return nil, fmt.Errorf("saved plan for %s: %w", req.Env, err)
 	}
 	ws, err := t.workspace(req.Env, req.Dir, req.Log)
@@ -111,7 +130,7 @@ func (t *terraformRunner) Apply(ctx context.Context, req pipeline.ApplyRequest) 
 		return nil, err
 	}
 	fmt.Fprintf(req.Log, "$ terraform apply %s\n", req.PlanFile)
-	if err := ws.Apply(ctx, req.PlanFile); err != nil {
+	if err := ws.Apply(ctx, planFile); err != nil {
 		return nil, err
 	}
 	return ws.Outputs(ctx)
