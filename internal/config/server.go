@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -185,8 +186,20 @@ func LoadServer(args []string, getenv func(string) string) (Server, error) {
 	if len(problems) > 0 {
 		return Server{}, errors.New("invalid configuration:\n  " + strings.Join(problems, "\n  "))
 	}
+	// Terraform and npm run in other directories than the runner's: every path
+	// they are given must be absolute.
+	for _, p := range []*string{&s.DataDir, &s.PluginCacheDir} {
+		if *p == "" {
+			continue
+		}
+		abs, err := filepath.Abs(*p)
+		if err != nil {
+			return Server{}, fmt.Errorf("invalid configuration:\n  %q: %w", *p, err)
+		}
+		*p = abs
+	}
 	if s.PluginCacheDir == "" {
-		s.PluginCacheDir = path.Join(s.DataDir, "plugin-cache")
+		s.PluginCacheDir = filepath.Join(s.DataDir, "plugin-cache")
 	}
 	return s, nil
 }

@@ -30,17 +30,22 @@ func TestLoadServerDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatalf("LoadServer: %v", err)
 	}
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Relative paths are made absolute: Terraform and npm run in other directories.
 	want := config.Server{
 		Listen:          ":8080",
 		WebhookSecret:   secret,
-		DataDir:         "./runner-data",
+		DataDir:         filepath.Join(wd, "runner-data"),
 		AllowedRepos:    []string{"acme/infra", "acme/platform-*"},
 		Workers:         4,
 		PlanParallelism: 3,
 		StageTimeout:    45 * time.Minute,
 		ShutdownGrace:   60 * time.Second,
 		LockLease:       2 * time.Minute,
-		PluginCacheDir:  "runner-data/plugin-cache",
+		PluginCacheDir:  filepath.Join(wd, "runner-data", "plugin-cache"),
 		AWSRegion:       "us-east-1",
 		RolloutPoll:     5 * time.Second,
 		LogLevel:        "info",

@@ -178,8 +178,8 @@ func guard(token string, next http.Handler) http.Handler {
 	}
 	want := []byte(token)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if !ok {
+		scheme, got, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+		if !ok || !strings.EqualFold(scheme, "Bearer") { // auth schemes are case-insensitive
 			_, got, ok = r.BasicAuth()
 		}
 		if !ok || subtle.ConstantTimeCompare([]byte(got), want) != 1 {

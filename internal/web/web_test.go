@@ -394,6 +394,7 @@ func TestAPIToken(t *testing.T) {
 		{"locks without token", "/api/locks", nil, http.StatusUnauthorized},
 		{"dashboard without token", "/", nil, http.StatusUnauthorized},
 		{"bearer token", "/api/runs", func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+token) }, http.StatusOK},
+		{"bearer scheme in lower case", "/api/runs", func(r *http.Request) { r.Header.Set("Authorization", "bearer "+token) }, http.StatusOK},
 		{"wrong bearer token", "/api/runs", func(r *http.Request) { r.Header.Set("Authorization", "Bearer nope") }, http.StatusUnauthorized},
 		{"basic auth, any user", "/", func(r *http.Request) { r.SetBasicAuth("dana", token) }, http.StatusOK},
 		{"basic auth, wrong password", "/api/locks", func(r *http.Request) { r.SetBasicAuth("dana", "nope") }, http.StatusUnauthorized},
