@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -44,7 +45,8 @@ func WithNPM(path string) BuildOption { return func(c *buildConfig) { c.npm = pa
 // WithGrace sets how long npm gets between SIGINT and SIGKILL when ctx is cancelled.
 func WithGrace(d time.Duration) BuildOption { return func(c *buildConfig) { c.grace = d } }
 
-// WithEnv sets the environment npm starts from (default: the runner's own); VITE_API_URL is always added.
+// WithEnv sets the environment npm starts from (default: the runner's own, cut down to what npm needs, see
+// inheritedEnv); VITE_API_URL is always added.
 func WithEnv(env []string) BuildOption { return func(c *buildConfig) { c.env = env } }
 
 // WithOutput sets where the bundle is written (default <appDir>/dist.tar.gz).
@@ -62,7 +64,7 @@ func Build(ctx context.Context, appDir, apiURL string, log io.Writer, opts ...Bu
 		o(&cfg)
 	}
 	if cfg.env == nil {
-		cfg.env = os.Environ()
+		cfg.env = npmEnv(os.Environ())
 	}
 	env := append(append([]string(nil), cfg.env...), "VITE_API_URL="+apiURL, "NPM_CONFIG_UPDATE_NOTIFIER=false")
 
@@ -85,6 +87,31 @@ func Build(ctx context.Context, appDir, apiURL string, log io.Writer, opts ...Bu
 	}
 	fmt.Fprintf(log, "bundle %s: %d bytes, sha256 %s\n", b.Path, b.Size, b.SHA256)
 	return b, nil
+}
+
+// inheritedEnv and inheritedPrefixes are what npm gets from the runner's own environment. npm ci runs the
+// install scripts of every dependency and npm run build runs the app's tooling: the runner's webhook secret,
+// GitHub and Slack tokens and AWS credentials stay out of their reach.
+var (
+	inheritedEnv = []string{
+		"PATH", "HOME", "USER", "LOGNAME", "TMPDIR", "TZ", "LANG",
+		"SSL_CERT_FILE", "SSL_CERT_DIR", "NODE_EXTRA_CA_CERTS", "NODE_OPTIONS",
+		"HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy",
+	}
+	inheritedPrefixes = []string{"LC_", "NPM_CONFIG_", "npm_config_"}
+)
+
+func npmEnv(environ []string) []string {
+	var env []string
+	for _, kv := range environ {
+		k, _, _ := strings.Cut(kv, "=")
+		if slices.Contains(inheritedEnv, k) || slices.ContainsFunc(inheritedPrefixes, func(p string) bool {
+			return strings.HasPrefix(k, p)
+		}) {
+			env = append(env, kv)
+		}
+	}
+	return env
 }
 
 // run runs npm with args in its own process group, so a cancel reaches the scripts npm starts too.

@@ -2,6 +2,7 @@ package frontend_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"os"
 	"os/exec"
@@ -219,5 +220,50 @@ func waitFor(t *testing.T, limit time.Duration, cond func() bool) {
 			t.Fatal("condition not met before the deadline")
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// envScript stands in for a build (or a dependency's install script) that reads its environment.
+const envScript = `const fs = require('fs');
+fs.writeFileSync('env.json', JSON.stringify(process.env));
+fs.mkdirSync('dist', { recursive: true });
+fs.writeFileSync('dist/index.html', 'x');
+`
+
+// The install and build scripts of every npm dependency run with npm's environment: the runner's secrets must
+// not be in it, while what npm needs to run and the API URL are.
+func TestBuildKeepsTheRunnersSecretsFromNPM(t *testing.T) {
+	secrets := []string{"RUNNER_WEBHOOK_SECRET", "RUNNER_API_TOKEN", "GITHUB_TOKEN", "SLACK_BOT_TOKEN",
+		"SLACK_WEBHOOK_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+		"AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"}
+	for _, k := range secrets {
+		t.Setenv(k, "secret-"+k)
+	}
+	t.Setenv("HOME", t.TempDir())
+	dir := newApp(t, envScript)
+	var log syncBuffer
+	if _, err := frontend.Build(context.Background(), dir, "https://api.example.com", &log); err != nil {
+		t.Fatalf("build: %v\nlog:\n%s", err, log.String())
+	}
+	raw, err := os.ReadFile(filepath.Join(dir, "env.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var env map[string]string
+	if err := json.Unmarshal(raw, &env); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range secrets {
+		if v, ok := env[k]; ok {
+			t.Errorf("npm saw %s=%q", k, v)
+		}
+	}
+	for k, want := range map[string]string{"VITE_API_URL": "https://api.example.com", "HOME": os.Getenv("HOME")} {
+		if env[k] != want {
+			t.Errorf("npm saw %s=%q, want %q", k, env[k], want)
+		}
+	}
+	if env["PATH"] == "" {
+		t.Error("npm saw no PATH")
 	}
 }

@@ -31,8 +31,9 @@ var _ S3API = (*s3.Client)(nil)
 func Key(sha string) string { return "frontend/" + sha + ".tar.gz" }
 
 // Upload puts the bundle at bucket/key unless an object with the same SHA-256 (metadata "sha256") is already
-// there, and reports whether it uploaded. The object is gzip-typed, encrypted with SSE-S3 (AES256), and sent
-// with its SHA-256 checksum so S3 rejects a corrupted upload.
+// there, and reports whether it uploaded. The object is gzip-typed, encrypted with the bucket's default encryption
+// (the environment's KMS key, which the instances may decrypt with), and sent with its SHA-256 checksum so S3
+// rejects a corrupted upload.
 func Upload(ctx context.Context, client S3API, bucket, key string, b Bundle, log io.Writer) (bool, error) {
 	if log == nil {
 		log = io.Discard
@@ -59,14 +60,13 @@ func Upload(ctx context.Context, client S3API, bucket, key string, b Bundle, log
 	}
 	defer f.Close()
 	_, err = client.PutObject(ctx, &s3.PutObjectInput{
-		Bucket:               aws.String(bucket),
-		Key:                  aws.String(key),
-		Body:                 f,
-		ContentLength:        aws.Int64(b.Size),
-		ContentType:          aws.String("application/gzip"),
-		ServerSideEncryption: types.ServerSideEncryptionAes256,
-		Metadata:             map[string]string{MetadataSHA256: b.SHA256},
-		ChecksumSHA256:       aws.String(base64.StdEncoding.EncodeToString(sum)),
+		Bucket:         aws.String(bucket),
+		Key:            aws.String(key),
+		Body:           f,
+		ContentLength:  aws.Int64(b.Size),
+		ContentType:    aws.String("application/gzip"),
+		Metadata:       map[string]string{MetadataSHA256: b.SHA256},
+		ChecksumSHA256: aws.String(base64.StdEncoding.EncodeToString(sum)),
 	})
 	if err != nil {
 		return false, fmt.Errorf("upload %s: %w", where, err)

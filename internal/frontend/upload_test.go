@@ -13,8 +13,10 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	"github.com/gitops-runner/runner/internal/frontend"
+	"github.com/gitops-runner/runner/internal/testenv/moto"
 	s3test "github.com/gitops-runner/runner/internal/testenv/s3"
 )
 
@@ -118,5 +120,38 @@ func TestUploadErrors(t *testing.T) {
 	}
 	if _, err := os.Stat(good.Path); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// The artifacts bucket encrypts with the environment's KMS key by default (terraform/modules/artifacts) and the
+// instances are given kms:Decrypt for it: an upload must not replace that with another encryption.
+func TestUploadKeepsTheBucketsDefaultEncryption(t *testing.T) {
+	srv := moto.Start(t)
+	client := s3.NewFromConfig(srv.Config(), func(o *s3.Options) { o.UsePathStyle = true })
+	ctx := t.Context()
+	if _, err := client.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("artifacts")}); err != nil {
+		t.Fatal(err)
+	}
+	kmsKey := "arn:aws:kms:" + moto.Region + ":" + moto.AccountID + ":key/0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0"
+	if _, err := client.PutBucketEncryption(ctx, &s3.PutBucketEncryptionInput{Bucket: aws.String("artifacts"),
+		ServerSideEncryptionConfiguration: &s3types.ServerSideEncryptionConfiguration{Rules: []s3types.ServerSideEncryptionRule{{
+			ApplyServerSideEncryptionByDefault: &s3types.ServerSideEncryptionByDefault{
+				SSEAlgorithm: s3types.ServerSideEncryptionAwsKms, KMSMasterKeyID: aws.String(kmsKey)},
+			BucketKeyEnabled: aws.Bool(true),
+		}}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	key := frontend.Key("4f2c0ffee")
+	if _, err := frontend.Upload(ctx, client, "artifacts", key, packBundle(t, "<html>a</html>"), nil); err != nil {
+		t.Fatal(err)
+	}
+	head, err := client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String("artifacts"), Key: aws.String(key)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if head.ServerSideEncryption != s3types.ServerSideEncryptionAwsKms || aws.ToString(head.SSEKMSKeyId) != kmsKey {
+		t.Errorf("bundle encrypted with %q (key %q), want the bucket's aws:kms with %s", head.ServerSideEncryption,
+			aws.ToString(head.SSEKMSKeyId), kmsKey)
 	}
 }

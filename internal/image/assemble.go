@@ -50,6 +50,14 @@ func (b *GoBuilder) base(ref string) (baseFunc, error) {
 		if err != nil {
 			return nil, fmt.Errorf("pull base image %s for %s: %w", r, p, err)
 		}
+		// WithPlatform only selects from an index: a single-platform base comes back whatever its platform.
+		cf, err := img.ConfigFile()
+		if err != nil {
+			return nil, fmt.Errorf("pull base image %s for %s: %w", r, p, err)
+		}
+		if (cf.OS != "" && cf.OS != p.OS) || (cf.Architecture != "" && cf.Architecture != p.Architecture) {
+			return nil, fmt.Errorf("base image %s is for %s/%s, not %s", r, cf.OS, cf.Architecture, p)
+		}
 		return img, nil
 	}, nil
 }

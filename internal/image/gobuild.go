@@ -68,14 +68,16 @@ func (b *GoBuilder) Build(ctx context.Context, s Spec, log io.Writer) (Result, e
 			out := filepath.Join(dir, p.OS+"_"+p.Architecture+p.Variant, s.Name)
 			w := &prefixWriter{w: lw, prefix: "[" + p.String() + "] "}
 			defer w.Flush()
-			// The base image is pulled while go build runs.
+			// The base image is pulled while go build runs. Its layers are read later, when the image is
+			// pushed after Build has returned, with the context they were pulled with: ctx, not gctx, which
+			// ends with Build.
 			type pulled struct {
 				img v1.Image
 				err error
 			}
 			bc := make(chan pulled, 1)
 			go func() {
-				img, err := base(gctx, p)
+				img, err := base(ctx, p)
 				bc <- pulled{img, err}
 			}()
 			if err := b.goBuild(gctx, s.AppDir, out, p, w); err != nil {

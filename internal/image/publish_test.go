@@ -24,12 +24,27 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/gitops-runner/runner/internal/image"
+	"github.com/gitops-runner/runner/internal/testenv/registry"
 )
 
 // pushBase pushes a two-platform base image whose layer holds /etc/base-<arch> and whose user is 1000.
 func pushBase(t *testing.T, s *stack) string {
 	t.Helper()
 	s.fake.AddRepository("base", false, false)
+	ref := s.reg.Host + "/base:v1"
+	r, err := name.ParseReference(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.WriteIndex(r, baseIndex(t), remote.WithAuth(s.login.Auth)); err != nil {
+		t.Fatalf("push base: %v", err)
+	}
+	return ref
+}
+
+// baseIndex is pushBase's image.
+func baseIndex(t *testing.T) v1.ImageIndex {
+	t.Helper()
 	var adds []mutate.IndexAddendum
 	for _, arch := range []string{"amd64", "arm64"} {
 		layer := static.NewLayer(tarOf(t, "etc/base-"+arch, "base"), types.OCILayer)
@@ -49,16 +64,7 @@ func pushBase(t *testing.T, s *stack) string {
 		adds = append(adds, mutate.IndexAddendum{Add: img, Descriptor: v1.Descriptor{
 			Platform: &v1.Platform{OS: "linux", Architecture: arch}}})
 	}
-	idx := mutate.AppendManifests(mutate.IndexMediaType(empty.Index, types.OCIImageIndex), adds...)
-	ref := s.reg.Host + "/base:v1"
-	r, err := name.ParseReference(ref)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := remote.WriteIndex(r, idx, remote.WithAuth(s.login.Auth)); err != nil {
-		t.Fatalf("push base: %v", err)
-	}
-	return ref
+	return mutate.AppendManifests(mutate.IndexMediaType(empty.Index, types.OCIImageIndex), adds...)
 }
 
 // gzipped tar would be more realistic, but static layers are fine uncompressed for a base.
@@ -421,5 +427,121 @@ func TestPublishToMissingRepositoryFails(t *testing.T) {
 	pub := &image.RemotePublisher{Auth: s.login.Auth}
 	if _, err := pub.Publish(ctx, res, s.reg.Host+"/never-created", revision, io.Discard); err == nil {
 		t.Fatal("push to a repository ECR does not have succeeded")
+	}
+}
+
+// pushSingleBase pushes a base image that is one manifest (no index) for linux/arch, as a base built for one
+// architecture is.
+func pushSingleBase(t *testing.T, s *stack, arch string) string {
+	t.Helper()
+	s.fake.AddRepository("single-base", false, false)
+	layer := static.NewLayer(tarOf(t, "etc/base-"+arch, "base"), types.OCILayer)
+	img, err := mutate.AppendLayers(mutate.MediaType(empty.Image, types.OCIManifestSchema1), layer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cf, _ := img.ConfigFile()
+	cf = cf.DeepCopy()
+	cf.OS, cf.Architecture = "linux", arch
+	cf.Config.Labels = map[string]string{"base": "test"}
+	if img, err = mutate.ConfigFile(img, cf); err != nil {
+		t.Fatal(err)
+	}
+	ref := s.reg.Host + "/single-base:" + arch
+	r, err := name.ParseReference(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Write(r, img, remote.WithAuth(s.login.Auth)); err != nil {
+		t.Fatalf("push base: %v", err)
+	}
+	return ref
+}
+
+// A registry hands out a single-platform base for any platform asked for; stacking an amd64 base under an arm64
+// binary would yield an arm64 image whose base files (shell, libc) cannot run.
+func TestBuildRejectsABaseImageOfAnotherPlatform(t *testing.T) {
+	tests := []struct {
+		name      string
+		platforms []string
+		wantErr   string // empty: the build succeeds
+	}{
+		{name: "base of the platform built", platforms: []string{"linux/amd64"}},
+		{name: "base of another platform", platforms: []string{"linux/arm64"}, wantErr: "linux/amd64"},
+		{name: "one platform of an index has no base", platforms: []string{"linux/amd64", "linux/arm64"},
+			wantErr: "linux/amd64"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newStack(t)
+			sp := spec(tt.platforms...)
+			sp.BaseImage = pushSingleBase(t, s, "amd64")
+			var log syncBuffer
+			res, err := s.builder(t).Build(context.Background(), sp, &log)
+			if tt.wantErr == "" {
+				if err != nil {
+					t.Fatalf("build: %v\n%s", err, log.String())
+				}
+				checkImage(t, res.Image, "linux/amd64", image.NonRootUser, true)
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), "base image") || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("err = %v, want the base image's platform %s named", err, tt.wantErr)
+			}
+		})
+	}
+}
+
+// The default base image lives in another registry (gcr.io) than the one pushed to (ECR): its layers are read
+// from there while the image is pushed, after Build has returned.
+func TestPublishBaseImageFromAnotherRegistry(t *testing.T) {
+	tests := []struct {
+		name      string
+		platforms []string
+	}{
+		{name: "single platform", platforms: []string{"linux/amd64"}},
+		{name: "index", platforms: []string{"linux/amd64", "linux/arm64"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := context.Background()
+			s := newStack(t)
+			// The base's registry: another host, anonymous pulls, as gcr.io is.
+			baseReg := registry.New()
+			t.Cleanup(baseReg.Close)
+			baseRef, err := name.ParseReference(baseReg.Host + "/distroless/static:nonroot")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := remote.WriteIndex(baseRef, baseIndex(t)); err != nil {
+				t.Fatal(err)
+			}
+
+			sp := spec(tt.platforms...)
+			sp.BaseImage = baseRef.String()
+			repo, err := s.ecr.EnsureRepository(ctx, "backend", true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var log syncBuffer
+			res, err := s.builder(t).Build(ctx, sp, &log)
+			if err != nil {
+				t.Fatalf("build: %v\n%s", err, log.String())
+			}
+			pub, err := s.publisher(repo).Publish(ctx, res, repo.URI, revision, &log)
+			if err != nil {
+				t.Fatalf("publish: %v\n%s", err, log.String())
+			}
+			ref, err := name.ParseReference(pub.Ref)
+			if err != nil {
+				t.Fatal(err)
+			}
+			img, err := remote.Image(ref, remote.WithAuthFromKeychain(s.login.Keychain()),
+				remote.WithPlatform(v1.Platform{OS: "linux", Architecture: "amd64"}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkImage(t, img, "linux/amd64", "1000", true)
+		})
 	}
 }
