@@ -42,16 +42,20 @@ type Options struct {
 	JobTimeout   time.Duration // longest a run may take; default 2h
 	PollInterval time.Duration // how often workers look for new jobs; default 100ms
 	MaxAttempts  int           // tries of a run that keeps failing for infrastructure reasons; default 10
-	Logger       *slog.Logger
+	// CancelWait is how long Stop waits, after the grace period, for cancelled runs to wind down (e.g.
+	// Terraform stopping on its interrupt and releasing its state lock); default 30s.
+	CancelWait time.Duration
+	Logger     *slog.Logger
 }
 
 // Queue accepts deliveries and works their runs.
 type Queue struct {
-	store   *store.Store
-	client  *river.Client[*sql.Tx]
-	log     *slog.Logger
-	running atomic.Bool
-	maxTry  int
+	store      *store.Store
+	client     *river.Client[*sql.Tx]
+	log        *slog.Logger
+	running    atomic.Bool
+	maxTry     int
+	cancelWait time.Duration
 
 	wake     chan struct{} // an accepted run waits for its job
 	stopDisp context.CancelFunc
@@ -75,6 +79,9 @@ func New(ctx context.Context, st *store.Store, exec Executor, opts Options) (*Qu
 	}
 	if opts.MaxAttempts <= 0 {
 		opts.MaxAttempts = 10
+	}
+	if opts.CancelWait <= 0 {
+		opts.CancelWait = 30 * time.Second
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
@@ -105,7 +112,7 @@ func New(ctx context.Context, st *store.Store, exec Executor, opts Options) (*Qu
 	if err != nil {
 		return nil, fmt.Errorf("queue client: %w", err)
 	}
-	return &Queue{store: st, client: client, log: opts.Logger, maxTry: opts.MaxAttempts, wake: make(chan struct{}, 1)}, nil
+	return &Queue{store: st, client: client, log: opts.Logger, maxTry: opts.MaxAttempts, cancelWait: opts.CancelWait, wake: make(chan struct{}, 1)}, nil
 }
 
 // quiet keeps River's own info chatter out of the runner's log.
@@ -221,7 +228,7 @@ func (q *Queue) Stop(ctx context.Context) error {
 		return fmt.Errorf("stop queue: %w", err)
 	}
 	q.log.Warn("shutdown grace period over: abandoning runs in flight; they resume on restart")
-	cctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	cctx, cancel := context.WithTimeout(context.Background(), q.cancelWait)
 	defer cancel()
 	if err := q.client.StopAndCancel(cctx); err != nil {
 		return fmt.Errorf("cancel runs in flight: %w", err)

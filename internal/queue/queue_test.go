@@ -69,18 +69,25 @@ func newFixture(t *testing.T, exec *executor) *fixture {
 
 func newFixtureTries(t *testing.T, exec *executor, maxAttempts int) *fixture {
 	t.Helper()
+	return newFixtureOpts(t, exec, func(o *queue.Options) { o.MaxAttempts = maxAttempts })
+}
+
+func newFixtureOpts(t *testing.T, exec *executor, tune func(*queue.Options)) *fixture {
+	t.Helper()
 	ctx := context.Background()
 	st, err := store.OpenSQLite(ctx, t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	q, err := queue.New(ctx, st, exec, queue.Options{
+	opts := queue.Options{
 		Workers:      4,
 		PollInterval: 20 * time.Millisecond,
-		MaxAttempts:  maxAttempts,
+		MaxAttempts:  3,
 		Logger:       slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
+	}
+	tune(&opts)
+	q, err := queue.New(ctx, st, exec, opts)
 	if err != nil {
 		t.Fatalf("queue.New: %v", err)
 	}
@@ -517,5 +524,43 @@ func TestRunGivenUpEndsFailed(t *testing.T) {
 	})
 	if r.Status != store.StatusFailed || !strings.Contains(r.Error, "gave up after 1 attempts: store unavailable") {
 		t.Errorf("run %d: status %s, error %q; want failed with the last error", id, r.Status, r.Error)
+	}
+}
+
+// After the grace period, Stop cancels the runs in flight and waits CancelWait
+// for them to wind down (Terraform stopping on its interrupt and releasing its
+// state lock) before it gives up on them.
+func TestStopWaitsCancelWaitForCancelledRuns(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name       string
+		cancelWait time.Duration
+		wantErr    bool
+	}{
+		{"long enough for the run to stop", 5 * time.Second, false},
+		{"too short", 50 * time.Millisecond, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			started := make(chan struct{})
+			exec := &executor{fn: func(ctx context.Context, _ int64, _ int) error {
+				close(started)
+				<-ctx.Done()
+				time.Sleep(500 * time.Millisecond) // winding down after the interrupt
+				return ctx.Err()
+			}}
+			f := newFixtureOpts(t, exec, func(o *queue.Options) { o.CancelWait = tc.cancelWait })
+			if err := f.queue.Start(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			f.accept(t, "d-1")
+			<-started
+			grace, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+			defer cancel()
+			err := f.queue.Stop(grace)
+			if (err != nil) != tc.wantErr {
+				t.Fatalf("Stop = %v, want error %v", err, tc.wantErr)
+			}
+		})
 	}
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/gitops-runner/runner/internal/pipeline"
 	"github.com/gitops-runner/runner/internal/queue"
 	"github.com/gitops-runner/runner/internal/store"
+	"github.com/gitops-runner/runner/internal/tf"
 	"github.com/gitops-runner/runner/internal/web"
 	"github.com/gitops-runner/runner/internal/webhook"
 )
@@ -95,7 +96,12 @@ func New(ctx context.Context, cfg config.Server, log *slog.Logger, c Collaborato
 	if err != nil {
 		return nil, err
 	}
-	if s.queue, err = queue.New(ctx, s.store, engine, queue.Options{Workers: cfg.Workers, JobTimeout: 4 * cfg.StageTimeout, Logger: log}); err != nil {
+	if s.queue, err = queue.New(ctx, s.store, engine, queue.Options{
+		Workers: cfg.Workers, JobTimeout: 4 * cfg.StageTimeout, Logger: log,
+		// A cancelled apply gets Terraform's own interrupt grace to stop and release its state lock
+		// before the process exits.
+		CancelWait: tf.DefaultGracePeriod + 10*time.Second,
+	}); err != nil {
 		return nil, err
 	}
 	hook, err := webhook.New(webhook.Config{Secret: []byte(cfg.WebhookSecret), AllowedRepos: cfg.AllowedRepos}, s.queue, log)
