@@ -45,7 +45,10 @@ func (i *images) BuildAndPush(ctx context.Context, req pipeline.ImageRequest) (s
 	}
 	fmt.Fprintf(req.Log, "building %s for %v on %s (no Docker daemon)\n", req.App.Name, req.App.Platforms, req.App.BaseImage)
 	start := time.Now()
-	res, err := i.build.Build(ctx, image.Spec{
+	// A base image kept in the account's own registry is pulled with the same login (others anonymously).
+	build := *i.build
+	build.BaseKeychain = login.Keychain()
+	res, err := build.Build(ctx, image.Spec{
 		AppDir: req.Dir, Name: path.Base(req.App.Path), Platforms: req.App.Platforms, BaseImage: req.App.BaseImage,
 		SourceURL: req.SourceURL, Revision: req.Revision, Created: req.Created,
 	}, req.Log)
