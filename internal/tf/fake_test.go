@@ -352,3 +352,30 @@ func inOrder(args, want []string) bool {
 	}
 	return i == len(want)
 }
+
+// What Terraform inherits from the runner's environment: what it needs to reach
+// providers, registries, modules and AWS, and none of the runner's own secrets.
+func TestTerraformEnvironment(t *testing.T) {
+	environ := []string{
+		"PATH=/bin", "HOME=/home/runner", "AWS_REGION=eu-west-1", "AWS_PROFILE=deploy", "TF_TOKEN_app_terraform_io=tok",
+		"TF_VAR_owner=platform", "TF_CLI_CONFIG_FILE=/etc/terraformrc", "SSH_AUTH_SOCK=/run/agent.sock",
+		"GIT_SSH_COMMAND=ssh -i /keys/deploy", "TF_PLUGIN_CACHE_MAY_BREAK_DEPENDENCY_LOCK_FILE=true",
+		"GITHUB_TOKEN=ghp_secret", "RUNNER_WEBHOOK_SECRET=whsec", "RUNNER_API_TOKEN=apitok", "SLACK_BOT_TOKEN=xoxb",
+		"DATABASE_URL=postgres://u:p@db/runner", "NOEQUALS",
+	}
+	env := commandEnv(Options{PluginCacheDir: "/cache"}, environ)
+	for _, k := range []string{"PATH", "HOME", "AWS_REGION", "AWS_PROFILE", "TF_TOKEN_app_terraform_io", "TF_VAR_owner",
+		"TF_CLI_CONFIG_FILE", "SSH_AUTH_SOCK", "GIT_SSH_COMMAND", "TF_PLUGIN_CACHE_MAY_BREAK_DEPENDENCY_LOCK_FILE"} {
+		if _, ok := env[k]; !ok {
+			t.Errorf("%s does not reach Terraform", k)
+		}
+	}
+	for _, k := range []string{"GITHUB_TOKEN", "RUNNER_WEBHOOK_SECRET", "RUNNER_API_TOKEN", "SLACK_BOT_TOKEN", "DATABASE_URL", "NOEQUALS"} {
+		if v, ok := env[k]; ok {
+			t.Errorf("%s=%q reaches Terraform", k, v)
+		}
+	}
+	if env["TF_PLUGIN_CACHE_DIR"] != "/cache" || env["CHECKPOINT_DISABLE"] != "1" {
+		t.Errorf("TF_PLUGIN_CACHE_DIR=%q CHECKPOINT_DISABLE=%q", env["TF_PLUGIN_CACHE_DIR"], env["CHECKPOINT_DISABLE"])
+	}
+}

@@ -151,9 +151,12 @@ var (
 		"PATH", "HOME", "USER", "LOGNAME", "TMPDIR", "TZ", "LANG",
 		"SSL_CERT_FILE", "SSL_CERT_DIR",
 		"HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy",
-		"TF_CLI_CONFIG_FILE",
+		"TF_CLI_CONFIG_FILE", "TF_PLUGIN_CACHE_MAY_BREAK_DEPENDENCY_LOCK_FILE",
+		// Private module sources over git+ssh authenticate through the agent or a configured command.
+		"SSH_AUTH_SOCK", "GIT_SSH_COMMAND", "GIT_SSH",
 	}
-	inheritedPrefixes = []string{"LC_", "AWS_", "TF_TOKEN_"}
+	// TF_VAR_ values are set on the runner for its Terraform on purpose.
+	inheritedPrefixes = []string{"LC_", "AWS_", "TF_TOKEN_", "TF_VAR_"}
 )
 
 func commandEnv(opts Options, environ []string) map[string]string {
