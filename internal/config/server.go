@@ -150,7 +150,7 @@ func LoadServer(args []string, getenv func(string) string) (Server, error) {
 	secret(&s.SlackWebhookURL, "slack-webhook", "SLACK_WEBHOOK_URL", "Slack incoming webhook URL (instead of a bot token)")
 	str(&s.SlackChannel, "slack-channel", "SLACK_CHANNEL", "", "default Slack channel")
 	str(&s.SlackAPIURL, "slack-api-url", "SLACK_API_URL", "", "Slack API base URL (tests)")
-	str(&s.AWSRegion, "aws-region", "AWS_REGION", "us-east-1", "AWS region")
+	str(&s.AWSRegion, "aws-region", "AWS_REGION", "", "AWS region (default: the SDK's, from AWS_DEFAULT_REGION or the profile; else us-east-1)")
 	str(&s.AWSEndpoint, "aws-endpoint", "RUNNER_AWS_ENDPOINT", "", "one endpoint URL for every AWS API (stand-ins)")
 	dur(&s.RolloutPoll, "rollout-poll", "RUNNER_ROLLOUT_POLL", 5*time.Second, "first poll interval of instance refresh, ECS and scan waits")
 	boolean(&s.RegistryInsecure, "registry-insecure", "RUNNER_REGISTRY_INSECURE", "talk plain HTTP to the registry (127.0.0.1 stand-ins)")

@@ -46,7 +46,6 @@ func TestLoadServerDefaults(t *testing.T) {
 		ShutdownGrace:   60 * time.Second,
 		LockLease:       2 * time.Minute,
 		PluginCacheDir:  filepath.Join(wd, "runner-data", "plugin-cache"),
-		AWSRegion:       "us-east-1",
 		RolloutPoll:     5 * time.Second,
 		LogLevel:        "info",
 	}

@@ -52,9 +52,9 @@ func fillFromConfig(ctx context.Context, cfg config.Server, log *slog.Logger, c 
 	if c.Rollouts != nil && c.Bundles != nil && c.Images != nil {
 		return nil
 	}
-	awsCfg, err := awsconfig.LoadDefaultConfig(ctx, awsconfig.WithRegion(cfg.AWSRegion))
+	awsCfg, err := loadAWSConfig(ctx, cfg.AWSRegion)
 	if err != nil {
-		return fmt.Errorf("AWS configuration: %w", err)
+		return err
 	}
 	ep := func() *string {
 		if cfg.AWSEndpoint == "" {
@@ -164,4 +164,25 @@ func (r *rollouts) WaitService(ctx context.Context, cluster, service string, log
 		return "", err
 	}
 	return fmt.Sprintf("service %s stable: deployment %s %s (%d/%d running)", res.Service, res.DeploymentID, res.RolloutState, res.Running, res.Desired), nil
+}
+
+// defaultAWSRegion is used when neither the configuration nor the SDK's own
+// sources (AWS_DEFAULT_REGION, the shared config profile) name a region.
+const defaultAWSRegion = "us-east-1"
+
+// loadAWSConfig loads the SDK's default configuration; region, when set (flag or
+// AWS_REGION), wins over the SDK's other sources.
+func loadAWSConfig(ctx context.Context, region string) (aws.Config, error) {
+	var opts []func(*awsconfig.LoadOptions) error
+	if region != "" {
+		opts = append(opts, awsconfig.WithRegion(region))
+	}
+	awsCfg, err := awsconfig.LoadDefaultConfig(ctx, opts...)
+	if err != nil {
+		return aws.Config{}, fmt.Errorf("AWS configuration: %w", err)
+	}
+	if awsCfg.Region == "" {
+		awsCfg.Region = defaultAWSRegion
+	}
+	return awsCfg, nil
 }
