@@ -212,6 +212,35 @@ func TestPlanJSON(t *testing.T) {
 	}
 }
 
+func TestPlanDetailedExitCode(t *testing.T) {
+	terraform(t)
+	repo := goodRepo(t)
+	writeFiles(t, repo, map[string]string{
+		".runner.yaml":               goodConfig + "  - name: empty\n    dir: environments/empty\n    order: 3\n",
+		"environments/empty/main.tf": "terraform {}\n",
+	})
+	for _, tc := range []struct {
+		name     string
+		args     []string
+		wantCode int
+	}{
+		{"changes", []string{"--env", "dev", "--detailed-exitcode"}, 2},
+		{"changes, as JSON", []string{"--env", "dev", "--json", "--detailed-exitcode"}, 2},
+		{"no changes", []string{"--env", "empty", "--detailed-exitcode"}, 0},
+		{"changes without the flag", []string{"--env", "dev"}, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, stdout, stderr := runCmd(t, append([]string{"plan", "--repo", repo}, tc.args...)...)
+			if code != tc.wantCode {
+				t.Fatalf("exit code = %d, want %d\nstdout: %s\nstderr: %s", code, tc.wantCode, stdout, stderr)
+			}
+			if stdout == "" || strings.Contains(stderr, "exit 2") {
+				t.Errorf("want the summary on stdout and no error text; stdout: %s\nstderr: %s", stdout, stderr)
+			}
+		})
+	}
+}
+
 func TestPlanText(t *testing.T) {
 	terraform(t)
 	repo := goodRepo(t)

@@ -100,6 +100,7 @@ func Plan(ctx context.Context, env Env, args []string) error {
 	asJSON := fs.Bool("json", false, "print the summary as JSON")
 	bin := fs.String("terraform", env.Getenv("RUNNER_TERRAFORM_BIN"), "terraform or tofu binary")
 	verbose := fs.Bool("v", false, "stream Terraform's output to stderr")
+	detailed := fs.Bool("detailed-exitcode", false, "exit 0 when the plan has no changes, 2 when it has some (1 on errors), as terraform plan does")
 	var vars multiFlag
 	fs.Var(&vars, "var", "input variable NAME=VALUE (repeatable)")
 	if err := fs.Parse(args); err != nil {
@@ -165,10 +166,16 @@ func Plan(ctx context.Context, env Env, args []string) error {
 	if *asJSON {
 		enc := json.NewEncoder(env.Stdout)
 		enc.SetIndent("", "  ")
-		return enc.Encode(sum)
+		if err := enc.Encode(sum); err != nil {
+			return err
+		}
+	} else {
+		fmt.Fprint(env.Stdout, sum.Text())
+		fmt.Fprintf(env.Stderr, "planned %s in %s\n", e.Name, time.Since(start).Round(time.Millisecond))
 	}
-	fmt.Fprint(env.Stdout, sum.Text())
-	fmt.Fprintf(env.Stderr, "planned %s in %s\n", e.Name, time.Since(start).Round(time.Millisecond))
+	if *detailed && !sum.NoChanges {
+		return ExitError{Code: 2}
+	}
 	return nil
 }
 
