@@ -78,7 +78,7 @@ func usage(w io.Writer) {
 usage:
   runner serve [flags]                   receive GitHub webhooks, plan pull requests, deploy merges
   runner validate [DIR]                  check .runner.yaml and the environments of a checkout (default .)
-  runner plan --repo DIR --env NAME [--json]
+  runner plan --repo DIR --env NAME [--json] [--detailed-exitcode]
                                          plan one environment of a local checkout and print the summary
   runner locks [--data-dir DIR]          list environment locks
   runner unlock --repo OWNER/NAME --env NAME --reason TEXT [--data-dir DIR]
