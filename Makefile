@@ -24,6 +24,9 @@ test: tools lint test-go test-tools test-apps validate-infra
 lint:
 	@echo "== gofmt / go vet"
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
+	@echo "== go mod tidy -diff"
+	go mod tidy -diff
+	cd tools && go mod tidy -diff
 	go vet ./...
 	go vet -tags e2e ./internal/server/ ./internal/demo/
 	go run ./cmd/runner validate .
