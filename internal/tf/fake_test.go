@@ -18,7 +18,7 @@ import (
 // arguments and environment each command gets, and how a command that ignores or honours the interrupt
 // is stopped. It records "args" and "env" lines per invocation into $FAKE_TF_RECORD.
 const fakeTerraform = `#!/bin/bash
-{ echo "args $*"; env | sort | sed 's/^/env /'; echo end; } >> "$FAKE_TF_RECORD"
+{ echo "args $*"; env | sort | sed 's/^/env /'; echo "env FAKE_TF_UID=$(id -u)"; echo end; } >> "$FAKE_TF_RECORD"
 echo $$ >> "$FAKE_TF_RECORD.pids"
 case "$1" in
 version) echo '{"terraform_version":"1.5.7","platform":"linux_amd64","provider_selections":{},"terraform_outdated":false}'; exit 0 ;;
@@ -54,7 +54,8 @@ func newFake(t *testing.T) *fake {
 	t.Cleanup(func() {
 		b, _ := os.ReadFile(f.record + ".pids")
 		for _, p := range strings.Fields(string(b)) {
-			if pid, err := strconv.Atoi(p); err == nil && pid > 0 {
+			// A fake run in a PID namespace records itself as PID 1: kill(-1) would kill everything.
+			if pid, err := strconv.Atoi(p); err == nil && pid > 1 {
 				_ = syscall.Kill(-pid, syscall.SIGKILL)
 			}
 		}
@@ -364,18 +365,58 @@ func TestTerraformEnvironment(t *testing.T) {
 		"DATABASE_URL=postgres://u:p@db/runner", "NOEQUALS",
 	}
 	env := commandEnv(Options{PluginCacheDir: "/cache"}, environ)
-	for _, k := range []string{"PATH", "HOME", "AWS_REGION", "AWS_PROFILE", "TF_TOKEN_app_terraform_io", "TF_VAR_owner",
+	for _, k := range []string{"PATH", "HOME", "AWS_REGION", "AWS_PROFILE", "TF_TOKEN_app_terraform_io",
 		"TF_CLI_CONFIG_FILE", "SSH_AUTH_SOCK", "GIT_SSH_COMMAND", "TF_PLUGIN_CACHE_MAY_BREAK_DEPENDENCY_LOCK_FILE"} {
 		if _, ok := env[k]; !ok {
 			t.Errorf("%s does not reach Terraform", k)
 		}
 	}
-	for _, k := range []string{"GITHUB_TOKEN", "RUNNER_WEBHOOK_SECRET", "RUNNER_API_TOKEN", "SLACK_BOT_TOKEN", "DATABASE_URL", "NOEQUALS"} {
+	// TF_VAR_ values would make terraform-exec refuse every command: they become -var inputs instead.
+	for _, k := range []string{"GITHUB_TOKEN", "RUNNER_WEBHOOK_SECRET", "RUNNER_API_TOKEN", "SLACK_BOT_TOKEN", "DATABASE_URL", "NOEQUALS", "TF_VAR_owner"} {
 		if v, ok := env[k]; ok {
 			t.Errorf("%s=%q reaches Terraform", k, v)
 		}
 	}
 	if env["TF_PLUGIN_CACHE_DIR"] != "/cache" || env["CHECKPOINT_DISABLE"] != "1" {
 		t.Errorf("TF_PLUGIN_CACHE_DIR=%q CHECKPOINT_DISABLE=%q", env["TF_PLUGIN_CACHE_DIR"], env["CHECKPOINT_DISABLE"])
+	}
+}
+
+func TestInheritedVars(t *testing.T) {
+	got := InheritedVars([]string{"TF_VAR_owner=platform", "TF_VAR_=x", "TF_VAR_list=[\"a=b\"]", "PATH=/bin", "tf_var_low=1"})
+	want := map[string]string{"owner": "platform", "list": `["a=b"]`}
+	if len(got) != len(want) || got["owner"] != want["owner"] || got["list"] != want["list"] {
+		t.Fatalf("InheritedVars = %v, want %v", got, want)
+	}
+}
+
+// An explicit base environment replaces what would be inherited: nothing of the runner's passes.
+func TestExplicitBaseEnvironment(t *testing.T) {
+	environ := []string{"PATH=/bin", "AWS_SECRET_ACCESS_KEY=runner-own", "TF_TOKEN_x=tok", "HOME=/root"}
+	env := commandEnv(Options{BaseEnv: map[string]string{"PATH": "/usr/bin", "AWS_ACCESS_KEY_ID": "ASIASESSION"}}, environ)
+	want := map[string]string{"PATH": "/usr/bin", "AWS_ACCESS_KEY_ID": "ASIASESSION", "CHECKPOINT_DISABLE": "1"}
+	if len(env) != len(want) {
+		t.Fatalf("env = %v, want %v", env, want)
+	}
+	for k, v := range want {
+		if env[k] != v {
+			t.Errorf("%s = %q, want %q", k, env[k], v)
+		}
+	}
+}
+
+// A TF_VAR_ in the runner's environment once made terraform-exec refuse every command ("manual
+// setting of env var").
+func TestRunnerTFVarDoesNotBreakCommands(t *testing.T) {
+	t.Setenv("TF_VAR_owner", "platform")
+	f := newFake(t)
+	w, _ := f.workspace(t, "dev", "", nil)
+	if err := w.Init(context.Background()); err != nil {
+		t.Fatalf("init with TF_VAR_owner in the runner's environment: %v", err)
+	}
+	for _, inv := range f.invocations(t) {
+		if _, ok := inv.env["TF_VAR_owner"]; ok {
+			t.Errorf("%v: TF_VAR_owner reached Terraform through the environment", inv.args)
+		}
 	}
 }

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/terraform-exec/tfexec"
+
+	"github.com/gitops-runner/runner/internal/sandbox"
 )
 
 // Defaults for the zero values of Options.
@@ -56,6 +58,25 @@ type Options struct {
 	GracePeriod time.Duration
 	// LockTimeout is how long plan and apply wait for the state lock; 0 means DefaultLockTimeout.
 	LockTimeout time.Duration
+	// BaseEnv, when not nil, is the whole environment Terraform starts from, instead of the
+	// allow-list inherited from the runner's own environment (see commandEnv). The server passes an
+	// explicit one: Terraform on a repository's code gets nothing of the runner's that was not named.
+	BaseEnv map[string]string
+	// Sandbox, when set, runs every command isolated: its launcher is started in place of Bin and
+	// Terraform may write only WorkTree.
+	Sandbox Sandbox
+	// WorkTree is the directory tree sandboxed commands may write (the run's directory, holding the
+	// checkout and the saved plans). Required with Sandbox.
+	WorkTree string
+}
+
+// Sandbox isolates each Terraform command (implemented by internal/sandbox).
+type Sandbox interface {
+	// Launcher is the executable started in place of the real program.
+	Launcher() string
+	// Enter returns the variables that make the launcher run cmd isolated, and a release to call
+	// when the command has ended.
+	Enter(ctx context.Context, cmd sandbox.Command) (env map[string]string, release func(), err error)
 }
 
 // Workspace runs Terraform commands for one environment of one run. It owns a tfexec.Terraform, whose
@@ -113,7 +134,14 @@ func New(opts Options) (*Workspace, error) {
 		}
 	}
 
-	tf, err := tfexec.NewTerraform(opts.Dir, opts.Bin)
+	exe := opts.Bin
+	if opts.Sandbox != nil {
+		if !filepath.IsAbs(opts.WorkTree) || !filepath.IsAbs(opts.Bin) {
+			return nil, fmt.Errorf("terraform workspace %s: a sandboxed workspace needs absolute Bin and WorkTree", name)
+		}
+		exe = opts.Sandbox.Launcher()
+	}
+	tf, err := tfexec.NewTerraform(opts.Dir, exe)
 	if err != nil {
 		return nil, fmt.Errorf("terraform workspace %s: %w", name, err)
 	}
@@ -155,12 +183,35 @@ var (
 		// Private module sources over git+ssh authenticate through the agent or a configured command.
 		"SSH_AUTH_SOCK", "GIT_SSH_COMMAND", "GIT_SSH",
 	}
-	// TF_VAR_ values are set on the runner for its Terraform on purpose.
-	inheritedPrefixes = []string{"LC_", "AWS_", "TF_TOKEN_", "TF_VAR_"}
+	// TF_VAR_ values are not inherited: terraform-exec refuses them in the environment it is given
+	// (InheritedVars turns them into -var inputs for the CLI).
+	inheritedPrefixes = []string{"LC_", "AWS_", "TF_TOKEN_"}
 )
+
+// varPrefix marks Terraform input variables in an environment.
+const varPrefix = "TF_VAR_"
+
+// InheritedVars returns the TF_VAR_<name> values of environ by name, for callers that pass them as
+// -var inputs (terraform-exec does not let them through the environment).
+func InheritedVars(environ []string) map[string]string {
+	vars := map[string]string{}
+	for _, kv := range environ {
+		k, v, ok := strings.Cut(kv, "=")
+		if ok && strings.HasPrefix(k, varPrefix) && len(k) > len(varPrefix) {
+			vars[k[len(varPrefix):]] = v
+		}
+	}
+	return vars
+}
 
 func commandEnv(opts Options, environ []string) map[string]string {
 	env := map[string]string{}
+	if opts.BaseEnv != nil {
+		environ = nil
+		for k, v := range opts.BaseEnv {
+			env[k] = v
+		}
+	}
 	for _, kv := range environ {
 		k, v, ok := strings.Cut(kv, "=")
 		if !ok {
@@ -205,6 +256,14 @@ func (w *Workspace) run(ctx context.Context, verb string, logStdout bool, fn fun
 	marker := newCommandID()
 	env := maps.Clone(w.env)
 	env[commandMarker] = marker
+	if w.opts.Sandbox != nil {
+		add, release, err := w.opts.Sandbox.Enter(ctx, sandbox.Command{Program: w.opts.Bin, WorkTree: w.opts.WorkTree})
+		if err != nil {
+			return fmt.Errorf("%s %s: %w", verb, w.name, err)
+		}
+		defer release()
+		maps.Copy(env, add)
+	}
 	if err := w.tf.SetEnv(env); err != nil {
 		return fmt.Errorf("%s %s: %w", verb, w.name, err)
 	}
