@@ -9,6 +9,8 @@
 package main
 
 import (
+	"github.com/gitops-runner/runner/internal/sandbox"
+
 	"context"
 	"errors"
 	"flag"
@@ -24,6 +26,8 @@ import (
 )
 
 func main() {
+	// Started as the sandbox launcher of a Terraform command: that, and nothing else.
+	sandbox.Main()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))

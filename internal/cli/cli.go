@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/gitops-runner/runner/internal/config"
+	"github.com/gitops-runner/runner/internal/pipeline"
 	"github.com/gitops-runner/runner/internal/server"
 	"github.com/gitops-runner/runner/internal/store"
 	"github.com/gitops-runner/runner/internal/tf"
@@ -101,6 +102,7 @@ func Plan(ctx context.Context, env Env, args []string) error {
 	bin := fs.String("terraform", env.Getenv("RUNNER_TERRAFORM_BIN"), "terraform or tofu binary")
 	verbose := fs.Bool("v", false, "stream Terraform's output to stderr")
 	detailed := fs.Bool("detailed-exitcode", false, "exit 0 when the plan has no changes, 2 when it has some (1 on errors), as terraform plan does")
+	sandboxed := fs.Bool("sandbox", false, "plan exactly as a pull request is planned: a copy of the checkout, isolated, with the runner's explicit environment (no AWS credentials)")
 	var vars multiFlag
 	fs.Var(&vars, "var", "input variable NAME=VALUE (repeatable)")
 	if err := fs.Parse(args); err != nil {
@@ -134,16 +136,6 @@ func Plan(ctx context.Context, env Env, args []string) error {
 	if *verbose {
 		log = env.Stderr
 	}
-	cache := env.Getenv("TF_PLUGIN_CACHE_DIR")
-	ws, err := tf.New(tf.Options{Bin: binPath, Dir: filepath.Join(*repo, filepath.FromSlash(e.Dir)), Environment: e.Name, PluginCacheDir: cache, Log: log})
-	if err != nil {
-		return err
-	}
-	start := time.Now()
-	if err := ws.Init(ctx); err != nil {
-		return err
-	}
-	planFile := filepath.Join(tmp, e.Name+".tfplan")
 	v := map[string]string{}
 	for k, val := range e.Vars {
 		v[k] = val
@@ -155,6 +147,19 @@ func Plan(ctx context.Context, env Env, args []string) error {
 		}
 		v[k] = val
 	}
+	if *sandboxed {
+		return planSandboxed(ctx, env, sandboxPlan{repo: *repo, tmp: tmp, bin: binPath, env: e, vars: v, log: log, asJSON: *asJSON, detailed: *detailed})
+	}
+	cache := env.Getenv("TF_PLUGIN_CACHE_DIR")
+	ws, err := tf.New(tf.Options{Bin: binPath, Dir: filepath.Join(*repo, filepath.FromSlash(e.Dir)), Environment: e.Name, PluginCacheDir: cache, Log: log})
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	if err := ws.Init(ctx); err != nil {
+		return err
+	}
+	planFile := filepath.Join(tmp, e.Name+".tfplan")
 	if _, err := ws.Plan(ctx, planFile, v); err != nil {
 		return err
 	}
@@ -163,7 +168,12 @@ func Plan(ctx context.Context, env Env, args []string) error {
 		return err
 	}
 	sum := tf.Summarize(e.Name, p)
-	if *asJSON {
+	return printPlan(env, sum, *asJSON, *detailed, start)
+}
+
+// printPlan prints a plan's summary (text or JSON) and gives the detailed exit code.
+func printPlan(env Env, sum tf.Summary, asJSON, detailed bool, start time.Time) error {
+	if asJSON {
 		enc := json.NewEncoder(env.Stdout)
 		enc.SetIndent("", "  ")
 		if err := enc.Encode(sum); err != nil {
@@ -171,9 +181,9 @@ func Plan(ctx context.Context, env Env, args []string) error {
 		}
 	} else {
 		fmt.Fprint(env.Stdout, sum.Text())
-		fmt.Fprintf(env.Stderr, "planned %s in %s\n", e.Name, time.Since(start).Round(time.Millisecond))
+		fmt.Fprintf(env.Stderr, "planned %s in %s\n", sum.Environment, time.Since(start).Round(time.Millisecond))
 	}
-	if *detailed && !sum.NoChanges {
+	if detailed && !sum.NoChanges {
 		return ExitError{Code: 2}
 	}
 	return nil
@@ -255,4 +265,92 @@ func Unlock(ctx context.Context, env Env, args []string) error {
 		"repo", l.Repo, "env", l.Env, "run", l.RunID, "holder", l.Holder, "reason", *reason)
 	fmt.Fprintf(env.Stdout, "released %s/%s (held by run %d)\n", l.Repo, l.Env, l.RunID)
 	return nil
+}
+
+// sandboxPlan is one `runner plan --sandbox`.
+type sandboxPlan struct {
+	repo, tmp, bin   string
+	env              config.Environment
+	vars             map[string]string
+	log              io.Writer
+	asJSON, detailed bool
+}
+
+// planSandboxed plans a copy of the checkout exactly as the runner plans a pull request: in the
+// sandbox, with the runner's CLI configuration and explicit environment, and no AWS credentials.
+func planSandboxed(ctx context.Context, env Env, p sandboxPlan) error {
+	start := time.Now()
+	// The sandbox users reach the run through the temporary directory.
+	if err := os.Chmod(p.tmp, 0o711); err != nil {
+		return err
+	}
+	work := filepath.Join(p.tmp, "runs", "run-local")
+	src := filepath.Join(work, "src")
+	if err := copyCheckout(p.repo, src); err != nil {
+		return fmt.Errorf("copy the checkout: %w", err)
+	}
+	cache := env.Getenv("TF_PLUGIN_CACHE_DIR")
+	if cache == "" {
+		cache = filepath.Join(p.tmp, "plugin-cache")
+	}
+	cfg := config.Server{
+		DataDir: p.tmp, PluginCacheDir: cache, TerraformBin: p.bin, Sandbox: "auto",
+		TerraformCLIConfig: env.Getenv("TF_CLI_CONFIG_FILE"), AWSRegion: env.Getenv("AWS_REGION"),
+	}
+	if v := env.Getenv("RUNNER_SANDBOX"); v != "" {
+		cfg.Sandbox = v
+	}
+	logger := slog.New(slog.NewTextHandler(env.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	tfr, how, err := server.SandboxedTerraform(ctx, cfg, logger)
+	if err != nil {
+		return fmt.Errorf("--sandbox: %w", err)
+	}
+	fmt.Fprintf(env.Stderr, "planning %s as a pull request is planned: %s, no AWS credentials\n", p.env.Name, how)
+	res, err := tfr.Plan(ctx, pipeline.PlanRequest{
+		Env: p.env.Name, Dir: filepath.Join(src, filepath.FromSlash(p.env.Dir)), WorkTree: work, Phase: pipeline.PhasePlan,
+		PlanFile: filepath.Join(work, "plans", p.env.Name+".tfplan"), Vars: p.vars, Log: p.log,
+	})
+	if err != nil {
+		return err
+	}
+	return printPlan(env, res.Summary, p.asJSON, p.detailed, start)
+}
+
+// copyCheckout copies a checkout's files, without .git and Terraform's own directories, as the
+// runner's work tree of a pull request holds them.
+func copyCheckout(from, to string) error {
+	return filepath.WalkDir(from, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(from, p)
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && (d.Name() == ".git" || d.Name() == ".terraform") && rel != "." {
+			return filepath.SkipDir
+		}
+		dst := filepath.Join(to, rel)
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		switch {
+		case d.IsDir():
+			return os.MkdirAll(dst, 0o755)
+		case info.Mode()&os.ModeSymlink != 0:
+			target, err := os.Readlink(p)
+			if err != nil {
+				return err
+			}
+			return os.Symlink(target, dst)
+		case info.Mode().IsRegular():
+			b, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			return os.WriteFile(dst, b, info.Mode().Perm())
+		}
+		return nil
+	})
 }

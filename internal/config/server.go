@@ -36,6 +36,20 @@ type Server struct {
 
 	TerraformBin   string
 	PluginCacheDir string
+	// TerraformCLIConfig is the operator's Terraform CLI configuration (trusted), the base of the one
+	// the runner gives Terraform; default: TF_CLI_CONFIG_FILE.
+	TerraformCLIConfig string
+
+	// Sandbox is the isolation wanted for Terraform: auto, namespaces, user or off.
+	Sandbox string
+	// UnsafeUnisolatedPlans lets pull requests be planned when Terraform cannot run isolated.
+	UnsafeUnisolatedPlans bool
+	// TerraformEnv is what Terraform takes of the runner's own environment: locale, time zone,
+	// proxies and CA bundle locations. Nothing else of it (no credentials) reaches Terraform.
+	TerraformEnv map[string]string
+	// SandboxReadOnly and SandboxReadWrite are extra paths sandboxed Terraform may see (read-only) or
+	// write, such as a local state directory.
+	SandboxReadOnly, SandboxReadWrite []string
 
 	SlackToken      string
 	SlackWebhookURL string
@@ -146,6 +160,12 @@ func LoadServer(args []string, getenv func(string) string) (Server, error) {
 	str(&s.GitHubAPIURL, "github-api-url", "RUNNER_GITHUB_API_URL", "", "GitHub API base URL (GitHub Enterprise)")
 	str(&s.TerraformBin, "terraform", "RUNNER_TERRAFORM_BIN", "", "terraform or tofu binary (default: terraform, then tofu, on PATH)")
 	str(&s.PluginCacheDir, "plugin-cache", "TF_PLUGIN_CACHE_DIR", "", "shared Terraform plugin cache (default: DATA_DIR/plugin-cache)")
+	str(&s.TerraformCLIConfig, "terraform-cli-config", "RUNNER_TERRAFORM_CLI_CONFIG", getenv("TF_CLI_CONFIG_FILE"), "the operator's Terraform CLI configuration, the base of the runner's own (default: TF_CLI_CONFIG_FILE)")
+	str(&s.Sandbox, "sandbox", "RUNNER_SANDBOX", "auto", "isolation of Terraform: auto (strongest available), namespaces, user or off")
+	boolean(&s.UnsafeUnisolatedPlans, "unsafe-unisolated-plans", "RUNNER_UNSAFE_UNISOLATED_PLANS", "plan pull requests even when Terraform cannot run isolated (their code can then read the runner's secrets)")
+	var sandboxRO, sandboxRW string
+	str(&sandboxRO, "sandbox-read-only", "RUNNER_SANDBOX_READ_ONLY", "", "comma-separated absolute paths sandboxed Terraform may read")
+	str(&sandboxRW, "sandbox-read-write", "RUNNER_SANDBOX_READ_WRITE", "", "comma-separated absolute paths sandboxed Terraform may write (e.g. a local state directory)")
 	secret(&s.SlackToken, "slack-token", "SLACK_BOT_TOKEN", "Slack bot token")
 	secret(&s.SlackWebhookURL, "slack-webhook", "SLACK_WEBHOOK_URL", "Slack incoming webhook URL (instead of a bot token)")
 	str(&s.SlackChannel, "slack-channel", "SLACK_CHANNEL", "", "default Slack channel")
@@ -181,7 +201,16 @@ func LoadServer(args []string, getenv func(string) string) (Server, error) {
 	if fs.NArg() > 0 {
 		problems = append(problems, fmt.Sprintf("unexpected arguments: %s", strings.Join(fs.Args(), " ")))
 	}
+	for _, k := range terraformEnvNames {
+		if v := getenv(k); v != "" {
+			if s.TerraformEnv == nil {
+				s.TerraformEnv = map[string]string{}
+			}
+			s.TerraformEnv[k] = v
+		}
+	}
 	s.AllowedRepos = splitList(allowed)
+	s.SandboxReadOnly, s.SandboxReadWrite = splitList(sandboxRO), splitList(sandboxRW)
 	problems = append(problems, s.validate()...)
 	if len(problems) > 0 {
 		return Server{}, errors.New("invalid configuration:\n  " + strings.Join(problems, "\n  "))
@@ -280,12 +309,34 @@ func (s Server) validate() []string {
 			p = append(p, fmt.Sprintf("%s must be an http(s) URL", u.name))
 		}
 	}
+	switch s.Sandbox {
+	case "auto", "namespaces", "user", "off":
+	default:
+		p = append(p, fmt.Sprintf("RUNNER_SANDBOX=%q: want auto, namespaces, user or off", s.Sandbox))
+	}
+	for _, l := range []struct {
+		name  string
+		paths []string
+	}{{"RUNNER_SANDBOX_READ_ONLY", s.SandboxReadOnly}, {"RUNNER_SANDBOX_READ_WRITE", s.SandboxReadWrite}} {
+		for _, path := range l.paths {
+			if !filepath.IsAbs(path) {
+				p = append(p, fmt.Sprintf("%s entry %q: want an absolute path", l.name, path))
+			}
+		}
+	}
 	switch strings.ToLower(s.LogLevel) {
 	case "debug", "info", "warn", "error":
 	default:
 		p = append(p, fmt.Sprintf("RUNNER_LOG_LEVEL=%q: want debug, info, warn or error", s.LogLevel))
 	}
 	return p
+}
+
+// terraformEnvNames are the runner's variables Terraform may inherit: none holds a credential the
+// runner owns (a proxy URL with a password is the operator's choice to give Terraform).
+var terraformEnvNames = []string{
+	"LANG", "LC_ALL", "TZ", "SSL_CERT_FILE", "SSL_CERT_DIR",
+	"HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy",
 }
 
 func splitList(v string) []string {

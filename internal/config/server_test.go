@@ -48,6 +48,7 @@ func TestLoadServerDefaults(t *testing.T) {
 		PluginCacheDir:  filepath.Join(wd, "runner-data", "plugin-cache"),
 		RolloutPoll:     5 * time.Second,
 		LogLevel:        "info",
+		Sandbox:         "auto",
 	}
 	if !reflect.DeepEqual(s, want) {
 		t.Errorf("defaults:\n got %+v\nwant %+v", s, want)
@@ -60,30 +61,34 @@ func TestLoadServerEnvironmentAndFlags(t *testing.T) {
 		t.Fatal(err)
 	}
 	env := map[string]string{
-		"RUNNER_LISTEN":               "127.0.0.1:9000",
-		"RUNNER_PUBLIC_URL":           "https://runner.example.com",
-		"RUNNER_DATA_DIR":             "/var/lib/runner",
-		"RUNNER_WORKERS":              "8",
-		"RUNNER_PLAN_PARALLELISM":     "5",
-		"RUNNER_STAGE_TIMEOUT":        "1h",
-		"RUNNER_SHUTDOWN_GRACE":       "2m",
-		"RUNNER_LOCK_LEASE":           "30s",
-		"GITHUB_TOKEN":                "ghp_token",
-		"GITHUB_APP_ID":               "123",
-		"GITHUB_INSTALLATION_ID":      "456",
-		"GITHUB_APP_PRIVATE_KEY_FILE": key,
-		"RUNNER_GITHUB_API_URL":       "https://ghe.example.com/api/v3",
-		"RUNNER_TERRAFORM_BIN":        "tofu",
-		"TF_PLUGIN_CACHE_DIR":         "/cache/plugins",
-		"SLACK_BOT_TOKEN":             "xoxb-1",
-		"SLACK_CHANNEL":               "#deploys",
-		"SLACK_API_URL":               "http://127.0.0.1:9999/api",
-		"AWS_REGION":                  "eu-west-1",
-		"RUNNER_AWS_ENDPOINT":         "http://127.0.0.1:4566",
-		"RUNNER_ROLLOUT_POLL":         "100ms",
-		"RUNNER_REGISTRY_INSECURE":    "true",
-		"RUNNER_LOG_LEVEL":            "debug",
-		"RUNNER_LOG_JSON":             "1",
+		"RUNNER_LISTEN":                  "127.0.0.1:9000",
+		"RUNNER_PUBLIC_URL":              "https://runner.example.com",
+		"RUNNER_DATA_DIR":                "/var/lib/runner",
+		"RUNNER_WORKERS":                 "8",
+		"RUNNER_PLAN_PARALLELISM":        "5",
+		"RUNNER_STAGE_TIMEOUT":           "1h",
+		"RUNNER_SHUTDOWN_GRACE":          "2m",
+		"RUNNER_LOCK_LEASE":              "30s",
+		"GITHUB_TOKEN":                   "ghp_token",
+		"GITHUB_APP_ID":                  "123",
+		"GITHUB_INSTALLATION_ID":         "456",
+		"GITHUB_APP_PRIVATE_KEY_FILE":    key,
+		"RUNNER_GITHUB_API_URL":          "https://ghe.example.com/api/v3",
+		"RUNNER_TERRAFORM_BIN":           "tofu",
+		"TF_PLUGIN_CACHE_DIR":            "/cache/plugins",
+		"SLACK_BOT_TOKEN":                "xoxb-1",
+		"SLACK_CHANNEL":                  "#deploys",
+		"SLACK_API_URL":                  "http://127.0.0.1:9999/api",
+		"AWS_REGION":                     "eu-west-1",
+		"RUNNER_AWS_ENDPOINT":            "http://127.0.0.1:4566",
+		"RUNNER_ROLLOUT_POLL":            "100ms",
+		"RUNNER_REGISTRY_INSECURE":       "true",
+		"RUNNER_LOG_LEVEL":               "debug",
+		"RUNNER_LOG_JSON":                "1",
+		"TF_CLI_CONFIG_FILE":             "/etc/terraformrc",
+		"RUNNER_SANDBOX":                 "user",
+		"RUNNER_UNSAFE_UNISOLATED_PLANS": "true",
+		"RUNNER_SANDBOX_READ_WRITE":      "/srv/state, /srv/more",
 	}
 	for _, tc := range []struct {
 		name  string
@@ -100,6 +105,8 @@ func TestLoadServerEnvironmentAndFlags(t *testing.T) {
 				SlackToken: "xoxb-1", SlackChannel: "#deploys", SlackAPIURL: "http://127.0.0.1:9999/api",
 				AWSRegion: "eu-west-1", AWSEndpoint: "http://127.0.0.1:4566", RolloutPoll: 100 * time.Millisecond,
 				RegistryInsecure: true, LogLevel: "debug", LogJSON: true,
+				TerraformCLIConfig: "/etc/terraformrc", Sandbox: "user", UnsafeUnisolatedPlans: true,
+				SandboxReadWrite: []string{"/srv/state", "/srv/more"},
 			}
 			if !reflect.DeepEqual(s, want) {
 				t.Errorf("\n got %+v\nwant %+v", s, want)

@@ -361,7 +361,7 @@ func (w *work) deployLocked(ctx context.Context, t target, images map[string]str
 			return "", nil, fmt.Errorf("apply %s: %w", env.Name, err)
 		}
 		outs, err := w.e.deps.Terraform.Apply(ctx, ApplyRequest{
-			Env: env.Name, Dir: filepath.Join(w.src, filepath.FromSlash(env.Dir)),
+			Env: env.Name, Dir: filepath.Join(w.src, filepath.FromSlash(env.Dir)), WorkTree: w.dir, Phase: PhaseApply,
 			PlanFile: filepath.Join(w.dir, "plans", env.Name+".tfplan"), Log: log,
 		})
 		if err != nil {
@@ -422,7 +422,7 @@ func (w *work) artifactsBucket(ctx context.Context, env config.Environment, log 
 		return "", errors.New("no Terraform runner configured to read the artifacts_bucket output")
 	}
 	fmt.Fprintf(log, "reading the artifacts_bucket output of %s\n", env.Dir)
-	outs, err := w.e.deps.Terraform.Outputs(ctx, ApplyRequest{Env: env.Name, Dir: filepath.Join(w.src, filepath.FromSlash(env.Dir)), Log: log})
+	outs, err := w.e.deps.Terraform.Outputs(ctx, ApplyRequest{Env: env.Name, Dir: filepath.Join(w.src, filepath.FromSlash(env.Dir)), WorkTree: w.dir, Phase: PhaseApply, Log: log})
 	if err != nil {
 		return "", fmt.Errorf("read outputs of %s: %w", env.Name, err)
 	}

@@ -46,10 +46,18 @@ type Terraform interface {
 	Outputs(ctx context.Context, req ApplyRequest) (map[string]string, error)
 }
 
+// Phases of Terraform work: what a command may do, and so which credentials it gets.
+const (
+	PhasePlan  = "plan"  // a pull request's plan: unreviewed code, plan credentials
+	PhaseApply = "apply" // a deploy's plan, apply and outputs: merged code, apply credentials
+)
+
 // PlanRequest asks for a saved plan of one environment folder.
 type PlanRequest struct {
 	Env      string
 	Dir      string // absolute path of the environment's Terraform root
+	WorkTree string // the run's directory (checkout and saved plans): all Terraform may write
+	Phase    string // PhasePlan or PhaseApply
 	PlanFile string
 	Vars     map[string]string
 	Log      io.Writer
@@ -61,10 +69,12 @@ type PlanResult struct {
 	Text    string // the plan as Terraform prints it, without colour
 }
 
-// ApplyRequest applies a saved plan.
+// ApplyRequest applies a saved plan (or, for Outputs, reads the current outputs).
 type ApplyRequest struct {
 	Env      string
 	Dir      string
+	WorkTree string
+	Phase    string
 	PlanFile string
 	Log      io.Writer
 }
@@ -96,6 +106,14 @@ type Options struct {
 	Holder          string        // identifies this process in lock holders
 	LogTailLines    int           // lines of a failing stage shown in notifications; default 20
 	Secrets         []string      // masked out of every log line and post
+	Isolation       Isolation     // how pull requests' Terraform runs
+}
+
+// Isolation says how Terraform on unreviewed code runs, and whether it may run unisolated.
+type Isolation struct {
+	Isolated        bool   // Terraform runs in the sandbox
+	Describe        string // in words, for comments and logs
+	AllowUnisolated bool   // RUNNER_UNSAFE_UNISOLATED_PLANS: plan pull requests even without isolation
 }
 
 // Engine executes runs. It is safe for concurrent use by several workers.

@@ -202,7 +202,8 @@ func newHarness(t *testing.T, fo fixture.Options, tune func(*Options), wrap func
 	if wrap != nil {
 		h.store = wrap(st)
 	}
-	opts := Options{WorkDir: filepath.Join(dir, "work"), LockPoll: 10 * time.Millisecond, Holder: "test"}
+	opts := Options{WorkDir: filepath.Join(dir, "work"), LockPoll: 10 * time.Millisecond, Holder: "test",
+		Isolation: Isolation{Isolated: true, Describe: "test sandbox"}}
 	if tune != nil {
 		tune(&opts)
 	}

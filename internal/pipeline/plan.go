@@ -13,6 +13,7 @@ import (
 	"github.com/hashicorp/terraform-config-inspect/tfconfig"
 
 	"github.com/gitops-runner/runner/internal/config"
+	"github.com/gitops-runner/runner/internal/event"
 	"github.com/gitops-runner/runner/internal/store"
 	"github.com/gitops-runner/runner/internal/tf"
 )
@@ -45,6 +46,15 @@ func (w *work) planPR(ctx context.Context) (string, string) {
 	}
 	if err := w.addStages(ctx, keys); err != nil {
 		return store.StatusFailed, err.Error()
+	}
+	if iso := w.e.opts.Isolation; !iso.Isolated && !iso.AllowUnisolated {
+		// Pull-request code would run with the runner's privileges: plan nothing.
+		why := "not planned: Terraform cannot run isolated on this runner (" + iso.Describe + ")"
+		for _, env := range res.Environments {
+			w.prStatus(ctx, env, "error", "not planned: the runner cannot isolate Terraform")
+			w.planComment(ctx, env, "### Not planned\n\n"+unisolatedRefusal(iso), "")
+		}
+		return store.StatusFailed, why + "; set RUNNER_UNSAFE_UNISOLATED_PLANS=true to plan anyway"
 	}
 	for _, env := range res.Environments {
 		w.prStatus(ctx, env, "pending", "plan queued")
@@ -177,7 +187,7 @@ func (w *work) plan(ctx context.Context, env config.Environment, vars map[string
 		}
 	}
 	return w.e.deps.Terraform.Plan(ctx, PlanRequest{
-		Env: env.Name, Dir: dir, PlanFile: filepath.Join(plans, env.Name+".tfplan"), Vars: use, Log: log,
+		Env: env.Name, Dir: dir, WorkTree: w.dir, Phase: w.phase(), PlanFile: filepath.Join(plans, env.Name+".tfplan"), Vars: use, Log: log,
 	})
 }
 
@@ -235,6 +245,10 @@ func (w *work) planComment(ctx context.Context, env, summary, text string) {
 	if u := w.runURL(); u != "" {
 		head += fmt.Sprintf(" · [run %d](%s)", w.run.ID, u)
 	}
+	if iso := w.e.opts.Isolation; !iso.Isolated && iso.AllowUnisolated && ev.Kind == event.KindPlan {
+		head += "\n\n> [!WARNING]\n> Planned **without isolation** (`RUNNER_UNSAFE_UNISOLATED_PLANS=true`): this pull request's " +
+			"Terraform ran with the runner's own privileges."
+	}
 	if err := w.e.deps.PRs.UpsertPlanComment(context.WithoutCancel(ctx), ev.Repo, ev.PR, env, head+"\n\n"+summary, text); err != nil {
 		w.log.Warn("post plan comment", "env", env, "err", w.e.mask.String(err.Error()))
 	}
@@ -279,4 +293,21 @@ func (w *work) supersededBy(ctx context.Context) string {
 		}
 	}
 	return ""
+}
+
+// phase is the Terraform phase of this run's work: a pull request plans with plan credentials, a
+// deploy plans and applies with apply credentials.
+func (w *work) phase() string {
+	if w.run.Event.Kind == event.KindPlan {
+		return PhasePlan
+	}
+	return PhaseApply
+}
+
+// unisolatedRefusal explains on the pull request why it was not planned.
+func unisolatedRefusal(iso Isolation) string {
+	return "This runner cannot run Terraform isolated (" + iso.Describe + "), so it does not plan pull requests: " +
+		"their code could read the runner's credentials.\n\n" +
+		"An operator can run the runner as root in its container (it then runs Terraform as a separate user, " +
+		"in its own namespaces where the kernel allows), or accept the risk with `RUNNER_UNSAFE_UNISOLATED_PLANS=true`.\n"
 }

@@ -61,9 +61,12 @@ func dropAndExec(sp spec) error {
 	// The credential calls apply to every thread; no_new_privs is per thread and execve keeps the
 	// calling thread's, so the thread is locked until the exec.
 	runtime.LockOSThread()
-	if err := syscall.Setgroups([]int{}); err != nil {
-		return fmt.Errorf("drop supplementary groups: %w", err)
+	if err := syscall.Setgroups(sp.Groups); err != nil {
+		return fmt.Errorf("set supplementary groups: %w", err)
 	}
+	// Files the command creates in shared paths stay writable by the next command's user (the
+	// shared group); its work tree is its own user's whatever the mode bits of the files in it.
+	syscall.Umask(0o002)
 	if err := syscall.Setresgid(sp.GID, sp.GID, sp.GID); err != nil {
 		return fmt.Errorf("become group %d: %w", sp.GID, err)
 	}

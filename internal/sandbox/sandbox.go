@@ -59,8 +59,11 @@ type Config struct {
 	// configuration); in user mode they must be readable by any user (Expose copies a file that is not).
 	ReadOnly []string
 	// ReadWrite paths are visible and writable to every command: operator-declared extras such as a
-	// local state directory. Keep it empty in production.
+	// local state directory. Keep it empty in production. Share prepares them.
 	ReadWrite []string
+	// SharedGID is a group every sandboxed command is in (besides its own): the group of the
+	// ReadWrite paths. Default UIDBase-1.
+	SharedGID int
 	Logger    *slog.Logger
 }
 
@@ -95,6 +98,9 @@ func New(ctx context.Context, cfg Config) (*Sandbox, error) {
 	if cfg.UIDCount <= 0 {
 		cfg.UIDCount = DefaultUIDCount
 	}
+	if cfg.SharedGID <= 0 {
+		cfg.SharedGID = cfg.UIDBase - 1
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -119,6 +125,11 @@ func New(ctx context.Context, cfg Config) (*Sandbox, error) {
 	}
 	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
 		return nil, fmt.Errorf("sandbox: create %s: %w", cfg.Dir, err)
+	}
+	if os.Geteuid() == 0 {
+		if err := s.share(); err != nil {
+			return nil, err
+		}
 	}
 	var reasons []string
 	try := []Mode{ModeNamespaces, ModeUser}
@@ -214,7 +225,7 @@ func (s *Sandbox) Enter(ctx context.Context, cmd Command) (env map[string]string
 			return nil, nil, fmt.Errorf("sandbox: %w", err)
 		}
 	}
-	sp.UID, sp.GID = uid, uid
+	sp.UID, sp.GID, sp.Groups = uid, uid, []int{s.cfg.SharedGID}
 	sp.Root = filepath.Join(s.cfg.Dir, "root")
 	sp.ReadWrite = append([]string{cmd.WorkTree}, s.cfg.ReadWrite...)
 	sp.ReadOnly = append(append([]string{cmd.Program}, s.cfg.ReadOnly...), cmd.ReadOnly...)
@@ -287,6 +298,7 @@ type spec struct {
 	Program   string   `json:"program"`
 	UID       int      `json:"uid,omitempty"`
 	GID       int      `json:"gid,omitempty"`
+	Groups    []int    `json:"groups,omitempty"` // supplementary groups
 	Root      string   `json:"root,omitempty"` // mount point of the namespaces' root
 	ReadWrite []string `json:"rw,omitempty"`
 	ReadOnly  []string `json:"ro,omitempty"`
@@ -312,4 +324,38 @@ func decodeSpec(v string) (spec, error) {
 // environWithout returns environ without the spec variable.
 func environWithout(environ []string) []string {
 	return slices.DeleteFunc(slices.Clone(environ), func(kv string) bool { return strings.HasPrefix(kv, specEnv+"=") })
+}
+
+// share makes the operator's read-write paths writable by every sandboxed command: they are given
+// to the shared group (new files inherit it), readable and writable by the group, closed to others.
+func (s *Sandbox) share() error {
+	for _, dir := range s.cfg.ReadWrite {
+		if err := os.MkdirAll(dir, 0o770); err != nil {
+			return fmt.Errorf("sandbox: create %s: %w", dir, err)
+		}
+		err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if err := os.Lchown(p, -1, s.cfg.SharedGID); err != nil {
+				return err
+			}
+			if d.Type()&fs.ModeSymlink != 0 {
+				return nil
+			}
+			info, err := d.Info()
+			if err != nil {
+				return err
+			}
+			mode := info.Mode().Perm()&^0o007 | 0o060
+			if d.IsDir() {
+				mode |= 0o010 | fs.ModeSetgid
+			}
+			return os.Chmod(p, mode)
+		})
+		if err != nil {
+			return fmt.Errorf("sandbox: share %s with the sandbox users: %w", dir, err)
+		}
+	}
+	return nil
 }

@@ -30,7 +30,7 @@ var envs = []string{"dev", "staging", "prod"}
 // newStackHarness is a runner whose every outside system is a stand-in: fake
 // GitHub, Slack, ECR, Auto Scaling, ECS, S3 and a real registry, all reached
 // through the real clients configured as in production.
-func newStackHarness(t *testing.T, opts fixture.Options) (*harness, *stack.Stack) {
+func newStackHarness(t *testing.T, opts fixture.Options, mods ...func(*config.Server)) (*harness, *stack.Stack) {
 	t.Helper()
 	st := stack.Start()
 	t.Cleanup(st.Close)
@@ -52,6 +52,9 @@ func newStackHarness(t *testing.T, opts fixture.Options) (*harness, *stack.Stack
 		c.AWSRegion = "us-east-1"
 		c.RegistryInsecure = true
 		c.RolloutPoll = 20 * time.Millisecond
+		for _, mod := range mods {
+			mod(c)
+		}
 	})
 	h.start(server.Collaborators{})
 	return h, st

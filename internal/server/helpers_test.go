@@ -88,7 +88,9 @@ func newRepoHarness(t *testing.T, opts fixture.Options, mod func(*config.Server)
 		AllowedRepos: []string{"acme/*"}, Workers: 2, PlanParallelism: 3, StageTimeout: 3 * time.Minute,
 		ShutdownGrace: 10 * time.Second, LockLease: 10 * time.Second, GitHubToken: gitToken,
 		TerraformBin: bin, PluginCacheDir: filepath.Join(dir, "plugin-cache"), PublicURL: "http://runner.test",
-		GitHubAPIURL: gh.URL(),
+		GitHubAPIURL: gh.URL(), Sandbox: "auto",
+		// The fixture's environments keep local state outside the repository.
+		SandboxReadWrite: []string{opts.StateDir},
 	}
 	if mod != nil {
 		mod(&cfg)

@@ -48,7 +48,8 @@ func (h *harness) startProcess(bin, addr string, logf *os.File, extraEnv ...stri
 		"RUNNER_LISTEN="+addr, "RUNNER_WEBHOOK_SECRET="+testSecret, "RUNNER_DATA_DIR="+h.cfg.DataDir,
 		"RUNNER_ALLOWED_REPOS=acme/*", "GITHUB_TOKEN="+gitToken, "RUNNER_TERRAFORM_BIN="+h.cfg.TerraformBin,
 		"TF_PLUGIN_CACHE_DIR="+h.cfg.PluginCacheDir, "RUNNER_LOCK_LEASE=5s", "RUNNER_WORKERS=2",
-		"RUNNER_AWS_ENDPOINT=http://127.0.0.1:1", "RUNNER_GITHUB_API_URL="+h.cfg.GitHubAPIURL, "AWS_ACCESS_KEY_ID=x", "AWS_SECRET_ACCESS_KEY=x")
+		"RUNNER_AWS_ENDPOINT=http://127.0.0.1:1", "RUNNER_GITHUB_API_URL="+h.cfg.GitHubAPIURL, "AWS_ACCESS_KEY_ID=x", "AWS_SECRET_ACCESS_KEY=x",
+		"RUNNER_SANDBOX_READ_WRITE="+strings.Join(h.cfg.SandboxReadWrite, ","))
 	cmd.Env = append(cmd.Env, extraEnv...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {

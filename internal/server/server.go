@@ -72,12 +72,17 @@ func New(ctx context.Context, cfg config.Server, log *slog.Logger, c Collaborato
 	} else if len(stale) > 0 {
 		log.Warn("released environment locks of a previous process", "count", len(stale))
 	}
+	iso, err := setupIsolation(ctx, cfg, log)
+	if err != nil {
+		return nil, err
+	}
 	if c.Terraform == nil {
-		tfr, err := NewTerraform(cfg.TerraformBin, cfg.PluginCacheDir, nil, cfg.StageTimeout)
+		tfr, err := iso.terraform(cfg)
+		if err == nil {
+			c.Terraform, err = NewTerraform(tfr)
+		}
 		if err != nil {
 			log.Warn("terraform not available: plan and apply stages will fail until it is installed", "err", err)
-		} else {
-			c.Terraform = tfr
 		}
 	}
 	if err := fillFromConfig(ctx, cfg, log, &c); err != nil {
@@ -91,7 +96,7 @@ func New(ctx context.Context, cfg config.Server, log *slog.Logger, c Collaborato
 	}, pipeline.Options{
 		WorkDir: filepath.Join(cfg.DataDir, "runs"), StageTimeout: cfg.StageTimeout, LockLease: cfg.LockLease,
 		PlanParallelism: cfg.PlanParallelism, PublicURL: cfg.PublicURL, Holder: fmt.Sprintf("%s/%d", host, os.Getpid()),
-		Secrets: cfg.Secrets(),
+		Secrets: cfg.Secrets(), Isolation: iso.pipeline(),
 	})
 	if err != nil {
 		return nil, err
@@ -110,7 +115,7 @@ func New(ctx context.Context, cfg config.Server, log *slog.Logger, c Collaborato
 	}
 	mux := http.NewServeMux()
 	mux.Handle("POST /webhooks/github", hook)
-	web.Routes(mux, s.store, s.queue, web.Options{Token: cfg.APIToken})
+	web.Routes(mux, s.store, s.queue, web.Options{Token: cfg.APIToken, Isolation: iso.Status()})
 	s.http = &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: 5 * time.Second,

@@ -21,22 +21,43 @@ type terraformRunner struct {
 	pluginCache string
 	env         map[string]string
 	timeout     time.Duration
+	// sandboxed: Terraform runs isolated with exactly baseEnv (plus each request's own); otherwise
+	// it inherits the runner's allow-listed environment (tf.commandEnv).
+	sandbox tf.Sandbox
+	baseEnv map[string]string
+}
+
+// TerraformOptions configure the runner's Terraform.
+type TerraformOptions struct {
+	Bin         string // explicit binary; default terraform, then tofu, on PATH
+	PluginCache string
+	Timeout     time.Duration
+	// Sandbox, when set, isolates every command; BaseEnv is then the whole environment Terraform
+	// gets besides the sandbox's own variables and each request's credentials.
+	Sandbox tf.Sandbox
+	BaseEnv map[string]string
 }
 
 // NewTerraform finds the binary (explicit, else terraform, else tofu on PATH).
-func NewTerraform(explicitBin, pluginCache string, env map[string]string, timeout time.Duration) (pipeline.Terraform, error) {
-	bin, err := tf.FindBinary(explicitBin, execLookPath)
+func NewTerraform(o TerraformOptions) (pipeline.Terraform, error) {
+	bin, err := tf.FindBinary(o.Bin, execLookPath)
 	if err != nil {
 		return nil, err
 	}
-	return &terraformRunner{bin: bin, pluginCache: pluginCache, env: env, timeout: timeout}, nil
+	return &terraformRunner{bin: bin, pluginCache: o.PluginCache, timeout: o.Timeout, sandbox: o.Sandbox, baseEnv: o.BaseEnv}, nil
 }
 
-func (t *terraformRunner) workspace(env, dir string, log io.Writer) (*tf.Workspace, error) {
-	return tf.New(tf.Options{
+func (t *terraformRunner) workspace(env, dir, workTree string, log io.Writer) (*tf.Workspace, error) {
+	opts := tf.Options{
 		Bin: t.bin, Dir: dir, Environment: env, PluginCacheDir: t.pluginCache, Env: t.env,
 		Log: log, CommandTimeout: t.timeout,
-	})
+	}
+	if t.sandbox != nil {
+		// The sandbox reads providers from the cache through the runner's CLI configuration; it
+		// never writes the cache.
+		opts.Sandbox, opts.WorkTree, opts.BaseEnv, opts.PluginCacheDir = t.sandbox, workTree, t.baseEnv, ""
+	}
+	return tf.New(opts)
 }
 
 func (t *terraformRunner) Plan(ctx context.Context, req pipeline.PlanRequest) (pipeline.PlanResult, error) {
@@ -47,7 +68,7 @@ func (t *terraformRunner) Plan(ctx context.Context, req pipeline.PlanRequest) (p
 	if err != nil {
 		return pipeline.PlanResult{}, err
 	}
-	ws, err := t.workspace(req.Env, req.Dir, capture)
+	ws, err := t.workspace(req.Env, req.Dir, req.WorkTree, capture)
 	if err != nil {
 		return pipeline.PlanResult{}, err
 	}
@@ -125,7 +146,7 @@ func (t *terraformRunner) Apply(ctx context.Context, req pipeline.ApplyRequest) 
 	if _, err := os.Stat(planFile); err != nil {
 		return nil, fmt.Errorf("saved plan for %s: %w", req.Env, err)
 	}
-	ws, err := t.workspace(req.Env, req.Dir, req.Log)
+	ws, err := t.workspace(req.Env, req.Dir, req.WorkTree, req.Log)
 	if err != nil {
 		return nil, err
 	}
@@ -138,7 +159,7 @@ func (t *terraformRunner) Apply(ctx context.Context, req pipeline.ApplyRequest) 
 
 // Outputs initialises the environment and reads its current outputs (no plan, no apply).
 func (t *terraformRunner) Outputs(ctx context.Context, req pipeline.ApplyRequest) (map[string]string, error) {
-	ws, err := t.workspace(req.Env, req.Dir, req.Log)
+	ws, err := t.workspace(req.Env, req.Dir, req.WorkTree, req.Log)
 	if err != nil {
 		return nil, err
 	}

@@ -43,7 +43,7 @@ func TestTerraformRelativePlanFile(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(envDir, "main.tf"), []byte(main), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	tfr, err := NewTerraform(bin, "", nil, 2*time.Minute)
+	tfr, err := NewTerraform(TerraformOptions{Bin: bin, Timeout: 2 * time.Minute})
 	if err != nil {
 		t.Fatal(err)
 	}

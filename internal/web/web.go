@@ -39,6 +39,8 @@ type Options struct {
 	// HTTP Basic auth (any user name), so that a browser can open the dashboard. The health endpoints stay
 	// open for load balancers.
 	Token string
+	// Isolation is how Terraform on pull requests runs, shown on /readyz and the dashboard.
+	Isolation map[string]any
 }
 
 // Routes registers the API on mux.
@@ -59,7 +61,7 @@ func Routes(mux *http.ServeMux, st Store, ready Readiness, opts Options) {
 			writeJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "not ready", "problems": problems})
 			return
 		}
-		writeJSON(w, http.StatusOK, map[string]any{"status": "ready"})
+		writeJSON(w, http.StatusOK, map[string]any{"status": "ready", "isolation": opts.Isolation})
 	})
 	guarded("GET /api/runs", func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()

@@ -1,0 +1,167 @@
+//go:build e2e
+
+package server_test
+
+import (
+	"encoding/base64"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gitops-runner/runner/internal/config"
+	"github.com/gitops-runner/runner/internal/store"
+	"github.com/gitops-runner/runner/internal/testenv/fixture"
+)
+
+// canaryForms are the ways a canary may show up: plain, and base64-encoded at each of the three
+// offsets it can have inside a larger encoded blob (the stable middle of each encoding).
+func canaryForms(c string) []string {
+	forms := []string{c}
+	for pad := 0; pad < 3; pad++ {
+		enc := base64.StdEncoding.EncodeToString([]byte(strings.Repeat("x", pad) + c))
+		// Drop the characters that depend on the neighbours: 2 at the start when padded, 4 at the end.
+		start := map[int]int{0: 0, 1: 2, 2: 3}[pad]
+		forms = append(forms, enc[start:len(enc)-4])
+	}
+	return forms
+}
+
+// hostileTerraform reads everything of the runner's it can think of, with built-in functions only,
+// and puts it in outputs, plain and base64-encoded.
+func hostileTerraform(paths map[string]string) string {
+	var b strings.Builder
+	b.WriteString("locals {\n  ppid = split(\" \", file(\"/proc/self/stat\"))[3]\n}\n")
+	b.WriteString("output \"parent_environ\" {\n  value = try(file(\"/proc/${local.ppid}/environ\"), \"denied\")\n}\n")
+	b.WriteString("output \"parent_environ_b64\" {\n  value = try(base64encode(file(\"/proc/${local.ppid}/environ\")), \"denied\")\n}\n")
+	b.WriteString("output \"own_environ_b64\" {\n  value = try(base64encode(file(\"/proc/self/environ\")), \"denied\")\n}\n")
+	for name, p := range paths {
+		fmt.Fprintf(&b, "output %q {\n  value = try(file(%q), \"denied\")\n}\n", name, p)
+		fmt.Fprintf(&b, "output %q {\n  value = try(filebase64(%q), \"denied\")\n}\n", name+"_b64", p)
+	}
+	return b.String()
+}
+
+// TestUntrustedPlanCannotReadTheRunnersSecrets plans a pull request whose Terraform tries to read
+// the runner's environment, files and database; no canary may come out anywhere the runner shows.
+// The control row plans the same pull request without isolation and must leak.
+func TestUntrustedPlanCannotReadTheRunnersSecrets(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end: runs Terraform")
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("isolation needs the runner to run as root (CI does)")
+	}
+	for _, tt := range []struct {
+		name      string
+		mod       func(*config.Server)
+		wantLeaks bool
+	}{
+		{"isolated", func(*config.Server) {}, false},
+		{"control: unisolated", func(c *config.Server) { c.Sandbox, c.UnsafeUnisolatedPlans = "off", true }, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			leaks := hostilePlanLeaks(t, tt.mod)
+			if tt.wantLeaks && len(leaks) == 0 {
+				t.Fatal("the control plan leaked nothing: the test would prove nothing")
+			}
+			if !tt.wantLeaks {
+				for _, l := range leaks {
+					t.Error(l)
+				}
+			}
+		})
+	}
+}
+
+// hostilePlanLeaks plans the hostile pull request and returns where canaries showed up.
+func hostilePlanLeaks(t *testing.T, mod func(*config.Server)) []string {
+	t.Helper()
+	canaries := map[string]string{
+		"AWS_SECRET_ACCESS_KEY": "canary-aws-secret-7Qk2Vd9Lx3",
+		"GITHUB_TOKEN":          "canary-github-token-4Hs8Wq1Zp6",
+		"RUNNER_WEBHOOK_SECRET": "canary-webhook-secret-9Tn3Bm5Rc2",
+		"SLACK_BOT_TOKEN":       "canary-slack-token-2Fy7Jk4Ue8",
+		"TF_TOKEN_app_example":  "canary-tf-token-6Lp1Xs9Gd3",
+		"TF_VAR_stolen":         "canary-tf-var-8Wd2Nh6Kv1",
+		"app key file":          "canary-app-key-3Rj5Mz7Qb4",
+		"aws credentials file":  "canary-aws-credentials-5Vc9Ty2Hn8",
+	}
+	home := t.TempDir()
+	t.Setenv("HOME", home)
+	awsCreds := filepath.Join(home, ".aws", "credentials")
+	if err := os.MkdirAll(filepath.Dir(awsCreds), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(awsCreds, []byte("[default]\naws_secret_access_key = "+canaries["aws credentials file"]+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	keyFile := filepath.Join(t.TempDir(), "app.pem")
+	if err := os.WriteFile(keyFile, []byte(canaries["app key file"]), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	h, st := newStackHarness(t, fixture.Options{Environments: []string{"dev"}, NoApps: true}, mod)
+	// Set after the harness (which sets AWS keys of its own): Terraform's environment is built per
+	// command, so these are what a leak through the environment would carry.
+	for _, k := range []string{"AWS_SECRET_ACCESS_KEY", "GITHUB_TOKEN", "RUNNER_WEBHOOK_SECRET", "SLACK_BOT_TOKEN", "TF_TOKEN_app_example", "TF_VAR_stolen"} {
+		t.Setenv(k, canaries[k])
+	}
+	db := filepath.Join(h.cfg.DataDir, "runner.db")
+	base, head := openPR(t, h, "steal", map[string]string{
+		"environments/dev/steal.tf": hostileTerraform(map[string]string{
+			"pid1_environ": "/proc/1/environ", "app_key": keyFile, "aws_credentials": awsCreds, "database": db,
+		}),
+	})
+	run := h.waitRun(h.accept("pull_request", h.prPayload("opened", 41, head, base, "steal")), 3*time.Minute)
+	if run.Status != store.StatusSucceeded {
+		dumpRun(t, run)
+		t.Fatalf("PR run %s: %s", run.Status, run.Error)
+	}
+	var shown []string
+	for _, c := range st.GitHub.Comments(repoName, 41) {
+		shown = append(shown, "comment: "+c.Body)
+	}
+	for _, s := range st.GitHub.Statuses(repoName, head) {
+		shown = append(shown, "status: "+s.Description)
+	}
+	for _, path := range []string{fmt.Sprintf("/api/runs/%d?tail=500", run.ID), "/api/runs", "/", "/readyz"} {
+		shown = append(shown, "GET "+path+": "+h.get(path))
+	}
+	for _, stage := range run.Stages {
+		shown = append(shown, "log: "+h.get(fmt.Sprintf("/api/stages/%d/log", stage.ID)))
+	}
+	all := strings.Join(shown, "\n")
+	if !strings.Contains(all, "parent_environ") {
+		t.Fatalf("the hostile outputs are not shown anywhere; the test proves nothing:\n%s", all)
+	}
+	var leaks []string
+	for name, c := range canaries {
+		for _, form := range canaryForms(c) {
+			for _, s := range shown {
+				if i := strings.Index(s, form); i >= 0 {
+					leaks = append(leaks, fmt.Sprintf("canary %s (%q) shown: ...%s...", name, form, s[max(0, i-200):min(len(s), i+100)]))
+				}
+			}
+		}
+	}
+	return leaks
+}
+
+// get reads an API or dashboard page of the runner.
+func (h *harness) get(path string) string {
+	h.t.Helper()
+	resp, err := http.Get(h.base + path)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return string(b)
+}
