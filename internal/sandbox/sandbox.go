@@ -299,7 +299,7 @@ type spec struct {
 	UID       int      `json:"uid,omitempty"`
 	GID       int      `json:"gid,omitempty"`
 	Groups    []int    `json:"groups,omitempty"` // supplementary groups
-	Root      string   `json:"root,omitempty"` // mount point of the namespaces' root
+	Root      string   `json:"root,omitempty"`   // mount point of the namespaces' root
 	ReadWrite []string `json:"rw,omitempty"`
 	ReadOnly  []string `json:"ro,omitempty"`
 	Inner     bool     `json:"inner,omitempty"` // the process inside the new namespaces
