@@ -11,7 +11,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -46,7 +45,7 @@ func WithNPM(path string) BuildOption { return func(c *buildConfig) { c.npm = pa
 func WithGrace(d time.Duration) BuildOption { return func(c *buildConfig) { c.grace = d } }
 
 // WithEnv sets the environment npm starts from (default: the runner's own, cut down to what npm needs, see
-// inheritedEnv); VITE_API_URL is always added.
+// npmEnv); VITE_API_URL is always added.
 func WithEnv(env []string) BuildOption { return func(c *buildConfig) { c.env = env } }
 
 // WithOutput sets where the bundle is written (default <appDir>/dist.tar.gz).
@@ -89,29 +88,13 @@ func Build(ctx context.Context, appDir, apiURL string, log io.Writer, opts ...Bu
 	return b, nil
 }
 
-// inheritedEnv and inheritedPrefixes are what npm gets from the runner's own environment. npm ci runs the
-// install scripts of every dependency and npm run build runs the app's tooling: the runner's webhook secret,
-// GitHub and Slack tokens and AWS credentials stay out of their reach.
-var (
-	inheritedEnv = []string{
-		"PATH", "HOME", "USER", "LOGNAME", "TMPDIR", "TZ", "LANG",
-		"SSL_CERT_FILE", "SSL_CERT_DIR", "NODE_EXTRA_CA_CERTS", "NODE_OPTIONS",
-		"HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy",
-	}
-	inheritedPrefixes = []string{"LC_", "NPM_CONFIG_", "npm_config_"}
-)
-
+// npmEnv is what npm gets from the runner's own environment: what any program needs (see proc.Inherit) and
+// npm's own settings. npm ci runs the install scripts of every dependency and npm run build runs the app's
+// tooling: the runner's webhook secret, GitHub and Slack tokens and AWS credentials stay out of their reach.
 func npmEnv(environ []string) []string {
-	var env []string
-	for _, kv := range environ {
-		k, _, _ := strings.Cut(kv, "=")
-		if slices.Contains(inheritedEnv, k) || slices.ContainsFunc(inheritedPrefixes, func(p string) bool {
-			return strings.HasPrefix(k, p)
-		}) {
-			env = append(env, kv)
-		}
-	}
-	return env
+	return proc.Inherit(environ,
+		[]string{"NODE_EXTRA_CA_CERTS", "NODE_OPTIONS"},
+		[]string{"NPM_CONFIG_", "npm_config_"})
 }
 
 // run runs npm with args in its own process group, so a cancel reaches the scripts npm starts too.

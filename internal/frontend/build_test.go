@@ -235,7 +235,7 @@ fs.writeFileSync('dist/index.html', 'x');
 func TestBuildKeepsTheRunnersSecretsFromNPM(t *testing.T) {
 	secrets := []string{"RUNNER_WEBHOOK_SECRET", "RUNNER_API_TOKEN", "GITHUB_TOKEN", "SLACK_BOT_TOKEN",
 		"SLACK_WEBHOOK_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
-		"AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"}
+		"AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "TF_TOKEN_app_terraform_io", "TF_VAR_db_password"}
 	for _, k := range secrets {
 		t.Setenv(k, "secret-"+k)
 	}

@@ -24,7 +24,8 @@ import (
 type GoBuilder struct {
 	// Go is the go binary; default "go" from PATH.
 	Go string
-	// Env is added to the inherited environment of go build (e.g. GOCACHE, GOPROXY, GOFLAGS).
+	// Env is added to what go build inherits from the runner's environment (see goEnv), e.g. a private
+	// GOCACHE or GOMODCACHE under the runner's data directory.
 	Env []string
 	// TempDir holds each build's output directory; default os.TempDir().
 	TempDir string
@@ -145,7 +146,7 @@ func (b *GoBuilder) goBuild(ctx context.Context, appDir, out string, p v1.Platfo
 		"-ldflags", "-s -w -buildid=",
 		"-o", out, ".")
 	cmd.Dir = appDir
-	env := append(os.Environ(), b.Env...)
+	env := append(goEnv(os.Environ()), b.Env...)
 	env = append(env, "CGO_ENABLED=0", "GOOS="+p.OS, "GOARCH="+p.Architecture, "GOWORK=off")
 	switch {
 	case p.Architecture == "arm" && p.Variant != "":
@@ -162,6 +163,22 @@ func (b *GoBuilder) goBuild(ctx context.Context, appDir, out string, p v1.Platfo
 		return fmt.Errorf("cancelled: %w", errors.Join(context.Cause(ctx), err))
 	}
 	return err
+}
+
+// goEnv is what go build gets from the runner's own environment: what any program needs (see proc.Inherit) and
+// the Go settings that say where modules come from and where the caches are. The runner's credentials and
+// settings (AWS_*, GITHUB_*, SLACK_*, RUNNER_*, TF_*) stay out, and so do GOOS, GOARCH, CGO_ENABLED and the
+// like, which each build sets itself. go build runs none of the app's code, but the compiler, the linker and
+// git (for modules fetched directly) are better off not holding what they do not need. GOAUTH, NETRC and the
+// SSH agent are the runner's way into private module hosts (GOPRIVATE), as for Terraform's module sources.
+func goEnv(environ []string) []string {
+	return proc.Inherit(environ, []string{
+		"GOPROXY", "GONOPROXY", "GOPRIVATE", "GONOSUMDB", "GOSUMDB", "GOINSECURE", "GOVCS", "GOAUTH", "NETRC",
+		"GOFLAGS", "GOTOOLCHAIN", "GOROOT", "GOPATH", "GOCACHE", "GOMODCACHE", "GOENV",
+		"XDG_CACHE_HOME", "XDG_CONFIG_HOME", // where go finds its cache and `go env -w` settings without GOCACHE/GOENV
+		"GOMAXPROCS", "GOMEMLIMIT", // the container's limits, for the compiler
+		"SSH_AUTH_SOCK", "GIT_SSH_COMMAND", "GIT_SSH",
+	}, nil)
 }
 
 // lockedWriter serialises writes from concurrent platform builds.

@@ -1,11 +1,15 @@
 package image_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -203,5 +207,117 @@ func waitGone(t *testing.T, pid int) {
 			t.Fatalf("process %d still running after cancellation: %s", pid, b)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// envDumpingGo stands in for the go binary in front of the real one: it keeps the environment it was started
+// with (NUL-separated, exactly as exec passed it), then runs the real go build with it.
+const envDumpingGo = `#!/bin/sh
+cat /proc/$$/environ > '%s'
+exec '%s' "$@"
+`
+
+// go build gets the runner's environment cut down to what a build needs: the runner's credentials and settings
+// never reach it, the Go settings for module downloads and caches do, and the target is the build's own. The
+// real go build runs behind the wrapper, so the cut-down environment is also shown to be enough.
+func TestGoBuildGetsAnExplicitEnvironment(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("reads the wrapper's environment from /proc")
+	}
+	realGo, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("go is not on PATH")
+	}
+	// The caches and proxy the machine already uses, so the build is fast and offline-safe.
+	goEnv := map[string]string{}
+	for _, k := range []string{"GOCACHE", "GOMODCACHE", "GOPROXY", "GOFLAGS"} {
+		out, err := exec.Command(realGo, "env", k).Output()
+		if err != nil {
+			t.Fatalf("go env %s: %v", k, err)
+		}
+		goEnv[k] = strings.TrimSpace(string(out))
+	}
+	tests := []struct {
+		name string
+		key  string
+		set  string // set in the runner's environment for the test
+		want string // what go build sees; "" means it does not see the variable at all
+	}{
+		{name: "the runner's AWS access key", key: "AWS_ACCESS_KEY_ID", set: "AKIDCANARY"},
+		{name: "the runner's AWS secret key", key: "AWS_SECRET_ACCESS_KEY", set: "canary-aws-secret"},
+		{name: "the runner's AWS session token", key: "AWS_SESSION_TOKEN", set: "canary-aws-token"},
+		{name: "the ECS task role endpoint", key: "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", set: "/v2/credentials/canary"},
+		{name: "the web identity token", key: "AWS_WEB_IDENTITY_TOKEN_FILE", set: "/var/run/secrets/canary"},
+		{name: "the GitHub token", key: "GITHUB_TOKEN", set: "ghs_canary"},
+		{name: "the webhook secret", key: "RUNNER_WEBHOOK_SECRET", set: "canary-webhook"},
+		{name: "the Slack token", key: "SLACK_BOT_TOKEN", set: "xoxb-canary"},
+		{name: "a Terraform registry token", key: "TF_TOKEN_app_terraform_io", set: "canary-tf-token"},
+		{name: "a Terraform variable", key: "TF_VAR_db_password", set: "canary-tf-var"},
+		{name: "another cloud's credentials", key: "GOOGLE_APPLICATION_CREDENTIALS", set: "/canary.json"},
+		{name: "the runner's target OS is the build's own", key: "GOOS", set: "windows", want: "linux"},
+		{name: "the runner's target arch is the build's own", key: "GOARCH", set: "arm64", want: "amd64"},
+		{name: "cgo stays off", key: "CGO_ENABLED", set: "1", want: "0"},
+		{name: "no workspace", key: "GOWORK", set: "/canary/go.work", want: "off"},
+		{name: "the module proxy", key: "GOPROXY", set: goEnv["GOPROXY"], want: goEnv["GOPROXY"]},
+		{name: "private modules", key: "GOPRIVATE", set: "example.com/private", want: "example.com/private"},
+		{name: "private modules skip the checksum database", key: "GONOSUMDB", set: "example.com/private",
+			want: "example.com/private"},
+		{name: "the checksum database", key: "GOSUMDB", set: "sum.golang.org", want: "sum.golang.org"},
+		{name: "go flags", key: "GOFLAGS", set: goEnv["GOFLAGS"], want: goEnv["GOFLAGS"]},
+		{name: "the build cache", key: "GOCACHE", set: goEnv["GOCACHE"], want: goEnv["GOCACHE"]},
+		{name: "the module cache", key: "GOMODCACHE", set: goEnv["GOMODCACHE"], want: goEnv["GOMODCACHE"]},
+		{name: "the CA bundle", key: "SSL_CERT_FILE", set: "/etc/ssl/certs/ca-certificates.crt",
+			want: "/etc/ssl/certs/ca-certificates.crt"},
+		{name: "the proxy exceptions", key: "NO_PROXY", set: "169.254.169.254", want: "169.254.169.254"},
+		{name: "the temp dir", key: "TMPDIR", set: os.TempDir(), want: os.TempDir()},
+		{name: "the builder's own addition", key: "GOBUILD_EXTRA", want: "from-the-builder"},
+	}
+	for _, tt := range tests {
+		if tt.set != "" {
+			t.Setenv(tt.key, tt.set)
+		}
+	}
+	dir := t.TempDir()
+	dump := filepath.Join(dir, "environ")
+	wrapper := filepath.Join(dir, "go")
+	if err := os.WriteFile(wrapper, []byte(fmt.Sprintf(envDumpingGo, dump, realGo)), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	b := &image.GoBuilder{Go: wrapper, Env: []string{"GOBUILD_EXTRA=from-the-builder"}, TempDir: t.TempDir()}
+	var log syncBuffer
+	if _, err := b.Build(context.Background(), spec(), &log); err != nil {
+		t.Fatalf("build: %v\nlog:\n%s", err, log.String())
+	}
+	raw, err := os.ReadFile(dump)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]string{}
+	for _, kv := range bytes.Split(bytes.TrimSuffix(raw, []byte{0}), []byte{0}) {
+		k, v, _ := strings.Cut(string(kv), "=")
+		seen[k] = v
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			v, ok := seen[tt.key]
+			switch {
+			case tt.want == "" && ok:
+				t.Errorf("go build saw %s=%q", tt.key, v)
+			case tt.want != "" && v != tt.want:
+				t.Errorf("go build saw %s=%q, want %q", tt.key, v, tt.want)
+			}
+		})
+	}
+	for _, k := range []string{"PATH", "HOME"} {
+		if seen[k] != os.Getenv(k) {
+			t.Errorf("go build saw %s=%q, want the runner's %q", k, seen[k], os.Getenv(k))
+		}
+	}
+	for k, v := range seen {
+		for _, prefix := range []string{"AWS_", "GITHUB_", "SLACK_", "RUNNER_", "TF_"} {
+			if strings.HasPrefix(k, prefix) {
+				t.Errorf("go build saw %s=%q", k, v)
+			}
+		}
 	}
 }
