@@ -155,3 +155,6 @@ func (r *Repo) Explicit(env, key string) (line int, ok bool) {
 }
 
 func repoExplicitKey(env, key string) string { return "set/" + env + "/" + key }
+
+// DefaultRefresh is the instance refresh configuration of an environment that sets none.
+func DefaultRefresh() Refresh { return repoDefaultRefresh() }
