@@ -2,6 +2,7 @@ package policy
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 
 	"github.com/gitops-runner/runner/internal/config"
@@ -115,10 +116,11 @@ func (a *applier) notAllowed(key string) {
 // environment returns the effective environment, and the one the file asked for.
 func (a *applier) environment(i int) (Environment, Environment) {
 	ce, s := a.ce, a.s
-	env := Environment{Environment: ce, PlanRole: s.planRole, ApplyRole: s.applyRole,
+	// Copies throughout, so that what callers do with an Effective cannot change the policy.
+	env := Environment{Environment: ce, PlanRole: cloneRole(s.planRole), ApplyRole: cloneRole(s.applyRole),
 		Plan: s.phase(phasePlan), Apply: s.phase(phaseApply)}
 	if s.approvers != nil {
-		env.Approvers = *s.approvers
+		env.Approvers = Approvers{Users: slices.Clone(s.approvers.Users), Teams: slices.Clone(s.approvers.Teams)}
 	}
 	env.Vars = nil
 	req := env
@@ -192,4 +194,12 @@ func (a *applier) environment(i int) (Environment, Environment) {
 		}
 	}
 	return env, req
+}
+
+func cloneRole(r *Role) *Role {
+	if r == nil {
+		return nil
+	}
+	c := *r
+	return &c
 }

@@ -158,8 +158,12 @@ func TestApplyCombinesServerAndRepository(t *testing.T) {
 	// Changing what Apply returned does not change the policy.
 	prod.Plan.Vars["region"] = "x"
 	prod.Apply.PassEnv[0] = "X"
-	if again, _ := rp.Apply(repo); again.Environments[1].Plan.Vars["region"] != "eu-west-1" || again.Environments[1].Apply.PassEnv[0] != "TF_TOKEN_app_terraform_io" {
-		t.Error("Effective shares maps with the policy")
+	prod.ApplyRole.ARN = "x"
+	prod.Approvers.Teams[0] = "x/y"
+	again, _ := rp.Apply(repo)
+	if p := again.Environments[1]; p.Plan.Vars["region"] != "eu-west-1" || p.Apply.PassEnv[0] != "TF_TOKEN_app_terraform_io" ||
+		p.ApplyRole.ARN != want.ApplyRole.ARN || p.Approvers.Teams[0] != "acme/sre" {
+		t.Errorf("Effective shares values with the policy: %+v", p)
 	}
 }
 

@@ -15,6 +15,7 @@
 //
 // Permissions.Allows(ctx, repo, user, Rule{MinLevel, Teams, Users}) is the general check, for other
 // commands too: at least a level (read < triage < write < maintain < admin), or a team, or a named user.
+// MayPlan takes it as a Checker, so tests can pass a fake.
 //
 // What a repository's configuration becomes under the policy:
 //
