@@ -145,3 +145,16 @@ func repoDefaultRefresh() Refresh {
 func repoDefaultNotify() Notify {
 	return Notify{GitHub: NotifyGitHub{Comments: true, Statuses: true, Deployments: true}}
 }
+
+// Explicit reports whether the configuration file itself set key (a YAML key of an environment entry, such
+// as "branch" or "require_approval") for environment env, rather than leaving it to its default, and on
+// which line (0 when unknown). Environments that were discovered, not listed, set nothing.
+func (r *Repo) Explicit(env, key string) (line int, ok bool) {
+	line, ok = r.lines[repoExplicitKey(env, key)]
+	return line, ok
+}
+
+func repoExplicitKey(env, key string) string { return "set/" + env + "/" + key }
+
+// DefaultRefresh is the instance refresh configuration of an environment that sets none.
+func DefaultRefresh() Refresh { return repoDefaultRefresh() }

@@ -1,19 +1,14 @@
 package config
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"net/url"
 	"path"
 	"regexp"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
-
-	"gopkg.in/yaml.v3"
 )
 
 // RepoMaxFileSize bounds .runner.yaml: it comes from the repository, so it is untrusted input.
@@ -31,7 +26,7 @@ type rawEnvironment struct {
 	Dir             string            `yaml:"dir"`
 	Order           *int              `yaml:"order"`
 	Branch          *string           `yaml:"branch"`
-	RequireApproval bool              `yaml:"require_approval"`
+	RequireApproval *bool             `yaml:"require_approval"`
 	APIURL          *string           `yaml:"api_url"`
 	ArtifactsBucket string            `yaml:"artifacts_bucket"`
 	SlackChannel    string            `yaml:"slack_channel"`
@@ -71,16 +66,16 @@ type rawNotify struct {
 }
 
 var (
-	repoNameRE       = regexp.MustCompile(`^[a-z0-9]([a-z0-9_-]{0,62})$`)
-	repoVarNameRE    = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_-]*$`)
-	repoBucketRE     = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
-	repoECRRE        = regexp.MustCompile(`^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$`)
-	repoPlatformRE   = regexp.MustCompile(`^[a-z0-9]+/[a-z0-9_]+(/[a-z0-9]+)?$`)
-	repoYAMLLineRE   = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
-	repoUnknownKeyRE = regexp.MustCompile(`^field (\S+) not found in type .+$`)
-	// repoGoTypeRE finds the Go type a yaml.v3 type error names ("into []config.rawApp").
-	repoGoTypeRE = regexp.MustCompile(` into (?:(\[\])\S+|config\.raw\w+|struct \{.*\}|map\[string\]string)$`)
+	repoNameRE     = regexp.MustCompile(`^[a-z0-9]([a-z0-9_-]{0,62})$`)
+	repoVarNameRE  = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_-]*$`)
+	repoBucketRE   = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
+	repoECRRE      = regexp.MustCompile(`^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$`)
+	repoPlatformRE = regexp.MustCompile(`^[a-z0-9]+/[a-z0-9_]+(/[a-z0-9]+)?$`)
 )
+
+// repoServerOnlyKeys are environment settings that only the runner's server policy sets; naming them in
+// .runner.yaml is an error that says so.
+var repoServerOnlyKeys = []string{"plan_role", "apply_role", "approvers", "pass_env"}
 
 // repoRunnerVars are the -var inputs the runner sets itself; a repository may not override them.
 var repoRunnerVars = map[string]bool{"backend_image": true, "frontend_version": true}
@@ -89,33 +84,20 @@ var repoRunnerVars = map[string]bool{"backend_image": true, "frontend_version": 
 // not touch the filesystem. On failure the error is a RepoErrors listing every problem found.
 // A file with no environments is valid here; LoadRepo then discovers them.
 func ParseRepo(data []byte) (*Repo, error) {
-	if len(data) > RepoMaxFileSize {
-		return nil, RepoErrors{{Msg: fmt.Sprintf("file is %d bytes, more than the %d allowed", len(data), RepoMaxFileSize)}}
-	}
-	var doc yaml.Node
-	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, repoYAMLProblems(err)
-	}
-	if len(doc.Content) > 0 && doc.Content[0].Kind != yaml.MappingNode {
-		return nil, RepoErrors{{Line: doc.Content[0].Line, Msg: "top level must be a mapping"}}
-	}
 	var raw rawRepo
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	v := repoValidator{t: repoTree{&doc}}
-	if err := dec.Decode(&raw); err != nil && !errors.Is(err, io.EOF) {
-		// A TypeError leaves the rest decoded: keep validating so every problem is reported.
-		var te *yaml.TypeError
-		if !errors.As(err, &te) {
-			return nil, repoYAMLProblems(err)
-		}
-		v.problems = repoYAMLProblems(err)
+	doc, problems, err := DecodeStrict(data, RepoMaxFileSize, &raw)
+	if err != nil {
+		return nil, err
 	}
-	var next yaml.Node
-	if err := dec.Decode(&next); !errors.Is(err, io.EOF) {
-		return nil, RepoErrors{{Line: next.Line, Msg: "more than one YAML document"}}
-	}
+	v := repoValidator{t: doc, problems: problems}
 	r := v.repo(&raw)
+	for _, p := range v.problems {
+		for _, k := range repoServerOnlyKeys {
+			if p.Msg == fmt.Sprintf("unknown key %q", k) {
+				p.Msg += " (roles, approvers and pass_env come only from the runner's server policy)"
+			}
+		}
+	}
 	if len(v.problems) > 0 {
 		sort.SliceStable(v.problems, func(i, j int) bool { return v.problems[i].Line < v.problems[j].Line })
 		return nil, v.problems
@@ -123,90 +105,8 @@ func ParseRepo(data []byte) (*Repo, error) {
 	return r, nil
 }
 
-// repoYAMLProblems turns yaml.v3 errors into problems with line numbers and no Go type names.
-func repoYAMLProblems(err error) RepoErrors {
-	var msgs []string
-	var te *yaml.TypeError
-	if errors.As(err, &te) {
-		msgs = te.Errors
-	} else {
-		msgs = []string{err.Error()}
-	}
-	var out RepoErrors
-	for _, m := range msgs {
-		p := &RepoProblem{Msg: strings.TrimPrefix(m, "yaml: ")}
-		if sm := repoYAMLLineRE.FindStringSubmatch(m); sm != nil {
-			p.Line, _ = strconv.Atoi(sm[1])
-			p.Msg = sm[2]
-		}
-		if sm := repoUnknownKeyRE.FindStringSubmatch(p.Msg); sm != nil {
-			p.Msg = fmt.Sprintf("unknown key %q", sm[1])
-		}
-		if loc := repoGoTypeRE.FindStringSubmatchIndex(p.Msg); loc != nil {
-			if loc[2] >= 0 {
-				p.Msg = p.Msg[:loc[0]] + " into a list"
-			} else {
-				p.Msg = p.Msg[:loc[0]] + " into a mapping"
-			}
-		}
-		out = append(out, p)
-	}
-	return out
-}
-
-// repoTree finds the line of a value in the parsed document by key/index path.
-type repoTree struct{ doc *yaml.Node }
-
-// line returns the line of the node at path (strings are mapping keys, ints sequence indexes),
-// or of the deepest ancestor found. For a mapping key it gives the key's line.
-func (t repoTree) line(p ...any) int {
-	l, _ := t.find(p...)
-	return l
-}
-
-// has reports whether the path exists in the document.
-func (t repoTree) has(p ...any) bool {
-	_, ok := t.find(p...)
-	return ok
-}
-
-func (t repoTree) find(p ...any) (int, bool) {
-	if t.doc == nil || len(t.doc.Content) == 0 {
-		return 0, false
-	}
-	n := t.doc.Content[0]
-	line := n.Line
-	for _, step := range p {
-		for n.Kind == yaml.AliasNode && n.Alias != nil {
-			n = n.Alias
-		}
-		found := false
-		switch s := step.(type) {
-		case string:
-			if n.Kind != yaml.MappingNode {
-				return line, false
-			}
-			for i := 0; i+1 < len(n.Content); i += 2 {
-				if n.Content[i].Value == s {
-					line, n, found = n.Content[i].Line, n.Content[i+1], true
-					break
-				}
-			}
-		case int:
-			if n.Kind == yaml.SequenceNode && s < len(n.Content) {
-				n, found = n.Content[s], true
-				line = n.Line
-			}
-		}
-		if !found {
-			return line, false
-		}
-	}
-	return line, true
-}
-
 type repoValidator struct {
-	t        repoTree
+	t        YAMLDoc
 	problems RepoErrors
 }
 
@@ -215,7 +115,7 @@ func (v *repoValidator) addf(line int, format string, args ...any) {
 }
 
 func (v *repoValidator) repo(raw *rawRepo) *Repo {
-	r := &Repo{Notify: repoDefaultNotify(), lines: map[string]int{}, appsGiven: v.t.has("apps")}
+	r := &Repo{Notify: repoDefaultNotify(), lines: map[string]int{}, appsGiven: v.t.Has("apps")}
 	r.Notify.Slack.Channel = raw.Notify.Slack.Channel
 	v.slackChannel(raw.Notify.Slack.Channel, "notify", "slack", "channel")
 	repoSetBool(&r.Notify.GitHub.Comments, raw.Notify.GitHub.Comments)
@@ -224,30 +124,33 @@ func (v *repoValidator) repo(raw *rawRepo) *Repo {
 
 	seen := map[string]int{}
 	for i := range raw.Environments {
-		e := v.environment(i, &raw.Environments[i])
-		line := v.t.line("environments", i)
+		e, set := v.environment(i, &raw.Environments[i])
+		line := v.t.Line("environments", i)
 		if prev, dup := seen[e.Name]; dup && e.Name != "" {
-			v.addf(v.t.line("environments", i, "name"), "environment %q is already defined on line %d", e.Name, prev)
+			v.addf(v.t.Line("environments", i, "name"), "environment %q is already defined on line %d", e.Name, prev)
 		} else {
 			seen[e.Name] = line
+			for k, l := range set {
+				r.lines[repoExplicitKey(e.Name, k)] = l
+			}
 		}
-		r.lines["env/"+e.Name] = v.t.line("environments", i, "dir")
+		r.lines["env/"+e.Name] = v.t.Line("environments", i, "dir")
 		r.Environments = append(r.Environments, e)
 	}
-	if raw.Environments != nil && len(raw.Environments) == 0 && !v.t.has("environments", 0) {
-		v.addf(v.t.line("environments"), "environments: empty list (omit the key to discover environments/*)")
+	if raw.Environments != nil && len(raw.Environments) == 0 && !v.t.Has("environments", 0) {
+		v.addf(v.t.Line("environments"), "environments: empty list (omit the key to discover environments/*)")
 	}
 
 	seenApp := map[string]int{}
 	for i := range raw.Apps {
 		a := v.app(i, &raw.Apps[i])
-		line := v.t.line("apps", i)
+		line := v.t.Line("apps", i)
 		if prev, dup := seenApp[a.Name]; dup && a.Name != "" {
-			v.addf(v.t.line("apps", i, "name"), "app %q is already defined on line %d", a.Name, prev)
+			v.addf(v.t.Line("apps", i, "name"), "app %q is already defined on line %d", a.Name, prev)
 		} else {
 			seenApp[a.Name] = line
 		}
-		r.lines["app/"+a.Name] = v.t.line("apps", i, "path")
+		r.lines["app/"+a.Name] = v.t.Line("apps", i, "path")
 		r.Apps = append(r.Apps, a)
 	}
 	return r
@@ -259,20 +162,21 @@ func repoSetBool(dst *bool, src *bool) {
 	}
 }
 
-func (v *repoValidator) environment(i int, raw *rawEnvironment) Environment {
-	at := func(p ...any) int { return v.t.line(append([]any{"environments", i}, p...)...) }
+// environment validates one entry and returns it with the keys the entry itself set (see Repo.Explicit).
+func (v *repoValidator) environment(i int, raw *rawEnvironment) (Environment, map[string]int) {
+	at := func(p ...any) int { return v.t.Line(append([]any{"environments", i}, p...)...) }
 	e := Environment{
 		Name:            raw.Name,
 		Dir:             raw.Dir,
 		Order:           i + 1,
 		Branch:          EnvironmentDefaultBranch,
-		RequireApproval: raw.RequireApproval,
 		APIURL:          EnvironmentDefaultAPIURL,
 		ArtifactsBucket: raw.ArtifactsBucket,
 		SlackChannel:    raw.SlackChannel,
 		Refresh:         repoDefaultRefresh(),
 		Vars:            raw.Vars,
 	}
+	repoSetBool(&e.RequireApproval, raw.RequireApproval)
 	switch {
 	case raw.Name == "":
 		v.addf(at(), "environments[%d]: name is required", i)
@@ -318,15 +222,33 @@ func (v *repoValidator) environment(i int, raw *rawEnvironment) Environment {
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		switch {
-		case !repoVarNameRE.MatchString(k):
-			v.addf(at("vars", k), "environment %s: vars: %q is not a valid Terraform variable name", label, k)
-		case repoRunnerVars[k]:
-			v.addf(at("vars", k), "environment %s: vars: %q is set by the runner", label, k)
+		if err := CheckVarName(k); err != nil {
+			v.addf(at("vars", k), "environment %s: vars: %v", label, err)
 		}
 	}
 	v.refresh(&e.Refresh, &raw.Refresh, label, func(p ...any) int { return at(append([]any{"refresh"}, p...)...) })
-	return e
+	return e, v.explicit(raw, at)
+}
+
+// explicit lists the keys an environment entry set, with their lines. It reads the decoded values, not the
+// document, so that a key set through a YAML merge key ("<<: *base") counts too.
+func (v *repoValidator) explicit(raw *rawEnvironment, at func(...any) int) map[string]int {
+	rf := raw.Refresh
+	set := map[string]bool{
+		"name": raw.Name != "", "dir": raw.Dir != "", "order": raw.Order != nil, "branch": raw.Branch != nil,
+		"require_approval": raw.RequireApproval != nil, "api_url": raw.APIURL != nil,
+		"artifacts_bucket": raw.ArtifactsBucket != "", "slack_channel": raw.SlackChannel != "",
+		"refresh": rf.MinHealthyPercentage != nil || rf.InstanceWarmup != nil || rf.SkipMatching != nil ||
+			rf.AutoRollback != nil || rf.InProgress != nil || rf.Timeout != nil,
+		"vars": len(raw.Vars) > 0,
+	}
+	out := map[string]int{}
+	for k, ok := range set {
+		if ok {
+			out[k] = at(k)
+		}
+	}
+	return out
 }
 
 func (v *repoValidator) refresh(r *Refresh, raw *rawRefresh, label string, at func(...any) int) {
@@ -364,7 +286,7 @@ func (v *repoValidator) refresh(r *Refresh, raw *rawRefresh, label string, at fu
 }
 
 func (v *repoValidator) app(i int, raw *rawApp) App {
-	at := func(p ...any) int { return v.t.line(append([]any{"apps", i}, p...)...) }
+	at := func(p ...any) int { return v.t.Line(append([]any{"apps", i}, p...)...) }
 	a := App{
 		Name:             raw.Name,
 		Path:             raw.Path,
@@ -418,7 +340,7 @@ func (v *repoValidator) app(i int, raw *rawApp) App {
 		}
 	case AppKindBundle:
 		for _, k := range []string{"repository", "platforms", "base_image", "create_repository", "fail_on_critical"} {
-			if v.t.has("apps", i, k) {
+			if v.t.Has("apps", i, k) {
 				v.addf(at(k), "app %s: %s applies only to kind %q", label, k, AppKindImage)
 			}
 		}
@@ -432,7 +354,7 @@ func (v *repoValidator) app(i int, raw *rawApp) App {
 
 func (v *repoValidator) slackChannel(ch string, p ...any) {
 	if ch != "" && (strings.ContainsAny(ch, " \t\n,") || len(ch) > 80) {
-		v.addf(v.t.line(p...), "slack channel %q is not a channel name or ID", ch)
+		v.addf(v.t.Line(p...), "slack channel %q is not a channel name or ID", ch)
 	}
 }
 

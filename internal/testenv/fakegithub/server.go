@@ -1,6 +1,6 @@
 // Package fakegithub is an in-process stand-in for the GitHub REST endpoints the runner uses (issue comments,
-// commit statuses, deployments, pulls, the authenticated user or App, App installation tokens), speaking GitHub's
-// wire format to the real client.
+// commit statuses, deployments, pulls, collaborator permissions, team memberships, the authenticated user or App,
+// App installation tokens), speaking GitHub's wire format to the real client.
 package fakegithub
 
 import (
@@ -58,6 +58,9 @@ type Server struct {
 	deployments  map[string][]*Deployment
 	deplStatuses map[int64][]DeploymentStatus
 	pulls        map[string]map[int]Pull
+
+	collaborators map[string]Collaborator // by lower-case "owner/repo/user"
+	teams         map[string]string       // membership state by lower-case "org/slug/user"
 }
 
 // Call is one request the fake answered.
@@ -193,6 +196,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		status = s.getUser(w, r)
 		return
 	}
+	if len(segs) == 6 && segs[0] == "orgs" && segs[2] == "teams" && segs[4] == "memberships" && r.Method == http.MethodGet {
+		status = s.teamMembership(w, segs[1], segs[3], segs[5])
+		return
+	}
 	if len(segs) < 4 || segs[0] != "repos" {
 		status = writeError(w, http.StatusNotFound, "Not Found")
 		return
@@ -238,6 +245,8 @@ func (s *Server) route(method string, rest []string) handler {
 		return s.commitPulls
 	case "GET pulls/*":
 		return s.getPull
+	case "GET collaborators/*/permission":
+		return s.collaboratorPermission
 	}
 	return nil
 }
