@@ -38,9 +38,10 @@ const (
 // origin is the sample repository behind a real git server (git http-backend)
 // and a GitHub API stand-in for statuses and comments.
 type origin struct {
-	repo *fixture.Repo
-	git  *gitserver.Server
-	gh   *fakegithub.Server
+	state string // the environments' local state, outside the repository
+	repo  *fixture.Repo
+	git   *gitserver.Server
+	gh    *fakegithub.Server
 }
 
 // newOrigin creates the fixture repository; extra files, when given, are
@@ -73,7 +74,7 @@ func newOrigin(b *testing.B, opts fixture.Options, extra map[string]string) *ori
 	b.Cleanup(gs.Close)
 	gh := fakegithub.New(fakegithub.Config{Tokens: []string{gitToken}})
 	b.Cleanup(gh.Close)
-	return &origin{repo: repo, git: gs, gh: gh}
+	return &origin{state: opts.StateDir, repo: repo, git: gs, gh: gh}
 }
 
 // openPR commits files on a new branch from main, pushes it and returns to main.
@@ -111,7 +112,21 @@ func terraformBin(b *testing.B) (string, error) {
 // baseConfig is a runner on 127.0.0.1 that clones from o and reports to its GitHub stand-in.
 func baseConfig(b *testing.B, o *origin, bin string) config.Server {
 	data := b.TempDir()
+	// The runner's Terraform gets an explicit environment: the schema-replay provider's settings are
+	// passed on by name, and its schema file is shown to the sandbox.
+	tfEnv := map[string]string{}
+	var readOnly []string
+	for _, k := range []string{"AWS_REPLAY_SCHEMA", "AWS_REPLAY_READ_LATENCY"} {
+		if v := os.Getenv(k); v != "" {
+			tfEnv[k] = v
+			if filepath.IsAbs(v) {
+				readOnly = append(readOnly, v)
+			}
+		}
+	}
 	return config.Server{
+		TerraformCLIConfig: os.Getenv("TF_CLI_CONFIG_FILE"), TerraformEnv: tfEnv, Sandbox: "auto",
+		SandboxReadWrite: []string{o.state}, SandboxReadOnly: readOnly, UnsafeUnisolatedPlans: true,
 		Listen: "127.0.0.1:0", WebhookSecret: webhookSecret, DataDir: data, AllowedRepos: []string{"acme/*"},
 		Workers: 4, PlanParallelism: 3, StageTimeout: 3 * time.Minute, ShutdownGrace: 5 * time.Second,
 		LockLease: 30 * time.Second, GitHubToken: gitToken, GitHubAPIURL: o.gh.URL(),

@@ -94,6 +94,11 @@ func Run(ctx context.Context, out io.Writer, opts Options) error {
 		GitHubToken: stack.GitHubToken, GitHubAPIURL: st.GitHub.URL(), SlackToken: stack.SlackToken, SlackAPIURL: st.Slack.APIURL(),
 		AWSRegion: "us-east-1", AWSEndpoint: st.AWSEndpoint(), RegistryInsecure: true, RolloutPoll: 200 * time.Millisecond,
 		TerraformBin: opts.TerraformBin, PluginCacheDir: filepath.Join(dir, "plugin-cache"),
+		// The sample repository keeps local state outside the checkout; sandboxed Terraform may write it.
+		Sandbox: "auto", SandboxReadWrite: []string{filepath.Join(dir, "state")},
+		// The demo plans its own sample repository: where the machine cannot isolate Terraform (not
+		// root), it plans anyway, and the comments say so.
+		UnsafeUnisolatedPlans: true,
 	}
 	srv, err := server.New(ctx, cfg, slog.New(slog.NewTextHandler(logw, nil)), server.Collaborators{})
 	if err != nil {
