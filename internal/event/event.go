@@ -4,7 +4,7 @@ package event
 
 // Kinds of work a delivery asks for.
 const (
-	KindPlan    = "plan"    // pull request opened, reopened or synchronised
+	KindPlan    = "plan"    // pull request opened, reopened, synchronised or marked ready for review
 	KindDeploy  = "deploy"  // push to a branch (deploys when it is an environment's branch)
 	KindComment = "comment" // issue_comment on a pull request
 	KindMerged  = "merged"  // pull request closed with merged=true (the push deploys; this records it)
@@ -26,8 +26,28 @@ type Event struct {
 	Ref        string `json:"ref"`      // pushed ref or PR head ref
 	BaseRef    string `json:"base_ref"` // PR base branch
 	PR         int    `json:"pr,omitempty"`
-	Sender     string `json:"sender"`
-	Comment    string `json:"comment,omitempty"`
+	// Sender is the authenticated GitHub login that caused the delivery (the payload's sender), never
+	// free text such as a commit's author name, which anyone can set.
+	Sender  string `json:"sender"`
+	Comment string `json:"comment,omitempty"`
+
+	// What a trigger policy judges a pull request by.
+	Author    string `json:"author,omitempty"`     // pull_request.user.login: who opened the pull request
+	Fork      bool   `json:"fork,omitempty"`       // the head is in another repository (or a deleted one)
+	Draft     bool   `json:"draft,omitempty"`      // pull_request.draft
+	CommentID int64  `json:"comment_id,omitempty"` // issue_comment: the comment's id
+
+	// ContentKey names what the delivery is about, independently of its delivery id: two deliveries
+	// with one key are the same GitHub event (a replayed body, or one event sent to two hooks). Empty
+	// means the delivery is only deduplicated by its id. See webhook.contentKey for what goes in.
+	ContentKey string `json:"-"`
+}
+
+// Receipt is what recording a delivery came to.
+type Receipt struct {
+	Run       int64 // the run the delivery started, or the earlier run it repeats
+	Duplicate bool  // nothing was stored: the delivery repeats Run's
+	Replay    bool  // a duplicate by content (ContentKey) under a delivery id not seen before
 }
 
 // Branch returns the branch name of a refs/heads/ ref, or "" for tags and others.

@@ -38,9 +38,21 @@ var fetchSpecs = []gitconfig.RefSpec{
 	"+refs/pull/*/head:refs/pull/*/head",
 }
 
-// Auth is how the runner authenticates to the Git host.
+// Auth is how the runner authenticates to the Git host. The token is sent as the password of
+// x-access-token basic auth over HTTP(S), never put in a URL, and masked out of every error.
 type Auth struct {
-	Token string // GitHub token (installation or personal); sent as x-access-token basic auth over HTTP(S)
+	Token string // GitHub token (personal, or an installation's that does not expire while the runner lives)
+	// TokenSource, when set, is asked for the token before every fetch and wins over Token: a GitHub
+	// App's installation token expires after an hour, so the source (ghinstallation) caches and renews it.
+	TokenSource func(ctx context.Context) (string, error)
+}
+
+// token is the token for one fetch, or "" for none.
+func (a Auth) token(ctx context.Context) (string, error) {
+	if a.TokenSource == nil {
+		return a.Token, nil
+	}
+	return a.TokenSource(ctx)
 }
 
 // Mirrors is a directory of bare mirrors, one per repository URL.
@@ -66,8 +78,9 @@ func NewMirrors(root string, auth Auth, log *slog.Logger) *Mirrors {
 type Mirror struct {
 	url  string // without credentials
 	path string
-	auth transport.AuthMethod
-	mask func(error) error
+	auth Auth
+	http bool // the URL is http(s): the token is sent
+	mask func(err error, tokens ...string) error
 	log  *slog.Logger
 
 	mu sync.RWMutex
@@ -86,9 +99,9 @@ func (m *Mirrors) Sync(ctx context.Context, rawURL string, want ...string) (*Mir
 	m.mu.Lock()
 	mi, ok := m.mirrors[p]
 	if !ok {
-		mi = &Mirror{url: u, path: p, mask: m.maskErr, log: m.log.With("repo", u)}
-		if m.auth.Token != "" && (strings.HasPrefix(u, "https://") || strings.HasPrefix(u, "http://")) {
-			mi.auth = &githttp.BasicAuth{Username: "x-access-token", Password: m.auth.Token}
+		mi = &Mirror{
+			url: u, path: p, auth: m.auth, mask: m.maskErr, log: m.log.With("repo", u),
+			http: strings.HasPrefix(u, "https://") || strings.HasPrefix(u, "http://"),
 		}
 		m.mirrors[p] = mi
 	}
@@ -121,11 +134,24 @@ func (m *Mirror) sync(ctx context.Context, want []string) error {
 	if err != nil {
 		return m.mask(fmt.Errorf("open mirror of %s: %w", m.url, err))
 	}
+	var auth transport.AuthMethod
+	token := ""
+	if m.http {
+		if token, err = m.auth.token(ctx); err != nil {
+			if created {
+				_ = os.RemoveAll(m.path)
+			}
+			return m.mask(fmt.Errorf("fetch %s: git token: %w", m.url, err))
+		}
+		if token != "" {
+			auth = &githttp.BasicAuth{Username: "x-access-token", Password: token}
+		}
+	}
 	err = repo.FetchContext(ctx, &git.FetchOptions{
 		RemoteName: "origin",
 		RemoteURL:  m.url,
 		RefSpecs:   fetchSpecs,
-		Auth:       m.auth,
+		Auth:       auth,
 		Tags:       git.NoTags, // tags come from the refspec
 		Force:      true,
 	})
@@ -139,7 +165,7 @@ func (m *Mirror) sync(ctx context.Context, want []string) error {
 		if ctx.Err() != nil {
 			err = fmt.Errorf("%w (%v)", ctx.Err(), err)
 		}
-		return m.mask(fmt.Errorf("fetch %s: %w", m.url, err))
+		return m.mask(fmt.Errorf("fetch %s: %w", m.url, err), token)
 	}
 	m.log.Info("mirror synced", "created", created, "took", time.Since(start).Round(time.Millisecond))
 	return nil
@@ -175,12 +201,22 @@ func (m *Mirror) URL() string { return m.url }
 // Path is the mirror's bare repository directory.
 func (m *Mirror) Path() string { return m.path }
 
-// maskErr hides the token in err's text while keeping errors.Is/As working.
-func (m *Mirrors) maskErr(err error) error {
-	if err == nil || m.auth.Token == "" || !strings.Contains(err.Error(), m.auth.Token) {
+// maskErr hides the configured token, and the tokens a fetch used, in err's text while keeping
+// errors.Is/As working.
+func (m *Mirrors) maskErr(err error, tokens ...string) error {
+	if err == nil {
+		return nil
+	}
+	msg := err.Error()
+	for _, t := range append(tokens, m.auth.Token) {
+		if t != "" {
+			msg = strings.ReplaceAll(msg, t, "***")
+		}
+	}
+	if msg == err.Error() {
 		return err
 	}
-	return &maskedError{err: err, msg: strings.ReplaceAll(err.Error(), m.auth.Token, "***")}
+	return &maskedError{err: err, msg: msg}
 }
 
 type maskedError struct {

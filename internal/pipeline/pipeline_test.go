@@ -242,11 +242,11 @@ func (h *harness) accept(ev event.Event) int64 {
 	h.n++
 	ev.DeliveryID = fmt.Sprintf("delivery-%d", h.n)
 	ev.Repo, ev.CloneURL, ev.Sender = testRepo, h.url, "dana"
-	id, _, err := h.st.Accept(context.Background(), ev, nil)
+	rec, err := h.st.Accept(context.Background(), ev, nil)
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	return id
+	return rec.Run
 }
 
 func (h *harness) push(sha, before string) int64 {

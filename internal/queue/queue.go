@@ -132,16 +132,16 @@ func (h levelFloor) Enabled(ctx context.Context, l slog.Level) bool {
 // Accept stores the delivery as a run: once Accept returns, the run survives any
 // crash. Its job is inserted right after by the dispatcher (a transactional
 // outbox), which keeps River's insert off the webhook's answer. A repeated
-// delivery id stores and enqueues nothing.
-func (q *Queue) Accept(ctx context.Context, ev event.Event) (runID int64, duplicate bool, err error) {
-	runID, duplicate, err = q.store.Accept(ctx, ev, nil)
-	if err == nil && !duplicate {
+// delivery id, or a replay of a delivery's content, stores and enqueues nothing.
+func (q *Queue) Accept(ctx context.Context, ev event.Event) (event.Receipt, error) {
+	rec, err := q.store.Accept(ctx, ev, nil)
+	if err == nil && !rec.Duplicate {
 		select {
 		case q.wake <- struct{}{}:
 		default: // a wake-up is already pending
 		}
 	}
-	return runID, duplicate, err
+	return rec, err
 }
 
 // Dispatch gives every accepted run without a job its job now, in small

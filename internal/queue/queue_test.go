@@ -113,9 +113,10 @@ func (f *fixture) start(t *testing.T) {
 
 func (f *fixture) accept(t *testing.T, delivery string) int64 {
 	t.Helper()
-	id, dup, err := f.queue.Accept(context.Background(), event.Event{
+	rec, err := f.queue.Accept(context.Background(), event.Event{
 		DeliveryID: delivery, Name: "push", Kind: event.KindDeploy, Repo: "acme/infra", SHA: "abc", Ref: "refs/heads/main",
 	})
+	id, dup := rec.Run, rec.Duplicate
 	if err != nil || dup {
 		t.Fatalf("Accept(%s) = %d, dup %v, %v", delivery, id, dup, err)
 	}
@@ -192,12 +193,14 @@ func TestDuplicateDeliveryIsNotExecutedTwice(t *testing.T) {
 	f := newFixture(t, &executor{})
 	f.start(t)
 	ev := event.Event{DeliveryID: "same", Name: "push", Kind: event.KindDeploy, Repo: "acme/infra"}
-	first, dup, err := f.queue.Accept(context.Background(), ev)
+	rec, err := f.queue.Accept(context.Background(), ev)
+	first, dup := rec.Run, rec.Duplicate
 	if err != nil || dup {
 		t.Fatalf("Accept = %d, %v, %v", first, dup, err)
 	}
 	eventually(t, 10*time.Second, "the run executed", func() bool { return f.exec.total() == 1 && f.pending(t) == 0 })
-	again, dup, err := f.queue.Accept(context.Background(), ev)
+	rec, err = f.queue.Accept(context.Background(), ev)
+	again, dup := rec.Run, rec.Duplicate
 	if err != nil || !dup || again != first {
 		t.Fatalf("redelivery = %d, dup %v, %v; want %d, dup", again, dup, err, first)
 	}

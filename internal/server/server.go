@@ -89,8 +89,12 @@ func New(ctx context.Context, cfg config.Server, log *slog.Logger, c Collaborato
 		return nil, err
 	}
 	host, _ := os.Hostname()
+	auth, err := gitAuth(cfg)
+	if err != nil {
+		return nil, err
+	}
 	engine, err := pipeline.New(pipeline.Deps{
-		Store: s.store, Git: gitrepo.NewMirrors(filepath.Join(cfg.DataDir, "mirrors"), gitrepo.Auth{Token: cfg.GitHubToken}, log),
+		Store: s.store, Git: gitrepo.NewMirrors(filepath.Join(cfg.DataDir, "mirrors"), auth, log),
 		Terraform: c.Terraform, PRs: c.PRs, Deploys: c.Deploys, Slack: c.Slack, Images: c.Images,
 		Bundles: c.Bundles, Rollouts: c.Rollouts, Logger: log,
 	}, pipeline.Options{
@@ -115,7 +119,8 @@ func New(ctx context.Context, cfg config.Server, log *slog.Logger, c Collaborato
 	}
 	mux := http.NewServeMux()
 	mux.Handle("POST /webhooks/github", hook)
-	web.Routes(mux, s.store, s.queue, web.Options{Token: cfg.APIToken, Isolation: iso.Status()})
+	// Without an API token the API and dashboard answer on loopback only (web logs which mode is in effect).
+	web.Routes(mux, s.store, s.queue, web.Options{Token: cfg.APIToken, PublicURL: cfg.PublicURL, Logger: log, Isolation: iso.Status()})
 	s.http = &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: 5 * time.Second,

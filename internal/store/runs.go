@@ -39,46 +39,96 @@ func Finished(status string) bool {
 // Accept records a delivery as a queued run. With an enqueue function it is
 // called in the same transaction, so that the job exists exactly when the run
 // does; without one the run waits for DispatchRuns (a transactional outbox, which
-// keeps the job insert off the webhook's answer). A delivery id seen before
-// returns the earlier run with duplicate=true and enqueues nothing.
-func (s *Store) Accept(ctx context.Context, ev event.Event, enqueue func(ctx context.Context, tx *sql.Tx, runID int64) error) (runID int64, duplicate bool, err error) {
+// keeps the job insert off the webhook's answer).
+//
+// A delivery id seen before, or a content key (ev.ContentKey) first accepted
+// within the replay window, returns the earlier run as a duplicate (a replay for
+// the content key) and stores and enqueues nothing. Both checks are atomic with
+// the insert: the key is claimed by a conditional upsert in the same transaction,
+// so two concurrent copies of one delivery make one run.
+func (s *Store) Accept(ctx context.Context, ev event.Event, enqueue func(ctx context.Context, tx *sql.Tx, runID int64) error) (event.Receipt, error) {
+	rec, err := s.accept(ctx, ev, enqueue)
+	if errors.Is(err, errKeyTaken) {
+		// Only where writers are not serialised (not SQLite's one connection): another
+		// transaction claimed the key between our look-up and our insert. Ours is rolled
+		// back; the key's run is now visible.
+		rec, err = s.accept(ctx, ev, enqueue)
+	}
+	return rec, err
+}
+
+var errKeyTaken = errors.New("content key taken concurrently")
+
+func (s *Store) accept(ctx context.Context, ev event.Event, enqueue func(ctx context.Context, tx *sql.Tx, runID int64) error) (event.Receipt, error) {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
-		return 0, false, fmt.Errorf("accept delivery %s: begin: %w", ev.DeliveryID, err)
+		return event.Receipt{}, fmt.Errorf("accept delivery %s: begin: %w", ev.DeliveryID, err)
 	}
 	defer tx.Rollback() //nolint:errcheck // no-op after commit
 
+	var runID int64
 	err = tx.QueryRowContext(ctx, `SELECT id FROM runs WHERE delivery_id = ?`, ev.DeliveryID).Scan(&runID)
 	switch {
 	case err == nil:
-		return runID, true, nil
+		return event.Receipt{Run: runID, Duplicate: true}, nil
 	case !errors.Is(err, sql.ErrNoRows):
-		return 0, false, fmt.Errorf("accept delivery %s: lookup: %w", ev.DeliveryID, err)
+		return event.Receipt{}, fmt.Errorf("accept delivery %s: lookup: %w", ev.DeliveryID, err)
+	}
+	now := s.now()
+	// A key accepted at or before this instant has expired.
+	expired := now.Add(-s.replayWindow).UnixNano()
+	if ev.ContentKey != "" {
+		var at int64
+		err = tx.QueryRowContext(ctx, `SELECT run_id, accepted_ns FROM run_keys WHERE content_key = ?`, ev.ContentKey).Scan(&runID, &at)
+		switch {
+		case err == nil && at > expired:
+			return event.Receipt{Run: runID, Duplicate: true, Replay: true}, nil
+		case err != nil && !errors.Is(err, sql.ErrNoRows):
+			return event.Receipt{}, fmt.Errorf("accept delivery %s: content key lookup: %w", ev.DeliveryID, err)
+		}
 	}
 	enqueued := 0
 	if enqueue != nil {
 		enqueued = 1
 	}
 	res, err := tx.ExecContext(ctx, `INSERT INTO runs
-		(delivery_id, event, action, kind, repo, clone_url, sha, base_sha, ref, base_ref, pr, sender, comment, status, enqueued, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		(delivery_id, event, action, kind, repo, clone_url, sha, base_sha, ref, base_ref, pr, sender, comment,
+		 author, fork, draft, comment_id, content_key, status, enqueued, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		ev.DeliveryID, ev.Name, ev.Action, ev.Kind, ev.Repo, ev.CloneURL, ev.SHA, ev.BaseSHA, ev.Ref, ev.BaseRef,
-		ev.PR, ev.Sender, ev.Comment, StatusQueued, enqueued, s.now())
+		ev.PR, ev.Sender, ev.Comment, ev.Author, ev.Fork, ev.Draft, ev.CommentID, ev.ContentKey,
+		StatusQueued, enqueued, now)
 	if err != nil {
-		return 0, false, fmt.Errorf("accept delivery %s: insert run: %w", ev.DeliveryID, err)
+		return event.Receipt{}, fmt.Errorf("accept delivery %s: insert run: %w", ev.DeliveryID, err)
 	}
 	if runID, err = res.LastInsertId(); err != nil {
-		return 0, false, fmt.Errorf("accept delivery %s: run id: %w", ev.DeliveryID, err)
+		return event.Receipt{}, fmt.Errorf("accept delivery %s: run id: %w", ev.DeliveryID, err)
+	}
+	if ev.ContentKey != "" {
+		// Claims the key when it is new or expired; touches nothing (0 rows) when a live
+		// claim exists, which the look-up above rules out unless another writer got there
+		// in between.
+		res, err := tx.ExecContext(ctx, `INSERT INTO run_keys (content_key, run_id, accepted_ns) VALUES (?, ?, ?)
+			ON CONFLICT (content_key) DO UPDATE SET run_id = excluded.run_id, accepted_ns = excluded.accepted_ns
+			WHERE run_keys.accepted_ns <= ?`, ev.ContentKey, runID, now.UnixNano(), expired)
+		if err != nil {
+			return event.Receipt{}, fmt.Errorf("accept delivery %s: claim content key: %w", ev.DeliveryID, err)
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return event.Receipt{}, fmt.Errorf("accept delivery %s: claim content key: %w", ev.DeliveryID, err)
+		} else if n == 0 {
+			return event.Receipt{}, errKeyTaken
+		}
 	}
 	if enqueue != nil {
 		if err := enqueue(ctx, tx, runID); err != nil {
-			return 0, false, fmt.Errorf("accept delivery %s: enqueue: %w", ev.DeliveryID, err)
+			return event.Receipt{}, fmt.Errorf("accept delivery %s: enqueue: %w", ev.DeliveryID, err)
 		}
 	}
 	if err := tx.Commit(); err != nil {
-		return 0, false, fmt.Errorf("accept delivery %s: commit: %w", ev.DeliveryID, err)
+		return event.Receipt{}, fmt.Errorf("accept delivery %s: commit: %w", ev.DeliveryID, err)
 	}
-	return runID, false, nil
+	return event.Receipt{Run: runID}, nil
 }
 
 // DispatchRuns enqueues up to limit accepted runs that have no job yet, oldest
@@ -128,6 +178,7 @@ func (s *Store) Undispatched(ctx context.Context) (int, error) {
 }
 
 const runColumns = `id, delivery_id, event, action, kind, repo, clone_url, sha, base_sha, ref, base_ref, pr, sender, comment,
+	author, fork, draft, comment_id, content_key,
 	status, error, changed, environments, apps, attempts, created_at, started_at, finished_at`
 
 func scanRun(sc interface{ Scan(...any) error }) (Run, error) {
@@ -139,7 +190,8 @@ func scanRun(sc interface{ Scan(...any) error }) (Run, error) {
 	)
 	err := sc.Scan(&r.ID, &r.Event.DeliveryID, &r.Event.Name, &r.Event.Action, &r.Event.Kind, &r.Event.Repo,
 		&r.Event.CloneURL, &r.Event.SHA, &r.Event.BaseSHA, &r.Event.Ref, &r.Event.BaseRef, &r.Event.PR,
-		&r.Event.Sender, &r.Event.Comment, &r.Status, &r.Error, &changed, &envs, &apps, &r.Attempts,
+		&r.Event.Sender, &r.Event.Comment, &r.Event.Author, &r.Event.Fork, &r.Event.Draft, &r.Event.CommentID,
+		&r.Event.ContentKey, &r.Status, &r.Error, &changed, &envs, &apps, &r.Attempts,
 		&created, &started, &finished)
 	if err != nil {
 		return Run{}, err

@@ -16,7 +16,8 @@ func TestAcceptStoresQueuedRun(t *testing.T) {
 	s, c := newStore(t)
 	ev := testEvent("d-1", "acme/infra")
 	ev.PR, ev.BaseRef, ev.Comment, ev.Action = 7, "main", "plan", "created"
-	id, dup, err := s.Accept(ctx, ev, nil)
+	rec, err := s.Accept(ctx, ev, nil)
+	id, dup := rec.Run, rec.Duplicate
 	if err != nil || dup || id <= 0 {
 		t.Fatalf("Accept = %d, dup %v, %v; want a new run", id, dup, err)
 	}
@@ -43,16 +44,18 @@ func TestAcceptStoresQueuedRun(t *testing.T) {
 func TestAcceptDuplicateDeliveryReturnsFirstRun(t *testing.T) {
 	ctx := context.Background()
 	s, _ := newStore(t)
-	first, dup, err := s.Accept(ctx, testEvent("d-1", "acme/infra"), nil)
+	rec, err := s.Accept(ctx, testEvent("d-1", "acme/infra"), nil)
+	first, dup := rec.Run, rec.Duplicate
 	if err != nil || dup {
 		t.Fatalf("first Accept = %d, dup %v, %v", first, dup, err)
 	}
 	called := false
 	again := testEvent("d-1", "acme/other")
-	id, dup, err := s.Accept(ctx, again, func(context.Context, *sql.Tx, int64) error {
+	rec, err = s.Accept(ctx, again, func(context.Context, *sql.Tx, int64) error {
 		called = true
 		return nil
 	})
+	id, dup := rec.Run, rec.Duplicate
 	if err != nil || !dup || id != first {
 		t.Fatalf("repeated Accept = %d, dup %v, %v; want %d, dup true", id, dup, err, first)
 	}
@@ -91,7 +94,7 @@ func TestAcceptEnqueuesInsideTheTransaction(t *testing.T) {
 	jobsTable(t, s)
 	var sawStatus string
 	var gotID int64
-	id, dup, err := s.Accept(ctx, testEvent("d-1", "acme/infra"), func(ctx context.Context, tx *sql.Tx, runID int64) error {
+	rec, err := s.Accept(ctx, testEvent("d-1", "acme/infra"), func(ctx context.Context, tx *sql.Tx, runID int64) error {
 		gotID = runID
 		// The run is visible to the transaction before commit.
 		if err := tx.QueryRowContext(ctx, `SELECT status FROM runs WHERE id = ?`, runID).Scan(&sawStatus); err != nil {
@@ -100,6 +103,7 @@ func TestAcceptEnqueuesInsideTheTransaction(t *testing.T) {
 		_, err := tx.ExecContext(ctx, `INSERT INTO test_jobs (run_id) VALUES (?)`, runID)
 		return err
 	})
+	id, dup := rec.Run, rec.Duplicate
 	if err != nil || dup {
 		t.Fatalf("Accept = %d, dup %v, %v", id, dup, err)
 	}
@@ -119,7 +123,7 @@ func TestAcceptEnqueueErrorRollsTheRunBack(t *testing.T) {
 	s, _ := newStore(t)
 	jobsTable(t, s)
 	boom := errors.New("queue full")
-	_, _, err := s.Accept(ctx, testEvent("d-1", "acme/infra"), func(ctx context.Context, tx *sql.Tx, runID int64) error {
+	rec, err := s.Accept(ctx, testEvent("d-1", "acme/infra"), func(ctx context.Context, tx *sql.Tx, runID int64) error {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO test_jobs (run_id) VALUES (?)`, runID); err != nil {
 			return err
 		}
@@ -135,7 +139,8 @@ func TestAcceptEnqueueErrorRollsTheRunBack(t *testing.T) {
 		t.Errorf("jobs = %d after a failed enqueue, want 0", n)
 	}
 	// Nothing was stored, so GitHub's redelivery is accepted as new.
-	id, dup, err := s.Accept(ctx, testEvent("d-1", "acme/infra"), nil)
+	rec, err = s.Accept(ctx, testEvent("d-1", "acme/infra"), nil)
+	id, dup := rec.Run, rec.Duplicate
 	if err != nil || dup || id <= 0 {
 		t.Fatalf("redelivery after rollback = %d, dup %v, %v; want a new run", id, dup, err)
 	}
@@ -159,7 +164,8 @@ func TestAcceptConcurrentDeliveries(t *testing.T) {
 			defer wg.Done()
 			for i := range distinct {
 				d := fmt.Sprintf("d-%d", (g+i)%distinct) // every goroutine sends every id, in its own order
-				id, dup, err := s.Accept(ctx, testEvent(d, "acme/infra"), nil)
+				rec, err := s.Accept(ctx, testEvent(d, "acme/infra"), nil)
+				id, dup := rec.Run, rec.Duplicate
 				if err != nil {
 					errs <- err
 					continue

@@ -43,14 +43,35 @@ const (
 
 // Store is the SQL-backed store. Its methods are safe for concurrent use.
 type Store struct {
-	db  *sql.DB
-	now func() time.Time
+	db           *sql.DB
+	now          func() time.Time
+	replayWindow time.Duration
+}
+
+// DefaultReplayWindow is how long a delivery's content key keeps a second delivery of the same
+// content from starting a run. The key carries GitHub's own timestamp of the event
+// (repository.pushed_at, pull_request.updated_at) or a unique id (the comment's), so two
+// legitimate events practically never share one: the window does not trade missed events
+// against replays, it only bounds how long a captured signed body stays harmless, at the cost
+// of one small row per run. A week outlasts GitHub's 3-day redelivery horizon comfortably.
+const DefaultReplayWindow = 7 * 24 * time.Hour
+
+// Option tunes a store at open.
+type Option func(*Store)
+
+// WithReplayWindow sets how long a content key is remembered (DefaultReplayWindow when d <= 0).
+func WithReplayWindow(d time.Duration) Option {
+	return func(s *Store) {
+		if d > 0 {
+			s.replayWindow = d
+		}
+	}
 }
 
 // OpenSQLite opens (creating when needed) the database file runner.db in dir.
 // SQLite allows one writer at a time; the pool is limited to one connection,
 // as River's SQLite driver recommends, so nothing ever sees SQLITE_BUSY.
-func OpenSQLite(ctx context.Context, dir string) (*Store, error) {
+func OpenSQLite(ctx context.Context, dir string, opts ...Option) (*Store, error) {
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, fmt.Errorf("create data dir: %w", err)
 	}
@@ -63,7 +84,10 @@ func OpenSQLite(ctx context.Context, dir string) (*Store, error) {
 	db.SetMaxOpenConns(1)
 	db.SetConnMaxIdleTime(0)
 	db.SetConnMaxLifetime(0)
-	s := &Store{db: db, now: func() time.Time { return time.Now().UTC() }}
+	s := &Store{db: db, now: func() time.Time { return time.Now().UTC() }, replayWindow: DefaultReplayWindow}
+	for _, o := range opts {
+		o(s)
+	}
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
 		return nil, err
@@ -171,11 +195,55 @@ var schema = []string{
 	`CREATE INDEX IF NOT EXISTS deployments_env ON deployments (repo, env, id)`,
 }
 
+// migrations change what schema created, for databases of every earlier version: each runs once,
+// in order, recorded in schema_migrations. Append only; never edit one that shipped.
+var migrations = []string{
+	// Versions 1-6: what a trigger policy needs, and the content keys of replay detection.
+	`ALTER TABLE runs ADD COLUMN author TEXT NOT NULL DEFAULT ''`,
+	`ALTER TABLE runs ADD COLUMN fork INTEGER NOT NULL DEFAULT 0`,
+	`ALTER TABLE runs ADD COLUMN draft INTEGER NOT NULL DEFAULT 0`,
+	`ALTER TABLE runs ADD COLUMN comment_id INTEGER NOT NULL DEFAULT 0`,
+	`ALTER TABLE runs ADD COLUMN content_key TEXT NOT NULL DEFAULT ''`,
+	// The first run of each content key, and when it was accepted (Unix nanoseconds, so that the
+	// window check is an integer comparison on any SQL database).
+	`CREATE TABLE run_keys (
+		content_key TEXT PRIMARY KEY,
+		run_id INTEGER NOT NULL,
+		accepted_ns INTEGER NOT NULL
+	)`,
+}
+
 func (s *Store) migrate(ctx context.Context) error {
 	for _, stmt := range schema {
 		if _, err := s.db.ExecContext(ctx, stmt); err != nil {
 			return fmt.Errorf("migrate store: %w", err)
 		}
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("migrate store: %w", err)
+	}
+	defer tx.Rollback() //nolint:errcheck // no-op after commit
+	if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY)`); err != nil {
+		return fmt.Errorf("migrate store: %w", err)
+	}
+	var done int
+	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&done); err != nil {
+		return fmt.Errorf("migrate store: %w", err)
+	}
+	if done > len(migrations) {
+		return fmt.Errorf("migrate store: the database is at version %d, newer than this runner (%d)", done, len(migrations))
+	}
+	for i := done; i < len(migrations); i++ {
+		if _, err := tx.ExecContext(ctx, migrations[i]); err != nil {
+			return fmt.Errorf("migrate store to version %d: %w", i+1, err)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version) VALUES (?)`, i+1); err != nil {
+			return fmt.Errorf("migrate store to version %d: %w", i+1, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("migrate store: %w", err)
 	}
 	return nil
 }

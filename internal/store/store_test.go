@@ -51,7 +51,8 @@ func testEvent(delivery, repo string) event.Event {
 // accept stores a run without a queue job.
 func accept(t *testing.T, s *Store, delivery, repo string) int64 {
 	t.Helper()
-	id, dup, err := s.Accept(context.Background(), testEvent(delivery, repo), nil)
+	rec, err := s.Accept(context.Background(), testEvent(delivery, repo), nil)
+	id, dup := rec.Run, rec.Duplicate
 	if err != nil || dup {
 		t.Fatalf("Accept(%s) = %d, dup %v, %v", delivery, id, dup, err)
 	}
@@ -65,7 +66,7 @@ func TestOpenSQLiteReopensExistingDatabase(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := s.Accept(ctx, testEvent("d1", "acme/infra"), nil); err != nil {
+	if _, err := s.Accept(ctx, testEvent("d1", "acme/infra"), nil); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Close(); err != nil {

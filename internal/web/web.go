@@ -4,13 +4,12 @@ package web
 
 import (
 	"context"
-	"crypto/subtle"
 	_ "embed"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"net/http"
 	"strconv"
-	"strings"
 
 	"github.com/gitops-runner/runner/internal/store"
 )
@@ -36,16 +35,29 @@ var dashboard []byte
 // Options tune the API.
 type Options struct {
 	// Token, when set, is required by the API and the dashboard: as a Bearer token, or as the password of
-	// HTTP Basic auth (any user name), so that a browser can open the dashboard. The health endpoints stay
-	// open for load balancers.
+	// HTTP Basic auth (any user name), so that a browser can open the dashboard. Without it they answer
+	// clients on this machine only. The health endpoints stay open for load balancers either way.
 	Token string
 	// Isolation is how Terraform on pull requests runs, shown on /readyz and the dashboard.
 	Isolation map[string]any
+	// PublicURL is the runner's base URL (RUNNER_PUBLIC_URL): without a token, its host is accepted in
+	// the Host header besides the loopback names.
+	PublicURL string
+	// AllowedHosts are more host names accepted in the Host header without a token.
+	AllowedHosts []string
+	// Logger hears, once, which exposure is in effect; nil discards.
+	Logger *slog.Logger
 }
 
 // Routes registers the API on mux.
 func Routes(mux *http.ServeMux, st Store, ready Readiness, opts Options) {
-	guarded := func(pattern string, h http.HandlerFunc) { mux.Handle(pattern, guard(opts.Token, h)) }
+	exp := newExposure(opts)
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	exp.describe(log)
+	guarded := func(pattern string, h http.HandlerFunc) { mux.Handle(pattern, exp.guard(h)) }
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"status": "ok"})
 	})
@@ -171,24 +183,4 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	_ = enc.Encode(v)
-}
-
-// guard lets a request through when token is empty or the request carries it.
-func guard(token string, next http.Handler) http.Handler {
-	if token == "" {
-		return next
-	}
-	want := []byte(token)
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		scheme, got, ok := strings.Cut(r.Header.Get("Authorization"), " ")
-		if !ok || !strings.EqualFold(scheme, "Bearer") { // auth schemes are case-insensitive
-			_, got, ok = r.BasicAuth()
-		}
-		if !ok || subtle.ConstantTimeCompare([]byte(got), want) != 1 {
-			w.Header().Set("WWW-Authenticate", `Basic realm="gitops-runner", charset="UTF-8"`)
-			writeJSON(w, http.StatusUnauthorized, map[string]any{"error": "this runner's API needs its token (RUNNER_API_TOKEN)"})
-			return
-		}
-		next.ServeHTTP(w, r)
-	})
 }

@@ -47,11 +47,11 @@ func newFixture(t *testing.T) *fixture {
 
 func (f *fixture) accept(t *testing.T, delivery, repo string) int64 {
 	t.Helper()
-	id, _, err := f.store.Accept(context.Background(), event.Event{DeliveryID: delivery, Name: "push", Kind: event.KindDeploy, Repo: repo}, nil)
+	rec, err := f.store.Accept(context.Background(), event.Event{DeliveryID: delivery, Name: "push", Kind: event.KindDeploy, Repo: repo}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return id
+	return rec.Run
 }
 
 // get fetches path and decodes a JSON body into out (when not nil); it returns the status and body.

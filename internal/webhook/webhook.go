@@ -4,17 +4,17 @@
 package webhook
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"mime"
 	"net/http"
+	"net/url"
 	"path"
 	"strings"
+	"time"
 
 	"github.com/google/go-github/v60/github"
 
@@ -24,23 +24,45 @@ import (
 // DefaultMaxBody is GitHub's own cap on a delivery's payload.
 const DefaultMaxBody = 25 << 20
 
-// Acceptor durably records an event and queues its run.
+// Defaults of the limits on bodies not yet verified.
+const (
+	// DefaultUnverifiedBudget bounds the bytes held at once by all bodies whose signature is not
+	// checked yet: a little over two deliveries of GitHub's maximum size, and thousands of ordinary ones.
+	DefaultUnverifiedBudget = 64 << 20
+	// DefaultBudgetWait is how long a delivery waits for budget before it is refused with 503:
+	// short enough that the answer reaches GitHub within its 10-second delivery timeout.
+	DefaultBudgetWait = 3 * time.Second
+	// DefaultBodyTimeout bounds reading one body: GitHub gives up on a delivery after 10 s.
+	DefaultBodyTimeout = 10 * time.Second
+)
+
+const signatureHeader = github.SHA256SignatureHeader
+
+// Acceptor durably records an event and queues its run. A delivery it has seen
+// before, by delivery id or by content (event.Event.ContentKey), is answered with
+// the earlier run and a Duplicate receipt.
 type Acceptor interface {
-	Accept(ctx context.Context, ev event.Event) (runID int64, duplicate bool, err error)
+	Accept(ctx context.Context, ev event.Event) (event.Receipt, error)
 }
 
 // Config is what the handler needs to judge a delivery.
 type Config struct {
 	Secret       []byte
 	AllowedRepos []string // owner/name globs (path.Match syntax); empty allows none
-	MaxBody      int64
+	MaxBody      int64    // largest body accepted; default DefaultMaxBody
+	// UnverifiedBudget bounds the bytes held by bodies not yet verified, across all requests;
+	// default DefaultUnverifiedBudget, and never less than MaxBody.
+	UnverifiedBudget int64
+	BudgetWait       time.Duration // default DefaultBudgetWait
+	BodyTimeout      time.Duration // default DefaultBodyTimeout
 }
 
 // Handler is the POST /webhooks/github endpoint.
 type Handler struct {
-	cfg Config
-	acc Acceptor
-	log *slog.Logger
+	cfg    Config
+	acc    Acceptor
+	log    *slog.Logger
+	budget *budget
 }
 
 // New returns a handler. It refuses an empty secret: an unsigned endpoint would
@@ -57,11 +79,26 @@ func New(cfg Config, acc Acceptor, log *slog.Logger) (*Handler, error) {
 	if cfg.MaxBody <= 0 {
 		cfg.MaxBody = DefaultMaxBody
 	}
+	if cfg.UnverifiedBudget <= 0 {
+		cfg.UnverifiedBudget = DefaultUnverifiedBudget
+	}
+	// One body of the largest size, and one chunk of a chunked body, must fit.
+	cfg.UnverifiedBudget = max(cfg.UnverifiedBudget, cfg.MaxBody, chunkSize)
+	if cfg.BudgetWait <= 0 {
+		cfg.BudgetWait = DefaultBudgetWait
+	}
+	if cfg.BodyTimeout <= 0 {
+		cfg.BodyTimeout = DefaultBodyTimeout
+	}
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Handler{cfg: cfg, acc: acc, log: log}, nil
+	return &Handler{cfg: cfg, acc: acc, log: log, budget: newBudget(cfg.UnverifiedBudget)}, nil
 }
+
+// UnverifiedBytes reports the bytes now held by bodies not yet verified, and
+// the most ever held at once.
+func (h *Handler) UnverifiedBytes() (held, peak int64) { return h.budget.gauge() }
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
@@ -69,47 +106,38 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		reply(w, http.StatusMethodNotAllowed, map[string]any{"error": "use POST"})
 		return
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.cfg.MaxBody))
-	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			reply(w, http.StatusRequestEntityTooLarge, map[string]any{"error": fmt.Sprintf("payload over %d bytes", h.cfg.MaxBody)})
-			return
-		}
-		reply(w, http.StatusBadRequest, map[string]any{"error": "reading body failed"})
+	// Everything that can be judged from the headers is, before a byte of the
+	// body is read: an unsigned request costs nothing but its headers.
+	sig, ref := signature(r.Header.Get(signatureHeader))
+	if ref != nil {
+		refuse(w, ref)
 		return
 	}
-	if r.Header.Get(github.SHA256SignatureHeader) == "" {
-		// A sha1-only signature is refused: SHA-1 HMACs are deprecated by GitHub.
-		reply(w, http.StatusUnauthorized, map[string]any{"error": "missing " + github.SHA256SignatureHeader})
-		return
-	}
-	if !strings.HasPrefix(r.Header.Get(github.SHA256SignatureHeader), "sha256=") {
-		// ValidatePayload trusts the value's own prefix: "sha1=..." here would be checked as SHA-1.
-		reply(w, http.StatusUnauthorized, map[string]any{"error": "signature does not match"})
-		return
-	}
-	if ct, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || (ct != "application/json" && ct != "application/x-www-form-urlencoded") {
+	ct, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || (ct != "application/json" && ct != "application/x-www-form-urlencoded") {
 		reply(w, http.StatusUnsupportedMediaType, map[string]any{"error": "content type must be application/json or application/x-www-form-urlencoded"})
-		return
-	}
-	// The signature covers the raw body, whatever its encoding: check it first, so
-	// that a signed body which then fails to parse is a 400, not a 401.
-	if err := github.ValidateSignature(r.Header.Get(github.SHA256SignatureHeader), body, h.cfg.Secret); err != nil {
-		reply(w, http.StatusUnauthorized, map[string]any{"error": "signature does not match"})
-		return
-	}
-	r.Header.Del(github.SHA1SignatureHeader)
-	r.Body = io.NopCloser(bytes.NewReader(body))
-	payload, err := github.ValidatePayload(r, h.cfg.Secret)
-	if err != nil {
-		reply(w, http.StatusBadRequest, map[string]any{"error": "malformed payload"})
 		return
 	}
 	name, delivery := github.WebHookType(r), github.DeliveryID(r)
 	if name == "" || delivery == "" {
 		reply(w, http.StatusBadRequest, map[string]any{"error": "missing X-GitHub-Event or X-GitHub-Delivery"})
 		return
+	}
+	// The signature covers the raw body, whatever its encoding: it is checked
+	// first, so that a signed body which then fails to parse is a 400, not a 401.
+	body, ref := h.readSigned(w, r, sig)
+	if ref != nil {
+		refuse(w, ref)
+		return
+	}
+	payload := body
+	if ct == "application/x-www-form-urlencoded" {
+		form, err := url.ParseQuery(string(body))
+		if err != nil {
+			reply(w, http.StatusBadRequest, map[string]any{"error": "malformed payload"})
+			return
+		}
+		payload = []byte(form.Get("payload"))
 	}
 	if name == "ping" {
 		reply(w, http.StatusOK, map[string]any{"pong": true})
@@ -139,18 +167,26 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ev.DeliveryID, ev.Name = delivery, name
-	runID, dup, err := h.acc.Accept(r.Context(), ev)
+	rec, err := h.acc.Accept(r.Context(), ev)
 	if err != nil {
 		h.log.Error("accept delivery", "delivery", delivery, "err", err)
 		reply(w, http.StatusServiceUnavailable, map[string]any{"error": "could not store the delivery; GitHub may redeliver it"})
 		return
 	}
-	if dup {
-		reply(w, http.StatusOK, map[string]any{"duplicate": true, "run": runID})
+	switch {
+	case rec.Replay:
+		// A new delivery id with the content of an accepted one: a replayed body, or one
+		// event sent to two hooks. Either way it must not run twice.
+		h.log.Warn("replayed delivery: not run again", "delivery", delivery, "event", name, "action", ev.Action,
+			"repo", ev.Repo, "sha", ev.SHA, "pr", ev.PR, "run", rec.Run)
+		reply(w, http.StatusOK, map[string]any{"duplicate": true, "run": rec.Run, "replay": true})
+		return
+	case rec.Duplicate:
+		reply(w, http.StatusOK, map[string]any{"duplicate": true, "run": rec.Run})
 		return
 	}
-	h.log.Info("delivery accepted", "delivery", delivery, "event", name, "repo", ev.Repo, "sha", ev.SHA, "run", runID)
-	reply(w, http.StatusAccepted, map[string]any{"run": runID, "kind": ev.Kind})
+	h.log.Info("delivery accepted", "delivery", delivery, "event", name, "repo", ev.Repo, "sha", ev.SHA, "run", rec.Run)
+	reply(w, http.StatusAccepted, map[string]any{"run": rec.Run, "kind": ev.Kind})
 }
 
 func handled(name string) bool {
@@ -171,59 +207,11 @@ func (h *Handler) allowed(repo string) bool {
 	return false
 }
 
-// Normalize reduces a parsed go-github event to an event.Event. A non-empty
-// ignored says why the runner does not act on it.
-func Normalize(parsed any) (ev event.Event, ignored string) {
-	switch e := parsed.(type) {
-	case *github.PushEvent:
-		ev = event.Event{
-			Kind: event.KindDeploy, Repo: e.GetRepo().GetFullName(), CloneURL: e.GetRepo().GetCloneURL(),
-			SHA: e.GetAfter(), BaseSHA: e.GetBefore(), Ref: e.GetRef(), Sender: e.GetSender().GetLogin(),
-		}
-		if e.GetHeadCommit() != nil && e.GetHeadCommit().GetAuthor() != nil && e.GetHeadCommit().GetAuthor().GetName() != "" {
-			ev.Sender = e.GetHeadCommit().GetAuthor().GetName()
-		}
-		return ev, ""
-	case *github.PullRequestEvent:
-		pr := e.GetPullRequest()
-		ev = event.Event{
-			Action: e.GetAction(), Repo: e.GetRepo().GetFullName(), CloneURL: e.GetRepo().GetCloneURL(),
-			SHA: pr.GetHead().GetSHA(), BaseSHA: pr.GetBase().GetSHA(), Ref: pr.GetHead().GetRef(),
-			BaseRef: pr.GetBase().GetRef(), PR: e.GetNumber(), Sender: e.GetSender().GetLogin(),
-		}
-		if ev.PR == 0 {
-			ev.PR = pr.GetNumber()
-		}
-		switch e.GetAction() {
-		case "opened", "reopened", "synchronize":
-			ev.Kind = event.KindPlan
-		case "closed":
-			if !pr.GetMerged() {
-				return ev, "pull request closed without merge"
-			}
-			ev.Kind, ev.SHA = event.KindMerged, pr.GetMergeCommitSHA()
-		default:
-			return ev, "pull_request action " + e.GetAction() + " is not acted on"
-		}
-		return ev, ""
-	case *github.IssueCommentEvent:
-		ev = event.Event{
-			Kind: event.KindComment, Action: e.GetAction(), Repo: e.GetRepo().GetFullName(),
-			CloneURL: e.GetRepo().GetCloneURL(), PR: e.GetIssue().GetNumber(), Sender: e.GetSender().GetLogin(),
-			Comment: e.GetComment().GetBody(),
-		}
-		// Only a new comment by a person can be a command: edits and deletions
-		// never are, and the runner's own sticky plan comments (a bot's, edited
-		// on every push) would otherwise each become a run.
-		if e.GetAction() != "created" {
-			return ev, "issue_comment action " + e.GetAction() + " is not acted on"
-		}
-		if e.GetComment().GetUser().GetType() == "Bot" {
-			return ev, "comment by a bot (" + e.GetComment().GetUser().GetLogin() + ") is not acted on"
-		}
-		return ev, ""
+func refuse(w http.ResponseWriter, ref *refusal) {
+	if ref.retryAfter != "" {
+		w.Header().Set("Retry-After", ref.retryAfter)
 	}
-	return ev, fmt.Sprintf("event %T is not acted on", parsed)
+	reply(w, ref.code, map[string]any{"error": ref.msg})
 }
 
 func reply(w http.ResponseWriter, code int, body map[string]any) {

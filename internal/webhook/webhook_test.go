@@ -31,19 +31,19 @@ type fakeAcceptor struct {
 	evs  []event.Event
 }
 
-func (f *fakeAcceptor) Accept(_ context.Context, ev event.Event) (int64, bool, error) {
+func (f *fakeAcceptor) Accept(_ context.Context, ev event.Event) (event.Receipt, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.seen == nil {
 		f.seen = map[string]int64{}
 	}
 	if id, ok := f.seen[ev.DeliveryID]; ok {
-		return id, true, nil
+		return event.Receipt{Run: id, Duplicate: true}, nil
 	}
 	f.evs = append(f.evs, ev)
 	id := int64(len(f.evs))
 	f.seen[ev.DeliveryID] = id
-	return id, false, nil
+	return event.Receipt{Run: id}, nil
 }
 
 // payload reads a real GitHub payload from ../shared, or skips.

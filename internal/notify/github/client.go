@@ -47,16 +47,9 @@ var ErrConfig = errors.New("github client config")
 // or id fails here and not on the first comment.
 func New(ctx context.Context, opts Options) (*Client, error) {
 	m := newMasker(append([]string{opts.Token, string(opts.PrivateKey)}, opts.Secrets...)...)
-	base := "https://api.github.com/"
-	if opts.BaseURL != "" {
-		base = opts.BaseURL
-	}
-	if !strings.HasSuffix(base, "/") {
-		base += "/"
-	}
-	baseURL, err := url.Parse(base)
-	if err != nil || baseURL.Scheme == "" || baseURL.Host == "" {
-		return nil, fmt.Errorf("%w: base URL %q is not an absolute URL", ErrConfig, m.String(opts.BaseURL))
+	base, baseURL, err := apiBase(opts.BaseURL, m)
+	if err != nil {
+		return nil, err
 	}
 
 	var next http.RoundTripper
@@ -79,11 +72,10 @@ func New(ctx context.Context, opts Options) (*Client, error) {
 		if opts.AppID == 0 || opts.InstallationID == 0 || len(opts.PrivateKey) == 0 {
 			return nil, fmt.Errorf("%w: a GitHub App needs app id, installation id and private key", ErrConfig)
 		}
-		itr, err := ghinstallation.New(rt, opts.AppID, opts.InstallationID, opts.PrivateKey)
+		itr, err := installationTransport(rt, opts, base)
 		if err != nil {
-			return nil, m.Err(fmt.Errorf("%w: github app private key: %w", ErrConfig, err))
+			return nil, m.Err(err)
 		}
-		itr.BaseURL = strings.TrimSuffix(base, "/")
 		if _, err := itr.Token(ctx); err != nil {
 			return nil, m.Err(fmt.Errorf("github app installation token: %w", err))
 		}
@@ -104,6 +96,33 @@ func New(ctx context.Context, opts Options) (*Client, error) {
 	client.UploadURL = baseURL
 	client.UserAgent = "gitops-runner"
 	return &Client{gh: client, mask: m, self: newSelf(ask)}, nil
+}
+
+// apiBase is the REST API root (https://api.github.com/ when raw is empty), with its trailing slash.
+func apiBase(raw string, m *masker) (string, *url.URL, error) {
+	base := "https://api.github.com/"
+	if raw != "" {
+		base = raw
+	}
+	if !strings.HasSuffix(base, "/") {
+		base += "/"
+	}
+	u, err := url.Parse(base)
+	if err != nil || u.Scheme == "" || u.Host == "" {
+		return "", nil, fmt.Errorf("%w: base URL %q is not an absolute URL", ErrConfig, m.String(raw))
+	}
+	return base, u, nil
+}
+
+// installationTransport authenticates as the App's installation, minting installation tokens from base
+// (the API root, with its trailing slash) when needed.
+func installationTransport(rt http.RoundTripper, opts Options, base string) (*ghinstallation.Transport, error) {
+	itr, err := ghinstallation.New(rt, opts.AppID, opts.InstallationID, opts.PrivateKey)
+	if err != nil {
+		return nil, fmt.Errorf("%w: github app private key: %w", ErrConfig, err)
+	}
+	itr.BaseURL = strings.TrimSuffix(base, "/")
+	return itr, nil
 }
 
 // errorf wraps an error with what was being done and masks secrets out of the result.

@@ -38,6 +38,7 @@ type Reply struct {
 	Status    int
 	Run       int64  `json:"run"`
 	Duplicate bool   `json:"duplicate"`
+	Replay    bool   `json:"replay"` // a duplicate by content under a new delivery id
 	Ignored   string `json:"ignored"`
 	Error     string `json:"error"`
 }

@@ -19,11 +19,31 @@ import (
 type Server struct {
 	*httptest.Server
 	Root  string // directory holding <owner>/<name>.git repositories
-	Token string
+	Token string // the one token Start accepts; empty with StartVerifying
 }
 
-// Start serves the repositories under root. It fails when git is not installed.
+// Start serves the repositories under root to requests that carry token (none
+// needed when token is empty). It fails when git is not installed.
 func Start(root, token string) (*Server, error) {
+	if token == "" {
+		return start(root, "", nil)
+	}
+	return start(root, token, func(got string) bool {
+		return subtle.ConstantTimeCompare([]byte(got), []byte(token)) == 1
+	})
+}
+
+// StartVerifying serves the repositories under root to requests whose token
+// valid accepts, asked on every request: as GitHub accepts the installation
+// tokens it minted and not yet expired.
+func StartVerifying(root string, valid func(token string) bool) (*Server, error) {
+	if valid == nil {
+		return nil, fmt.Errorf("git http server: no token check")
+	}
+	return start(root, "", valid)
+}
+
+func start(root, token string, valid func(string) bool) (*Server, error) {
 	gitBin, err := exec.LookPath("git")
 	if err != nil {
 		return nil, fmt.Errorf("git http server: %w", err)
@@ -42,9 +62,9 @@ func Start(root, token string) (*Server, error) {
 	}
 	s := &Server{Root: root, Token: token}
 	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if token != "" {
+		if valid != nil {
 			_, pw, ok := r.BasicAuth()
-			if !ok || subtle.ConstantTimeCompare([]byte(pw), []byte(token)) != 1 {
+			if !ok || !valid(pw) {
 				w.Header().Set("WWW-Authenticate", `Basic realm="git"`)
 				http.Error(w, "authentication required", http.StatusUnauthorized)
 				return
