@@ -201,8 +201,9 @@ func newProjectOrigin(b *testing.B, root, stateDir string) *origin {
 	}
 	b.Cleanup(gs.Close)
 	gh := fakegithub.New(fakegithub.Config{Tokens: []string{gitToken}})
+	gh.SetCollaborator(repoName, benchAuthor, fakegithub.Collaborator{Role: "write"})
 	b.Cleanup(gh.Close)
-	return &origin{repo: repo, git: gs, gh: gh}
+	return &origin{state: stateDir, repo: repo, git: gs, gh: gh}
 }
 
 // copyTerraformTree copies src to dst without what a local terraform run leaves

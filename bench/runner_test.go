@@ -73,6 +73,7 @@ func newOrigin(b *testing.B, opts fixture.Options, extra map[string]string) *ori
 	}
 	b.Cleanup(gs.Close)
 	gh := fakegithub.New(fakegithub.Config{Tokens: []string{gitToken}})
+	gh.SetCollaborator(repoName, benchAuthor, fakegithub.Collaborator{Role: "write"})
 	b.Cleanup(gh.Close)
 	return &origin{state: opts.StateDir, repo: repo, git: gs, gh: gh}
 }
@@ -126,7 +127,7 @@ func baseConfig(b *testing.B, o *origin, bin string) config.Server {
 	}
 	return config.Server{
 		TerraformCLIConfig: os.Getenv("TF_CLI_CONFIG_FILE"), TerraformEnv: tfEnv, Sandbox: "auto",
-		SandboxReadWrite: []string{o.state}, SandboxReadOnly: readOnly, UnsafeUnisolatedPlans: true,
+		SandboxReadWrite: nonEmpty(o.state), SandboxReadOnly: readOnly, UnsafeUnisolatedPlans: true,
 		Listen: "127.0.0.1:0", WebhookSecret: webhookSecret, DataDir: data, AllowedRepos: []string{"acme/*"},
 		Workers: 4, PlanParallelism: 3, StageTimeout: 3 * time.Minute, ShutdownGrace: 5 * time.Second,
 		LockLease: 30 * time.Second, GitHubToken: gitToken, GitHubAPIURL: o.gh.URL(),
@@ -267,7 +268,7 @@ func (o *origin) pointRepo(m map[string]any) {
 		r = map[string]any{}
 		m["repository"] = r
 	}
-	r["full_name"], r["name"], r["clone_url"] = repoName, "platform", o.git.URL(repoName)
+	r["full_name"], r["name"], r["clone_url"], r["default_branch"] = repoName, "platform", o.git.URL(repoName), "main"
 	if _, ok := m["sender"]; !ok {
 		m["sender"] = map[string]any{"login": "dana"}
 	}
@@ -299,6 +300,11 @@ func (o *origin) prPayload(action string, number int, head, base, headRef string
 	pr["number"] = number
 	pr["head"].(map[string]any)["sha"], pr["head"].(map[string]any)["ref"] = head, headRef
 	pr["base"].(map[string]any)["sha"], pr["base"].(map[string]any)["ref"] = base, "main"
+	// The branch is in the repository itself (not a fork), opened by someone who may write to it.
+	for _, side := range []string{"head", "base"} {
+		pr[side].(map[string]any)["repo"] = map[string]any{"full_name": repoName, "name": "platform"}
+	}
+	pr["user"] = map[string]any{"login": benchAuthor}
 	return m
 }
 
@@ -368,4 +374,17 @@ func report(b *testing.B, format string, args ...any) {
 	s := fmt.Sprintf(format, args...)
 	b.Log(s)
 	fmt.Fprintf(os.Stdout, "%s: %s\n", b.Name(), s)
+}
+
+// benchAuthor opens the benchmarks' pull requests; the fake GitHub lets them write.
+const benchAuthor = "dana"
+
+func nonEmpty(paths ...string) []string {
+	var out []string
+	for _, p := range paths {
+		if p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
 }

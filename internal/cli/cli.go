@@ -52,7 +52,7 @@ func Serve(ctx context.Context, env Env, args []string) error {
 		return err
 	}
 	log := NewLogger(env.Stderr, cfg.LogLevel, cfg.LogJSON)
-	srv, err := server.New(ctx, cfg, log, server.Collaborators{})
+	srv, err := server.New(ctx, cfg, log, server.Collaborators{Getenv: env.Getenv})
 	if err != nil {
 		return err
 	}

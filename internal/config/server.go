@@ -40,6 +40,11 @@ type Server struct {
 	// the runner gives Terraform; default: TF_CLI_CONFIG_FILE.
 	TerraformCLIConfig string
 
+	// ReposConfig is the server-side repository policy file (RUNNER_REPOS_CONFIG; see internal/policy).
+	ReposConfig string
+	// AllowForkPRs plans pull requests from forks where the policy does not say (default false).
+	AllowForkPRs bool
+
 	// Sandbox is the isolation wanted for Terraform: auto, namespaces, user or off.
 	Sandbox string
 	// UnsafeUnisolatedPlans lets pull requests be planned when Terraform cannot run isolated.
@@ -161,6 +166,8 @@ func LoadServer(args []string, getenv func(string) string) (Server, error) {
 	str(&s.TerraformBin, "terraform", "RUNNER_TERRAFORM_BIN", "", "terraform or tofu binary (default: terraform, then tofu, on PATH)")
 	str(&s.PluginCacheDir, "plugin-cache", "TF_PLUGIN_CACHE_DIR", "", "shared Terraform plugin cache (default: DATA_DIR/plugin-cache)")
 	str(&s.TerraformCLIConfig, "terraform-cli-config", "RUNNER_TERRAFORM_CLI_CONFIG", getenv("TF_CLI_CONFIG_FILE"), "the operator's Terraform CLI configuration, the base of the runner's own (default: TF_CLI_CONFIG_FILE)")
+	str(&s.ReposConfig, "repos-config", "RUNNER_REPOS_CONFIG", "", "server-side repository policy (YAML): roles, approvals, deploy branches, who may plan, allowed overrides")
+	boolean(&s.AllowForkPRs, "allow-fork-prs", "RUNNER_ALLOW_FORK_PRS", "plan pull requests from forks (where the repository policy does not say)")
 	str(&s.Sandbox, "sandbox", "RUNNER_SANDBOX", "auto", "isolation of Terraform: auto (strongest available), namespaces, user or off")
 	boolean(&s.UnsafeUnisolatedPlans, "unsafe-unisolated-plans", "RUNNER_UNSAFE_UNISOLATED_PLANS", "plan pull requests even when Terraform cannot run isolated (their code can then read the runner's secrets)")
 	var sandboxRO, sandboxRW string
@@ -207,6 +214,12 @@ func LoadServer(args []string, getenv func(string) string) (Server, error) {
 				s.TerraformEnv = map[string]string{}
 			}
 			s.TerraformEnv[k] = v
+		}
+	}
+	if !given["terraform-cli-config"] && getenv("RUNNER_TERRAFORM_CLI_CONFIG") == "" && s.TerraformCLIConfig != "" {
+		// Only inherited from TF_CLI_CONFIG_FILE: Terraform itself carries on without a missing file.
+		if _, err := os.Stat(s.TerraformCLIConfig); err != nil {
+			s.TerraformCLIConfig = ""
 		}
 	}
 	s.AllowedRepos = splitList(allowed)

@@ -85,7 +85,7 @@ func TestLoadServerEnvironmentAndFlags(t *testing.T) {
 		"RUNNER_REGISTRY_INSECURE":       "true",
 		"RUNNER_LOG_LEVEL":               "debug",
 		"RUNNER_LOG_JSON":                "1",
-		"TF_CLI_CONFIG_FILE":             "/etc/terraformrc",
+		"TF_CLI_CONFIG_FILE":             key, // any file that exists
 		"RUNNER_SANDBOX":                 "user",
 		"RUNNER_UNSAFE_UNISOLATED_PLANS": "true",
 		"RUNNER_SANDBOX_READ_WRITE":      "/srv/state, /srv/more",
@@ -105,7 +105,7 @@ func TestLoadServerEnvironmentAndFlags(t *testing.T) {
 				SlackToken: "xoxb-1", SlackChannel: "#deploys", SlackAPIURL: "http://127.0.0.1:9999/api",
 				AWSRegion: "eu-west-1", AWSEndpoint: "http://127.0.0.1:4566", RolloutPoll: 100 * time.Millisecond,
 				RegistryInsecure: true, LogLevel: "debug", LogJSON: true,
-				TerraformCLIConfig: "/etc/terraformrc", Sandbox: "user", UnsafeUnisolatedPlans: true,
+				TerraformCLIConfig: key, Sandbox: "user", UnsafeUnisolatedPlans: true,
 				SandboxReadWrite: []string{"/srv/state", "/srv/more"},
 			}
 			if !reflect.DeepEqual(s, want) {

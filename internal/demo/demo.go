@@ -72,6 +72,8 @@ func Run(ctx context.Context, out io.Writer, opts Options) error {
 	p.step("Starting stand-ins on 127.0.0.1: GitHub, Slack, ECR + a real OCI registry, Auto Scaling, ECS, S3")
 	st := stack.Start()
 	defer st.Close()
+	// Dana, who opens the pull request, may write to the repository: the runner plans it.
+	st.GitHub.SetCollaborator(repoName, "dana", fakegithub.Collaborator{Role: "write"})
 	for _, e := range envs {
 		if err := st.SeedEnvironment(ctx, e, "demo-artifacts"); err != nil {
 			return err
@@ -229,8 +231,9 @@ func prEvent(cloneURL, head, base string) any {
 		Action: github.String("opened"), Number: github.Int(1), Repo: repository(cloneURL), Sender: &github.User{Login: github.String("dana")},
 		PullRequest: &github.PullRequest{
 			Number: github.Int(1), Title: github.String("Ship v2"), State: github.String("open"),
-			Head: &github.PullRequestBranch{SHA: github.String(head), Ref: github.String("ship-v2")},
-			Base: &github.PullRequestBranch{SHA: github.String(base), Ref: github.String("main")},
+			User: &github.User{Login: github.String("dana")},
+			Head: &github.PullRequestBranch{SHA: github.String(head), Ref: github.String("ship-v2"), Repo: repository(cloneURL)},
+			Base: &github.PullRequestBranch{SHA: github.String(base), Ref: github.String("main"), Repo: repository(cloneURL)},
 		},
 	}
 }
@@ -238,7 +241,8 @@ func prEvent(cloneURL, head, base string) any {
 func pushEvent(cloneURL, before, after string) any {
 	return &github.PushEvent{
 		Ref: github.String("refs/heads/main"), Before: github.String(before), After: github.String(after),
-		Repo:   &github.PushEventRepository{FullName: github.String(repoName), Name: github.String("platform"), CloneURL: github.String(cloneURL)},
+		Repo: &github.PushEventRepository{FullName: github.String(repoName), Name: github.String("platform"), CloneURL: github.String(cloneURL),
+			DefaultBranch: github.String("main")},
 		Sender: &github.User{Login: github.String("dana")},
 		HeadCommit: &github.HeadCommit{ID: github.String(after), Message: github.String("Merge pull request #1"),
 			Author: &github.CommitAuthor{Name: github.String("Dana Dev")}},

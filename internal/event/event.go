@@ -32,10 +32,14 @@ type Event struct {
 	Comment string `json:"comment,omitempty"`
 
 	// What a trigger policy judges a pull request by.
-	Author    string `json:"author,omitempty"`     // pull_request.user.login: who opened the pull request
-	Fork      bool   `json:"fork,omitempty"`       // the head is in another repository (or a deleted one)
-	Draft     bool   `json:"draft,omitempty"`      // pull_request.draft
-	CommentID int64  `json:"comment_id,omitempty"` // issue_comment: the comment's id
+	Author   string `json:"author,omitempty"`    // pull_request.user.login: who opened the pull request
+	Fork     bool   `json:"fork,omitempty"`      // the head is in another repository (or a deleted one)
+	Draft    bool   `json:"draft,omitempty"`     // pull_request.draft
+	HeadRepo string `json:"head_repo,omitempty"` // pull_request.head.repo.full_name ("" for a deleted fork)
+
+	// DefaultBranch is the repository's default branch: its .runner.yaml decides what deploys.
+	DefaultBranch string `json:"default_branch,omitempty"`
+	CommentID     int64  `json:"comment_id,omitempty"` // issue_comment: the comment's id
 
 	// ContentKey names what the delivery is about, independently of its delivery id: two deliveries
 	// with one key are the same GitHub event (a replayed body, or one event sent to two hooks). Empty

@@ -243,6 +243,15 @@ func TestMirrorLifecycle(t *testing.T) {
 		t.Errorf("an up-to-date Sync wrote a pack (%d packs)", got)
 	}
 
+	t.Run("BranchHead", func(t *testing.T) {
+		if got, err := m.BranchHead("main"); err != nil || got != h.merge {
+			t.Errorf("BranchHead(main) = %q, %v; want %s", got, err, h.merge)
+		}
+		if _, err := m.BranchHead("no-such-branch"); err == nil {
+			t.Error("BranchHead of a missing branch gave no error")
+		}
+	})
+
 	t.Run("CommitTime", func(t *testing.T) {
 		got, err := m.CommitTime(h.c1)
 		if want := time.Unix(1700000000+60, 0).UTC(); err != nil || !got.Equal(want) {

@@ -276,3 +276,18 @@ func commitOf(repo *git.Repository, rev string) (*object.Commit, error) {
 	}
 	return c, nil
 }
+
+// BranchHead returns the commit a branch of the mirror points at (as of the last sync).
+func (m *Mirror) BranchHead(branch string) (string, error) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	repo, err := m.open()
+	if err != nil {
+		return "", err
+	}
+	ref, err := repo.Reference(plumbing.NewBranchReferenceName(branch), true)
+	if err != nil {
+		return "", fmt.Errorf("branch %s of %s: %w", branch, m.url, err)
+	}
+	return ref.Hash().String(), nil
+}

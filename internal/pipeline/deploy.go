@@ -48,7 +48,8 @@ func (w *work) deploy(ctx context.Context) (string, string) {
 		}
 	}
 	if len(onBranch) == 0 {
-		return store.StatusNothing, "no environment deploys from branch " + branch
+		return store.StatusNothing, fmt.Sprintf("no environment deploys from branch %s: the default branch's %s and the server policy decide, not the pushed commit's",
+			branch, config.RepoFile)
 	}
 	changed, envNames, apps := scopeOf(targets)
 	if err := w.e.deps.Store.SetRunScope(ctx, w.run.ID, changed, envNames, apps); err != nil {
@@ -360,8 +361,12 @@ func (w *work) deployLocked(ctx context.Context, t target, images map[string]str
 		if err := w.checkLock(ctx, env.Name); err != nil {
 			return "", nil, fmt.Errorf("apply %s: %w", env.Name, err)
 		}
+		g, err := w.grant(ctx, env.Name)
+		if err != nil {
+			return "", nil, err
+		}
 		outs, err := w.e.deps.Terraform.Apply(ctx, ApplyRequest{
-			Env: env.Name, Dir: filepath.Join(w.src, filepath.FromSlash(env.Dir)), WorkTree: w.dir, Phase: PhaseApply,
+			Env: env.Name, Dir: filepath.Join(w.src, filepath.FromSlash(env.Dir)), WorkTree: w.dir, Phase: PhaseApply, Environ: g.Env,
 			PlanFile: filepath.Join(w.dir, "plans", env.Name+".tfplan"), Log: log,
 		})
 		if err != nil {
@@ -422,7 +427,11 @@ func (w *work) artifactsBucket(ctx context.Context, env config.Environment, log 
 		return "", errors.New("no Terraform runner configured to read the artifacts_bucket output")
 	}
 	fmt.Fprintf(log, "reading the artifacts_bucket output of %s\n", env.Dir)
-	outs, err := w.e.deps.Terraform.Outputs(ctx, ApplyRequest{Env: env.Name, Dir: filepath.Join(w.src, filepath.FromSlash(env.Dir)), WorkTree: w.dir, Phase: PhaseApply, Log: log})
+	g, err := w.grant(ctx, env.Name)
+	if err != nil {
+		return "", err
+	}
+	outs, err := w.e.deps.Terraform.Outputs(ctx, ApplyRequest{Env: env.Name, Dir: filepath.Join(w.src, filepath.FromSlash(env.Dir)), WorkTree: w.dir, Phase: PhaseApply, Environ: g.Env, Log: log})
 	if err != nil {
 		return "", fmt.Errorf("read outputs of %s: %w", env.Name, err)
 	}

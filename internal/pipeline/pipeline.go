@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gitops-runner/runner/internal/event"
@@ -60,6 +61,7 @@ type PlanRequest struct {
 	Phase    string // PhasePlan or PhaseApply
 	PlanFile string
 	Vars     map[string]string
+	Environ  map[string]string // Terraform's per-phase environment (credentials, region, passed variables)
 	Log      io.Writer
 }
 
@@ -76,6 +78,7 @@ type ApplyRequest struct {
 	WorkTree string
 	Phase    string
 	PlanFile string
+	Environ  map[string]string
 	Log      io.Writer
 }
 
@@ -92,7 +95,11 @@ type Deps struct {
 	Images    ImageBuilder   // nil: image apps cannot deploy
 	Bundles   BundleBuilder  // nil: bundle apps cannot deploy
 	Rollouts  Rollouts       // nil: no instance refresh / ECS wait
-	Logger    *slog.Logger
+	// Policy is the server-side policy; nil: the built-in default, and every pull request is planned.
+	Policy Policy
+	// Credentials give Terraform its per-phase environment; nil: only what the Terraform runner adds.
+	Credentials Credentials
+	Logger      *slog.Logger
 }
 
 // Options tune the engine.
@@ -107,6 +114,9 @@ type Options struct {
 	LogTailLines    int           // lines of a failing stage shown in notifications; default 20
 	Secrets         []string      // masked out of every log line and post
 	Isolation       Isolation     // how pull requests' Terraform runs
+	// TerraformVersion is the version of the runner's Terraform, checked against each repository's
+	// allowed versions ("" skips the check).
+	TerraformVersion string
 }
 
 // Isolation says how Terraform on unreviewed code runs, and whether it may run unisolated.
@@ -228,10 +238,18 @@ func (e *Engine) execute(ctx context.Context, run store.Run, log *slog.Logger) (
 		return store.StatusFailed, err.Error(), w
 	}
 	w.stages = stages
+	if ev.Kind == event.KindPlan {
+		// Who may have a pull request planned is decided before any of its code is read.
+		if ok, status, why := w.mayPlan(ctx); !ok {
+			return status, why, w
+		}
+	}
 	if err := w.checkout(ctx); err != nil {
 		if ev.Kind == event.KindPlan && ctx.Err() == nil {
-			// Say on the pull request why nothing was planned (e.g. a broken .runner.yaml).
+			// Say on the pull request why nothing was planned (e.g. a broken .runner.yaml, or one
+			// that asks for what the server policy refuses).
 			w.setStatus(ctx, "runner/config", "failure", "not planned: "+firstLine(e.mask.String(err.Error())))
+			w.planComment(ctx, configKey, "### Not planned: `.runner.yaml`\n\n```\n"+fence(e.mask.String(err.Error()))+"\n```\n", "")
 		}
 		return store.StatusFailed, err.Error(), w
 	}
@@ -252,29 +270,69 @@ func short(sha string) string {
 	return sha
 }
 
-// masker replaces secret values in text with "***".
-type masker struct{ r *strings.Replacer }
+// masker replaces secret values in text with "***". Secrets learnt while runs go (session
+// credentials) are added; the oldest of those are dropped past maxLearnt (sessions expire).
+type masker struct {
+	fixed []string
+
+	mu     sync.RWMutex
+	learnt []string
+	r      *strings.Replacer
+}
+
+// maxLearnt bounds the session secrets kept for masking: a day of busy runs.
+const maxLearnt = 3000
 
 func newMasker(secrets []string) *masker {
+	m := &masker{fixed: slices.Clone(secrets)}
+	m.build()
+	return m
+}
+
+// Add masks more secrets from now on, in every run.
+func (m *masker) Add(secrets ...string) {
+	if m == nil || len(secrets) == 0 {
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.learnt = append(m.learnt, secrets...)
+	if n := len(m.learnt) - maxLearnt; n > 0 {
+		m.learnt = slices.Delete(m.learnt, 0, n)
+	}
+	m.build()
+}
+
+// build rebuilds the replacer; callers hold mu (or own m).
+func (m *masker) build() {
 	// strings.Replacer tries its patterns in argument order at each position:
 	// longest first, so a secret that starts with another is masked whole.
-	secrets = slices.Clone(secrets)
+	secrets := append(slices.Clone(m.fixed), m.learnt...)
 	slices.SortStableFunc(secrets, func(a, b string) int { return len(b) - len(a) })
 	var pairs []string
-	for _, s := range secrets {
+	for _, s := range slices.Compact(secrets) {
 		if len(s) >= 4 {
 			pairs = append(pairs, s, "***")
 		}
 	}
-	if len(pairs) == 0 {
-		return &masker{}
+	m.r = nil
+	if len(pairs) > 0 {
+		m.r = strings.NewReplacer(pairs...)
 	}
-	return &masker{r: strings.NewReplacer(pairs...)}
 }
 
 func (m *masker) String(s string) string {
-	if m == nil || m.r == nil {
+	if m == nil {
 		return s
 	}
-	return m.r.Replace(s)
+	m.mu.RLock()
+	r := m.r
+	m.mu.RUnlock()
+	if r == nil {
+		return s
+	}
+	return r.Replace(s)
 }
+
+// fence keeps text inside a code fence: a line of backticks in it would close the fence early.
+func fence(s string) string { return strings.ReplaceAll(s, "```", "`\u200b``") }

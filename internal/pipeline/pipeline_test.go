@@ -181,6 +181,20 @@ type harness struct {
 	e       *Engine
 	n       int
 	store   Store // what the engine sees (the real store unless a test wraps it)
+	deps    Deps
+	opts    Options
+}
+
+// with rebuilds the engine with changed collaborators.
+func (h *harness) with(mod func(*Deps)) {
+	h.t.Helper()
+	d := h.deps
+	mod(&d)
+	e, err := New(d, h.opts)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	h.e = e
 }
 
 func newHarness(t *testing.T, fo fixture.Options, tune func(*Options), wrap func(Store) Store) *harness {
@@ -207,11 +221,12 @@ func newHarness(t *testing.T, fo fixture.Options, tune func(*Options), wrap func
 	if tune != nil {
 		tune(&opts)
 	}
-	h.e, err = New(Deps{
+	h.deps, h.opts = Deps{
 		Store: h.store, Git: gitrepo.NewMirrors(filepath.Join(dir, "mirrors"), gitrepo.Auth{}, nil),
 		Terraform: h.tf, PRs: h.prs, Deploys: h.deploys, Images: h.images, Rollouts: h.rollout,
 		Logger: slog.New(slog.DiscardHandler),
-	}, opts)
+	}, opts
+	h.e, err = New(h.deps, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

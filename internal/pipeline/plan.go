@@ -37,6 +37,7 @@ func (w *work) planPR(ctx context.Context) (string, string) {
 	if err := w.e.deps.Store.SetRunScope(ctx, w.run.ID, changed, res.Environments, res.Apps); err != nil {
 		return store.StatusFailed, err.Error()
 	}
+	w.configChanges(ctx, base, changed)
 	if len(res.Environments) == 0 {
 		return store.StatusNothing, "the pull request affects no environment"
 	}
@@ -151,7 +152,7 @@ func (w *work) planOnePR(ctx context.Context, env config.Environment) error {
 	if newer := w.supersededBy(ctx); newer != "" {
 		w.log.Info("plan superseded by a newer head; comment left alone", "env", env.Name, "newer", short(newer))
 	} else {
-		w.planComment(ctx, env.Name, result.Summary.Markdown(), w.e.mask.String(result.Text))
+		w.planComment(ctx, env.Name, w.note(env.Name)+result.Summary.Markdown(), w.e.mask.String(result.Text))
 	}
 	w.prStatus(ctx, env.Name, "success", summaryLine(result.Summary))
 	return nil
@@ -171,8 +172,18 @@ func (w *work) plan(ctx context.Context, env config.Environment, vars map[string
 	if err != nil {
 		return PlanResult{}, err
 	}
+	g, err := w.grant(ctx, env.Name)
+	if err != nil {
+		return PlanResult{}, err
+	}
+	if g.Note != "" {
+		fmt.Fprintf(log, "note: %s\n", g.Note)
+	}
 	use := map[string]string{}
 	for k, v := range env.Vars {
+		use[k] = v
+	}
+	for k, v := range w.phaseVars(env.Name) {
 		use[k] = v
 	}
 	for k, v := range vars {
@@ -187,7 +198,8 @@ func (w *work) plan(ctx context.Context, env config.Environment, vars map[string
 		}
 	}
 	return w.e.deps.Terraform.Plan(ctx, PlanRequest{
-		Env: env.Name, Dir: dir, WorkTree: w.dir, Phase: w.phase(), PlanFile: filepath.Join(plans, env.Name+".tfplan"), Vars: use, Log: log,
+		Env: env.Name, Dir: dir, WorkTree: w.dir, Phase: w.phase(), PlanFile: filepath.Join(plans, env.Name+".tfplan"), Vars: use,
+		Environ: g.Env, Log: log,
 	})
 }
 

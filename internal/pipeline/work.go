@@ -15,6 +15,7 @@ import (
 	"github.com/gitops-runner/runner/internal/config"
 	"github.com/gitops-runner/runner/internal/event"
 	"github.com/gitops-runner/runner/internal/gitrepo"
+	"github.com/gitops-runner/runner/internal/policy"
 	"github.com/gitops-runner/runner/internal/store"
 )
 
@@ -30,10 +31,12 @@ type work struct {
 
 	mirror *gitrepo.Mirror
 	src    string
-	cfg    *config.Repo
+	cfg    *config.Repo     // the effective configuration: the repository's under the server policy
+	eff    policy.Effective // what the policy adds per environment (roles, vars per phase)
 	story  *story
 
-	waiting *WaitingError // set when the run must come back later
+	waiting *WaitingError    // set when the run must come back later
+	grants  map[string]Grant // Terraform's environment per environment, for this run's phase (under mu)
 }
 
 func (w *work) stage(k store.StageKey) (store.Stage, bool) {
@@ -110,12 +113,36 @@ func (w *work) checkout(ctx context.Context) error {
 		if err := m.Checkout(ctx, ev.SHA, w.src); err != nil {
 			return "", nil, fmt.Errorf("check out %s: %w", short(ev.SHA), err)
 		}
-		cfg, err := config.LoadRepo(w.src)
-		if err != nil {
-			// Name files as the repository does, not by this runner's work tree path.
-			return "", nil, errors.New(strings.ReplaceAll(err.Error(), w.src+string(filepath.Separator), ""))
+		var cfg *config.Repo
+		if ev.Kind == event.KindDeploy {
+			// Which branch deploys what, and what it needs, is never the pushed commit's to say.
+			c, def, err := w.deployConfig(ctx)
+			if err != nil {
+				return "", nil, err
+			}
+			fmt.Fprintf(log, "deploy configuration: %s of the default branch %s, under the server policy (%s)\n", config.RepoFile, def, w.policyFor().Source)
+			cfg = c
+		} else {
+			c, err := w.loadRepo(w.src)
+			if err != nil {
+				return "", nil, err
+			}
+			cfg = c
 		}
-		w.cfg = cfg
+		eff, err := w.applyPolicy(cfg)
+		if err != nil {
+			if ev.Kind != event.KindDeploy {
+				return "", nil, err
+			}
+			// The default branch's file is reviewed; what it asks beyond the policy is left out.
+			fmt.Fprintf(log, "warning: %v\n", err)
+		}
+		if v := w.e.opts.TerraformVersion; v != "" {
+			if err := w.policyFor().CheckTerraform(v); err != nil {
+				return "", nil, err
+			}
+		}
+		w.cfg, w.eff = eff.Repo, eff
 		names := make([]string, 0, len(cfg.Environments))
 		for _, e := range cfg.Ordered() {
 			names = append(names, e.Name)

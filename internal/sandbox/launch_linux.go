@@ -243,7 +243,10 @@ func bind(root, p string, readOnly, required bool) error {
 	if err := unix.Mount(real, target, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
 		return fmt.Errorf("bind %s: %w", p, err)
 	}
-	flags := uintptr(unix.MS_REMOUNT | unix.MS_BIND | unix.MS_NOSUID | unix.MS_NODEV)
+	flags := uintptr(unix.MS_REMOUNT | unix.MS_BIND | unix.MS_NOSUID)
+	if !strings.HasPrefix(p, "/dev/") {
+		flags |= unix.MS_NODEV // device files work only where they are bound one by one (/dev/null ...)
+	}
 	if readOnly {
 		flags |= unix.MS_RDONLY
 	}

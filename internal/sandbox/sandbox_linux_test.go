@@ -111,6 +111,7 @@ func TestSandboxIsolatesTheCommand(t *testing.T) {
 				"runner data":   `ls ` + data + ` 2>&1`,
 				"etc shadow":    `cat /etc/shadow 2>&1 || echo denied`,
 				"root ssh keys": `ls /root 2>&1 || echo denied`,
+				"dev null":      `echo x > /dev/null && head -c 4 /dev/urandom | wc -c`,
 			}
 			// One command runs every check (each launch costs a process start or two).
 			var script strings.Builder
@@ -131,6 +132,9 @@ func TestSandboxIsolatesTheCommand(t *testing.T) {
 			}
 			if len(got) != len(checks) {
 				t.Fatalf("ran %d checks of %d: %s", len(got), len(checks), out)
+			}
+			if strings.TrimSpace(got["dev null"]) != "4" {
+				t.Errorf("/dev/null or /dev/urandom unusable: %q", got["dev null"])
 			}
 			if strings.TrimSpace(got["uid"]) == "0" {
 				t.Errorf("the command runs as root")

@@ -15,16 +15,21 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/gitops-runner/runner/internal/awscreds"
 	"github.com/gitops-runner/runner/internal/config"
 	ghnotify "github.com/gitops-runner/runner/internal/notify/github"
 	slacknotify "github.com/gitops-runner/runner/internal/notify/slack"
 	"github.com/gitops-runner/runner/internal/pipeline"
+	"github.com/gitops-runner/runner/internal/policy"
 )
 
 // fillFromConfig builds the outside-world clients the configuration asks for
 // (GitHub, Slack, AWS) where the caller did not supply them.
 func fillFromConfig(ctx context.Context, cfg config.Server, log *slog.Logger, c *Collaborators) error {
-	if (c.PRs == nil || c.Deploys == nil) && (cfg.GitHubToken != "" || cfg.GitHubAppID != 0) {
+	if c.Getenv == nil {
+		c.Getenv = os.Getenv
+	}
+	if (c.PRs == nil || c.Deploys == nil || c.Permissions == nil) && (cfg.GitHubToken != "" || cfg.GitHubAppID != 0) {
 		opts := ghnotify.Options{Token: cfg.GitHubToken, BaseURL: cfg.GitHubAPIURL, Secrets: cfg.Secrets()}
 		if cfg.GitHubAppID != 0 {
 			key, err := os.ReadFile(cfg.GitHubAppKeyFile)
@@ -43,18 +48,24 @@ func fillFromConfig(ctx context.Context, cfg config.Server, log *slog.Logger, c 
 		if c.Deploys == nil {
 			c.Deploys = gh
 		}
+		if c.Permissions == nil {
+			c.Permissions = policy.NewPermissions(gh.REST(), policy.PermissionsOptions{})
+		}
 	}
 	if c.Slack == nil && (cfg.SlackToken != "" || cfg.SlackWebhookURL != "") {
 		c.Slack = NewSlack(slacknotify.Options{
 			Token: cfg.SlackToken, WebhookURL: cfg.SlackWebhookURL, Channel: cfg.SlackChannel, APIURL: cfg.SlackAPIURL, Logger: log,
 		})
 	}
-	if c.Rollouts != nil && c.Bundles != nil && c.Images != nil {
+	if c.Rollouts != nil && c.Bundles != nil && c.Images != nil && c.Credentials != nil {
 		return nil
 	}
 	awsCfg, err := loadAWSConfig(ctx, cfg.AWSRegion)
 	if err != nil {
 		return err
+	}
+	if c.Credentials == nil {
+		c.Credentials = phaseCredentials{assumer: awscreds.NewAssumer(awsCfg, cfg.AWSEndpoint), region: awsCfg.Region, getenv: c.Getenv}
 	}
 	ep := func() *string {
 		if cfg.AWSEndpoint == "" {

@@ -32,9 +32,16 @@ var envs = []string{"dev", "staging", "prod"}
 // through the real clients configured as in production.
 func newStackHarness(t *testing.T, opts fixture.Options, mods ...func(*config.Server)) (*harness, *stack.Stack) {
 	t.Helper()
+	return newStackHarnessWith(t, opts, server.Collaborators{}, mods...)
+}
+
+// newStackHarnessWith is newStackHarness with some collaborators of the test's own.
+func newStackHarnessWith(t *testing.T, opts fixture.Options, c server.Collaborators, mods ...func(*config.Server)) (*harness, *stack.Stack) {
+	t.Helper()
 	st := stack.Start()
 	t.Cleanup(st.Close)
 	st.GitHub.AddToken(gitToken)
+	st.GitHub.SetCollaborator(repoName, prAuthor, fakegithub.Collaborator{Role: "write"})
 	for _, e := range envs {
 		if err := st.SeedEnvironment(context.Background(), e, "demo-artifacts"); err != nil {
 			t.Fatal(err)
@@ -56,7 +63,7 @@ func newStackHarness(t *testing.T, opts fixture.Options, mods ...func(*config.Se
 			mod(c)
 		}
 	})
-	h.start(server.Collaborators{})
+	h.start(c)
 	return h, st
 }
 
@@ -290,6 +297,8 @@ func TestBundleBucketFromTerraformOutputs(t *testing.T) {
 			t.Fatalf("terraform %s: %v\n%s", args[0], err, out)
 		}
 	}
+	// The hand apply ran as root; the runner's sandboxed Terraform must be able to write that state.
+	shareWithSandbox(t, h.cfg.SandboxReadWrite...)
 	_, sha := changeEverything(t, h, nil)
 	run := h.waitRun(h.accept("push", h.pushPayload(fixture.ZeroSHA, sha)), 5*time.Minute)
 	stages := stageMap(run)
@@ -302,5 +311,22 @@ func TestBundleBucketFromTerraformOutputs(t *testing.T) {
 	}
 	if s := stages["prod/bundle:frontend"]; s.Status != store.StageFailed || !strings.Contains(s.Detail, "no artifacts bucket yet") {
 		t.Fatalf("prod bundle = %s %q, want a clear failure", s.Status, s.Detail)
+	}
+}
+
+// shareWithSandbox opens files written by hand (as root) in the sandbox's read-write paths to the
+// sandbox users, as an operator would.
+func shareWithSandbox(t *testing.T, dirs ...string) {
+	t.Helper()
+	for _, d := range dirs {
+		err := filepath.WalkDir(d, func(p string, e os.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			return os.Chmod(p, map[bool]os.FileMode{true: 0o777, false: 0o666}[e.IsDir()])
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
 	}
 }

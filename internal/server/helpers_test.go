@@ -40,6 +40,7 @@ type harness struct {
 	cancel context.CancelFunc
 	done   chan error
 	cfg    config.Server
+	gh     *fakegithub.Server // the repository harness's GitHub stand-in (the stack harness has its own)
 }
 
 func terraformBin(t *testing.T) string {
@@ -83,6 +84,7 @@ func newRepoHarness(t *testing.T, opts fixture.Options, mod func(*config.Server)
 	t.Cleanup(gs.Close)
 	gh := fakegithub.New(fakegithub.Config{Tokens: []string{gitToken}})
 	t.Cleanup(gh.Close)
+	gh.SetCollaborator(repoName, prAuthor, fakegithub.Collaborator{Role: "write"})
 	cfg := config.Server{
 		Listen: "127.0.0.1:0", WebhookSecret: testSecret, DataDir: filepath.Join(dir, "data"),
 		AllowedRepos: []string{"acme/*"}, Workers: 2, PlanParallelism: 3, StageTimeout: 3 * time.Minute,
@@ -95,7 +97,7 @@ func newRepoHarness(t *testing.T, opts fixture.Options, mod func(*config.Server)
 	if mod != nil {
 		mod(&cfg)
 	}
-	return &harness{t: t, repo: repo, git: gs, cfg: cfg}
+	return &harness{t: t, repo: repo, git: gs, cfg: cfg, gh: gh}
 }
 
 func (h *harness) start(c server.Collaborators) {
@@ -155,7 +157,11 @@ func (h *harness) pointRepo(m map[string]any) {
 	r["full_name"] = repoName
 	r["name"] = "platform"
 	r["clone_url"] = h.git.URL(repoName)
+	r["default_branch"] = "main"
 }
+
+// prAuthor is who opens the pull requests of the real payload; the harness lets them write.
+const prAuthor = "Codertocat"
 
 // prPayload derives a pull_request payload for head/base SHAs from the real one.
 func (h *harness) prPayload(action string, number int, head, base, headRef string) map[string]any {
@@ -169,6 +175,12 @@ func (h *harness) prPayload(action string, number int, head, base, headRef strin
 	pr["head"].(map[string]any)["ref"] = headRef
 	pr["base"].(map[string]any)["sha"] = base
 	pr["base"].(map[string]any)["ref"] = "main"
+	// The branch is in the repository itself, not a fork.
+	for _, side := range []string{"head", "base"} {
+		if r, ok := pr[side].(map[string]any)["repo"].(map[string]any); ok {
+			r["full_name"], r["name"] = repoName, "platform"
+		}
+	}
 	return m
 }
 

@@ -4,12 +4,14 @@ package server_test
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -18,16 +20,34 @@ import (
 	"github.com/gitops-runner/runner/internal/testenv/fixture"
 )
 
-// runnerBinary builds cmd/runner once per test binary run.
+// built is the runner binary, built once per test binary run (each build takes a minute here).
+var built struct {
+	once sync.Once
+	bin  string
+	err  error
+}
+
+// runnerBinary builds cmd/runner once per test binary run, into a directory of its own under the
+// system's temporary directory (it outlives the first test that asks for it).
 func runnerBinary(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "runner")
-	cmd := exec.Command("go", "build", "-o", bin, "../../cmd/runner")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("build runner: %v\n%s", err, out)
+	built.once.Do(func() {
+		dir, err := os.MkdirTemp("", "runner-e2e-bin-")
+		if err != nil {
+			built.err = err
+			return
+		}
+		built.bin = filepath.Join(dir, "runner")
+		cmd := exec.Command("go", "build", "-o", built.bin, "../../cmd/runner")
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			built.err = fmt.Errorf("build runner: %v\n%s", err, out)
+		}
+	})
+	if built.err != nil {
+		t.Fatal(built.err)
 	}
-	return bin
+	return built.bin
 }
 
 func freeAddr(t *testing.T) string {

@@ -19,6 +19,7 @@ import (
 	"github.com/gitops-runner/runner/internal/config"
 	"github.com/gitops-runner/runner/internal/gitrepo"
 	"github.com/gitops-runner/runner/internal/pipeline"
+	"github.com/gitops-runner/runner/internal/policy"
 	"github.com/gitops-runner/runner/internal/queue"
 	"github.com/gitops-runner/runner/internal/store"
 	"github.com/gitops-runner/runner/internal/tf"
@@ -47,6 +48,14 @@ type Collaborators struct {
 	Images    pipeline.ImageBuilder
 	Bundles   pipeline.BundleBuilder
 	Rollouts  pipeline.Rollouts
+	// Permissions answers who may plan (GitHub look-ups); default: from the GitHub client.
+	Permissions policy.Checker
+	// Credentials give Terraform its per-phase role sessions; default: STS from the runner's own AWS
+	// configuration.
+	Credentials pipeline.Credentials
+	// Getenv reads the runner's environment for the variables the policy passes on (pass_env);
+	// default: os.Getenv.
+	Getenv func(string) string
 }
 
 // New opens the store (taking the data directory for this process alone), builds
@@ -85,6 +94,10 @@ func New(ctx context.Context, cfg config.Server, log *slog.Logger, c Collaborato
 			log.Warn("terraform not available: plan and apply stages will fail until it is installed", "err", err)
 		}
 	}
+	pol, err := loadPolicy(cfg)
+	if err != nil {
+		return nil, err
+	}
 	if err := fillFromConfig(ctx, cfg, log, &c); err != nil {
 		return nil, err
 	}
@@ -97,10 +110,11 @@ func New(ctx context.Context, cfg config.Server, log *slog.Logger, c Collaborato
 		Store: s.store, Git: gitrepo.NewMirrors(filepath.Join(cfg.DataDir, "mirrors"), auth, log),
 		Terraform: c.Terraform, PRs: c.PRs, Deploys: c.Deploys, Slack: c.Slack, Images: c.Images,
 		Bundles: c.Bundles, Rollouts: c.Rollouts, Logger: log,
+		Policy: runPolicy{p: pol, perms: c.Permissions}, Credentials: c.Credentials,
 	}, pipeline.Options{
 		WorkDir: filepath.Join(cfg.DataDir, "runs"), StageTimeout: cfg.StageTimeout, LockLease: cfg.LockLease,
 		PlanParallelism: cfg.PlanParallelism, PublicURL: cfg.PublicURL, Holder: fmt.Sprintf("%s/%d", host, os.Getpid()),
-		Secrets: cfg.Secrets(), Isolation: iso.pipeline(),
+		Secrets: cfg.Secrets(), Isolation: iso.pipeline(), TerraformVersion: terraformVersion(ctx, cfg, log),
 	})
 	if err != nil {
 		return nil, err

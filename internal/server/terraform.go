@@ -4,12 +4,15 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/gitops-runner/runner/internal/config"
 	"github.com/gitops-runner/runner/internal/pipeline"
 	"github.com/gitops-runner/runner/internal/tf"
 )
@@ -47,15 +50,21 @@ func NewTerraform(o TerraformOptions) (pipeline.Terraform, error) {
 	return &terraformRunner{bin: bin, pluginCache: o.PluginCache, timeout: o.Timeout, sandbox: o.Sandbox, baseEnv: o.BaseEnv}, nil
 }
 
-func (t *terraformRunner) workspace(env, dir, workTree string, log io.Writer) (*tf.Workspace, error) {
+func (t *terraformRunner) workspace(env, dir, workTree string, environ map[string]string, log io.Writer) (*tf.Workspace, error) {
 	opts := tf.Options{
 		Bin: t.bin, Dir: dir, Environment: env, PluginCacheDir: t.pluginCache, Env: t.env,
 		Log: log, CommandTimeout: t.timeout,
 	}
+	if t.baseEnv != nil {
+		// Terraform's whole environment: the runner's explicit base and the phase's own (credentials).
+		opts.BaseEnv = maps.Clone(t.baseEnv)
+		maps.Copy(opts.BaseEnv, environ)
+		opts.PluginCacheDir = ""
+	}
 	if t.sandbox != nil {
 		// The sandbox reads providers from the cache through the runner's CLI configuration; it
 		// never writes the cache.
-		opts.Sandbox, opts.WorkTree, opts.BaseEnv, opts.PluginCacheDir = t.sandbox, workTree, t.baseEnv, ""
+		opts.Sandbox, opts.WorkTree = t.sandbox, workTree
 	}
 	return tf.New(opts)
 }
@@ -68,7 +77,7 @@ func (t *terraformRunner) Plan(ctx context.Context, req pipeline.PlanRequest) (p
 	if err != nil {
 		return pipeline.PlanResult{}, err
 	}
-	ws, err := t.workspace(req.Env, req.Dir, req.WorkTree, capture)
+	ws, err := t.workspace(req.Env, req.Dir, req.WorkTree, req.Environ, capture)
 	if err != nil {
 		return pipeline.PlanResult{}, err
 	}
@@ -146,7 +155,7 @@ func (t *terraformRunner) Apply(ctx context.Context, req pipeline.ApplyRequest) 
 	if _, err := os.Stat(planFile); err != nil {
 		return nil, fmt.Errorf("saved plan for %s: %w", req.Env, err)
 	}
-	ws, err := t.workspace(req.Env, req.Dir, req.WorkTree, req.Log)
+	ws, err := t.workspace(req.Env, req.Dir, req.WorkTree, req.Environ, req.Log)
 	if err != nil {
 		return nil, err
 	}
@@ -159,7 +168,7 @@ func (t *terraformRunner) Apply(ctx context.Context, req pipeline.ApplyRequest) 
 
 // Outputs initialises the environment and reads its current outputs (no plan, no apply).
 func (t *terraformRunner) Outputs(ctx context.Context, req pipeline.ApplyRequest) (map[string]string, error) {
-	ws, err := t.workspace(req.Env, req.Dir, req.WorkTree, req.Log)
+	ws, err := t.workspace(req.Env, req.Dir, req.WorkTree, req.Environ, req.Log)
 	if err != nil {
 		return nil, err
 	}
@@ -167,4 +176,19 @@ func (t *terraformRunner) Outputs(ctx context.Context, req pipeline.ApplyRequest
 		return nil, err
 	}
 	return ws.Outputs(ctx)
+}
+
+// terraformVersion is the runner's Terraform version, for the policy's allowed versions ("" when it
+// cannot be told: the check is then skipped, and plans fail on the missing binary anyway).
+func terraformVersion(ctx context.Context, cfg config.Server, log *slog.Logger) string {
+	bin, err := tf.FindBinary(cfg.TerraformBin, execLookPath)
+	if err != nil {
+		return ""
+	}
+	v, err := tf.BinaryVersion(ctx, bin)
+	if err != nil {
+		log.Warn("terraform version unknown: the policy's terraform_versions are not checked", "err", err)
+		return ""
+	}
+	return v
 }

@@ -15,7 +15,9 @@ import (
 
 	"github.com/gitops-runner/runner/internal/config"
 	"github.com/gitops-runner/runner/internal/store"
+	"github.com/gitops-runner/runner/internal/testenv/fakegithub"
 	"github.com/gitops-runner/runner/internal/testenv/fixture"
+	"github.com/gitops-runner/runner/internal/testenv/stack"
 )
 
 // canaryForms are the ways a canary may show up: plain, and base64-encoded at each of the three
@@ -56,30 +58,41 @@ func TestUntrustedPlanCannotReadTheRunnersSecrets(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("isolation needs the runner to run as root (CI does)")
 	}
+	unisolated := func(c *config.Server) { c.Sandbox, c.UnsafeUnisolatedPlans = "off", true }
 	for _, tt := range []struct {
 		name      string
 		mod       func(*config.Server)
-		wantLeaks bool
+		process   bool // the real runner binary, with the canaries in its initial environment
+		wantLeaks string
 	}{
-		{"isolated", func(*config.Server) {}, false},
-		{"control: unisolated", func(c *config.Server) { c.Sandbox, c.UnsafeUnisolatedPlans = "off", true }, true},
+		{"isolated", func(*config.Server) {}, false, ""},
+		{"control: unisolated", unisolated, false, "app key file"},
+		{"isolated runner process", func(*config.Server) {}, true, ""},
+		// Unisolated, Terraform reads the runner's own environment through /proc/<ppid>/environ.
+		{"control: unisolated runner process", unisolated, true, "TF_TOKEN_app_example"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			leaks := hostilePlanLeaks(t, tt.mod)
-			if tt.wantLeaks && len(leaks) == 0 {
-				t.Fatal("the control plan leaked nothing: the test would prove nothing")
-			}
-			if !tt.wantLeaks {
-				for _, l := range leaks {
-					t.Error(l)
+			leaks := hostilePlanLeaks(t, tt.mod, tt.process)
+			if tt.wantLeaks != "" {
+				if !strings.Contains(strings.Join(leaks, "\n"), "canary "+tt.wantLeaks) {
+					t.Fatalf("the control did not leak %s (leaks: %q): the test would prove nothing", tt.wantLeaks, leaks)
 				}
+				return
+			}
+			for _, l := range leaks {
+				t.Error(l)
 			}
 		})
 	}
 }
 
-// hostilePlanLeaks plans the hostile pull request and returns where canaries showed up.
-func hostilePlanLeaks(t *testing.T, mod func(*config.Server)) []string {
+// envCanaries are the canaries put in the runner's environment (the others are in files).
+var envCanaries = []string{"AWS_SECRET_ACCESS_KEY", "GITHUB_TOKEN", "RUNNER_WEBHOOK_SECRET", "SLACK_BOT_TOKEN", "TF_TOKEN_app_example", "TF_VAR_stolen"}
+
+// hostilePlanLeaks plans the hostile pull request and returns where canaries showed up. With process,
+// the runner is the real binary started with the canaries in its environment (as in production);
+// otherwise it runs in the test process, whose environment Terraform would inherit.
+func hostilePlanLeaks(t *testing.T, mod func(*config.Server), process bool) []string {
 	t.Helper()
 	canaries := map[string]string{
 		"AWS_SECRET_ACCESS_KEY": "canary-aws-secret-7Qk2Vd9Lx3",
@@ -97,18 +110,44 @@ func hostilePlanLeaks(t *testing.T, mod func(*config.Server)) []string {
 	if err := os.MkdirAll(filepath.Dir(awsCreds), 0o700); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(awsCreds, []byte("[default]\naws_secret_access_key = "+canaries["aws credentials file"]+"\n"), 0o600); err != nil {
+	if err := os.WriteFile(awsCreds, []byte("[default]\naws_access_key_id = AKIACANARYKEY0000001\naws_secret_access_key = "+canaries["aws credentials file"]+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	keyFile := filepath.Join(t.TempDir(), "app.pem")
 	if err := os.WriteFile(keyFile, []byte(canaries["app key file"]), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	h, st := newStackHarness(t, fixture.Options{Environments: []string{"dev"}, NoApps: true}, mod)
-	// Set after the harness (which sets AWS keys of its own): Terraform's environment is built per
-	// command, so these are what a leak through the environment would carry.
-	for _, k := range []string{"AWS_SECRET_ACCESS_KEY", "GITHUB_TOKEN", "RUNNER_WEBHOOK_SECRET", "SLACK_BOT_TOKEN", "TF_TOKEN_app_example", "TF_VAR_stolen"} {
-		t.Setenv(k, canaries[k])
+	var h *harness
+	var gh *fakegithub.Server
+	if process {
+		h = newRepoHarness(t, fixture.Options{Environments: []string{"dev"}, NoApps: true}, mod)
+		gh = h.gh
+		// The process gets these as its initial environment (startProcess sets its own GitHub token,
+		// webhook secret and AWS keys over the first three).
+		for _, k := range envCanaries {
+			t.Setenv(k, canaries[k])
+		}
+		logf, err := os.Create(filepath.Join(t.TempDir(), "runner.log"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer func() {
+			if t.Failed() {
+				b, _ := os.ReadFile(logf.Name())
+				t.Logf("runner log:\n%s", b)
+			}
+		}()
+		h.startProcess(runnerBinary(t), freeAddr(t), logf, "RUNNER_SANDBOX="+h.cfg.Sandbox,
+			fmt.Sprintf("RUNNER_UNSAFE_UNISOLATED_PLANS=%t", h.cfg.UnsafeUnisolatedPlans))
+	} else {
+		var st *stack.Stack
+		h, st = newStackHarness(t, fixture.Options{Environments: []string{"dev"}, NoApps: true}, mod)
+		gh = st.GitHub
+		// Set after the harness (which sets AWS keys of its own): Terraform's environment is built
+		// per command, so these are what a leak through the environment would carry.
+		for _, k := range envCanaries {
+			t.Setenv(k, canaries[k])
+		}
 	}
 	db := filepath.Join(h.cfg.DataDir, "runner.db")
 	base, head := openPR(t, h, "steal", map[string]string{
@@ -122,10 +161,10 @@ func hostilePlanLeaks(t *testing.T, mod func(*config.Server)) []string {
 		t.Fatalf("PR run %s: %s", run.Status, run.Error)
 	}
 	var shown []string
-	for _, c := range st.GitHub.Comments(repoName, 41) {
+	for _, c := range gh.Comments(repoName, 41) {
 		shown = append(shown, "comment: "+c.Body)
 	}
-	for _, s := range st.GitHub.Statuses(repoName, head) {
+	for _, s := range gh.Statuses(repoName, head) {
 		shown = append(shown, "status: "+s.Description)
 	}
 	for _, path := range []string{fmt.Sprintf("/api/runs/%d?tail=500", run.ID), "/api/runs", "/", "/readyz"} {

@@ -129,6 +129,7 @@ func TestAcceptKeepsPolicyFields(t *testing.T) {
 	ev := keyed("d-1", `["pull_request","opened"]`)
 	ev.Name, ev.Action, ev.Kind, ev.PR = "pull_request", "opened", event.KindPlan, 7
 	ev.Author, ev.Fork, ev.Draft, ev.CommentID = "outsider", true, true, 99
+	ev.HeadRepo, ev.DefaultBranch = "outsider/platform", "trunk"
 	rec, err := s.Accept(ctx, ev, nil)
 	if err != nil {
 		t.Fatal(err)

@@ -93,10 +93,10 @@ func (s *Store) accept(ctx context.Context, ev event.Event, enqueue func(ctx con
 	}
 	res, err := tx.ExecContext(ctx, `INSERT INTO runs
 		(delivery_id, event, action, kind, repo, clone_url, sha, base_sha, ref, base_ref, pr, sender, comment,
-		 author, fork, draft, comment_id, content_key, status, enqueued, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		 author, fork, draft, comment_id, content_key, head_repo, default_branch, status, enqueued, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		ev.DeliveryID, ev.Name, ev.Action, ev.Kind, ev.Repo, ev.CloneURL, ev.SHA, ev.BaseSHA, ev.Ref, ev.BaseRef,
-		ev.PR, ev.Sender, ev.Comment, ev.Author, ev.Fork, ev.Draft, ev.CommentID, ev.ContentKey,
+		ev.PR, ev.Sender, ev.Comment, ev.Author, ev.Fork, ev.Draft, ev.CommentID, ev.ContentKey, ev.HeadRepo, ev.DefaultBranch,
 		StatusQueued, enqueued, now)
 	if err != nil {
 		return event.Receipt{}, fmt.Errorf("accept delivery %s: insert run: %w", ev.DeliveryID, err)
@@ -178,7 +178,7 @@ func (s *Store) Undispatched(ctx context.Context) (int, error) {
 }
 
 const runColumns = `id, delivery_id, event, action, kind, repo, clone_url, sha, base_sha, ref, base_ref, pr, sender, comment,
-	author, fork, draft, comment_id, content_key,
+	author, fork, draft, comment_id, content_key, head_repo, default_branch,
 	status, error, changed, environments, apps, attempts, created_at, started_at, finished_at`
 
 func scanRun(sc interface{ Scan(...any) error }) (Run, error) {
@@ -191,7 +191,7 @@ func scanRun(sc interface{ Scan(...any) error }) (Run, error) {
 	err := sc.Scan(&r.ID, &r.Event.DeliveryID, &r.Event.Name, &r.Event.Action, &r.Event.Kind, &r.Event.Repo,
 		&r.Event.CloneURL, &r.Event.SHA, &r.Event.BaseSHA, &r.Event.Ref, &r.Event.BaseRef, &r.Event.PR,
 		&r.Event.Sender, &r.Event.Comment, &r.Event.Author, &r.Event.Fork, &r.Event.Draft, &r.Event.CommentID,
-		&r.Event.ContentKey, &r.Status, &r.Error, &changed, &envs, &apps, &r.Attempts,
+		&r.Event.ContentKey, &r.Event.HeadRepo, &r.Event.DefaultBranch, &r.Status, &r.Error, &changed, &envs, &apps, &r.Attempts,
 		&created, &started, &finished)
 	if err != nil {
 		return Run{}, err

@@ -211,6 +211,10 @@ var migrations = []string{
 		run_id INTEGER NOT NULL,
 		accepted_ns INTEGER NOT NULL
 	)`,
+	// Versions 8-9: a pull request's head repository, and the repository's default branch (whose
+	// .runner.yaml decides what deploys).
+	`ALTER TABLE runs ADD COLUMN head_repo TEXT NOT NULL DEFAULT ''`,
+	`ALTER TABLE runs ADD COLUMN default_branch TEXT NOT NULL DEFAULT ''`,
 }
 
 func (s *Store) migrate(ctx context.Context) error {

@@ -1,11 +1,15 @@
 package tf
 
 import (
+	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"time"
 )
 
 // ErrNoBinary is returned by FindBinary when no Terraform-compatible executable can be found.
@@ -56,4 +60,24 @@ func checkExecutable(p string) error {
 		return fmt.Errorf("%s is not executable", p)
 	}
 	return nil
+}
+
+// BinaryVersion asks a Terraform (or OpenTofu) binary for its version ("1.5.7"). The binary is the
+// operator's; no repository code is involved, so it runs as the runner.
+func BinaryVersion(ctx context.Context, bin string) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, "version", "-json")
+	cmd.Env = []string{"CHECKPOINT_DISABLE=1", "PATH=/usr/local/bin:/usr/bin:/bin"}
+	out, err := cmd.Output()
+	if err != nil {
+		return "", fmt.Errorf("%s version: %w", bin, err)
+	}
+	var v struct {
+		Version string `json:"terraform_version"`
+	}
+	if err := json.Unmarshal(out, &v); err != nil || v.Version == "" {
+		return "", fmt.Errorf("%s version: unexpected answer %.200q", bin, out)
+	}
+	return v.Version, nil
 }

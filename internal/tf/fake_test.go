@@ -420,3 +420,15 @@ func TestRunnerTFVarDoesNotBreakCommands(t *testing.T) {
 		}
 	}
 }
+
+func TestBinaryVersion(t *testing.T) {
+	f := newFake(t)
+	t.Setenv("FAKE_TF_RECORD", filepath.Join(f.dir, "record"))
+	v, err := BinaryVersion(context.Background(), f.bin)
+	if err != nil || v != "1.5.7" {
+		t.Fatalf("BinaryVersion = %q, %v; want 1.5.7", v, err)
+	}
+	if _, err := BinaryVersion(context.Background(), "/bin/false"); err == nil {
+		t.Fatal("a binary that fails gave a version")
+	}
+}

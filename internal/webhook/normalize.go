@@ -22,6 +22,7 @@ func Normalize(parsed any) (ev event.Event, ignored string) {
 		ev = event.Event{
 			Kind: event.KindDeploy, Repo: e.GetRepo().GetFullName(), CloneURL: e.GetRepo().GetCloneURL(),
 			SHA: e.GetAfter(), BaseSHA: e.GetBefore(), Ref: e.GetRef(), Sender: e.GetSender().GetLogin(),
+			DefaultBranch: e.GetRepo().GetDefaultBranch(),
 		}
 		ev.ContentKey = contentKey("push", strings.ToLower(ev.Repo), ev.Ref, ev.BaseSHA, ev.SHA, unix(e.GetRepo().GetPushedAt()))
 		return ev, ""
@@ -32,6 +33,7 @@ func Normalize(parsed any) (ev event.Event, ignored string) {
 			SHA: pr.GetHead().GetSHA(), BaseSHA: pr.GetBase().GetSHA(), Ref: pr.GetHead().GetRef(),
 			BaseRef: pr.GetBase().GetRef(), PR: e.GetNumber(), Sender: e.GetSender().GetLogin(),
 			Author: pr.GetUser().GetLogin(), Draft: pr.GetDraft(), Fork: fork(e),
+			HeadRepo: pr.GetHead().GetRepo().GetFullName(), DefaultBranch: e.GetRepo().GetDefaultBranch(),
 		}
 		if ev.PR == 0 {
 			ev.PR = pr.GetNumber()

@@ -150,3 +150,6 @@ func truncateRunes(s string, n int, ellipsis bool) string {
 	}
 	return string(r[:n])
 }
+
+// REST is the authenticated go-github client, for other read-only look-ups (permissions, teams).
+func (c *Client) REST() *gh.Client { return c.gh }

@@ -1,0 +1,215 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/gitops-runner/runner/internal/config"
+	"github.com/gitops-runner/runner/internal/event"
+	"github.com/gitops-runner/runner/internal/policy"
+	"github.com/gitops-runner/runner/internal/store"
+)
+
+// Policy is the operator's server-side policy as runs apply it.
+type Policy interface {
+	// MayPlan decides whether a pull request is planned automatically. An error means the decision
+	// could not be made (a failed look-up): nothing is planned and nothing refused.
+	MayPlan(ctx context.Context, ev event.Event) (policy.Decision, error)
+	// For is what the policy says about a repository.
+	For(repo string) policy.RepoPolicy
+}
+
+// Credentials give Terraform its environment for one phase of one environment.
+type Credentials interface {
+	Environ(ctx context.Context, req CredentialsRequest) (Grant, error)
+}
+
+// CredentialsRequest names the phase, the run and the environment that Terraform works on.
+type CredentialsRequest struct {
+	Phase string // PhasePlan or PhaseApply
+	Repo  string
+	PR    int
+	RunID int64
+	Env   policy.Environment
+}
+
+// Grant is what Terraform gets for one phase: the session's variables (credentials, region, the
+// variables the policy passes on), the values to mask, and a note for the pull request comment.
+type Grant struct {
+	Env     map[string]string
+	Secrets []string
+	Note    string
+}
+
+// policyFor is what the policy says about the run's repository (the built-in default without one).
+func (w *work) policyFor() policy.RepoPolicy {
+	if w.e.deps.Policy == nil {
+		return (&policy.Policy{}).For(w.run.Event.Repo)
+	}
+	return w.e.deps.Policy.For(w.run.Event.Repo)
+}
+
+// mayPlan reports whether a pull request is planned. When it is not, the pull request is told why
+// once (a status and a comment) and no Terraform runs.
+func (w *work) mayPlan(ctx context.Context) (ok bool, status, errText string) {
+	if w.e.deps.Policy == nil {
+		return true, "", ""
+	}
+	ev := w.run.Event
+	d, err := w.e.deps.Policy.MayPlan(ctx, ev)
+	if err != nil {
+		w.setStatus(ctx, "runner/plan", "error", "not planned: could not check who may plan")
+		return false, store.StatusFailed, "could not decide whether the pull request may be planned: " + err.Error()
+	}
+	if d.Allowed {
+		return true, "", ""
+	}
+	// Commit statuses have no neutral state; error blocks a required check until a maintainer acts.
+	w.setStatus(ctx, "runner/plan", "error", "not planned: "+firstLine(d.Reason))
+	w.planComment(ctx, notPlannedKey, "### Not planned\n\n"+escapeMarkdown(d.Reason)+".\n\n"+d.Hint+"\n", "")
+	return false, store.StatusNothing, "not planned: " + d.Reason
+}
+
+// Sticky comment keys that are not environments (environment names hold no dot).
+const (
+	notPlannedKey = "runner.not-planned"
+	configKey     = "runner.yaml"
+)
+
+// applyPolicy combines the server policy with a repository configuration. Refusals (a file that
+// tries to loosen the policy) are errors that name the file and lines.
+func (w *work) applyPolicy(cfg *config.Repo) (policy.Effective, error) {
+	eff, err := w.policyFor().Apply(cfg)
+	if err != nil {
+		return eff, fmt.Errorf("%s asks for what the server policy does not allow:\n%w", config.RepoFile, err)
+	}
+	return eff, nil
+}
+
+// deployConfig is the configuration a push deploys by: the default branch's .runner.yaml, never the
+// pushed commit's own copy (unless the push is to the default branch, whose head it then is).
+func (w *work) deployConfig(ctx context.Context) (*config.Repo, string, error) {
+	ev := w.run.Event
+	def := ev.DefaultBranch
+	if def == "" {
+		def = config.EnvironmentDefaultBranch
+	}
+	if event.Branch(ev.Ref) == def {
+		cfg, err := w.loadRepo(w.src)
+		return cfg, def, err
+	}
+	// The mirror may not have fetched since the default branch last moved.
+	if _, err := w.e.deps.Git.Sync(ctx, ev.CloneURL); err != nil {
+		return nil, def, fmt.Errorf("fetch %s for its default branch: %w", ev.Repo, err)
+	}
+	head, err := w.mirror.BranchHead(def)
+	if err != nil {
+		return nil, def, fmt.Errorf("read the default branch %s: %w", def, err)
+	}
+	dir := filepath.Join(w.dir, "default-branch")
+	if err := os.RemoveAll(dir); err != nil {
+		return nil, def, err
+	}
+	defer os.RemoveAll(dir)
+	if err := w.mirror.Checkout(ctx, head, dir); err != nil {
+		return nil, def, fmt.Errorf("check out the default branch %s: %w", def, err)
+	}
+	cfg, err := w.loadRepo(dir)
+	return cfg, def, err
+}
+
+// loadRepo reads a checkout's .runner.yaml, naming files as the repository does.
+func (w *work) loadRepo(dir string) (*config.Repo, error) {
+	cfg, err := config.LoadRepo(dir)
+	if err != nil {
+		return nil, errors.New(strings.ReplaceAll(err.Error(), dir+string(filepath.Separator), ""))
+	}
+	return cfg, nil
+}
+
+// configChanges says on the pull request what its .runner.yaml changes in effect, against the
+// merge base's.
+func (w *work) configChanges(ctx context.Context, base string, changed []string) {
+	if !contains(changed, config.RepoFile) {
+		return
+	}
+	dir := filepath.Join(w.dir, "merge-base")
+	defer os.RemoveAll(dir)
+	var lines []string
+	baseEff := policy.Effective{Repo: &config.Repo{}}
+	if err := w.mirror.Checkout(ctx, base, dir); err == nil {
+		if cfg, err := w.loadRepo(dir); err == nil {
+			baseEff, _ = w.policyFor().Apply(cfg)
+		}
+	}
+	lines = policy.Diff(baseEff, w.eff)
+	if len(lines) == 0 {
+		lines = []string{"nothing changes in effect"}
+	}
+	var b strings.Builder
+	b.WriteString("### `.runner.yaml` changes in effect\n\nThis pull request's `.runner.yaml` is used to plan it only; deploys read the default branch's.\n\n")
+	for _, l := range lines {
+		fmt.Fprintf(&b, "- %s\n", escapeMarkdown(l))
+	}
+	w.planComment(ctx, configKey, b.String(), "")
+}
+
+// grant gets Terraform's environment for one environment in this run's phase: once per run and
+// environment (a deploy's plan, apply and outputs share the session).
+func (w *work) grant(ctx context.Context, name string) (Grant, error) {
+	if w.e.deps.Credentials == nil {
+		return Grant{}, nil
+	}
+	w.mu.Lock()
+	g, ok := w.grants[name]
+	w.mu.Unlock()
+	if ok {
+		return g, nil
+	}
+	env, _ := w.eff.Environment(name)
+	g, err := w.e.deps.Credentials.Environ(ctx, CredentialsRequest{
+		Phase: w.phase(), Repo: w.run.Event.Repo, PR: w.run.Event.PR, RunID: w.run.ID, Env: env,
+	})
+	if err != nil {
+		return Grant{}, fmt.Errorf("credentials for %s: %w", name, err)
+	}
+	w.e.mask.Add(g.Secrets...)
+	w.mu.Lock()
+	if w.grants == nil {
+		w.grants = map[string]Grant{}
+	}
+	w.grants[name] = g
+	w.mu.Unlock()
+	return g, nil
+}
+
+// note is what the pull request comment says about an environment's credentials.
+func (w *work) note(name string) string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if n := w.grants[name].Note; n != "" {
+		return "> " + escapeMarkdown(n) + "\n\n"
+	}
+	return ""
+}
+
+// phaseVars are the -var inputs the policy (and the file, where allowed) sets for this phase.
+func (w *work) phaseVars(name string) map[string]string {
+	env, _ := w.eff.Environment(name)
+	if w.phase() == PhasePlan {
+		return env.Plan.Vars
+	}
+	return env.Apply.Vars
+}
+
+// escapeMarkdown keeps text from a pull request (branch names, file content in errors) from being
+// read as markup or mentions in a comment.
+func escapeMarkdown(s string) string {
+	r := strings.NewReplacer("\\", "\\\\", "`", "\\`", "*", "\\*", "_", "\\_", "[", "\\[", "]", "\\]",
+		"<", "&lt;", ">", "&gt;", "@", "@\u200b", "#", "\\#", "|", "\\|")
+	return r.Replace(s)
+}

@@ -1,0 +1,103 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/gitops-runner/runner/internal/event"
+	"github.com/gitops-runner/runner/internal/policy"
+	"github.com/gitops-runner/runner/internal/store"
+	"github.com/gitops-runner/runner/internal/testenv/fixture"
+)
+
+// staticPolicy is a parsed policy file whose trigger rule lets everyone plan.
+type staticPolicy struct{ p *policy.Policy }
+
+func (s staticPolicy) MayPlan(context.Context, event.Event) (policy.Decision, error) {
+	return policy.Decision{Allowed: true}, nil
+}
+func (s staticPolicy) For(repo string) policy.RepoPolicy { return s.p.For(repo) }
+
+func parsePolicy(t *testing.T, text string) staticPolicy {
+	t.Helper()
+	p, err := policy.Parse([]byte(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return staticPolicy{p}
+}
+
+// fakeCredentials hands out one session per request and records what was asked.
+type fakeCredentials struct {
+	mu   sync.Mutex
+	asks []string
+}
+
+func (f *fakeCredentials) Environ(_ context.Context, req CredentialsRequest) (Grant, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.asks = append(f.asks, req.Phase+" "+req.Env.Name)
+	secret := fmt.Sprintf("session-secret-%s-%s-%d", req.Phase, req.Env.Name, len(f.asks))
+	return Grant{Env: map[string]string{"AWS_SECRET_ACCESS_KEY": secret}, Secrets: []string{secret}, Note: "planned with role x"}, nil
+}
+
+// A plan gets its phase's session from Credentials; the session secret is masked out of the stage
+// log even when Terraform prints it, and the note reaches the comment.
+func TestPlanGetsThePhaseSessionAndMasksIt(t *testing.T) {
+	h := newHarness(t, fixture.Options{Environments: []string{"dev"}, NoApps: true}, nil, nil)
+	creds := &fakeCredentials{}
+	h.with(func(d *Deps) { d.Credentials = creds })
+	var leaked string
+	h.tf.onPlan = func(_ context.Context, req PlanRequest) {
+		leaked = req.Environ["AWS_SECRET_ACCESS_KEY"]
+		fmt.Fprintf(req.Log, "the configuration printed %s\n", leaked)
+	}
+	base, _ := h.repo.Head()
+	head := h.commit("feature", map[string]string{"environments/dev/a.tf": tfFile("a")})
+	id := h.pullRequest(9, head, base, "feature")
+	if err := h.e.Execute(context.Background(), id); err != nil {
+		t.Fatal(err)
+	}
+	if leaked == "" || len(creds.asks) != 1 || creds.asks[0] != "plan dev" {
+		t.Fatalf("credentials asked %v, terraform got %q", creds.asks, leaked)
+	}
+	lines, err := h.st.Log(context.Background(), h.stage(id, "dev", StagePlan).ID, 0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var log strings.Builder
+	for _, l := range lines {
+		log.WriteString(l.Line + "\n")
+	}
+	if strings.Contains(log.String(), leaked) || !strings.Contains(log.String(), "the configuration printed ***") {
+		t.Errorf("stage log:\n%s", log.String())
+	}
+	h.prs.mu.Lock()
+	defer h.prs.mu.Unlock()
+	if c := strings.Join(h.prs.comments, "\n"); !strings.Contains(c, "planned with role x") {
+		t.Errorf("comments %q lack the credentials note", c)
+	}
+}
+
+// The runner's Terraform must be a version the policy allows for the repository.
+func TestTerraformVersionOutsideThePolicyIsRefused(t *testing.T) {
+	h := newHarness(t, fixture.Options{Environments: []string{"dev"}, NoApps: true}, func(o *Options) { o.TerraformVersion = "1.5.7" }, nil)
+	h.with(func(d *Deps) {
+		d.Policy = parsePolicy(t, "repos:\n  - match: [\"acme/*\"]\n    terraform_versions: \">= 1.6.0\"\n")
+	})
+	base, _ := h.repo.Head()
+	head := h.commit("feature", map[string]string{"environments/dev/a.tf": tfFile("a")})
+	id := h.pullRequest(10, head, base, "feature")
+	if err := h.e.Execute(context.Background(), id); err != nil {
+		t.Fatal(err)
+	}
+	if plans, _ := h.tf.calls(); len(plans) != 0 {
+		t.Fatalf("planned %v with a Terraform the policy does not allow", plans)
+	}
+	if r := h.run(id); r.Status != store.StatusFailed || !strings.Contains(r.Error, "terraform 1.5.7 is not allowed") {
+		t.Fatalf("run %s: %q", r.Status, r.Error)
+	}
+}
