@@ -11,12 +11,11 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/gitops-runner/runner/internal/event"
 	"github.com/gitops-runner/runner/internal/gitrepo"
+	"github.com/gitops-runner/runner/internal/redact"
 	"github.com/gitops-runner/runner/internal/store"
 	"github.com/gitops-runner/runner/internal/tf"
 )
@@ -95,7 +94,7 @@ type Options struct {
 	PublicURL       string        // runner base URL for links
 	Holder          string        // identifies this process in lock holders
 	LogTailLines    int           // lines of a failing stage shown in notifications; default 20
-	Secrets         []string      // masked out of every log line and post
+	Secrets         []string      // redacted out of every log line and post
 }
 
 // Engine executes runs. It is safe for concurrent use by several workers.
@@ -103,7 +102,8 @@ type Engine struct {
 	deps Deps
 	opts Options
 	log  *slog.Logger
-	mask *masker
+	// redactor redacts the configured secrets and credential shapes; each run derives its own.
+	redactor *redact.Redactor
 }
 
 // New returns an engine.
@@ -136,7 +136,8 @@ func New(deps Deps, opts Options) (*Engine, error) {
 	if deps.Logger == nil {
 		deps.Logger = slog.Default()
 	}
-	return &Engine{deps: deps, opts: opts, log: deps.Logger, mask: newMasker(opts.Secrets)}, nil
+	red := redact.New(redact.Secrets("secret", opts.Secrets...)...)
+	return &Engine{deps: deps, opts: opts, log: deps.Logger, redactor: red}, nil
 }
 
 // ErrAbandoned is returned when the process stops while a run is in flight: the
@@ -165,11 +166,21 @@ func (e *Engine) Execute(ctx context.Context, runID int64) error {
 		log.Warn("run interrupted; it will resume", "err", ctx.Err())
 		return ErrAbandoned
 	}
+	red := e.redactor
+	if w != nil {
+		red = w.redactor
+	}
 	// The outcome is recorded even if ctx is done.
-	if err := e.deps.Store.FinishRun(context.WithoutCancel(ctx), run.ID, status, e.mask.String(errText)); err != nil {
+	errText = red.String(errText)
+	if err := e.deps.Store.FinishRun(context.WithoutCancel(ctx), run.ID, status, errText); err != nil {
 		return err
 	}
-	log.Info("run finished", "status", status, "error", e.mask.String(errText))
+	args := []any{"status", status, "error", errText}
+	if w != nil {
+		// Credentials in output are worth knowing about: on a pull request, hostile code may have printed them.
+		args = append(args, "redactions", w.redactions())
+	}
+	log.Info("run finished", args...)
 	// The work tree and saved plans served this run only; its logs and outcome are in the store.
 	if err := os.RemoveAll(e.runDir(run.ID)); err != nil {
 		log.Warn("remove the run's work tree", "err", err)
@@ -204,7 +215,7 @@ func (e *Engine) execute(ctx context.Context, run store.Run, log *slog.Logger) (
 	default:
 		return store.StatusFailed, "unknown run kind " + ev.Kind, w
 	}
-	w = &work{e: e, run: run, log: log, dir: e.runDir(run.ID)}
+	w = &work{e: e, run: run, log: log, dir: e.runDir(run.ID), redactor: e.redactor.With()}
 	stages, err := e.deps.Store.EnsureStages(ctx, run.ID, []store.StageKey{{Name: StageCheckout}})
 	if err != nil {
 		return store.StatusFailed, err.Error(), w
@@ -213,7 +224,7 @@ func (e *Engine) execute(ctx context.Context, run store.Run, log *slog.Logger) (
 	if err := w.checkout(ctx); err != nil {
 		if ev.Kind == event.KindPlan && ctx.Err() == nil {
 			// Say on the pull request why nothing was planned (e.g. a broken .runner.yaml).
-			w.setStatus(ctx, "runner/config", "failure", "not planned: "+firstLine(e.mask.String(err.Error())))
+			w.setStatus(ctx, "runner/config", "failure", "not planned: "+firstLine(w.redactor.String(err.Error())))
 		}
 		return store.StatusFailed, err.Error(), w
 	}
@@ -232,31 +243,4 @@ func short(sha string) string {
 		return sha[:12]
 	}
 	return sha
-}
-
-// masker replaces secret values in text with "***".
-type masker struct{ r *strings.Replacer }
-
-func newMasker(secrets []string) *masker {
-	// strings.Replacer tries its patterns in argument order at each position:
-	// longest first, so a secret that starts with another is masked whole.
-	secrets = slices.Clone(secrets)
-	slices.SortStableFunc(secrets, func(a, b string) int { return len(b) - len(a) })
-	var pairs []string
-	for _, s := range secrets {
-		if len(s) >= 4 {
-			pairs = append(pairs, s, "***")
-		}
-	}
-	if len(pairs) == 0 {
-		return &masker{}
-	}
-	return &masker{r: strings.NewReplacer(pairs...)}
-}
-
-func (m *masker) String(s string) string {
-	if m == nil || m.r == nil {
-		return s
-	}
-	return m.r.Replace(s)
 }

@@ -127,8 +127,8 @@ func (w *work) planOnePR(ctx context.Context, env config.Environment) error {
 	})
 	if err != nil {
 		if ctx.Err() == nil {
-			w.prStatus(ctx, env.Name, "failure", "plan failed: "+firstLine(w.e.mask.String(err.Error())))
-			w.planComment(ctx, env.Name, "### Plan failed\n\n```\n"+w.e.mask.String(err.Error())+"\n```\n", "")
+			w.prStatus(ctx, env.Name, "failure", "plan failed: "+firstLine(w.redactor.String(err.Error())))
+			w.planComment(ctx, env.Name, "### Plan failed\n\n```\n"+w.redactor.String(err.Error())+"\n```\n", "")
 		}
 		return err
 	}
@@ -141,7 +141,7 @@ func (w *work) planOnePR(ctx context.Context, env config.Environment) error {
 	if newer := w.supersededBy(ctx); newer != "" {
 		w.log.Info("plan superseded by a newer head; comment left alone", "env", env.Name, "newer", short(newer))
 	} else {
-		w.planComment(ctx, env.Name, result.Summary.Markdown(), w.e.mask.String(result.Text))
+		w.planComment(ctx, env.Name, w.redactor.String(result.Summary.Markdown()), w.redactor.String(result.Text))
 	}
 	w.prStatus(ctx, env.Name, "success", summaryLine(result.Summary))
 	return nil
@@ -222,7 +222,7 @@ func (w *work) setStatus(ctx context.Context, statusContext, state, desc string)
 	}
 	ev := w.run.Event
 	if err := w.e.deps.PRs.SetStatus(context.WithoutCancel(ctx), ev.Repo, ev.SHA, statusContext, state, desc, w.runURL()); err != nil {
-		w.log.Warn("post commit status", "context", statusContext, "err", w.e.mask.String(err.Error()))
+		w.log.Warn("post commit status", "context", statusContext, "err", w.redactor.String(err.Error()))
 	}
 }
 
@@ -236,7 +236,7 @@ func (w *work) planComment(ctx context.Context, env, summary, text string) {
 		head += fmt.Sprintf(" · [run %d](%s)", w.run.ID, u)
 	}
 	if err := w.e.deps.PRs.UpsertPlanComment(context.WithoutCancel(ctx), ev.Repo, ev.PR, env, head+"\n\n"+summary, text); err != nil {
-		w.log.Warn("post plan comment", "env", env, "err", w.e.mask.String(err.Error()))
+		w.log.Warn("post plan comment", "env", env, "err", w.redactor.String(err.Error()))
 	}
 }
 
@@ -264,7 +264,7 @@ func (w *work) supersededBy(ctx context.Context) string {
 			}
 			return ""
 		}
-		w.log.Warn("read the pull request's head; judging by commit ancestry", "pr", ev.PR, "err", w.e.mask.String(err.Error()))
+		w.log.Warn("read the pull request's head; judging by commit ancestry", "pr", ev.PR, "err", w.redactor.String(err.Error()))
 	}
 	runs, err := w.e.deps.Store.ListRuns(ctx, store.ListFilter{Repo: ev.Repo, PR: ev.PR, Limit: 20})
 	if err != nil {
