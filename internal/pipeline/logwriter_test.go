@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/gitops-runner/runner/internal/redact"
 )
@@ -68,4 +69,26 @@ func TestLogWriter(t *testing.T) {
 			t.Fatalf("tail = %s", got)
 		}
 	})
+}
+
+// The redactor holds back a line that may go on in the next (a wrapped token); when no more output comes, the
+// line still shows within a tick or two, while the stage runs.
+func TestLogWriterShowsAHeldLineWhenOutputPauses(t *testing.T) {
+	sink := &memSink{}
+	lw := newLogWriter(sink, 1, redact.New(), 3)
+	defer lw.Close(context.Background())
+	fmt.Fprint(lw, "Acquiring state lock. This may take a few moments...\n")
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		sink.mu.Lock()
+		n := len(sink.lines)
+		sink.mu.Unlock()
+		if n == 1 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("held line never stored while output paused")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
