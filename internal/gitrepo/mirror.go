@@ -21,6 +21,8 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/transport"
 	githttp "github.com/go-git/go-git/v5/plumbing/transport/http"
+
+	"github.com/gitops-runner/runner/internal/redact"
 )
 
 // Errors callers branch on.
@@ -57,9 +59,10 @@ func (a Auth) token(ctx context.Context) (string, error) {
 
 // Mirrors is a directory of bare mirrors, one per repository URL.
 type Mirrors struct {
-	root string
-	auth Auth
-	log  *slog.Logger
+	root   string
+	auth   Auth
+	log    *slog.Logger
+	redact *redact.Redactor // the token, out of errors
 
 	mu      sync.Mutex
 	mirrors map[string]*Mirror // by mirror path
@@ -70,7 +73,8 @@ func NewMirrors(root string, auth Auth, log *slog.Logger) *Mirrors {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Mirrors{root: root, auth: auth, log: log, mirrors: map[string]*Mirror{}}
+	red := redact.New(redact.Secret{Kind: redact.KindGitHubToken, Value: auth.Token})
+	return &Mirrors{root: root, auth: auth, log: log, redact: red, mirrors: map[string]*Mirror{}}
 }
 
 // Mirror is one bare mirror. Its methods are safe for concurrent use: a fetch excludes readers,
@@ -201,31 +205,15 @@ func (m *Mirror) URL() string { return m.url }
 // Path is the mirror's bare repository directory.
 func (m *Mirror) Path() string { return m.path }
 
-// maskErr hides the configured token, and the tokens a fetch used, in err's text while keeping
-// errors.Is/As working.
+// maskErr redacts the configured token, the tokens a fetch used (and any credential) in err's text while
+// keeping errors.Is/As working.
 func (m *Mirrors) maskErr(err error, tokens ...string) error {
-	if err == nil {
-		return nil
+	red := m.redact
+	if len(tokens) > 0 {
+		red = red.With(redact.Secrets(redact.KindGitHubToken, tokens...)...)
 	}
-	msg := err.Error()
-	for _, t := range append(tokens, m.auth.Token) {
-		if t != "" {
-			msg = strings.ReplaceAll(msg, t, "***")
-		}
-	}
-	if msg == err.Error() {
-		return err
-	}
-	return &maskedError{err: err, msg: msg}
+	return red.Err(err)
 }
-
-type maskedError struct {
-	err error
-	msg string
-}
-
-func (e *maskedError) Error() string { return e.msg }
-func (e *maskedError) Unwrap() error { return e.err }
 
 var segmentRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
 

@@ -206,6 +206,9 @@ func (w *work) deployEnv(ctx context.Context, t target, images map[string]string
 	env := t.env
 	planKey := store.StageKey{Env: env.Name, Name: StagePlan}
 	w.story.envStarted(ctx, env.Name)
+	// The environment's session before its stages start (they redact its secrets); a failure shows
+	// in its plan stage.
+	_, _ = w.grant(ctx, env.Name)
 	var (
 		lctx    context.Context
 		release func()

@@ -6,6 +6,9 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
+
+	"github.com/gitops-runner/runner/internal/redact"
 )
 
 type memSink struct {
@@ -20,7 +23,7 @@ func (m *memSink) AppendLog(_ context.Context, _ int64, lines []string) error {
 	return nil
 }
 
-// Stage logs are cut into whole lines, secrets are masked before anything is
+// Stage logs are cut into whole lines, secrets are redacted before anything is
 // stored, a last line without newline is kept, and the tail is bounded.
 func TestLogWriter(t *testing.T) {
 	const token = "ghs_0123456789abcdef"
@@ -33,13 +36,13 @@ func TestLogWriter(t *testing.T) {
 		{"lines split across writes", []string{"hel", "lo\nwor", "ld\n"}, []string{"hello", "world"}},
 		{"crlf", []string{"x\r\n"}, []string{"x"}},
 		{"last line without newline", []string{"done"}, []string{"done"}},
-		{"secret masked", []string{"clone https://x-access-token:" + token + "@github.com\n"}, []string{"clone https://x-access-token:***@github.com"}},
-		{"secret split across writes", []string{"token=" + token[:6], token[6:] + "\n"}, []string{"token=***"}},
+		{"secret redacted", []string{"clone https://x-access-token:" + token + "@github.com\n"}, []string{"clone https://x-access-token:[redacted: secret]@github.com"}},
+		{"secret split across writes", []string{"token=" + token[:6], token[6:] + "\n"}, []string{"token=[redacted: secret]"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			sink := &memSink{}
-			lw := newLogWriter(sink, 1, newMasker([]string{token}), 3)
+			lw := newLogWriter(sink, 1, redact.New(redact.Secret{Value: token}), 3)
 			for _, w := range tc.writes {
 				if _, err := lw.Write([]byte(w)); err != nil {
 					t.Fatal(err)
@@ -57,7 +60,7 @@ func TestLogWriter(t *testing.T) {
 		})
 	}
 	t.Run("tail keeps the last lines", func(t *testing.T) {
-		lw := newLogWriter(&memSink{}, 1, newMasker(nil), 3)
+		lw := newLogWriter(&memSink{}, 1, redact.New(), 3)
 		for i := range 10 {
 			fmt.Fprintf(lw, "line %d\n", i)
 		}
@@ -66,4 +69,26 @@ func TestLogWriter(t *testing.T) {
 			t.Fatalf("tail = %s", got)
 		}
 	})
+}
+
+// The redactor holds back a line that may go on in the next (a wrapped token); when no more output comes, the
+// line still shows within a tick or two, while the stage runs.
+func TestLogWriterShowsAHeldLineWhenOutputPauses(t *testing.T) {
+	sink := &memSink{}
+	lw := newLogWriter(sink, 1, redact.New(), 3)
+	defer lw.Close(context.Background())
+	fmt.Fprint(lw, "Acquiring state lock. This may take a few moments...\n")
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		sink.mu.Lock()
+		n := len(sink.lines)
+		sink.mu.Unlock()
+		if n == 1 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("held line never stored while output paused")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }

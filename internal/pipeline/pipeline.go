@@ -11,13 +11,12 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/gitops-runner/runner/internal/event"
 	"github.com/gitops-runner/runner/internal/gitrepo"
+	"github.com/gitops-runner/runner/internal/redact"
 	"github.com/gitops-runner/runner/internal/store"
 	"github.com/gitops-runner/runner/internal/tf"
 )
@@ -112,7 +111,7 @@ type Options struct {
 	PublicURL       string        // runner base URL for links
 	Holder          string        // identifies this process in lock holders
 	LogTailLines    int           // lines of a failing stage shown in notifications; default 20
-	Secrets         []string      // masked out of every log line and post
+	Secrets         []string      // redacted out of every log line and post
 	Isolation       Isolation     // how pull requests' Terraform runs
 	// TerraformVersion is the version of the runner's Terraform, checked against each repository's
 	// allowed versions ("" skips the check).
@@ -131,7 +130,8 @@ type Engine struct {
 	deps Deps
 	opts Options
 	log  *slog.Logger
-	mask *masker
+	// redactor redacts the configured secrets and credential shapes; each run derives its own.
+	redactor *redact.Redactor
 }
 
 // New returns an engine.
@@ -164,7 +164,8 @@ func New(deps Deps, opts Options) (*Engine, error) {
 	if deps.Logger == nil {
 		deps.Logger = slog.Default()
 	}
-	return &Engine{deps: deps, opts: opts, log: deps.Logger, mask: newMasker(opts.Secrets)}, nil
+	red := redact.New(redact.Secrets("secret", opts.Secrets...)...)
+	return &Engine{deps: deps, opts: opts, log: deps.Logger, redactor: red}, nil
 }
 
 // ErrAbandoned is returned when the process stops while a run is in flight: the
@@ -193,11 +194,21 @@ func (e *Engine) Execute(ctx context.Context, runID int64) error {
 		log.Warn("run interrupted; it will resume", "err", ctx.Err())
 		return ErrAbandoned
 	}
+	red := e.redactor
+	if w != nil {
+		red = w.redactor
+	}
 	// The outcome is recorded even if ctx is done.
-	if err := e.deps.Store.FinishRun(context.WithoutCancel(ctx), run.ID, status, e.mask.String(errText)); err != nil {
+	errText = red.String(errText)
+	if err := e.deps.Store.FinishRun(context.WithoutCancel(ctx), run.ID, status, errText); err != nil {
 		return err
 	}
-	log.Info("run finished", "status", status, "error", e.mask.String(errText))
+	args := []any{"status", status, "error", errText}
+	if w != nil {
+		// Credentials in output are worth knowing about: on a pull request, hostile code may have printed them.
+		args = append(args, "redactions", w.redactions())
+	}
+	log.Info("run finished", args...)
 	// The work tree and saved plans served this run only; its logs and outcome are in the store.
 	if err := os.RemoveAll(e.runDir(run.ID)); err != nil {
 		log.Warn("remove the run's work tree", "err", err)
@@ -232,7 +243,7 @@ func (e *Engine) execute(ctx context.Context, run store.Run, log *slog.Logger) (
 	default:
 		return store.StatusFailed, "unknown run kind " + ev.Kind, w
 	}
-	w = &work{e: e, run: run, log: log, dir: e.runDir(run.ID)}
+	w = &work{e: e, run: run, log: log, dir: e.runDir(run.ID), redactor: e.redactor.With()}
 	stages, err := e.deps.Store.EnsureStages(ctx, run.ID, []store.StageKey{{Name: StageCheckout}})
 	if err != nil {
 		return store.StatusFailed, err.Error(), w
@@ -248,8 +259,8 @@ func (e *Engine) execute(ctx context.Context, run store.Run, log *slog.Logger) (
 		if ev.Kind == event.KindPlan && ctx.Err() == nil {
 			// Say on the pull request why nothing was planned (e.g. a broken .runner.yaml, or one
 			// that asks for what the server policy refuses).
-			w.setStatus(ctx, "runner/config", "failure", "not planned: "+firstLine(e.mask.String(err.Error())))
-			w.planComment(ctx, configKey, "### Not planned: `.runner.yaml`\n\n```\n"+fence(e.mask.String(err.Error()))+"\n```\n", "")
+			w.setStatus(ctx, "runner/config", "failure", "not planned: "+firstLine(w.redactor.String(err.Error())))
+			w.planComment(ctx, configKey, "### Not planned: `.runner.yaml`\n\n```\n"+fence(w.redactor.String(err.Error()))+"\n```\n", "")
 		}
 		return store.StatusFailed, err.Error(), w
 	}
@@ -268,70 +279,6 @@ func short(sha string) string {
 		return sha[:12]
 	}
 	return sha
-}
-
-// masker replaces secret values in text with "***". Secrets learnt while runs go (session
-// credentials) are added; the oldest of those are dropped past maxLearnt (sessions expire).
-type masker struct {
-	fixed []string
-
-	mu     sync.RWMutex
-	learnt []string
-	r      *strings.Replacer
-}
-
-// maxLearnt bounds the session secrets kept for masking: a day of busy runs.
-const maxLearnt = 3000
-
-func newMasker(secrets []string) *masker {
-	m := &masker{fixed: slices.Clone(secrets)}
-	m.build()
-	return m
-}
-
-// Add masks more secrets from now on, in every run.
-func (m *masker) Add(secrets ...string) {
-	if m == nil || len(secrets) == 0 {
-		return
-	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.learnt = append(m.learnt, secrets...)
-	if n := len(m.learnt) - maxLearnt; n > 0 {
-		m.learnt = slices.Delete(m.learnt, 0, n)
-	}
-	m.build()
-}
-
-// build rebuilds the replacer; callers hold mu (or own m).
-func (m *masker) build() {
-	// strings.Replacer tries its patterns in argument order at each position:
-	// longest first, so a secret that starts with another is masked whole.
-	secrets := append(slices.Clone(m.fixed), m.learnt...)
-	slices.SortStableFunc(secrets, func(a, b string) int { return len(b) - len(a) })
-	var pairs []string
-	for _, s := range slices.Compact(secrets) {
-		if len(s) >= 4 {
-			pairs = append(pairs, s, "***")
-		}
-	}
-	m.r = nil
-	if len(pairs) > 0 {
-		m.r = strings.NewReplacer(pairs...)
-	}
-}
-
-func (m *masker) String(s string) string {
-	if m == nil {
-		return s
-	}
-	m.mu.RLock()
-	r := m.r
-	m.mu.RUnlock()
-	if r == nil {
-		return s
-	}
-	return r.Replace(s)
 }
 
 // fence keeps text inside a code fence: a line of backticks in it would close the fence early.

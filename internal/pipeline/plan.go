@@ -60,6 +60,11 @@ func (w *work) planPR(ctx context.Context) (string, string) {
 	for _, env := range res.Environments {
 		w.prStatus(ctx, env, "pending", "plan queued")
 	}
+	// Every environment's session before any plan starts: each joins the run's redactor, which must
+	// not change while plans run in parallel. A failure shows in that environment's plan.
+	for _, name := range res.Environments {
+		_, _ = w.grant(ctx, name)
+	}
 	sem := make(chan struct{}, w.e.opts.PlanParallelism)
 	var (
 		wg       sync.WaitGroup
@@ -138,8 +143,8 @@ func (w *work) planOnePR(ctx context.Context, env config.Environment) error {
 	})
 	if err != nil {
 		if ctx.Err() == nil {
-			w.prStatus(ctx, env.Name, "failure", "plan failed: "+firstLine(w.e.mask.String(err.Error())))
-			w.planComment(ctx, env.Name, "### Plan failed\n\n```\n"+w.e.mask.String(err.Error())+"\n```\n", "")
+			w.prStatus(ctx, env.Name, "failure", "plan failed: "+firstLine(w.redactor.String(err.Error())))
+			w.planComment(ctx, env.Name, "### Plan failed\n\n```\n"+w.redactor.String(err.Error())+"\n```\n", "")
 		}
 		return err
 	}
@@ -152,7 +157,7 @@ func (w *work) planOnePR(ctx context.Context, env config.Environment) error {
 	if newer := w.supersededBy(ctx); newer != "" {
 		w.log.Info("plan superseded by a newer head; comment left alone", "env", env.Name, "newer", short(newer))
 	} else {
-		w.planComment(ctx, env.Name, w.note(env.Name)+result.Summary.Markdown(), w.e.mask.String(result.Text))
+		w.planComment(ctx, env.Name, w.note(env.Name)+w.redactor.String(result.Summary.Markdown()), w.redactor.String(result.Text))
 	}
 	w.prStatus(ctx, env.Name, "success", summaryLine(result.Summary))
 	return nil
@@ -244,7 +249,7 @@ func (w *work) setStatus(ctx context.Context, statusContext, state, desc string)
 	}
 	ev := w.run.Event
 	if err := w.e.deps.PRs.SetStatus(context.WithoutCancel(ctx), ev.Repo, ev.SHA, statusContext, state, desc, w.runURL()); err != nil {
-		w.log.Warn("post commit status", "context", statusContext, "err", w.e.mask.String(err.Error()))
+		w.log.Warn("post commit status", "context", statusContext, "err", w.redactor.String(err.Error()))
 	}
 }
 
@@ -262,7 +267,7 @@ func (w *work) planComment(ctx context.Context, env, summary, text string) {
 			"Terraform ran with the runner's own privileges."
 	}
 	if err := w.e.deps.PRs.UpsertPlanComment(context.WithoutCancel(ctx), ev.Repo, ev.PR, env, head+"\n\n"+summary, text); err != nil {
-		w.log.Warn("post plan comment", "env", env, "err", w.e.mask.String(err.Error()))
+		w.log.Warn("post plan comment", "env", env, "err", w.redactor.String(err.Error()))
 	}
 }
 
@@ -290,7 +295,7 @@ func (w *work) supersededBy(ctx context.Context) string {
 			}
 			return ""
 		}
-		w.log.Warn("read the pull request's head; judging by commit ancestry", "pr", ev.PR, "err", w.e.mask.String(err.Error()))
+		w.log.Warn("read the pull request's head; judging by commit ancestry", "pr", ev.PR, "err", w.redactor.String(err.Error()))
 	}
 	runs, err := w.e.deps.Store.ListRuns(ctx, store.ListFilter{Repo: ev.Repo, PR: ev.PR, Limit: 20})
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"github.com/gitops-runner/runner/internal/config"
 	"github.com/gitops-runner/runner/internal/event"
 	"github.com/gitops-runner/runner/internal/policy"
+	"github.com/gitops-runner/runner/internal/redact"
 	"github.com/gitops-runner/runner/internal/store"
 )
 
@@ -70,7 +71,7 @@ func (w *work) mayPlan(ctx context.Context) (ok bool, status, errText string) {
 	}
 	// Commit statuses have no neutral state; error blocks a required check until a maintainer acts.
 	w.setStatus(ctx, "runner/plan", "error", "not planned: "+firstLine(d.Reason))
-	w.planComment(ctx, notPlannedKey, "### Not planned\n\n"+escapeMarkdown(d.Reason)+".\n\n"+d.Hint+"\n", "")
+	w.planComment(ctx, notPlannedKey, "### Not planned\n\n"+escapeMarkdown(w.redactor.String(d.Reason))+".\n\n"+d.Hint+"\n", "")
 	return false, store.StatusNothing, "not planned: " + d.Reason
 }
 
@@ -159,32 +160,41 @@ func (w *work) configChanges(ctx context.Context, base string, changed []string)
 }
 
 // grant gets Terraform's environment for one environment in this run's phase: once per run and
-// environment (a deploy's plan, apply and outputs share the session).
+// environment (a deploy's plan, apply and outputs share the session), remembering a failure too. The
+// session's secrets join the run's redactor, which is replaced: call grant before the environment's
+// stages start and never while other stages run in parallel (planPR and deployEnv do).
 func (w *work) grant(ctx context.Context, name string) (Grant, error) {
 	if w.e.deps.Credentials == nil {
 		return Grant{}, nil
 	}
 	w.mu.Lock()
-	g, ok := w.grants[name]
+	got, ok := w.grants[name]
 	w.mu.Unlock()
 	if ok {
-		return g, nil
+		return got.Grant, got.err
 	}
 	env, _ := w.eff.Environment(name)
 	g, err := w.e.deps.Credentials.Environ(ctx, CredentialsRequest{
 		Phase: w.phase(), Repo: w.run.Event.Repo, PR: w.run.Event.PR, RunID: w.run.ID, Env: env,
 	})
 	if err != nil {
-		return Grant{}, fmt.Errorf("credentials for %s: %w", name, err)
+		err = fmt.Errorf("credentials for %s: %w", name, err)
+	} else {
+		w.addSecrets(redact.Secrets("session-credentials", g.Secrets...)...)
 	}
-	w.e.mask.Add(g.Secrets...)
 	w.mu.Lock()
 	if w.grants == nil {
-		w.grants = map[string]Grant{}
+		w.grants = map[string]granted{}
 	}
-	w.grants[name] = g
+	w.grants[name] = granted{g, err}
 	w.mu.Unlock()
-	return g, nil
+	return g, err
+}
+
+// granted is a grant asked for once in a run, or why it could not be had.
+type granted struct {
+	Grant
+	err error
 }
 
 // note is what the pull request comment says about an environment's credentials.

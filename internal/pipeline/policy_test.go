@@ -72,7 +72,7 @@ func TestPlanGetsThePhaseSessionAndMasksIt(t *testing.T) {
 	for _, l := range lines {
 		log.WriteString(l.Line + "\n")
 	}
-	if strings.Contains(log.String(), leaked) || !strings.Contains(log.String(), "the configuration printed ***") {
+	if strings.Contains(log.String(), leaked) || !strings.Contains(log.String(), "the configuration printed [redacted: session-credentials]") {
 		t.Errorf("stage log:\n%s", log.String())
 	}
 	h.prs.mu.Lock()

@@ -6,10 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"regexp"
 	"sync"
 	"time"
 
+	"github.com/gitops-runner/runner/internal/redact"
 	"github.com/gitops-runner/runner/internal/store"
 )
 
@@ -51,7 +51,7 @@ func (w *work) runStage(ctx context.Context, key store.StageKey, force bool, fn 
 		return nil, err
 	}
 	w.setStage(key, store.StageRunning, "")
-	lw := newLogWriter(w.e.deps.Store, st.ID, w.e.mask, w.e.opts.LogTailLines)
+	lw := newLogWriter(w.e.deps.Store, st.ID, w.redactor, w.e.opts.LogTailLines)
 	sctx, cancel := context.WithTimeout(ctx, w.e.opts.StageTimeout)
 	start := time.Now()
 	detail, out, err := fn(sctx, lw)
@@ -77,13 +77,14 @@ func (w *work) runStage(ctx context.Context, key store.StageKey, force bool, fn 
 		err = fmt.Errorf("%s: %s", key.Name, detail)
 	default:
 		status = store.StageFailed
-		detail = firstLine(w.e.mask.String(err.Error()))
+		detail = firstLine(w.redactor.String(err.Error()))
 	}
 	if err != nil {
-		fmt.Fprintf(lw, "error: %s\n", w.e.mask.String(err.Error()))
+		fmt.Fprintf(lw, "error: %s\n", w.redactor.String(err.Error()))
 	}
 	fmt.Fprintf(lw, "stage %s: %s in %s\n", key.Name, status, time.Since(start).Round(time.Millisecond))
 	lw.Close(bg)
+	detail = w.redactor.String(detail) // stored, shown on the dashboard and in Slack
 	if ferr := w.e.deps.Store.FinishStage(bg, st.ID, status, detail, out); ferr != nil {
 		return nil, ferr
 	}
@@ -119,28 +120,28 @@ type logSink interface {
 	AppendLog(ctx context.Context, stageID int64, lines []string) error
 }
 
-// logWriter cuts output into lines, masks secrets, and writes lines to the store
-// in small batches (at most every flushEvery) so long output streams while the
-// stage runs. It keeps the last lines for failure reports.
+// logWriter redacts output, cuts it into lines and writes lines to the store in small batches (at most every
+// flushEvery) so long output streams while the stage runs. It keeps the last lines for failure reports.
 type logWriter struct {
 	sink    logSink
 	stageID int64
-	mask    *masker
+	red     *redact.Writer // redacts output on its way to the collector
 
 	mu      sync.Mutex
 	partial []byte
 	pending []string
 	tail    []string
 	tailN   int
-	last    time.Time
+	wrote   bool // since the last tick
 	done    chan struct{}
 	wg      sync.WaitGroup
 }
 
 const flushEvery = 250 * time.Millisecond
 
-func newLogWriter(sink logSink, stageID int64, mask *masker, tailN int) *logWriter {
-	lw := &logWriter{sink: sink, stageID: stageID, mask: mask, tailN: tailN, done: make(chan struct{})}
+func newLogWriter(sink logSink, stageID int64, red *redact.Redactor, tailN int) *logWriter {
+	lw := &logWriter{sink: sink, stageID: stageID, tailN: tailN, done: make(chan struct{})}
+	lw.red = red.Writer(collector{lw})
 	lw.wg.Add(1)
 	go lw.loop()
 	return lw
@@ -155,12 +156,31 @@ func (lw *logWriter) loop() {
 		case <-lw.done:
 			return
 		case <-t.C:
+			lw.mu.Lock()
+			idle := !lw.wrote
+			lw.wrote = false
+			lw.mu.Unlock()
+			if idle {
+				// The redactor holds a line that might go on in the next; nothing came for a tick, so show it.
+				_ = lw.red.Flush()
+			}
 			lw.flush(context.Background())
 		}
 	}
 }
 
 func (lw *logWriter) Write(p []byte) (int, error) {
+	lw.mu.Lock()
+	lw.wrote = true
+	lw.mu.Unlock()
+	return lw.red.Write(p)
+}
+
+// collector receives the redacted output.
+type collector struct{ lw *logWriter }
+
+func (c collector) Write(p []byte) (int, error) {
+	lw := c.lw
 	lw.mu.Lock()
 	defer lw.mu.Unlock()
 	lw.partial = append(lw.partial, p...)
@@ -175,13 +195,7 @@ func (lw *logWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// urlUserinfo finds credentials in a URL (scheme://user:password@host, or a token as the user name), which
-// stage logs carry though they are no configured secret: Terraform echoes module sources, package managers
-// echo registry URLs.
-var urlUserinfo = regexp.MustCompile(`(?i)\b([a-z][a-z0-9+.-]*://)([^/\s@:]*:)?[^/\s@]+@`)
-
 func (lw *logWriter) addLine(l string) {
-	l = urlUserinfo.ReplaceAllString(lw.mask.String(l), "${1}${2}***@")
 	lw.pending = append(lw.pending, l)
 	lw.tail = append(lw.tail, l)
 	if len(lw.tail) > lw.tailN {
@@ -203,6 +217,7 @@ func (lw *logWriter) flush(ctx context.Context) {
 func (lw *logWriter) Close(ctx context.Context) {
 	close(lw.done)
 	lw.wg.Wait()
+	_ = lw.red.Close() // it writes to the collector, which never fails
 	lw.mu.Lock()
 	if len(lw.partial) > 0 {
 		lw.addLine(string(lw.partial))

@@ -39,7 +39,7 @@ func (w *work) newStory(ctx context.Context, targets []target) *story {
 		if w.e.deps.Deploys != nil && w.cfg.Notify.GitHub.Deployments {
 			id, err := w.e.deps.Deploys.CreateDeployment(ctx, ev.Repo, ev.SHA, t.env.Name, fmt.Sprintf("run %d", w.run.ID))
 			if err != nil {
-				w.log.Warn("create GitHub deployment", "env", t.env.Name, "err", w.e.mask.String(err.Error()))
+				w.log.Warn("create GitHub deployment", "env", t.env.Name, "err", w.redactor.String(err.Error()))
 				continue
 			}
 			s.deployIDs[t.env.Name] = id
@@ -62,7 +62,7 @@ func (s *story) deployStatus(ctx context.Context, env, state, desc string) {
 	}
 	ev := s.w.run.Event
 	if err := s.w.e.deps.Deploys.SetDeploymentStatus(context.WithoutCancel(ctx), ev.Repo, id, state, desc, s.w.runURL(), ""); err != nil {
-		s.w.log.Warn("post GitHub deployment status", "env", env, "err", s.w.e.mask.String(err.Error()))
+		s.w.log.Warn("post GitHub deployment status", "env", env, "err", s.w.redactor.String(err.Error()))
 	}
 }
 
@@ -103,9 +103,9 @@ func (s *story) envDone(ctx context.Context, env string, err error) {
 		if sk.why != "" {
 			why = sk.why
 		}
-		s.deployStatus(ctx, env, "error", firstLine(s.w.e.mask.String(why)))
+		s.deployStatus(ctx, env, "error", firstLine(s.w.redactor.String(why)))
 	default:
-		s.deployStatus(ctx, env, "failure", firstLine(s.w.e.mask.String(err.Error())))
+		s.deployStatus(ctx, env, "failure", firstLine(s.w.redactor.String(err.Error())))
 	}
 }
 
@@ -177,7 +177,7 @@ func (s *story) finish(ctx context.Context) {
 		fmt.Fprintf(&b, "\nDetails: [run %d](%s)\n", w.run.ID, u)
 	}
 	if _, err := w.e.deps.Deploys.CommentOnMergedPR(context.WithoutCancel(ctx), w.run.Event.Repo, w.run.Event.SHA, b.String()); err != nil {
-		w.log.Warn("comment on merged pull request", "err", w.e.mask.String(err.Error()))
+		w.log.Warn("comment on merged pull request", "err", w.redactor.String(err.Error()))
 	}
 }
 

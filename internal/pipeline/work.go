@@ -16,6 +16,7 @@ import (
 	"github.com/gitops-runner/runner/internal/event"
 	"github.com/gitops-runner/runner/internal/gitrepo"
 	"github.com/gitops-runner/runner/internal/policy"
+	"github.com/gitops-runner/runner/internal/redact"
 	"github.com/gitops-runner/runner/internal/store"
 )
 
@@ -26,6 +27,11 @@ type work struct {
 	log *slog.Logger
 	dir string // the run's own directory: src/ work tree, plans/
 
+	// redactor redacts everything the run shows: logs, details, statuses, comments, Slack. It starts as the
+	// engine's and learns the run's own secrets through addSecrets.
+	redactor *redact.Redactor
+	redacted int // redactions counted by redactors the run had before its current one
+
 	mu     sync.Mutex
 	stages []store.Stage
 
@@ -35,9 +41,19 @@ type work struct {
 	eff    policy.Effective // what the policy adds per environment (roles, vars per phase)
 	story  *story
 
-	waiting *WaitingError    // set when the run must come back later
-	grants  map[string]Grant // Terraform's environment per environment, for this run's phase (under mu)
+	waiting *WaitingError      // set when the run must come back later
+	grants  map[string]granted // Terraform's environment per environment, for this run's phase (under mu)
 }
+
+// addSecrets makes the run redact more values from now on, e.g. the AWS session credentials it assumes. The
+// redactor is replaced, not changed: call it before stages run in parallel, never during.
+func (w *work) addSecrets(secrets ...redact.Secret) {
+	w.redacted += w.redactor.Total()
+	w.redactor = w.redactor.With(secrets...)
+}
+
+// redactions counts what the run redacted.
+func (w *work) redactions() int { return w.redacted + w.redactor.Total() }
 
 func (w *work) stage(k store.StageKey) (store.Stage, bool) {
 	w.mu.Lock()

@@ -6,6 +6,8 @@ import (
 	"net/http"
 
 	"github.com/bradleyfalzon/ghinstallation/v2"
+
+	"github.com/gitops-runner/runner/internal/redact"
 )
 
 // InstallationTokens hands out a GitHub App installation's access token, for cloning private
@@ -14,13 +16,14 @@ import (
 // It is safe for concurrent use.
 type InstallationTokens struct {
 	itr  *ghinstallation.Transport
-	mask *masker
+	mask *redact.Redactor
 }
 
 // NewInstallationTokens checks the App credentials in opts (AppID, InstallationID and PrivateKey;
 // BaseURL, HTTPClient and Retry as for New) without calling GitHub.
 func NewInstallationTokens(opts Options) (*InstallationTokens, error) {
-	m := newMasker(append([]string{string(opts.PrivateKey)}, opts.Secrets...)...)
+	m := redact.New(append(redact.Secrets("secret", opts.Secrets...),
+		redact.Secret{Kind: redact.KindPrivateKey, Value: string(opts.PrivateKey)})...)
 	if opts.AppID == 0 || opts.InstallationID == 0 || len(opts.PrivateKey) == 0 {
 		return nil, fmt.Errorf("%w: a GitHub App needs app id, installation id and private key", ErrConfig)
 	}

@@ -11,6 +11,8 @@ import (
 
 	"github.com/bradleyfalzon/ghinstallation/v2"
 	gh "github.com/google/go-github/v60/github"
+
+	"github.com/gitops-runner/runner/internal/redact"
 )
 
 // Options configure a Client. Either Token, or AppID + InstallationID + PrivateKey (a GitHub App), is required.
@@ -25,8 +27,8 @@ type Options struct {
 	// HTTPClient supplies the transport and timeout; nil means http.DefaultTransport.
 	HTTPClient *http.Client
 	Retry      RetryPolicy
-	// Secrets are masked out of every error and plan comment, besides the token, the private key and anything
-	// token-shaped.
+	// Secrets are redacted out of every error and every text posted, besides the token, the private key and
+	// anything credential-shaped.
 	Secrets []string
 
 	sleep func(context.Context, time.Duration) error // tests record waits instead of sleeping
@@ -36,7 +38,7 @@ type Options struct {
 // It is safe for concurrent use.
 type Client struct {
 	gh   *gh.Client
-	mask *masker
+	mask *redact.Redactor
 	self *self // who the runner is on GitHub, asked on first need
 }
 
@@ -46,7 +48,9 @@ var ErrConfig = errors.New("github client config")
 // New builds a Client. With App credentials it fetches the first installation token at once, so a wrong key
 // or id fails here and not on the first comment.
 func New(ctx context.Context, opts Options) (*Client, error) {
-	m := newMasker(append([]string{opts.Token, string(opts.PrivateKey)}, opts.Secrets...)...)
+	m := redact.New(append(redact.Secrets("secret", opts.Secrets...),
+		redact.Secret{Kind: redact.KindGitHubToken, Value: opts.Token},
+		redact.Secret{Kind: redact.KindPrivateKey, Value: string(opts.PrivateKey)})...)
 	base, baseURL, err := apiBase(opts.BaseURL, m)
 	if err != nil {
 		return nil, err
@@ -99,7 +103,7 @@ func New(ctx context.Context, opts Options) (*Client, error) {
 }
 
 // apiBase is the REST API root (https://api.github.com/ when raw is empty), with its trailing slash.
-func apiBase(raw string, m *masker) (string, *url.URL, error) {
+func apiBase(raw string, m *redact.Redactor) (string, *url.URL, error) {
 	base := "https://api.github.com/"
 	if raw != "" {
 		base = raw
@@ -125,7 +129,8 @@ func installationTransport(rt http.RoundTripper, opts Options, base string) (*gh
 	return itr, nil
 }
 
-// errorf wraps an error with what was being done and masks secrets out of the result.
+// errorf wraps an error with what was being done and redacts secrets out of the result; errors.Is and
+// errors.As still see the wrapped error (callers branch on go-github's error types).
 func (c *Client) errorf(format string, args ...any) error {
 	return c.mask.Err(fmt.Errorf(format, args...))
 }

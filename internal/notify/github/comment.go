@@ -19,7 +19,7 @@ func (c *Client) UpsertPlanComment(ctx context.Context, repo string, pr int, env
 	if !envPattern.MatchString(env) {
 		return fmt.Errorf("plan comment: environment name %q has characters a marker cannot hold", env)
 	}
-	// Masked before the split, so the parts' budgets hold for the masked text.
+	// Redacted before the split, so the parts' budgets hold for the redacted text.
 	bodies, err := renderPlan(env, c.mask.String(summaryMarkdown), c.mask.String(planText), MaxCommentLength)
 	if err != nil {
 		return c.errorf("plan comment for %s on %s#%d: %w", env, repo, pr, err)

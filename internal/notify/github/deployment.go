@@ -15,7 +15,7 @@ func (c *Client) CreateDeployment(ctx context.Context, repo, sha, env, descripti
 	if err != nil {
 		return 0, err
 	}
-	description = truncateRunes(description, 140, true)
+	description = truncateRunes(c.mask.String(description), 140, true)
 	req := &gh.DeploymentRequest{
 		Ref:                   gh.String(sha),
 		Task:                  gh.String("deploy"),
@@ -44,7 +44,7 @@ func (c *Client) SetDeploymentStatus(ctx context.Context, repo string, id int64,
 	if err != nil {
 		return err
 	}
-	req := &gh.DeploymentStatusRequest{State: gh.String(state), Description: gh.String(truncateRunes(description, 140, true))}
+	req := &gh.DeploymentStatusRequest{State: gh.String(state), Description: gh.String(truncateRunes(c.mask.String(description), 140, true))}
 	if logURL != "" {
 		req.LogURL = gh.String(logURL)
 	}

@@ -23,7 +23,7 @@ func (c *Client) CommentOnMergedPR(ctx context.Context, repo, sha, body string) 
 		return 0, nil
 	}
 	n := pr.GetNumber()
-	if err := c.upsertComment(ctx, owner, name, n, deployMarker(sha), renderDeploy(sha, body, MaxCommentLength)); err != nil {
+	if err := c.upsertComment(ctx, owner, name, n, deployMarker(sha), renderDeploy(sha, c.mask.String(body), MaxCommentLength)); err != nil {
 		return n, c.errorf("deploy comment on %s#%d: %w", repo, n, err)
 	}
 	return n, nil

@@ -29,7 +29,7 @@ func (c *Client) SetStatus(ctx context.Context, repo, sha, context, state, descr
 		return err
 	}
 	context = truncateRunes(context, 255, false)
-	description = truncateRunes(description, 140, true)
+	description = truncateRunes(c.mask.String(description), 140, true)
 	latest, err := c.latestStatus(ctx, owner, name, sha, context)
 	if err != nil {
 		return c.errorf("commit status %s on %s@%s: %w", context, repo, sha, err)

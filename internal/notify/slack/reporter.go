@@ -11,11 +11,12 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/slack-go/slack"
+
+	"github.com/gitops-runner/runner/internal/redact"
 )
 
 // Options configure a Reporter. With Token (a bot token, chat:write) and Channel, the deploy message is posted once
@@ -81,7 +82,7 @@ type Reporter struct {
 	channel string
 	policy  RetryPolicy
 	log     *slog.Logger
-	secrets []string
+	redact  *redact.Redactor // the token, the webhook URL (itself a secret) and credential shapes
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -125,8 +126,9 @@ func NewReporter(opts Options) *Reporter {
 	}
 	r := &Reporter{
 		hc: hc, channel: opts.Channel, policy: opts.Retry.withDefaults(), log: log,
-		secrets: []string{opts.Token, opts.WebhookURL},
-		wake:    make(chan struct{}, 1), done: make(chan struct{}),
+		redact: redact.New(redact.Secret{Kind: redact.KindSlackToken, Value: opts.Token},
+			redact.Secret{Kind: redact.KindSlackWebhook, Value: opts.WebhookURL}),
+		wake: make(chan struct{}, 1), done: make(chan struct{}),
 	}
 	if opts.Token != "" {
 		o := []slack.Option{slack.OptionHTTPClient(hc)}
@@ -149,6 +151,9 @@ func (r *Reporter) Update(d Deploy) {
 	}
 	d.Stages = slices.Clone(d.Stages)
 	d.Environments = slices.Clone(d.Environments)
+	for i := range d.Stages {
+		d.Stages[i].Detail = r.redact.String(d.Stages[i].Detail)
+	}
 	r.mu.Lock()
 	if r.closed {
 		r.mu.Unlock()
@@ -168,9 +173,14 @@ func (r *Reporter) Failure(stage Stage, logTail []string) {
 	if len(logTail) > maxLogLines {
 		logTail = logTail[len(logTail)-maxLogLines:]
 	}
+	stage.Detail = r.redact.String(stage.Detail)
+	tail := make([]string, len(logTail))
+	for i, l := range logTail {
+		tail[i] = r.redact.String(l)
+	}
 	r.mu.Lock()
 	if !r.closed {
-		r.failures = append(r.failures, failure{stage: stage, tail: slices.Clone(logTail)})
+		r.failures = append(r.failures, failure{stage: stage, tail: tail})
 	}
 	r.mu.Unlock()
 	r.signal()
@@ -340,10 +350,10 @@ func (r *Reporter) retry(what string, op func(ctx context.Context) error) bool {
 		}
 		delay, again := r.delay(err, attempt)
 		if !again || attempt >= r.policy.MaxAttempts {
-			r.log.Warn("slack: dropping message", "what", what, "attempts", attempt, "err", r.mask(err))
+			r.log.Warn("slack: dropping message", "what", what, "attempts", attempt, "err", r.redact.String(err.Error()))
 			return false
 		}
-		r.log.Debug("slack: retrying", "what", what, "attempt", attempt, "delay", delay, "err", r.mask(err))
+		r.log.Debug("slack: retrying", "what", what, "attempt", attempt, "delay", delay, "err", r.redact.String(err.Error()))
 		t := time.NewTimer(delay)
 		select {
 		case <-t.C:
@@ -383,15 +393,4 @@ func (r *Reporter) backoff(attempt int) time.Duration {
 		d = r.policy.MaxDelay
 	}
 	return d/2 + rand.N(d/2+1)
-}
-
-// mask keeps the token and the webhook URL (itself a secret) out of logs.
-func (r *Reporter) mask(err error) string {
-	s := err.Error()
-	for _, sec := range r.secrets {
-		if sec != "" {
-			s = strings.ReplaceAll(s, sec, "*****")
-		}
-	}
-	return s
 }

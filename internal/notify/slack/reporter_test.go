@@ -327,3 +327,37 @@ func TestDeployBlocks(t *testing.T) {
 		})
 	}
 }
+
+// Stage details and log tails reach Slack redacted, even when the caller did not redact them: the reporter's
+// own token and credential shapes never show.
+func TestMessagesCarryNoCredentials(t *testing.T) {
+	const ghToken = "ghs_16C7e42F292c6912E7710c838347Ae178B4a"
+	fake := startSlack(t)
+	r := botReporter(t, fake, fast)
+	d := deploy(StateFailed)
+	d.Stages[0].Detail = "push failed for " + ghToken
+	r.Update(d)
+	r.Failure(Stage{Env: "dev", Name: "apply", State: StateFailed, Detail: "token " + botToken},
+		[]string{"AWS_ACCESS_KEY_ID=AKIAIOSFODNN7EXAMPLE", "done"})
+	if err := r.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	msgs := fake.Messages()
+	if len(msgs) != 1 {
+		t.Fatalf("%d top-level messages", len(msgs))
+	}
+	text := msgs[0].BlockText()
+	for _, m := range fake.Thread(msgs[0].TS) {
+		text += "\n" + m.BlockText()
+	}
+	for _, leak := range []string{ghToken, botToken, "AKIAIOSFODNN7EXAMPLE"} {
+		if strings.Contains(text, leak) {
+			t.Errorf("Slack shows %q:\n%s", leak, text)
+		}
+	}
+	for _, want := range []string{"[redacted: github-token]", "[redacted: slack-token]", "[redacted: aws-access-key-id]"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("Slack lacks %q:\n%s", want, text)
+		}
+	}
+}
