@@ -423,7 +423,7 @@ func TestRunnerTFVarDoesNotBreakCommands(t *testing.T) {
 
 func TestBinaryVersion(t *testing.T) {
 	f := newFake(t)
-	t.Setenv("FAKE_TF_RECORD", filepath.Join(f.dir, "record"))
+	t.Chdir(t.TempDir()) // BinaryVersion gives the fake no FAKE_TF_RECORD: it records under the working directory
 	v, err := BinaryVersion(context.Background(), f.bin)
 	if err != nil || v != "1.5.7" {
 		t.Fatalf("BinaryVersion = %q, %v; want 1.5.7", v, err)
