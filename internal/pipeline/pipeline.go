@@ -26,6 +26,7 @@ type Store interface {
 	StartRun(ctx context.Context, id int64) (store.Run, error)
 	SetRunScope(ctx context.Context, id int64, changed, envs, apps []string) error
 	FinishRun(ctx context.Context, id int64, status, errText string) error
+	AddRedactions(ctx context.Context, id int64, n int) error
 	EnsureStages(ctx context.Context, runID int64, keys []store.StageKey) ([]store.Stage, error)
 	StartStage(ctx context.Context, id int64) error
 	WaitStage(ctx context.Context, id int64, waitingFor string) error
@@ -185,6 +186,12 @@ func (e *Engine) Execute(ctx context.Context, runID int64) error {
 	log := e.log.With("run", run.ID, "repo", run.Event.Repo, "sha", short(run.Event.SHA), "kind", run.Event.Kind)
 	log.Info("run started", "attempt", run.Attempts)
 	status, errText, w := e.execute(ctx, run, log)
+	if w != nil {
+		// Credentials in output are worth knowing about: on a pull request, hostile code may have printed them.
+		if err := e.deps.Store.AddRedactions(context.WithoutCancel(ctx), run.ID, w.redactions()); err != nil {
+			log.Warn("count the run's redactions", "err", err)
+		}
+	}
 	if status == statusWaiting && ctx.Err() == nil {
 		log.Info("run waits; its worker is free meanwhile", "reason", w.waiting.Reason, "retry_in", w.waiting.After)
 		return w.waiting
@@ -205,7 +212,6 @@ func (e *Engine) Execute(ctx context.Context, runID int64) error {
 	}
 	args := []any{"status", status, "error", errText}
 	if w != nil {
-		// Credentials in output are worth knowing about: on a pull request, hostile code may have printed them.
 		args = append(args, "redactions", w.redactions())
 	}
 	log.Info("run finished", args...)

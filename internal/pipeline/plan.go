@@ -57,6 +57,10 @@ func (w *work) planPR(ctx context.Context) (string, string) {
 		}
 		return store.StatusFailed, why + "; set RUNNER_UNSAFE_UNISOLATED_PLANS=true to plan anyway"
 	}
+	if iso := w.e.opts.Isolation; !iso.Isolated {
+		w.log.Warn("planning a pull request WITHOUT isolation (RUNNER_UNSAFE_UNISOLATED_PLANS=true): its code can read the runner's secrets",
+			"pr", w.run.Event.PR, "why", iso.Describe)
+	}
 	for _, env := range res.Environments {
 		w.prStatus(ctx, env, "pending", "plan queued")
 	}

@@ -75,6 +75,9 @@ func TestPlanGetsThePhaseSessionAndMasksIt(t *testing.T) {
 	if strings.Contains(log.String(), leaked) || !strings.Contains(log.String(), "the configuration printed [redacted: session-credentials]") {
 		t.Errorf("stage log:\n%s", log.String())
 	}
+	if n := h.run(id).Redactions; n < 1 {
+		t.Errorf("run counts %d redactions, want the session secret's", n)
+	}
 	h.prs.mu.Lock()
 	defer h.prs.mu.Unlock()
 	if c := strings.Join(h.prs.comments, "\n"); !strings.Contains(c, "planned with role x") {

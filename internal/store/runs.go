@@ -21,6 +21,7 @@ type Run struct {
 	Environments []string    `json:"environments"`
 	Apps         []string    `json:"apps"`
 	Attempts     int         `json:"attempts"`
+	Redactions   int         `json:"redactions"` // credentials redacted out of what the run showed
 	Created      time.Time   `json:"created_at"`
 	Started      time.Time   `json:"started_at,omitzero"`
 	Finished     time.Time   `json:"finished_at,omitzero"`
@@ -179,7 +180,7 @@ func (s *Store) Undispatched(ctx context.Context) (int, error) {
 
 const runColumns = `id, delivery_id, event, action, kind, repo, clone_url, sha, base_sha, ref, base_ref, pr, sender, comment,
 	author, fork, draft, comment_id, content_key, head_repo, default_branch,
-	status, error, changed, environments, apps, attempts, created_at, started_at, finished_at`
+	status, error, changed, environments, apps, attempts, redactions, created_at, started_at, finished_at`
 
 func scanRun(sc interface{ Scan(...any) error }) (Run, error) {
 	var (
@@ -191,7 +192,7 @@ func scanRun(sc interface{ Scan(...any) error }) (Run, error) {
 	err := sc.Scan(&r.ID, &r.Event.DeliveryID, &r.Event.Name, &r.Event.Action, &r.Event.Kind, &r.Event.Repo,
 		&r.Event.CloneURL, &r.Event.SHA, &r.Event.BaseSHA, &r.Event.Ref, &r.Event.BaseRef, &r.Event.PR,
 		&r.Event.Sender, &r.Event.Comment, &r.Event.Author, &r.Event.Fork, &r.Event.Draft, &r.Event.CommentID,
-		&r.Event.ContentKey, &r.Event.HeadRepo, &r.Event.DefaultBranch, &r.Status, &r.Error, &changed, &envs, &apps, &r.Attempts,
+		&r.Event.ContentKey, &r.Event.HeadRepo, &r.Event.DefaultBranch, &r.Status, &r.Error, &changed, &envs, &apps, &r.Attempts, &r.Redactions,
 		&created, &started, &finished)
 	if err != nil {
 		return Run{}, err
@@ -322,6 +323,17 @@ func (s *Store) FinishRun(ctx context.Context, id int64, status, errText string)
 		WHERE id = ? AND finished_at IS NULL`, status, errText, s.now(), id)
 	if err != nil {
 		return fmt.Errorf("finish run %d: %w", id, err)
+	}
+	return nil
+}
+
+// AddRedactions adds to a run's count of redacted credentials (each attempt adds its own).
+func (s *Store) AddRedactions(ctx context.Context, id int64, n int) error {
+	if n == 0 {
+		return nil
+	}
+	if _, err := s.db.ExecContext(ctx, `UPDATE runs SET redactions = redactions + ? WHERE id = ?`, n, id); err != nil {
+		return fmt.Errorf("count redactions of run %d: %w", id, err)
 	}
 	return nil
 }

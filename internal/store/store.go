@@ -215,6 +215,8 @@ var migrations = []string{
 	// .runner.yaml decides what deploys).
 	`ALTER TABLE runs ADD COLUMN head_repo TEXT NOT NULL DEFAULT ''`,
 	`ALTER TABLE runs ADD COLUMN default_branch TEXT NOT NULL DEFAULT ''`,
+	// Version 10: how many credentials the run's output had redacted.
+	`ALTER TABLE runs ADD COLUMN redactions INTEGER NOT NULL DEFAULT 0`,
 }
 
 func (s *Store) migrate(ctx context.Context) error {
