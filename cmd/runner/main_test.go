@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -399,5 +400,37 @@ func TestServeRefusesToStartWithoutSecret(t *testing.T) {
 	}
 	if _, err := os.Stat(dataDir); err == nil {
 		t.Error("serve created its data dir before validating its configuration")
+	}
+}
+
+// `plan --sandbox` plans as a pull request is planned: isolated (the configuration cannot read a
+// file of the caller's, nor its environment) and on a copy (nothing is written to the checkout).
+func TestPlanSandbox(t *testing.T) {
+	terraform(t)
+	if os.Geteuid() != 0 {
+		t.Skip("isolation needs root (CI runs as root)")
+	}
+	repo := goodRepo(t)
+	secret := filepath.Join(t.TempDir(), "secret")
+	if err := os.WriteFile(secret, []byte("caller-secret-7Hq2"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("CALLER_CANARY", "caller-env-3Kd9")
+	writeFiles(t, repo, map[string]string{"environments/dev/peek.tf": fmt.Sprintf(
+		"output \"file\" {\n  value = try(file(%q), \"denied\")\n}\noutput \"env\" {\n  value = try(file(\"/proc/self/environ\"), \"denied\")\n}\n", secret)})
+	code, stdout, stderr := runCmd(t, "plan", "--repo", repo, "--env", "dev", "--sandbox", "-v")
+	if code != 0 {
+		t.Fatalf("exit code = %d\nstdout: %s\nstderr: %s", code, stdout, stderr)
+	}
+	if !strings.Contains(stderr, "as a pull request is planned") || !strings.Contains(stderr, "denied") {
+		t.Errorf("stderr does not show an isolated plan:\n%s", stderr)
+	}
+	for _, canary := range []string{"caller-secret-7Hq2", "caller-env-3Kd9"} {
+		if strings.Contains(stdout+stderr, canary) {
+			t.Errorf("the sandboxed plan read %q", canary)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(repo, "environments", "dev", ".terraform")); err == nil {
+		t.Error("plan --sandbox wrote into the checkout")
 	}
 }

@@ -289,6 +289,9 @@ func planSandboxed(ctx context.Context, env Env, p sandboxPlan) error {
 	if err := copyCheckout(p.repo, src); err != nil {
 		return fmt.Errorf("copy the checkout: %w", err)
 	}
+	if err := os.MkdirAll(filepath.Join(work, "plans"), 0o750); err != nil {
+		return err
+	}
 	cache := env.Getenv("TF_PLUGIN_CACHE_DIR")
 	if cache == "" {
 		cache = filepath.Join(p.tmp, "plugin-cache")

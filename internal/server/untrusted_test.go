@@ -8,8 +8,10 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -203,4 +205,82 @@ func (h *harness) get(path string) string {
 		h.t.Fatal(err)
 	}
 	return string(b)
+}
+
+// A runner that can neither run Terraform as another user nor use namespaces (here: the real binary
+// started as an unprivileged user) does not plan pull requests, and says which setting would change it.
+func TestUnprivilegedRunnerRefusesPullRequestPlans(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end: builds the runner")
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("starting the runner as another user needs root (CI runs as root)")
+	}
+	const nobody = 65534
+	h := newRepoHarness(t, fixture.Options{Environments: []string{"dev"}, NoApps: true}, nil)
+	bin := runnerBinary(t)
+	// The unprivileged runner must reach its binary and own its data directory and home.
+	for p := filepath.Dir(bin); p != "/" && p != os.TempDir(); p = filepath.Dir(p) {
+		if err := os.Chmod(p, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	home := filepath.Join(filepath.Dir(h.cfg.DataDir), "nobody-home")
+	for _, d := range []string{h.cfg.DataDir, home} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chown(d, nobody, nobody); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for p := filepath.Dir(h.cfg.DataDir); p != "/" && p != os.TempDir(); p = filepath.Dir(p) {
+		if err := os.Chmod(p, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	addr := freeAddr(t)
+	cmd := exec.Command(bin, "serve")
+	cmd.Env = []string{
+		"PATH=/usr/local/bin:/usr/bin:/bin", "HOME=" + home, "RUNNER_LISTEN=" + addr, "RUNNER_WEBHOOK_SECRET=" + testSecret,
+		"RUNNER_DATA_DIR=" + h.cfg.DataDir, "RUNNER_ALLOWED_REPOS=acme/*", "GITHUB_TOKEN=" + gitToken,
+		"RUNNER_GITHUB_API_URL=" + h.cfg.GitHubAPIURL, "RUNNER_AWS_ENDPOINT=http://127.0.0.1:1", "AWS_REGION=us-east-1",
+	}
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &out
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobody, Gid: nobody}}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _, _ = cmd.Process.Wait() })
+	h.base = "http://" + addr
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if resp, err := http.Get(h.base + "/readyz"); err == nil {
+			resp.Body.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the unprivileged runner did not start:\n%s", out.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if ready := h.get("/readyz"); !strings.Contains(ready, `"isolated": false`) || !strings.Contains(ready, "refused") {
+		t.Errorf("/readyz does not say pull requests are refused: %s", ready)
+	}
+	base, head := openPR(t, h, "unisolated", map[string]string{"environments/dev/x.tf": "resource \"terraform_data\" \"x\" {}\n"})
+	run := h.waitRun(h.accept("pull_request", h.prPayload("opened", 90, head, base, "unisolated")), time.Minute)
+	if run.Status != store.StatusFailed || !strings.Contains(run.Error, "RUNNER_UNSAFE_UNISOLATED_PLANS") {
+		t.Fatalf("run %s: %q; want refused, naming RUNNER_UNSAFE_UNISOLATED_PLANS", run.Status, run.Error)
+	}
+	var comments string
+	for _, c := range h.gh.Comments(repoName, 90) {
+		comments += c.Body
+	}
+	if !strings.Contains(comments, "Not planned") || !strings.Contains(comments, "RUNNER_UNSAFE_UNISOLATED_PLANS") {
+		t.Errorf("the pull request is not told why:\n%s", comments)
+	}
+	if strings.Contains(out.String(), "$ terraform") {
+		t.Error("terraform ran")
+	}
 }
