@@ -104,3 +104,19 @@ func TestTerraformVersionOutsideThePolicyIsRefused(t *testing.T) {
 		t.Fatalf("run %s: %q", r.Status, r.Error)
 	}
 }
+
+// Text from a pull request shown in a comment stays text: no markup, no mentions, no HTML.
+func TestEscapeMarkdown(t *testing.T) {
+	for _, tt := range []struct{ in, want string }{
+		{"plain words", "plain words"},
+		{"@org/team please", "@\u200borg/team please"},
+		{"<img src=x onerror=alert(1)>", "&lt;img src=x onerror=alert(1)&gt;"},
+		{"[click](https://evil.example)", "\\[click\\](https://evil.example)"},
+		{"`code` **bold** _it_", "\\`code\\` \\*\\*bold\\*\\* \\_it\\_"},
+		{"#1 | table", "\\#1 \\| table"},
+	} {
+		if got := escapeMarkdown(tt.in); got != tt.want {
+			t.Errorf("escapeMarkdown(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
