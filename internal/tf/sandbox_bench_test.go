@@ -20,6 +20,7 @@ func BenchmarkInitPlanShow(b *testing.B) {
 	config := "resource \"terraform_data\" \"a\" {\n  input = \"x\"\n}\nresource \"terraform_data\" \"b\" {\n  input = terraform_data.a.output\n}\n"
 	for _, mode := range []string{"direct", sandbox.WantUser, sandbox.WantNamespaces} {
 		b.Run(mode, func(b *testing.B) {
+			bin := bin // user mode runs a copy of its own
 			root := b.TempDir()
 			for p := root; p != "/tmp" && p != "/"; p = filepath.Dir(p) {
 				_ = os.Chmod(p, 0o755)
