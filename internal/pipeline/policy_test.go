@@ -120,3 +120,26 @@ func TestEscapeMarkdown(t *testing.T) {
 		}
 	}
 }
+
+// A pull request that changes .runner.yaml is told what changes in effect, against its merge base.
+func TestPullRequestSeesWhatItsRunnerYAMLChanges(t *testing.T) {
+	h := newHarness(t, fixture.Options{Environments: []string{"dev"}, NoApps: true}, nil, nil)
+	base, _ := h.repo.Head()
+	yaml := "environments:\n  - name: dev\n    dir: environments/dev\n    vars:\n      greeting: hello\napps: []\n"
+	head := h.commit("feature", map[string]string{".runner.yaml": yaml, "environments/dev/a.tf": tfFile("a")})
+	id := h.pullRequest(11, head, base, "feature")
+	if err := h.e.Execute(context.Background(), id); err != nil {
+		t.Fatal(err)
+	}
+	h.prs.mu.Lock()
+	defer h.prs.mu.Unlock()
+	var config string
+	for _, c := range h.prs.comments {
+		if strings.HasPrefix(c, configKey+"@") {
+			config = c
+		}
+	}
+	if !strings.Contains(config, "changes in effect") || !strings.Contains(config, "greeting") || !strings.Contains(config, "deploys read the default branch") {
+		t.Errorf("configuration comment:\n%s\nall comments: %q", config, h.prs.comments)
+	}
+}
