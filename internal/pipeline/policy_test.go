@@ -3,6 +3,8 @@ package pipeline
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -141,5 +143,26 @@ func TestPullRequestSeesWhatItsRunnerYAMLChanges(t *testing.T) {
 	}
 	if !strings.Contains(config, "changes in effect") || !strings.Contains(config, "greeting") || !strings.Contains(config, "deploys read the default branch") {
 		t.Errorf("configuration comment:\n%s\nall comments: %q", config, h.prs.comments)
+	}
+}
+
+// A .terraform directory committed to the repository never reaches Terraform: a provider binary in
+// it would pass for one Terraform installed.
+func TestCommittedTerraformDirectoriesAreRemoved(t *testing.T) {
+	h := newHarness(t, fixture.Options{Environments: []string{"dev"}, NoApps: true}, nil, nil)
+	var seen error
+	h.tf.onPlan = func(_ context.Context, req PlanRequest) {
+		_, seen = os.Stat(filepath.Join(req.Dir, ".terraform", "providers", "planted"))
+	}
+	base, _ := h.repo.Head()
+	head := h.commit("feature", map[string]string{
+		"environments/dev/a.tf":                         tfFile("a"),
+		"environments/dev/.terraform/providers/planted": "#!/bin/sh\n",
+	})
+	if err := h.e.Execute(context.Background(), h.pullRequest(12, head, base, "feature")); err != nil {
+		t.Fatal(err)
+	}
+	if seen == nil {
+		t.Fatal("the committed .terraform directory reached Terraform")
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -129,6 +130,11 @@ func (w *work) checkout(ctx context.Context) error {
 		if err := m.Checkout(ctx, ev.SHA, w.src); err != nil {
 			return "", nil, fmt.Errorf("check out %s: %w", short(ev.SHA), err)
 		}
+		if n, err := removeTerraformDirs(w.src); err != nil {
+			return "", nil, fmt.Errorf("clean the checkout: %w", err)
+		} else if n > 0 {
+			fmt.Fprintf(log, "removed %d .terraform director(ies) committed to the repository: Terraform makes its own\n", n)
+		}
 		var cfg *config.Repo
 		if ev.Kind == event.KindDeploy {
 			// Which branch deploys what, and what it needs, is never the pushed commit's to say.
@@ -185,3 +191,25 @@ func contains(list []string, s string) bool {
 
 // zeroOrEmpty reports whether a SHA means "no commit".
 func zeroOrEmpty(sha string) bool { return sha == "" || sha == event.ZeroSHA }
+
+// removeTerraformDirs deletes .terraform directories a commit carries: a provider binary planted
+// there would pass for one Terraform installed (and could reach the shared provider cache).
+func removeTerraformDirs(root string) (int, error) {
+	n := 0
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.Name() == ".terraform" && p != root {
+			n++
+			if err := os.RemoveAll(p); err != nil {
+				return err
+			}
+			if d.IsDir() {
+				return fs.SkipDir
+			}
+		}
+		return nil
+	})
+	return n, err
+}

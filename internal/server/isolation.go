@@ -92,7 +92,7 @@ func setupIsolation(ctx context.Context, cfg config.Server, log *slog.Logger) (*
 
 // terraform returns the options of the runner's Terraform under this isolation.
 func (i *isolation) terraform(cfg config.Server) (TerraformOptions, error) {
-	o := TerraformOptions{Bin: cfg.TerraformBin, Timeout: cfg.StageTimeout, BaseEnv: i.baseEnv}
+	o := TerraformOptions{Bin: cfg.TerraformBin, Timeout: cfg.StageTimeout, BaseEnv: i.baseEnv, PluginCache: cfg.PluginCacheDir}
 	if !i.sandbox.Isolated() {
 		return o, nil
 	}

@@ -84,6 +84,7 @@ func (t *terraformRunner) Plan(ctx context.Context, req pipeline.PlanRequest) (p
 	if err := ws.Init(ctx); err != nil {
 		return pipeline.PlanResult{}, err
 	}
+	t.promote(ws, req.Phase, req.Log)
 	capture.start()
 	_, err = ws.Plan(ctx, planFile, req.Vars)
 	text := capture.stop()
@@ -175,7 +176,24 @@ func (t *terraformRunner) Outputs(ctx context.Context, req pipeline.ApplyRequest
 	if err := ws.Init(ctx); err != nil {
 		return nil, err
 	}
+	t.promote(ws, req.Phase, req.Log)
 	return ws.Outputs(ctx)
+}
+
+// promote adds what a deploy's init downloaded to the shared provider cache, which sandboxed
+// Terraform only reads: pull requests then install providers from it instead of downloading them.
+// Only reviewed code's inits promote (see tf.PromoteProviders), before any of its providers runs.
+func (t *terraformRunner) promote(ws *tf.Workspace, phase string, log io.Writer) {
+	if t.baseEnv == nil || t.pluginCache == "" || phase != pipeline.PhaseApply {
+		return
+	}
+	added, err := tf.PromoteProviders(ws.DataDir(), t.pluginCache)
+	for _, p := range added {
+		fmt.Fprintf(log, "provider %s added to the shared cache\n", p)
+	}
+	if err != nil {
+		fmt.Fprintf(log, "warning: %v\n", err)
+	}
 }
 
 // terraformVersion is the runner's Terraform version, for the policy's allowed versions ("" when it
