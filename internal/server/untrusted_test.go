@@ -121,6 +121,7 @@ func hostilePlanLeaks(t *testing.T, mod func(*config.Server), process bool) []st
 	}
 	var h *harness
 	var gh *fakegithub.Server
+	var st *stack.Stack
 	if process {
 		h = newRepoHarness(t, fixture.Options{Environments: []string{"dev"}, NoApps: true}, mod)
 		gh = h.gh
@@ -142,8 +143,8 @@ func hostilePlanLeaks(t *testing.T, mod func(*config.Server), process bool) []st
 		h.startProcess(runnerBinary(t), freeAddr(t), logf, "RUNNER_SANDBOX="+h.cfg.Sandbox,
 			fmt.Sprintf("RUNNER_UNSAFE_UNISOLATED_PLANS=%t", h.cfg.UnsafeUnisolatedPlans))
 	} else {
-		var st *stack.Stack
-		h, st = newStackHarness(t, fixture.Options{Environments: []string{"dev"}, NoApps: true}, mod)
+		h, st = newStackHarness(t, fixture.Options{Environments: []string{"dev"}, NoApps: true}, mod,
+			func(c *config.Server) { c.SlackChannel = "#deploys" })
 		gh = st.GitHub
 		// Set after the harness (which sets AWS keys of its own): Terraform's environment is built
 		// per command, so these are what a leak through the environment would carry.
@@ -152,17 +153,35 @@ func hostilePlanLeaks(t *testing.T, mod func(*config.Server), process bool) []st
 		}
 	}
 	db := filepath.Join(h.cfg.DataDir, "runner.db")
-	base, head := openPR(t, h, "steal", map[string]string{
-		"environments/dev/steal.tf": hostileTerraform(map[string]string{
-			"pid1_environ": "/proc/1/environ", "app_key": keyFile, "aws_credentials": awsCreds, "database": db,
-		}),
+	hostile := hostileTerraform(map[string]string{
+		"pid1_environ": "/proc/1/environ", "app_key": keyFile, "aws_credentials": awsCreds, "database": db,
 	})
+	base, head := openPR(t, h, "steal", map[string]string{"environments/dev/steal.tf": hostile})
 	run := h.waitRun(h.accept("pull_request", h.prPayload("opened", 41, head, base, "steal")), 3*time.Minute)
 	if run.Status != store.StatusSucceeded {
 		dumpRun(t, run)
 		t.Fatalf("PR run %s: %s", run.Status, run.Error)
 	}
 	var shown []string
+	if st != nil {
+		// Merged, the same code deploys (in the sandbox too, with the apply credentials): its story
+		// in Slack and on the merged pull request carries no canary either.
+		if err := h.repo.Checkout("main"); err != nil {
+			t.Fatal(err)
+		}
+		merged := commitPush(t, h, "main", map[string]string{"environments/dev/steal.tf": hostile})
+		deploy := h.waitRun(h.accept("push", h.pushPayload(base, merged)), 3*time.Minute)
+		for _, stage := range deploy.Stages {
+			shown = append(shown, "deploy log: "+h.get(fmt.Sprintf("/api/stages/%d/log", stage.ID)))
+		}
+		shown = append(shown, "GET deploy run: "+h.get(fmt.Sprintf("/api/runs/%d?tail=500", deploy.ID)))
+		for _, m := range st.Slack.Messages() {
+			shown = append(shown, "slack: "+m.Text+" "+string(m.Blocks))
+		}
+		if len(st.Slack.Messages()) == 0 {
+			t.Error("the deploy told Slack nothing: the Slack check proves nothing")
+		}
+	}
 	for _, c := range gh.Comments(repoName, 41) {
 		shown = append(shown, "comment: "+c.Body)
 	}
