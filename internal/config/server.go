@@ -40,6 +40,13 @@ type Server struct {
 	// the runner gives Terraform; default: TF_CLI_CONFIG_FILE.
 	TerraformCLIConfig string
 
+	// ReplayWindow is how long a delivery's content blocks a second run of the same content.
+	ReplayWindow time.Duration
+	// UnverifiedBudgetMiB bounds the memory held by webhook bodies whose signature is not yet checked.
+	UnverifiedBudgetMiB int
+	// AllowedHosts are more Host names the API and dashboard answer without a token.
+	AllowedHosts []string
+
 	// ReposConfig is the server-side repository policy file (RUNNER_REPOS_CONFIG; see internal/policy).
 	ReposConfig string
 	// AllowForkPRs plans pull requests from forks where the policy does not say (default false).
@@ -166,6 +173,10 @@ func LoadServer(args []string, getenv func(string) string) (Server, error) {
 	str(&s.TerraformBin, "terraform", "RUNNER_TERRAFORM_BIN", "", "terraform or tofu binary (default: terraform, then tofu, on PATH)")
 	str(&s.PluginCacheDir, "plugin-cache", "TF_PLUGIN_CACHE_DIR", "", "shared Terraform plugin cache (default: DATA_DIR/plugin-cache)")
 	str(&s.TerraformCLIConfig, "terraform-cli-config", "RUNNER_TERRAFORM_CLI_CONFIG", getenv("TF_CLI_CONFIG_FILE"), "the operator's Terraform CLI configuration, the base of the runner's own (default: TF_CLI_CONFIG_FILE)")
+	dur(&s.ReplayWindow, "replay-window", "RUNNER_REPLAY_WINDOW", 7*24*time.Hour, "how long the same delivery content under a new delivery id is a replay (no second run)")
+	num(&s.UnverifiedBudgetMiB, "unverified-budget-mib", "RUNNER_WEBHOOK_UNVERIFIED_BUDGET_MIB", 64, "MiB all webhook bodies not yet verified may hold at once (at least the 25 MiB body cap)")
+	var allowedHosts string
+	str(&allowedHosts, "allowed-hosts", "RUNNER_ALLOWED_HOSTS", "", "comma-separated extra Host names the API and dashboard answer without a token")
 	str(&s.ReposConfig, "repos-config", "RUNNER_REPOS_CONFIG", "", "server-side repository policy (YAML): roles, approvals, deploy branches, who may plan, allowed overrides")
 	boolean(&s.AllowForkPRs, "allow-fork-prs", "RUNNER_ALLOW_FORK_PRS", "plan pull requests from forks (where the repository policy does not say)")
 	str(&s.Sandbox, "sandbox", "RUNNER_SANDBOX", "auto", "isolation of Terraform: auto (strongest available), namespaces, user or off")
@@ -224,6 +235,7 @@ func LoadServer(args []string, getenv func(string) string) (Server, error) {
 	}
 	s.AllowedRepos = splitList(allowed)
 	s.SandboxReadOnly, s.SandboxReadWrite = splitList(sandboxRO), splitList(sandboxRW)
+	s.AllowedHosts = splitList(allowedHosts)
 	problems = append(problems, s.validate()...)
 	if len(problems) > 0 {
 		return Server{}, errors.New("invalid configuration:\n  " + strings.Join(problems, "\n  "))

@@ -36,19 +36,21 @@ func TestLoadServerDefaults(t *testing.T) {
 	}
 	// Relative paths are made absolute: Terraform and npm run in other directories.
 	want := config.Server{
-		Listen:          ":8080",
-		WebhookSecret:   secret,
-		DataDir:         filepath.Join(wd, "runner-data"),
-		AllowedRepos:    []string{"acme/infra", "acme/platform-*"},
-		Workers:         4,
-		PlanParallelism: 3,
-		StageTimeout:    45 * time.Minute,
-		ShutdownGrace:   60 * time.Second,
-		LockLease:       2 * time.Minute,
-		PluginCacheDir:  filepath.Join(wd, "runner-data", "plugin-cache"),
-		RolloutPoll:     5 * time.Second,
-		LogLevel:        "info",
-		Sandbox:         "auto",
+		Listen:              ":8080",
+		WebhookSecret:       secret,
+		DataDir:             filepath.Join(wd, "runner-data"),
+		AllowedRepos:        []string{"acme/infra", "acme/platform-*"},
+		Workers:             4,
+		PlanParallelism:     3,
+		StageTimeout:        45 * time.Minute,
+		ShutdownGrace:       60 * time.Second,
+		LockLease:           2 * time.Minute,
+		PluginCacheDir:      filepath.Join(wd, "runner-data", "plugin-cache"),
+		RolloutPoll:         5 * time.Second,
+		LogLevel:            "info",
+		Sandbox:             "auto",
+		ReplayWindow:        7 * 24 * time.Hour,
+		UnverifiedBudgetMiB: 64,
 	}
 	if !reflect.DeepEqual(s, want) {
 		t.Errorf("defaults:\n got %+v\nwant %+v", s, want)
@@ -89,6 +91,7 @@ func TestLoadServerEnvironmentAndFlags(t *testing.T) {
 		"RUNNER_SANDBOX":                 "user",
 		"RUNNER_UNSAFE_UNISOLATED_PLANS": "true",
 		"RUNNER_SANDBOX_READ_WRITE":      "/srv/state, /srv/more",
+		"RUNNER_ALLOWED_HOSTS":           "runner.internal, 10.0.0.5",
 	}
 	for _, tc := range []struct {
 		name  string
@@ -107,6 +110,7 @@ func TestLoadServerEnvironmentAndFlags(t *testing.T) {
 				RegistryInsecure: true, LogLevel: "debug", LogJSON: true,
 				TerraformCLIConfig: key, Sandbox: "user", UnsafeUnisolatedPlans: true,
 				SandboxReadWrite: []string{"/srv/state", "/srv/more"},
+				ReplayWindow:     7 * 24 * time.Hour, UnverifiedBudgetMiB: 64, AllowedHosts: []string{"runner.internal", "10.0.0.5"},
 			}
 			if !reflect.DeepEqual(s, want) {
 				t.Errorf("\n got %+v\nwant %+v", s, want)

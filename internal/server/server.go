@@ -72,7 +72,11 @@ func New(ctx context.Context, cfg config.Server, log *slog.Logger, c Collaborato
 			s.close()
 		}
 	}()
-	if s.store, err = store.OpenSQLite(ctx, cfg.DataDir); err != nil {
+	var storeOpts []store.Option
+	if cfg.ReplayWindow > 0 {
+		storeOpts = append(storeOpts, store.WithReplayWindow(cfg.ReplayWindow))
+	}
+	if s.store, err = store.OpenSQLite(ctx, cfg.DataDir, storeOpts...); err != nil {
 		return nil, err
 	}
 	// This process owns the database: locks left behind belong to a dead process.
@@ -127,14 +131,15 @@ func New(ctx context.Context, cfg config.Server, log *slog.Logger, c Collaborato
 	}); err != nil {
 		return nil, err
 	}
-	hook, err := webhook.New(webhook.Config{Secret: []byte(cfg.WebhookSecret), AllowedRepos: cfg.AllowedRepos}, s.queue, log)
+	hook, err := webhook.New(webhook.Config{Secret: []byte(cfg.WebhookSecret), AllowedRepos: cfg.AllowedRepos,
+		UnverifiedBudget: int64(cfg.UnverifiedBudgetMiB) << 20}, s.queue, log)
 	if err != nil {
 		return nil, err
 	}
 	mux := http.NewServeMux()
 	mux.Handle("POST /webhooks/github", hook)
 	// Without an API token the API and dashboard answer on loopback only (web logs which mode is in effect).
-	web.Routes(mux, s.store, s.queue, web.Options{Token: cfg.APIToken, PublicURL: cfg.PublicURL, Logger: log, Isolation: iso.Status()})
+	web.Routes(mux, s.store, s.queue, web.Options{Token: cfg.APIToken, PublicURL: cfg.PublicURL, AllowedHosts: cfg.AllowedHosts, Logger: log, Isolation: iso.Status()})
 	s.http = &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: 5 * time.Second,
