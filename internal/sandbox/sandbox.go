@@ -170,6 +170,9 @@ func (s *Sandbox) Describe() string {
 	case ModeNamespaces:
 		return "separate user in its own mount, PID, IPC and UTS namespaces"
 	case ModeUser:
+		if s.reason == "" {
+			return "separate user (namespaces not used: RUNNER_SANDBOX=user)"
+		}
 		return "separate user (namespaces unavailable: " + s.reason + ")"
 	}
 	return "not isolated: " + s.reason

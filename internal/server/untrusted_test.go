@@ -68,6 +68,8 @@ func TestUntrustedPlanCannotReadTheRunnersSecrets(t *testing.T) {
 		wantLeaks string
 	}{
 		{"isolated", func(*config.Server) {}, false, ""},
+		// As on ECS Fargate: no namespaces, the separate user alone.
+		{"user mode", func(c *config.Server) { c.Sandbox = "user"; openParents(t, c.DataDir) }, false, ""},
 		{"control: unisolated", unisolated, false, "app key file"},
 		{"isolated runner process", func(*config.Server) {}, true, ""},
 		// Unisolated, Terraform reads the runner's own environment through /proc/<ppid>/environ.
@@ -308,6 +310,17 @@ func TestUnprivilegedRunnerRefusesPullRequestPlans(t *testing.T) {
 	for _, st := range h.getRun(run.ID).Stages {
 		if st.Name == "plan" && st.Status != store.StagePending {
 			t.Errorf("plan stage of %s is %s: terraform ran", st.Env, st.Status)
+		}
+	}
+}
+
+// openParents lets other users traverse the directories above dir (t.TempDir's are private), as the
+// sandbox's user mode needs for the work trees under the data directory.
+func openParents(t *testing.T, dir string) {
+	t.Helper()
+	for p := filepath.Dir(dir); p != "/" && p != os.TempDir(); p = filepath.Dir(p) {
+		if err := os.Chmod(p, 0o755); err != nil {
+			t.Fatal(err)
 		}
 	}
 }
