@@ -28,6 +28,9 @@ type Environment struct {
 	config.Environment // Branch and RequireApproval are effective; Vars is nil (see Plan and Apply)
 
 	Approvers Approvers
+	// Protected environments need an approval whenever a deploy's plan differs from the plan reviewed on the
+	// merged pull request (or there is no reviewed plan), even where they do not require approval otherwise.
+	Protected bool
 	PlanRole  *Role // nil: the policy sets none
 	ApplyRole *Role
 	Plan      Phase
@@ -120,8 +123,10 @@ func (a *applier) environment(i int) (Environment, Environment) {
 	env := Environment{Environment: ce, PlanRole: cloneRole(s.planRole), ApplyRole: cloneRole(s.applyRole),
 		Plan: s.phase(phasePlan), Apply: s.phase(phaseApply)}
 	if s.approvers != nil {
-		env.Approvers = Approvers{Users: slices.Clone(s.approvers.Users), Teams: slices.Clone(s.approvers.Teams)}
+		env.Approvers = Approvers{Users: slices.Clone(s.approvers.Users), Teams: slices.Clone(s.approvers.Teams),
+			SlackGroups: slices.Clone(s.approvers.SlackGroups)}
 	}
+	env.Protected = s.protected != nil && *s.protected
 	env.Vars = nil
 	req := env
 	req.Plan, req.Apply = s.phase(phasePlan), s.phase(phaseApply)

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/hashicorp/go-version"
 
@@ -20,26 +21,37 @@ const MaxFileSize = 1 << 20
 
 // The raw* types mirror the YAML; pointers tell "absent" from a zero value.
 type rawPolicy struct {
-	Repos []rawEntry `yaml:"repos"`
+	Repos      []rawEntry        `yaml:"repos"`
+	SlackUsers map[string]string `yaml:"slack_users"`
 }
 
 type rawEntry struct {
-	Match             []string  `yaml:"match"`
-	ForkPRs           *bool     `yaml:"fork_prs"`
-	DraftPRs          *bool     `yaml:"draft_prs"`
-	PlanPermission    *string   `yaml:"plan_permission"`
-	PlanTeams         []string  `yaml:"plan_teams"`
-	PlanUsers         []string  `yaml:"plan_users"`
-	TerraformVersions string    `yaml:"terraform_versions"`
-	AllowedOverrides  *[]string `yaml:"allowed_overrides"`
-	Defaults          rawEnv    `yaml:"defaults"`
-	Environments      []rawEnv  `yaml:"environments"`
+	Match             []string           `yaml:"match"`
+	ForkPRs           *bool              `yaml:"fork_prs"`
+	DraftPRs          *bool              `yaml:"draft_prs"`
+	PlanPermission    *string            `yaml:"plan_permission"`
+	PlanTeams         []string           `yaml:"plan_teams"`
+	PlanUsers         []string           `yaml:"plan_users"`
+	TerraformVersions string             `yaml:"terraform_versions"`
+	AllowedOverrides  *[]string          `yaml:"allowed_overrides"`
+	Defaults          rawEnv             `yaml:"defaults"`
+	Environments      []rawEnv           `yaml:"environments"`
+	Commands          map[string]rawRule `yaml:"commands"`
+	DistinctApprover  *bool              `yaml:"distinct_approver"`
+	ApprovalTimeout   string             `yaml:"approval_timeout"`
+}
+
+type rawRule struct {
+	Permission *string  `yaml:"permission"`
+	Teams      []string `yaml:"teams"`
+	Users      []string `yaml:"users"`
 }
 
 type rawEnv struct {
 	Name            string        `yaml:"name"`
 	Branch          *string       `yaml:"branch"`
 	RequireApproval *bool         `yaml:"require_approval"`
+	Protected       *bool         `yaml:"protected"`
 	Approvers       *rawApprovers `yaml:"approvers"`
 	PlanRole        *rawRole      `yaml:"plan_role"`
 	ApplyRole       *rawRole      `yaml:"apply_role"`
@@ -54,8 +66,9 @@ type rawEnv struct {
 }
 
 type rawApprovers struct {
-	Users []string `yaml:"users"`
-	Teams []string `yaml:"teams"`
+	Users       []string `yaml:"users"`
+	Teams       []string `yaml:"teams"`
+	SlackGroups []string `yaml:"slack_groups"`
 }
 
 type rawRole struct {
@@ -77,7 +90,7 @@ func Parse(data []byte) (*Policy, error) {
 	for _, prob := range problems {
 		v.decodeLines[prob.Line] = true
 	}
-	p := &Policy{}
+	p := &Policy{slackUsers: v.slackUsers(raw.SlackUsers)}
 	for i := range raw.Repos {
 		p.entries = append(p.entries, v.entry(i, &raw.Repos[i]))
 	}
@@ -170,6 +183,17 @@ func (v *validator) entry(i int, raw *rawEntry) entry {
 			e.rp.overrides[k] = true
 		}
 	}
+	e.rp.commands = v.commands(raw.Commands, label, at)
+	if raw.DistinctApprover != nil {
+		e.rp.DistinctApprover = *raw.DistinctApprover
+	}
+	if raw.ApprovalTimeout != "" {
+		d, err := time.ParseDuration(raw.ApprovalTimeout)
+		if err != nil || d < time.Minute || d > 30*24*time.Hour {
+			v.addf(at("approval_timeout"), "%s: approval_timeout %q: use a duration from 1m to 720h, such as 24h", label, raw.ApprovalTimeout)
+		}
+		e.rp.ApprovalTimeout = d
+	}
 	if raw.Defaults.Name != "" {
 		v.addf(at("defaults", "name"), "%s: defaults: name is not allowed here", label)
 	}
@@ -200,6 +224,7 @@ func (v *validator) env(raw *rawEnv, label string, at func(...any) int) envSetti
 	s := envSettings{
 		branch:          raw.Branch,
 		requireApproval: raw.RequireApproval,
+		protected:       raw.Protected,
 		passEnv:         map[string][]string{},
 		vars:            map[string]map[string]string{},
 	}
@@ -213,7 +238,12 @@ func (v *validator) env(raw *rawEnv, label string, at func(...any) int) envSetti
 	if a := raw.Approvers; a != nil {
 		v.teams(a.Teams, label+": approvers.teams", func(j int) int { return at("approvers", "teams", j) })
 		v.users(a.Users, label+": approvers.users", func(j int) int { return at("approvers", "users", j) })
-		s.approvers = &Approvers{Users: a.Users, Teams: a.Teams}
+		for j, g := range a.SlackGroups {
+			if !slackIDRE.MatchString(g) {
+				v.addf(at("approvers", "slack_groups", j), "%s: approvers.slack_groups: %q is not a Slack user group id (such as S0123ABCD)", label, g)
+			}
+		}
+		s.approvers = &Approvers{Users: a.Users, Teams: a.Teams, SlackGroups: a.SlackGroups}
 	}
 	s.planRole = v.role(raw.PlanRole, label+": plan_role", func(p ...any) int { return at(append([]any{"plan_role"}, p...)...) })
 	s.applyRole = v.role(raw.ApplyRole, label+": apply_role", func(p ...any) int { return at(append([]any{"apply_role"}, p...)...) })

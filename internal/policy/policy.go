@@ -17,8 +17,12 @@ type Policy struct {
 	// AllowForkPRs is whether fork pull requests are planned where an entry does not say (fork_prs), and in
 	// the built-in default: RUNNER_ALLOW_FORK_PRS. Set it before use.
 	AllowForkPRs bool
+	// CommandPrefix is how comment commands start (RUNNER_COMMAND_PREFIX), for the hints given when a pull
+	// request is not planned; "" means "/runner". Set it before use.
+	CommandPrefix string
 
-	entries []entry
+	entries    []entry
+	slackUsers map[string]string // Slack user id -> GitHub login
 }
 
 type entry struct {
@@ -34,9 +38,16 @@ type RepoPolicy struct {
 	DraftPRs          bool   // plan draft pull requests
 	Plan              Rule   // whom a pull request's author must be to have it planned
 	TerraformVersions string // allowed Terraform versions, as written; "" allows any
+	// DistinctApprover forbids the author of a change (the pull request's author, or the pusher) to approve it.
+	DistinctApprover bool
+	// ApprovalTimeout is how long a deploy waits for approval; 0: the runner's default (RUNNER_APPROVAL_TIMEOUT).
+	ApprovalTimeout time.Duration
+
+	commands map[string]Rule // per command kind, where the entry sets one
 
 	constraints version.Constraints
 	overrides   map[string]bool // keys .runner.yaml may set per environment; nil: every key
+	prefix      string          // the comment command prefix, for hints
 	defaults    envSettings
 	envs        map[string]envSettings
 }
@@ -49,10 +60,12 @@ type Role struct {
 	SessionPolicy   string        // an inline session policy (JSON); "" for none
 }
 
-// Approvers are the users and teams ("org/slug") who may approve an environment's deploys.
+// Approvers are the users and teams ("org/slug") who may approve an environment's deploys, and the Slack
+// user groups whose members may approve it with a Slack button.
 type Approvers struct {
-	Users []string
-	Teams []string
+	Users       []string
+	Teams       []string
+	SlackGroups []string
 }
 
 // Phase is what Terraform gets in one phase (plan or apply) besides the role's session credentials and
@@ -77,6 +90,7 @@ const (
 type envSettings struct {
 	branch          *string
 	requireApproval *bool
+	protected       *bool
 	approvers       *Approvers
 	planRole        *Role
 	applyRole       *Role
@@ -92,6 +106,7 @@ func (p *Policy) For(repo string) RepoPolicy {
 		for _, g := range e.match {
 			if ok, _ := path.Match(g, name); ok {
 				rp := e.rp
+				rp.prefix = p.CommandPrefix
 				rp.ForkPRs = p.AllowForkPRs
 				if e.forkPRs != nil {
 					rp.ForkPRs = *e.forkPRs
@@ -100,7 +115,7 @@ func (p *Policy) For(repo string) RepoPolicy {
 			}
 		}
 	}
-	return RepoPolicy{Source: "built-in default", ForkPRs: p.AllowForkPRs, Plan: Rule{MinLevel: LevelWrite}}
+	return RepoPolicy{Source: "built-in default", ForkPRs: p.AllowForkPRs, Plan: Rule{MinLevel: LevelWrite}, prefix: p.CommandPrefix}
 }
 
 // CheckTerraform returns an error, fit to show on a pull request, when the policy does not allow Terraform
@@ -142,6 +157,7 @@ func (rp RepoPolicy) settings(env string) envSettings {
 	out := envSettings{
 		branch:          first(e.branch, d.branch),
 		requireApproval: first(e.requireApproval, d.requireApproval),
+		protected:       first(e.protected, d.protected),
 		approvers:       first(e.approvers, d.approvers),
 		planRole:        first(e.planRole, d.planRole),
 		applyRole:       first(e.applyRole, d.applyRole),

@@ -6,13 +6,14 @@ import (
 	"strings"
 )
 
-// What a maintainer can do about a pull request that is not planned. They are together here so they can
-// change when comment commands arrive.
-const (
-	hintUntrusted = "A maintainer can comment `/runner plan` once comment commands are available; " +
-		"until then, a maintainer can push the branch to this repository and open the pull request from there."
-	hintDraft = "Mark the pull request ready for review to have it planned."
-)
+// What a maintainer can do about a pull request that is not planned.
+const hintDraft = "Mark the pull request ready for review to have it planned, or comment `%s plan`."
+
+// hintUntrusted says how someone allowed to plan can have the pull request planned anyway.
+func hintUntrusted(rp RepoPolicy) string {
+	return fmt.Sprintf("Someone allowed to plan (%s) can comment `%s plan` to have it planned after reading its changes.",
+		rp.CommandRule("plan").needs(), rp.Prefix())
+}
 
 // Checker decides whether a user satisfies a Rule on a repository; *Permissions asks GitHub.
 type Checker interface {
@@ -44,11 +45,11 @@ func (p *Policy) MayPlan(ctx context.Context, perms Checker, pr PR) (Decision, e
 		}
 		return Decision{
 			Reason: fmt.Sprintf("pull request #%d comes from a fork (%s), and this runner does not plan pull requests from forks", pr.Number, from),
-			Hint:   hintUntrusted,
+			Hint:   hintUntrusted(rp),
 		}, nil
 	}
 	if pr.Draft && !rp.DraftPRs {
-		return Decision{Reason: fmt.Sprintf("pull request #%d is a draft, and this runner does not plan drafts", pr.Number), Hint: hintDraft}, nil
+		return Decision{Reason: fmt.Sprintf("pull request #%d is a draft, and this runner does not plan drafts", pr.Number), Hint: fmt.Sprintf(hintDraft, rp.Prefix())}, nil
 	}
 	d, err := perms.Allows(ctx, pr.Repo, pr.Author, rp.Plan)
 	if err != nil {
@@ -56,7 +57,7 @@ func (p *Policy) MayPlan(ctx context.Context, perms Checker, pr PR) (Decision, e
 	}
 	if !d.Allowed {
 		d.Reason = fmt.Sprintf("pull request #%d is not planned: %s", pr.Number, d.Reason)
-		d.Hint = hintUntrusted
+		d.Hint = hintUntrusted(rp)
 	}
 	return d, nil
 }
