@@ -48,7 +48,7 @@ func TestParseExampleFile(t *testing.T) {
 		t.Errorf("prod = %+v", prod)
 	}
 	wantVars := map[string]map[string]string{"plan": {"region": "eu-west-1"}, "apply": {"region": "eu-west-1", "deletion_protection": "true"}}
-	if !reflect.DeepEqual(prod.vars, wantVars) || !reflect.DeepEqual(prod.approvers, &Approvers{Users: []string{"alice"}, Teams: []string{"acme/sre"}}) {
+	if !reflect.DeepEqual(prod.vars, wantVars) || !reflect.DeepEqual(prod.approvers, &Approvers{Users: []string{"alice"}, Teams: []string{"acme/sre"}, SlackGroups: []string{"S0123PROD"}}) {
 		t.Errorf("prod vars = %v, approvers = %+v", prod.vars, prod.approvers)
 	}
 	// An environment the policy does not list gets the defaults.
@@ -59,7 +59,7 @@ func TestParseExampleFile(t *testing.T) {
 	}
 
 	other := p.For("someone/else")
-	if other.Source != "repos[1] (line 61)" || other.Plan.MinLevel != LevelMaintain || other.overrides == nil || other.overridable("vars") {
+	if other.Source != "repos[1] (line 75)" || other.Plan.MinLevel != LevelMaintain || other.overrides == nil || other.overridable("vars") {
 		t.Errorf("catch-all = %+v", other)
 	}
 }
