@@ -31,7 +31,7 @@ func TestParseExampleFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	rp := p.For("ACME/Platform-Network")
-	if rp.Source != "repos[0] (line 14)" || rp.ForkPRs || rp.DraftPRs || rp.TerraformVersions != ">= 1.5.0, < 2.0.0" {
+	if rp.Source != "repos[0] (line 18)" || rp.ForkPRs || rp.DraftPRs || rp.TerraformVersions != ">= 1.5.0, < 2.0.0" {
 		t.Errorf("policy = %+v", rp)
 	}
 	wantRule := Rule{MinLevel: LevelWrite, Teams: []string{"acme/platform"}, Users: []string{"renovate[bot]"}}
