@@ -8,6 +8,12 @@ const (
 	KindDeploy  = "deploy"  // push to a branch (deploys when it is an environment's branch)
 	KindComment = "comment" // issue_comment on a pull request
 	KindMerged  = "merged"  // pull request closed with merged=true (the push deploys; this records it)
+	// KindRollback redeploys one environment at a commit that deployed there successfully before (SHA),
+	// with the app versions recorded for it; Envs names the environment.
+	KindRollback = "rollback"
+	// KindAction is a check run's requested action (a button on a check run): Comment holds the action's
+	// identifier and CheckRun the check run's external id.
+	KindAction = "action"
 )
 
 // ZeroSHA is what GitHub sends as "before" for a new branch and "after" for a deleted one.
@@ -40,6 +46,11 @@ type Event struct {
 	// DefaultBranch is the repository's default branch: its .runner.yaml decides what deploys.
 	DefaultBranch string `json:"default_branch,omitempty"`
 	CommentID     int64  `json:"comment_id,omitempty"` // issue_comment: the comment's id
+
+	// RequestedBy is set on runs a person asked for (a plan command, a rollback): who, and by which
+	// channel ("alice (comment)"). Their authorisation was checked when they asked.
+	RequestedBy string   `json:"requested_by,omitempty"`
+	Envs        []string `json:"envs,omitempty"` // the environments asked for (plan, rollback); none: every affected one
 
 	// ContentKey names what the delivery is about, independently of its delivery id: two deliveries
 	// with one key are the same GitHub event (a replayed body, or one event sent to two hooks). Empty

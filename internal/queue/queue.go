@@ -8,12 +8,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riversqlite"
 	"github.com/riverqueue/river/rivermigrate"
+	"github.com/riverqueue/river/rivertype"
 
 	"github.com/gitops-runner/runner/internal/event"
 	"github.com/gitops-runner/runner/internal/store"
@@ -58,6 +60,9 @@ type Queue struct {
 	cancelWait time.Duration
 
 	wake     chan struct{} // an accepted run waits for its job
+	wakers   sync.WaitGroup
+	wakeCtx  context.Context // ends when the queue stops: no more wake-ups
+	stopWake context.CancelFunc
 	stopDisp context.CancelFunc
 	dispDone chan struct{}
 }
@@ -112,7 +117,8 @@ func New(ctx context.Context, st *store.Store, exec Executor, opts Options) (*Qu
 	if err != nil {
 		return nil, fmt.Errorf("queue client: %w", err)
 	}
-	return &Queue{store: st, client: client, log: opts.Logger, maxTry: opts.MaxAttempts, cancelWait: opts.CancelWait, wake: make(chan struct{}, 1)}, nil
+	wakeCtx, stopWake := context.WithCancel(context.Background())
+	return &Queue{wakeCtx: wakeCtx, stopWake: stopWake, store: st, client: client, log: opts.Logger, maxTry: opts.MaxAttempts, cancelWait: opts.CancelWait, wake: make(chan struct{}, 1)}, nil
 }
 
 // quiet keeps River's own info chatter out of the runner's log.
@@ -207,6 +213,61 @@ func (q *Queue) Start(ctx context.Context) error {
 	return nil
 }
 
+// Wake makes a run that waits (its job snoozed, e.g. for an approval) due now, so that a decision is acted
+// on at once. A run that is running or finished is left alone; a run without a job yet gets it from the
+// dispatcher as usual.
+func (q *Queue) Wake(ctx context.Context, runID int64) error {
+	var jobID int64
+	err := q.store.DB().QueryRowContext(ctx, `SELECT id FROM river_job WHERE kind = ? AND json_extract(args, '$.run_id') = ?
+		ORDER BY id DESC LIMIT 1`, RunArgs{}.Kind(), runID).Scan(&jobID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("find the job of run %d: %w", runID, err)
+	}
+	job, err := q.client.JobRetry(ctx, jobID)
+	if err != nil {
+		return fmt.Errorf("wake run %d: %w", runID, err)
+	}
+	if job.State == rivertype.JobStateRunning {
+		// River leaves a running job alone: the run may be about to snooze for its whole wait. Retry once it
+		// has stopped running.
+		q.wakers.Add(1)
+		go func() {
+			defer q.wakers.Done()
+			q.wakeAfterRun(jobID)
+		}()
+	}
+	return nil
+}
+
+// wakeAfterRun retries a job once it is no longer running, giving up after a minute.
+func (q *Queue) wakeAfterRun(jobID int64) {
+	ctx, cancel := context.WithTimeout(q.wakeCtx, time.Minute)
+	defer cancel()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(20 * time.Millisecond):
+		}
+		job, err := q.client.JobGet(ctx, jobID)
+		if err != nil {
+			return
+		}
+		switch job.State {
+		case rivertype.JobStateRunning:
+			continue
+		case rivertype.JobStateScheduled, rivertype.JobStateRetryable:
+			if _, err := q.client.JobRetry(ctx, jobID); err != nil {
+				q.log.Warn("wake a waiting run", "job", jobID, "err", err)
+			}
+		}
+		return
+	}
+}
+
 // Running reports whether workers are running.
 func (q *Queue) Running() bool { return q.running.Load() }
 
@@ -220,6 +281,8 @@ func (q *Queue) Stop(ctx context.Context) error {
 		q.stopDisp()
 		<-q.dispDone
 	}
+	q.stopWake()
+	q.wakers.Wait()
 	err := q.client.Stop(ctx)
 	if err == nil {
 		return nil
@@ -263,8 +326,8 @@ func (w *runWorker) Work(ctx context.Context, job *river.Job[RunArgs]) error {
 	err := w.exec.Execute(ctx, job.Args.RunID)
 	var wait snoozer
 	if errors.As(err, &wait) {
-		// The run waits (e.g. for an environment lock): free the worker and come
-		// back later; a snooze does not use up an attempt.
+		// The run waits (e.g. for an environment lock or an approval): free the worker and come
+		// back later; a snooze does not use up an attempt. Queue.Wake brings it back sooner.
 		return river.JobSnooze(wait.SnoozeFor())
 	}
 	if err != nil && errors.Is(ctx.Err(), context.Canceled) && !errors.Is(err, context.Canceled) {

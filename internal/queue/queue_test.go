@@ -567,3 +567,31 @@ func TestStopWaitsCancelWaitForCancelledRuns(t *testing.T) {
 		})
 	}
 }
+
+// snooze is an executor answer that asks for the run to come back after a while.
+type snooze time.Duration
+
+func (s snooze) Error() string            { return "waiting" }
+func (s snooze) SnoozeFor() time.Duration { return time.Duration(s) }
+
+func TestWakeRunsASnoozedRunNow(t *testing.T) {
+	exec := &executor{fn: func(ctx context.Context, runID int64, attempt int) error {
+		if attempt == 1 {
+			return snooze(time.Hour) // waits for a decision
+		}
+		return nil
+	}}
+	f := newFixture(t, exec)
+	f.start(t)
+	id := f.accept(t, "d-1")
+	eventually(t, 5*time.Second, "first attempt", func() bool { return f.exec.counts()[id] == 1 })
+	// Woken right away: while the first attempt may still be finishing, or after it snoozed.
+	if err := f.queue.Wake(context.Background(), id); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 5*time.Second, "woken attempt", func() bool { return f.exec.counts()[id] == 2 })
+	// Waking a run that has no job, or is done, is harmless.
+	if err := f.queue.Wake(context.Background(), 9999); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"path/filepath"
+	"reflect"
 	"sync"
 	"testing"
 	"time"
@@ -138,7 +139,7 @@ func TestAcceptKeepsPolicyFields(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.Event != ev {
+	if !reflect.DeepEqual(r.Event, ev) {
 		t.Fatalf("stored %+v, want %+v", r.Event, ev)
 	}
 }

@@ -94,11 +94,12 @@ func (s *Store) accept(ctx context.Context, ev event.Event, enqueue func(ctx con
 	}
 	res, err := tx.ExecContext(ctx, `INSERT INTO runs
 		(delivery_id, event, action, kind, repo, clone_url, sha, base_sha, ref, base_ref, pr, sender, comment,
-		 author, fork, draft, comment_id, content_key, head_repo, default_branch, status, enqueued, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		 author, fork, draft, comment_id, content_key, head_repo, default_branch, requested_by, request_envs,
+		 status, enqueued, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		ev.DeliveryID, ev.Name, ev.Action, ev.Kind, ev.Repo, ev.CloneURL, ev.SHA, ev.BaseSHA, ev.Ref, ev.BaseRef,
 		ev.PR, ev.Sender, ev.Comment, ev.Author, ev.Fork, ev.Draft, ev.CommentID, ev.ContentKey, ev.HeadRepo, ev.DefaultBranch,
-		StatusQueued, enqueued, now)
+		ev.RequestedBy, jsonList(ev.Envs), StatusQueued, enqueued, now)
 	if err != nil {
 		return event.Receipt{}, fmt.Errorf("accept delivery %s: insert run: %w", ev.DeliveryID, err)
 	}
@@ -179,25 +180,32 @@ func (s *Store) Undispatched(ctx context.Context) (int, error) {
 }
 
 const runColumns = `id, delivery_id, event, action, kind, repo, clone_url, sha, base_sha, ref, base_ref, pr, sender, comment,
-	author, fork, draft, comment_id, content_key, head_repo, default_branch,
+	author, fork, draft, comment_id, content_key, head_repo, default_branch, requested_by, request_envs,
 	status, error, changed, environments, apps, attempts, redactions, created_at, started_at, finished_at`
 
 func scanRun(sc interface{ Scan(...any) error }) (Run, error) {
 	var (
 		r                   Run
 		changed, envs, apps string
+		requestEnvs         string
 		created             time.Time
 		started, finished   sql.NullTime
 	)
 	err := sc.Scan(&r.ID, &r.Event.DeliveryID, &r.Event.Name, &r.Event.Action, &r.Event.Kind, &r.Event.Repo,
 		&r.Event.CloneURL, &r.Event.SHA, &r.Event.BaseSHA, &r.Event.Ref, &r.Event.BaseRef, &r.Event.PR,
 		&r.Event.Sender, &r.Event.Comment, &r.Event.Author, &r.Event.Fork, &r.Event.Draft, &r.Event.CommentID,
-		&r.Event.ContentKey, &r.Event.HeadRepo, &r.Event.DefaultBranch, &r.Status, &r.Error, &changed, &envs, &apps, &r.Attempts, &r.Redactions,
+		&r.Event.ContentKey, &r.Event.HeadRepo, &r.Event.DefaultBranch, &r.Event.RequestedBy, &requestEnvs, &r.Status, &r.Error, &changed, &envs, &apps, &r.Attempts, &r.Redactions,
 		&created, &started, &finished)
 	if err != nil {
 		return Run{}, err
 	}
 	r.Created, r.Started, r.Finished = created.UTC(), timeOf(started), timeOf(finished)
+	if err := json.Unmarshal([]byte(requestEnvs), &r.Event.Envs); err != nil {
+		return Run{}, fmt.Errorf("decode run %d: %w", r.ID, err)
+	}
+	if len(r.Event.Envs) == 0 {
+		r.Event.Envs = nil
+	}
 	for _, f := range []struct {
 		src string
 		dst *[]string
@@ -345,4 +353,16 @@ func (s *Store) CountRuns(ctx context.Context) (int, error) {
 		return 0, fmt.Errorf("count runs: %w", err)
 	}
 	return n, nil
+}
+
+// jsonList encodes a list for a JSON column ("[]" for none).
+func jsonList(l []string) string {
+	if len(l) == 0 {
+		return "[]"
+	}
+	b, err := json.Marshal(l)
+	if err != nil { // strings: cannot happen
+		return "[]"
+	}
+	return string(b)
 }

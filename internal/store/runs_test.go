@@ -25,7 +25,7 @@ func TestAcceptStoresQueuedRun(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Run: %v", err)
 	}
-	if r.Event != ev {
+	if !reflect.DeepEqual(r.Event, ev) {
 		t.Errorf("event = %+v, want %+v", r.Event, ev)
 	}
 	if r.Status != StatusQueued || r.Attempts != 0 || !r.Created.Equal(c.Now()) || !r.Started.IsZero() || !r.Finished.IsZero() {

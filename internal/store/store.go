@@ -217,6 +217,31 @@ var migrations = []string{
 	`ALTER TABLE runs ADD COLUMN default_branch TEXT NOT NULL DEFAULT ''`,
 	// Version 10: how many credentials the run's output had redacted.
 	`ALTER TABLE runs ADD COLUMN redactions INTEGER NOT NULL DEFAULT 0`,
+	// Versions 11-14: runs people ask for, approvals, and what a deployment's record says besides its plan.
+	`ALTER TABLE runs ADD COLUMN requested_by TEXT NOT NULL DEFAULT ''`,
+	`ALTER TABLE runs ADD COLUMN request_envs TEXT NOT NULL DEFAULT '[]'`,
+	`CREATE TABLE approvals (
+		id INTEGER PRIMARY KEY AUTOINCREMENT,
+		run_id INTEGER NOT NULL REFERENCES runs(id),
+		repo TEXT NOT NULL,
+		env TEXT NOT NULL,
+		pr INTEGER NOT NULL DEFAULT 0,
+		sha TEXT NOT NULL DEFAULT '',
+		ref TEXT NOT NULL DEFAULT '',
+		author TEXT NOT NULL DEFAULT '',
+		state TEXT NOT NULL,
+		why TEXT NOT NULL DEFAULT '',
+		summary TEXT NOT NULL DEFAULT '',
+		plan_sha256 TEXT NOT NULL DEFAULT '',
+		base_deployment INTEGER NOT NULL DEFAULT 0,
+		requested_at TIMESTAMP NOT NULL,
+		expires_at TIMESTAMP NOT NULL,
+		decided_by TEXT NOT NULL DEFAULT '',
+		channel TEXT NOT NULL DEFAULT '',
+		reason TEXT NOT NULL DEFAULT '',
+		decided_at TIMESTAMP
+	)`,
+	`ALTER TABLE deployments ADD COLUMN note TEXT NOT NULL DEFAULT ''`,
 }
 
 func (s *Store) migrate(ctx context.Context) error {

@@ -1,6 +1,7 @@
 package webhook_test
 
 import (
+	"reflect"
 	"testing"
 
 	"github.com/google/go-github/v60/github"
@@ -81,7 +82,7 @@ func TestPolicyFields(t *testing.T) {
 				t.Fatalf("ignored: %s", ignored)
 			}
 			got := event.Event{Kind: ev.Kind, Author: ev.Author, Fork: ev.Fork, Draft: ev.Draft, CommentID: ev.CommentID}
-			if got != tc.want {
+			if !reflect.DeepEqual(got, tc.want) {
 				t.Fatalf("got %+v, want %+v", got, tc.want)
 			}
 		})
