@@ -10,6 +10,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/gitops-runner/runner/internal/config"
 	"github.com/gitops-runner/runner/internal/event"
@@ -58,6 +59,7 @@ func (w *work) deploy(ctx context.Context) (string, string) {
 	if len(targets) == 0 {
 		return store.StatusNothing, "no environment is affected since its last deploy"
 	}
+	w.supersedeWaiting(ctx)
 
 	// Stages: images once per run, then per environment in order.
 	var keys []store.StageKey
@@ -72,8 +74,11 @@ func (w *work) deploy(ctx context.Context) (string, string) {
 				keys = append(keys, store.StageKey{Env: t.env.Name, Name: StageBundle + ":" + a})
 			}
 		}
+		keys = append(keys, store.StageKey{Env: t.env.Name, Name: StagePlan})
+		if pe, _ := w.eff.Environment(t.env.Name); t.env.RequireApproval || pe.Protected {
+			keys = append(keys, store.StageKey{Env: t.env.Name, Name: StageApproval})
+		}
 		keys = append(keys,
-			store.StageKey{Env: t.env.Name, Name: StagePlan},
 			store.StageKey{Env: t.env.Name, Name: StageApply},
 			store.StageKey{Env: t.env.Name, Name: StageService},
 			store.StageKey{Env: t.env.Name, Name: StageRefresh})
@@ -95,8 +100,29 @@ func (w *work) deploy(ctx context.Context) (string, string) {
 		w.story.finish(ctx)
 		return store.StatusFailed, err.Error()
 	}
+	return w.deployTargets(ctx, targets, images)
+}
+
+// deployTargets deploys each target in order. An environment waiting for approval stops the run for now
+// (the environments after it wait too); the first failure stops the environments after it.
+func (w *work) deployTargets(ctx context.Context, targets []target, images map[string]string) (string, string) {
 	for i, t := range targets {
-		if err := w.deployEnv(ctx, t, images); err != nil {
+		err := w.deployEnv(ctx, t, images)
+		var waiting *awaitingError
+		switch {
+		case errors.As(err, &waiting):
+			a := waiting.approval
+			after := min(time.Until(a.Expires)+time.Second, w.e.opts.ApprovalPoll)
+			w.waiting = &WaitingError{Reason: fmt.Sprintf("%s awaits approval until %s", t.env.Name, a.Expires.Format(time.RFC3339)), After: after}
+			return statusWaiting, w.waiting.Error()
+		case errors.Is(err, errSupersededApproval):
+			for _, later := range targets[i+1:] {
+				w.skipEnvBecause(ctx, later.env.Name, skipped{why: "not deployed: " + waitingSupersededWhy(t.env.Name), superseded: true})
+			}
+			w.story.finish(ctx)
+			return store.StatusSucceeded, ""
+		}
+		if err != nil {
 			if ctx.Err() != nil {
 				return store.StatusCancelled, ctx.Err().Error()
 			}
@@ -109,6 +135,10 @@ func (w *work) deploy(ctx context.Context) (string, string) {
 	}
 	w.story.finish(ctx)
 	return store.StatusSucceeded, ""
+}
+
+func waitingSupersededWhy(env string) string {
+	return "a newer deploy superseded this one while " + env + " awaited approval"
 }
 
 // target works out whether env is affected by this push, diffing from its last
@@ -239,14 +269,15 @@ func (w *work) deployEnv(ctx context.Context, t target, images map[string]string
 		return err
 	}
 	defer release()
-	if newer := w.deployedNewer(lctx, env.Name); newer != "" {
+	if newer := w.deployedNewer(lctx, env.Name); newer != "" && w.run.Event.Kind != event.KindRollback {
 		// Runs of two pushes can reach an environment in either order: the older
 		// one never rolls back what the newer one deployed.
 		w.skipEnvBecause(ctx, env.Name, skipped{why: "not deployed: newer commit " + short(newer) + " already deployed", superseded: true})
 		return nil
 	}
 	err = w.deployLocked(lctx, t, images)
-	if ctx.Err() == nil {
+	var waiting *awaitingError
+	if ctx.Err() == nil && !errors.As(err, &waiting) {
 		w.story.envDone(ctx, env.Name, err)
 	}
 	return err
@@ -298,6 +329,11 @@ func (w *work) deployLocked(ctx context.Context, t target, images map[string]str
 	for _, ref := range images {
 		vars["backend_image"] = ref // one image app per system: the backend
 	}
+	for k, v := range w.rollbackVars {
+		if v != "" {
+			vars[k] = v // the versions recorded for the commit rolled back to
+		}
+	}
 	// Bundles for this environment.
 	for _, a := range t.apps {
 		app, ok := w.cfg.App(a)
@@ -329,25 +365,71 @@ func (w *work) deployLocked(ctx context.Context, t target, images map[string]str
 	}
 
 	// Plan and apply. If the apply has not succeeded yet (first attempt or a resumed
-	// run), plan again: a saved plan from an earlier attempt may be stale.
+	// run), plan again: a saved plan from an earlier attempt may be stale. The exception is a plan a person
+	// approved: exactly that saved plan is applied, once its checksum and the environment are checked.
 	applyKey := store.StageKey{Env: env.Name, Name: StageApply}
 	applied := false
 	if st, ok := w.stage(applyKey); ok && st.Status == store.StageSucceeded {
 		applied = true
 	}
-	var plan PlanResult
 	planKey := store.StageKey{Env: env.Name, Name: StagePlan}
-	planOut, err := w.runStage(ctx, planKey, !applied, func(ctx context.Context, log io.Writer) (string, map[string]string, error) {
-		fmt.Fprintf(log, "deploying %s: %s\n", env.Name, strings.Join(t.reason, "; "))
-		r, err := w.plan(ctx, env, vars, log)
+	var (
+		plan    PlanResult
+		planOut map[string]string
+		err     error
+	)
+	for attempt := 0; ; attempt++ {
+		replan := !applied && (attempt > 0 || !w.approvedPlanKept(ctx, env.Name))
+		planOut, err = w.runStage(ctx, planKey, replan, func(ctx context.Context, log io.Writer) (string, map[string]string, error) {
+			fmt.Fprintf(log, "deploying %s: %s\n", env.Name, strings.Join(t.reason, "; "))
+			r, err := w.plan(ctx, env, vars, log)
+			if err != nil {
+				return "", nil, err
+			}
+			plan = r
+			w.markPlanned(env.Name)
+			out := map[string]string{"summary": summaryLine(r.Summary), "fleets": fleetsTouched(r)}
+			w.planOutputs(ctx, env.Name, r, out, log)
+			detail := out["summary"]
+			if out["review"] != "" {
+				detail += "; " + out["review"]
+			}
+			return detail, out, nil
+		})
 		if err != nil {
-			return "", nil, err
+			return w.envFailed(ctx, env, "plan failed", vars, err)
 		}
-		plan = r
-		return summaryLine(r.Summary), map[string]string{"summary": summaryLine(r.Summary), "fleets": fleetsTouched(r)}, nil
-	})
-	if err != nil {
-		return w.envFailed(ctx, env, "plan failed", vars, err)
+		need, why := w.needsApproval(env, planOut)
+		if !need || applied {
+			w.skipStage(ctx, store.StageKey{Env: env.Name, Name: StageApproval}, "not needed: "+cmp.Or(planOut["review"], "no approval required"))
+			break
+		}
+		outcome, a, err := w.gate(ctx, env, planOut, why, w.wasPlanned(env.Name))
+		if err != nil {
+			return w.envFailed(ctx, env, "approval failed", vars, err)
+		}
+		switch outcome {
+		case gateApply:
+			w.decided(ctx, env.Name, a)
+			w.setNote(env.Name, fmt.Sprintf("**%s**: %s.", escapeMarkdown(env.Name), escapeMarkdown(decisionLine(a))))
+		case gateReplan:
+			if attempt == 0 {
+				continue
+			}
+			return w.envFailed(ctx, env, "the approved plan could not be applied", vars, errors.New("the environment changed again while planning"))
+		case gateWait:
+			w.awaitApproval(ctx, env, a)
+			return &awaitingError{env: env.Name, approval: a}
+		case gateSuperseded:
+			w.decided(ctx, env.Name, a)
+			w.skipEnvBecause(ctx, env.Name, skipped{why: "not deployed: " + a.Reason, superseded: true})
+			return errSupersededApproval
+		default: // rejected, expired
+			w.decided(ctx, env.Name, a)
+			why := decisionLine(a)
+			return w.envFailed(ctx, env, why, vars, errors.New(why))
+		}
+		break
 	}
 	// A run resumed after its apply did not plan again: what the applied plan
 	// changed comes from the plan stage's recorded outputs.
@@ -355,10 +437,6 @@ func (w *work) deployLocked(ctx context.Context, t target, images map[string]str
 	fleets, fleetsKnown := planOut["fleets"]
 	rolls := func(fleet string) bool {
 		return !fleetsKnown || slices.Contains(strings.Split(fleets, ","), fleet)
-	}
-	if env.RequireApproval && !applied {
-		why := "requires approval: approving deploys is not supported yet, apply this environment by hand"
-		return w.envFailed(ctx, env, why, vars, errors.New(why))
 	}
 	outputs, err := w.runStage(ctx, applyKey, false, func(ctx context.Context, log io.Writer) (string, map[string]string, error) {
 		if err := w.checkLock(ctx, env.Name); err != nil {
@@ -368,9 +446,17 @@ func (w *work) deployLocked(ctx context.Context, t target, images map[string]str
 		if err != nil {
 			return "", nil, err
 		}
+		if sum := planOut["plan_sha256"]; sum != "" {
+			// Only the plan that was made (and shown, and approved where that is needed) is applied.
+			got, err := fileSHA256(w.planFile(env.Name))
+			if err != nil || got != sum {
+				return "", nil, fmt.Errorf("the saved plan of %s changed after it was made (sha256 %s, want %s): not applied", env.Name, short(got), short(sum))
+			}
+			fmt.Fprintf(log, "saved plan sha256:%s verified\n", sum)
+		}
 		outs, err := w.e.deps.Terraform.Apply(ctx, ApplyRequest{
 			Env: env.Name, Dir: filepath.Join(w.src, filepath.FromSlash(env.Dir)), WorkTree: w.dir, Phase: PhaseApply, Environ: g.Env,
-			PlanFile: filepath.Join(w.dir, "plans", env.Name+".tfplan"), Log: log,
+			PlanFile: w.planFile(env.Name), Log: log, Init: !w.wasPlanned(env.Name),
 		})
 		if err != nil {
 			return "", nil, err
@@ -416,7 +502,7 @@ func (w *work) deployLocked(ctx context.Context, t target, images map[string]str
 	if err != nil {
 		return w.envFailed(ctx, env, "instance refresh failed", vars, err)
 	}
-	w.recordDeploy(ctx, env, "succeeded", summary, vars)
+	w.recordDeploy(ctx, env, "succeeded", summary, vars, w.deployNote(env.Name, planOut))
 	return nil
 }
 
@@ -453,7 +539,7 @@ func (w *work) envFailed(ctx context.Context, env config.Environment, why string
 		return err
 	}
 	w.skipRest(ctx, env.Name, "not run: "+why)
-	w.recordDeploy(ctx, env, "failed", why, vars)
+	w.recordDeploy(ctx, env, "failed", why, vars, "")
 	return err
 }
 
@@ -488,10 +574,10 @@ func touches(p PlanResult, types ...string) bool {
 	return false
 }
 
-func (w *work) recordDeploy(ctx context.Context, env config.Environment, outcome, summary string, vars map[string]string) {
+func (w *work) recordDeploy(ctx context.Context, env config.Environment, outcome, summary string, vars map[string]string, note string) {
 	err := w.e.deps.Store.RecordDeployment(context.WithoutCancel(ctx), store.Deployment{
 		Repo: w.run.Event.Repo, Env: env.Name, SHA: w.run.Event.SHA, RunID: w.run.ID, Outcome: outcome,
-		Summary: summary, BackendImage: vars["backend_image"], FrontendVersion: vars["frontend_version"],
+		Summary: summary, BackendImage: vars["backend_image"], FrontendVersion: vars["frontend_version"], Note: note,
 	})
 	if err != nil {
 		w.log.Error("record deployment", "env", env.Name, "err", err)

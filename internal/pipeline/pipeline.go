@@ -38,6 +38,13 @@ type Store interface {
 	RecordDeployment(ctx context.Context, d store.Deployment) error
 	LastDeployment(ctx context.Context, repo, env string) (store.Deployment, error)
 	ListRuns(ctx context.Context, f store.ListFilter) ([]store.Run, error)
+	Succeeded(ctx context.Context, repo, env string, limit int) ([]store.Deployment, error)
+	RequestApproval(ctx context.Context, a store.Approval) (store.Approval, error)
+	CurrentApproval(ctx context.Context, runID int64, env string) (store.Approval, error)
+	DecideApproval(ctx context.Context, id int64, state, by, channel, reason string) (store.Approval, error)
+	Approvals(ctx context.Context, f store.ApprovalFilter) ([]store.Approval, error)
+	MergedPR(ctx context.Context, repo, sha string) (int, error)
+	ReviewedPlan(ctx context.Context, repo string, pr int, env string) (sha string, output map[string]string, ok bool, err error)
 }
 
 // Terraform plans and applies one environment, and reads its outputs.
@@ -69,6 +76,8 @@ type PlanRequest struct {
 type PlanResult struct {
 	Summary tf.Summary
 	Text    string // the plan as Terraform prints it, without colour
+	// Fingerprint is each resource change reduced to what review compares (applied == reviewed).
+	Fingerprint []tf.ResourceFingerprint
 }
 
 // ApplyRequest applies a saved plan (or, for Outputs, reads the current outputs).
@@ -80,6 +89,9 @@ type ApplyRequest struct {
 	PlanFile string
 	Environ  map[string]string
 	Log      io.Writer
+	// Init initialises the environment first: the saved plan was made in an earlier execution of the run
+	// (before it waited for approval), whose Terraform data directory is gone with the old checkout.
+	Init bool
 }
 
 // Deps are the pipeline's collaborators. Only Store, Git and WorkDir are required;
@@ -99,7 +111,14 @@ type Deps struct {
 	Policy Policy
 	// Credentials give Terraform its per-phase environment; nil: only what the Terraform runner adds.
 	Credentials Credentials
-	Logger      *slog.Logger
+	// Actions carries out comment commands and check run buttons; nil: they are answered that this
+	// runner takes none.
+	Actions Actions
+	Replies Replies   // reactions and replies to comment commands; nil: none
+	Waker   Waker     // wakes runs whose approval a newer deploy superseded; nil: they notice on their own
+	Merged  MergedPRs // finds merged pull requests on GitHub when no merged delivery recorded one; nil: store only
+	Checks  Checks    // check runs instead of commit statuses (GitHub App); nil: commit statuses
+	Logger  *slog.Logger
 }
 
 // Options tune the engine.
@@ -117,6 +136,9 @@ type Options struct {
 	// TerraformVersion is the version of the runner's Terraform, checked against each repository's
 	// allowed versions ("" skips the check).
 	TerraformVersion string
+	CommandPrefix    string        // comment commands start with it; default "/runner"
+	ApprovalTimeout  time.Duration // how long a deploy waits for approval where the policy does not say; default 24h
+	ApprovalPoll     time.Duration // how often a waiting deploy looks at its approval besides being woken; default 1m
 }
 
 // Isolation says how Terraform on unreviewed code runs, and whether it may run unisolated.
@@ -158,6 +180,15 @@ func New(deps Deps, opts Options) (*Engine, error) {
 	if opts.LogTailLines <= 0 {
 		opts.LogTailLines = 20
 	}
+	if opts.CommandPrefix == "" {
+		opts.CommandPrefix = "/runner"
+	}
+	if opts.ApprovalTimeout <= 0 {
+		opts.ApprovalTimeout = 24 * time.Hour
+	}
+	if opts.ApprovalPoll <= 0 {
+		opts.ApprovalPoll = time.Minute
+	}
 	if opts.Holder == "" {
 		host, _ := os.Hostname()
 		opts.Holder = fmt.Sprintf("%s/%d", host, os.Getpid())
@@ -193,7 +224,7 @@ func (e *Engine) Execute(ctx context.Context, runID int64) error {
 		}
 	}
 	if status == statusWaiting && ctx.Err() == nil {
-		log.Info("run waits; its worker is free meanwhile", "reason", w.waiting.Reason, "retry_in", w.waiting.After)
+		log.Debug("run waits; its worker is free meanwhile", "reason", w.waiting.Reason, "retry_in", w.waiting.After)
 		return w.waiting
 	}
 	if ctx.Err() != nil && status != store.StatusSucceeded {
@@ -236,14 +267,27 @@ func (e *Engine) execute(ctx context.Context, run store.Run, log *slog.Logger) (
 	switch ev.Kind {
 	case event.KindMerged:
 		return store.StatusNothing, "merged pull request recorded; the push to the base branch deploys", w
-	case event.KindComment:
-		return store.StatusNothing, "pull request comment commands are not supported yet", w
+	case event.KindComment, event.KindAction:
+		w = &work{e: e, run: run, log: log, dir: e.runDir(run.ID), redactor: e.redactor.With()}
+		status, errText = w.command(ctx)
+		return status, errText, w
+	case event.KindRollback:
+		if len(ev.Envs) != 1 || ev.SHA == "" {
+			return store.StatusFailed, "a rollback names one environment and one commit", w
+		}
+		if wait := e.awaiting(ctx, run); wait != nil {
+			return statusWaiting, wait.Error(), &work{waiting: wait, redactor: e.redactor.With()}
+		}
 	case event.KindDeploy:
 		if ev.SHA == "" || ev.SHA == event.ZeroSHA {
 			return store.StatusNothing, "branch deleted: nothing to deploy", w
 		}
 		if event.Branch(ev.Ref) == "" {
 			return store.StatusNothing, "push of " + ev.Ref + " is not a branch: nothing to deploy", w
+		}
+		if wait := e.awaiting(ctx, run); wait != nil {
+			// Nothing to do until someone decides (or the wait expires): no checkout, no worker held.
+			return statusWaiting, wait.Error(), &work{waiting: wait, redactor: e.redactor.With()}
 		}
 	case event.KindPlan:
 	default:
@@ -273,6 +317,9 @@ func (e *Engine) execute(ctx context.Context, run store.Run, log *slog.Logger) (
 	switch ev.Kind {
 	case event.KindPlan:
 		status, errText = w.planPR(ctx)
+		return status, errText, w
+	case event.KindRollback:
+		status, errText = w.rollback(ctx)
 		return status, errText, w
 	default:
 		status, errText = w.deploy(ctx)

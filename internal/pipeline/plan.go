@@ -34,6 +34,24 @@ func (w *work) planPR(ctx context.Context) (string, string) {
 	if err != nil {
 		return store.StatusFailed, fmt.Sprintf("change detection: %v", err)
 	}
+	if len(ev.Envs) > 0 {
+		// A plan command named its environments: those are planned, affected or not.
+		var unknown []string
+		for _, e := range ev.Envs {
+			if _, ok := w.cfg.Environment(e); !ok {
+				unknown = append(unknown, e)
+			}
+		}
+		if len(unknown) > 0 {
+			w.planComment(ctx, notPlannedKey, "### Not planned
+
+No environment is called "+escapeMarkdown(strings.Join(unknown, ", "))+
+				" in this pull request's `.runner.yaml`.
+", "")
+			return store.StatusFailed, "unknown environment " + strings.Join(unknown, ", ")
+		}
+		res.Environments = ev.Envs
+	}
 	if err := w.e.deps.Store.SetRunScope(ctx, w.run.ID, changed, res.Environments, res.Apps); err != nil {
 		return store.StatusFailed, err.Error()
 	}
@@ -143,11 +161,13 @@ func (w *work) planOnePR(ctx context.Context, env config.Environment) error {
 			return "", nil, err
 		}
 		result = r
-		return summaryLine(r.Summary), map[string]string{"summary": summaryLine(r.Summary)}, nil
+		out := map[string]string{"summary": summaryLine(r.Summary)}
+		w.planOutputs(ctx, env.Name, r, out, log)
+		return summaryLine(r.Summary), out, nil
 	})
 	if err != nil {
 		if ctx.Err() == nil {
-			w.prStatus(ctx, env.Name, "failure", "plan failed: "+firstLine(w.redactor.String(err.Error())))
+			w.planOutcome(ctx, env.Name, "failure", "plan failed: "+firstLine(w.redactor.String(err.Error())), nil, err)
 			w.planComment(ctx, env.Name, "### Plan failed\n\n```\n"+w.redactor.String(err.Error())+"\n```\n", "")
 		}
 		return err
@@ -163,7 +183,7 @@ func (w *work) planOnePR(ctx context.Context, env config.Environment) error {
 	} else {
 		w.planComment(ctx, env.Name, w.note(env.Name)+w.redactor.String(result.Summary.Markdown()), w.redactor.String(result.Text))
 	}
-	w.prStatus(ctx, env.Name, "success", summaryLine(result.Summary))
+	w.planOutcome(ctx, env.Name, "success", summaryLine(result.Summary), &result, nil)
 	return nil
 }
 
@@ -246,8 +266,23 @@ func (w *work) prStatus(ctx context.Context, env, state, desc string) {
 	w.setStatus(ctx, "runner/plan: "+env, state, desc)
 }
 
-// setStatus posts a commit status on the run's commit (never failing the run).
+// planOutcome reports a finished plan of env: a check run with the plan (GitHub App), else a commit status.
+func (w *work) planOutcome(ctx context.Context, env, state, desc string, result *PlanResult, failure error) {
+	if w.e.deps.Checks != nil {
+		w.planCheck(ctx, "runner/plan: "+env, env, state, desc, result, failure)
+		return
+	}
+	w.prStatus(ctx, env, state, desc)
+}
+
+// setStatus posts a commit status on the run's commit (never failing the run); with a GitHub App, a check
+// run of that name instead.
 func (w *work) setStatus(ctx context.Context, statusContext, state, desc string) {
+	if w.e.deps.Checks != nil {
+		env := strings.TrimPrefix(statusContext, "runner/plan: ")
+		w.planCheck(ctx, statusContext, env, state, desc, nil, nil)
+		return
+	}
 	if w.e.deps.PRs == nil || (w.cfg != nil && !w.cfg.Notify.GitHub.Statuses) {
 		return
 	}

@@ -61,6 +61,10 @@ func (w *work) mayPlan(ctx context.Context) (ok bool, status, errText string) {
 		return true, "", ""
 	}
 	ev := w.run.Event
+	if ev.RequestedBy != "" {
+		// Asked for with a plan command: the commenter was authorised to plan when they asked.
+		return true, "", ""
+	}
 	d, err := w.e.deps.Policy.MayPlan(ctx, ev)
 	if err != nil {
 		w.setStatus(ctx, "runner/plan", "error", "not planned: could not check who may plan")
@@ -99,7 +103,7 @@ func (w *work) deployConfig(ctx context.Context) (*config.Repo, string, error) {
 	if def == "" {
 		def = config.EnvironmentDefaultBranch
 	}
-	if event.Branch(ev.Ref) == def {
+	if ev.Kind == event.KindDeploy && event.Branch(ev.Ref) == def {
 		cfg, err := w.loadRepo(w.src)
 		return cfg, def, err
 	}

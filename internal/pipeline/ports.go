@@ -5,8 +5,57 @@ import (
 	"io"
 	"time"
 
+	"github.com/gitops-runner/runner/internal/action"
 	"github.com/gitops-runner/runner/internal/config"
 )
+
+// Actions carries out what people ask (comment commands, check run buttons): the action service.
+type Actions interface {
+	Do(ctx context.Context, req action.Request) (action.Result, error)
+}
+
+// Replies answers comment commands on the pull request.
+type Replies interface {
+	// React adds a reaction ("eyes", "+1", "-1", "confused") to a comment.
+	React(ctx context.Context, repo string, commentID int64, content string) error
+	// Reply posts a new comment on the pull request.
+	Reply(ctx context.Context, repo string, pr int, body string) error
+}
+
+// Waker brings a waiting run back now (the queue).
+type Waker interface {
+	Wake(ctx context.Context, runID int64) error
+}
+
+// MergedPRs finds the pull request a merge commit came from, on GitHub.
+type MergedPRs interface {
+	MergedPR(ctx context.Context, repo, sha string) (number int, headSHA string, err error)
+}
+
+// Checks reports on check runs (GitHub App authentication): one per environment plan, and one per
+// deploy waiting for approval, with buttons.
+type Checks interface {
+	UpsertCheckRun(ctx context.Context, repo string, run CheckRun) (int64, error)
+}
+
+// CheckRun is one check run as the pipeline reports it.
+type CheckRun struct {
+	Name, HeadSHA, Status, Conclusion, ExternalID, DetailsURL string
+	Title, Summary, Text                                     string
+	Annotations                                              []Annotation
+	Actions                                                  []CheckAction
+}
+
+// Annotation marks a file and line of the repository in a check run.
+type Annotation struct {
+	Path               string
+	StartLine, EndLine int
+	Level              string // notice | warning | failure
+	Title, Message     string
+}
+
+// CheckAction is a button on a check run; GitHub sends its Identifier back as a requested action.
+type CheckAction struct{ Label, Description, Identifier string }
 
 // PRReporter posts plan results on a pull request.
 type PRReporter interface {
@@ -41,6 +90,19 @@ type DeployView struct {
 	Repo, Commit, Author, RunURL string
 	Environments                 []string
 	Stages                       []StageView
+	Approvals                    []ApprovalView // environments waiting for a decision (buttons)
+	Decisions                    []DecisionView // decisions taken
+}
+
+// ApprovalView is an environment waiting for approval, as Slack shows it with its buttons.
+type ApprovalView struct {
+	RunID                     int64
+	Env, Summary, Why, Expires string
+}
+
+// DecisionView is a decision on an approval.
+type DecisionView struct {
+	Env, State, By, Channel, Reason, At string
 }
 
 // StageView is one stage line in a deploy story.

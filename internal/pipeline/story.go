@@ -138,6 +138,20 @@ func (s *story) publish() {
 				view.Environments = append(view.Environments, e)
 			}
 		}
+		s.w.mu.Lock()
+		for _, e := range view.Environments {
+			if a, ok := s.w.pending[e]; ok {
+				view.Approvals = append(view.Approvals, ApprovalView{RunID: a.RunID, Env: e, Summary: a.Summary, Why: a.Why,
+					Expires: a.Expires.Format(time.RFC3339)})
+			}
+		}
+		for _, a := range s.w.decisions {
+			if s.envChan[a.Env] == ch {
+				view.Decisions = append(view.Decisions, DecisionView{Env: a.Env, State: a.State, By: a.DecidedBy, Channel: a.Channel,
+					Reason: a.Reason, At: a.Decided.Format(time.RFC3339)})
+			}
+		}
+		s.w.mu.Unlock()
 		for _, x := range all {
 			if x.Name == StageCheckout || (x.Env != "" && s.envChan[x.Env] != ch) {
 				continue
@@ -158,25 +172,53 @@ func (s *story) finish(ctx context.Context) {
 		return
 	}
 	s.publish()
+	s.prComment(ctx)
+}
+
+// prComment keeps the deploy's comment on the merged pull request up to date: each environment's outcome
+// so far, and its notes (a difference from the reviewed plan, a wait for approval and how to decide).
+func (s *story) prComment(ctx context.Context) {
+	if s == nil {
+		return
+	}
 	w := s.w
 	if w.e.deps.Deploys == nil || !w.cfg.Notify.GitHub.Comments {
 		return
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "### Deploy of %s\n\n| environment | outcome |\n|---|---|\n", short(w.run.Event.SHA))
+	title := "Deploy"
+	if w.run.Event.Kind == "rollback" {
+		title = "Rollback"
+	}
+	fmt.Fprintf(&b, "### %s of %s\n\n| environment | outcome |\n|---|---|\n", title, short(w.run.Event.SHA))
 	s.mu.Lock()
+	outcomes := map[string]string{}
 	for _, e := range s.envs {
 		o := s.outcome[e]
 		if o == "" {
 			o = "not run"
 		}
-		fmt.Fprintf(&b, "| %s | %s |\n", e, o)
+		outcomes[e] = o
 	}
 	s.mu.Unlock()
+	w.mu.Lock()
+	for _, e := range s.envs {
+		o := outcomes[e]
+		if _, ok := w.pending[e]; ok {
+			o = "awaiting approval"
+		}
+		fmt.Fprintf(&b, "| %s | %s |\n", e, escapeMarkdown(o))
+	}
+	for _, e := range s.envs {
+		if n := w.notes[e]; n != "" {
+			b.WriteString("\n" + n + "\n")
+		}
+	}
+	w.mu.Unlock()
 	if u := w.runURL(); u != "" {
 		fmt.Fprintf(&b, "\nDetails: [run %d](%s)\n", w.run.ID, u)
 	}
-	if _, err := w.e.deps.Deploys.CommentOnMergedPR(context.WithoutCancel(ctx), w.run.Event.Repo, w.run.Event.SHA, b.String()); err != nil {
+	if _, err := w.e.deps.Deploys.CommentOnMergedPR(context.WithoutCancel(ctx), w.run.Event.Repo, w.run.Event.SHA, w.redactor.String(b.String())); err != nil {
 		w.log.Warn("comment on merged pull request", "err", w.redactor.String(err.Error()))
 	}
 }

@@ -44,6 +44,16 @@ type work struct {
 
 	waiting *WaitingError      // set when the run must come back later
 	grants  map[string]granted // Terraform's environment per environment, for this run's phase (under mu)
+
+	// Approvals (under mu): environments waiting for a decision, decisions taken in this execution, the merged
+	// pull request (nil: not looked up yet), and environments planned in this execution.
+	pending   map[string]store.Approval
+	decisions []store.Approval
+	merged    *int
+	planned   map[string]bool
+	notes     map[string]string // env -> Markdown for the merged pull request's deploy comment
+
+	rollbackVars map[string]string // a rollback's recorded app versions (backend_image, frontend_version)
 }
 
 // addSecrets makes the run redact more values from now on, e.g. the AWS session credentials it assumes. The
@@ -136,7 +146,7 @@ func (w *work) checkout(ctx context.Context) error {
 			fmt.Fprintf(log, "removed %d .terraform director(ies) committed to the repository: Terraform makes its own\n", n)
 		}
 		var cfg *config.Repo
-		if ev.Kind == event.KindDeploy {
+		if ev.Kind == event.KindDeploy || ev.Kind == event.KindRollback {
 			// Which branch deploys what, and what it needs, is never the pushed commit's to say.
 			c, def, err := w.deployConfig(ctx)
 			if err != nil {
@@ -153,7 +163,7 @@ func (w *work) checkout(ctx context.Context) error {
 		}
 		eff, err := w.applyPolicy(cfg)
 		if err != nil {
-			if ev.Kind != event.KindDeploy {
+			if ev.Kind != event.KindDeploy && ev.Kind != event.KindRollback {
 				return "", nil, err
 			}
 			// The default branch's file is reviewed; what it asks beyond the policy is left out.

@@ -141,6 +141,7 @@ func (s *Store) DecideApproval(ctx context.Context, id int64, state, by, channel
 
 // ApprovalFilter narrows Approvals.
 type ApprovalFilter struct {
+	RunID int64 // 0: any
 	Repo  string
 	PR    int    // 0: any
 	Env   string // "": any
@@ -156,7 +157,7 @@ func (s *Store) Approvals(ctx context.Context, f ApprovalFilter) ([]Approval, er
 		col string
 		v   any
 		set bool
-	}{{"repo", f.Repo, f.Repo != ""}, {"pr", f.PR, f.PR != 0}, {"env", f.Env, f.Env != ""}, {"state", f.State, f.State != ""}} {
+	}{{"run_id", f.RunID, f.RunID != 0}, {"repo", f.Repo, f.Repo != ""}, {"pr", f.PR, f.PR != 0}, {"env", f.Env, f.Env != ""}, {"state", f.State, f.State != ""}} {
 		if c.set {
 			q += ` AND ` + c.col + ` = ?`
 			args = append(args, c.v)
