@@ -315,6 +315,9 @@ func (s *Service) waiting(ctx context.Context, req Request) (store.Approval, err
 		if a.State != store.ApprovalWaiting {
 			return a, Invalidf("the deploy of %s in run %d is not waiting for approval (it is %s)", req.Env, req.RunID, a.State)
 		}
+		if req.ApprovalID != 0 && a.ID != req.ApprovalID {
+			return a, Invalidf("the plan of %s in run %d was made again since this button was shown: decide on the new one", req.Env, req.RunID)
+		}
 		return a, nil
 	}
 	if req.PR == 0 {

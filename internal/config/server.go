@@ -67,6 +67,16 @@ type Server struct {
 	SlackWebhookURL string
 	SlackChannel    string
 	SlackAPIURL     string
+	// SlackSigningSecret checks the requests Slack's buttons send to /slack/interactions; without it the
+	// endpoint is off and approvals are not offered as Slack buttons.
+	SlackSigningSecret string
+
+	// CommandPrefix starts pull request comment commands ("/runner").
+	CommandPrefix string
+	// ApprovalTimeout is how long a deploy waits for approval where the repository policy does not say.
+	ApprovalTimeout time.Duration
+	// ApprovalPoll is how often a waiting deploy looks at its approval besides being woken by a decision.
+	ApprovalPoll time.Duration
 
 	AWSRegion        string
 	AWSEndpoint      string        // one endpoint for every AWS API (stand-ins, LocalStack-style); empty = AWS
@@ -80,7 +90,7 @@ type Server struct {
 // Secrets lists the configured secret values, for masking them out of logs and posts.
 func (s Server) Secrets() []string {
 	var out []string
-	for _, v := range []string{s.WebhookSecret, s.APIToken, s.GitHubToken, s.SlackToken, s.SlackWebhookURL} {
+	for _, v := range []string{s.WebhookSecret, s.APIToken, s.GitHubToken, s.SlackToken, s.SlackWebhookURL, s.SlackSigningSecret} {
 		if v != "" {
 			out = append(out, v)
 		}
@@ -188,6 +198,10 @@ func LoadServer(args []string, getenv func(string) string) (Server, error) {
 	secret(&s.SlackWebhookURL, "slack-webhook", "SLACK_WEBHOOK_URL", "Slack incoming webhook URL (instead of a bot token)")
 	str(&s.SlackChannel, "slack-channel", "SLACK_CHANNEL", "", "default Slack channel")
 	str(&s.SlackAPIURL, "slack-api-url", "SLACK_API_URL", "", "Slack API base URL (tests)")
+	secret(&s.SlackSigningSecret, "slack-signing-secret", "SLACK_SIGNING_SECRET", "Slack app signing secret: turns on approval buttons (POST /slack/interactions)")
+	str(&s.CommandPrefix, "command-prefix", "RUNNER_COMMAND_PREFIX", "/runner", "how pull request comment commands start")
+	dur(&s.ApprovalTimeout, "approval-timeout", "RUNNER_APPROVAL_TIMEOUT", 24*time.Hour, "how long a deploy waits for approval (a repository policy's approval_timeout wins)")
+	dur(&s.ApprovalPoll, "approval-poll", "RUNNER_APPROVAL_POLL", time.Minute, "how often a deploy waiting for approval looks at it besides being woken by a decision")
 	str(&s.AWSRegion, "aws-region", "AWS_REGION", "", "AWS region (default: the SDK's, from AWS_DEFAULT_REGION or the profile; else us-east-1)")
 	str(&s.AWSEndpoint, "aws-endpoint", "RUNNER_AWS_ENDPOINT", "", "one endpoint URL for every AWS API (stand-ins)")
 	dur(&s.RolloutPoll, "rollout-poll", "RUNNER_ROLLOUT_POLL", 5*time.Second, "first poll interval of instance refresh, ECS and scan waits")
@@ -265,6 +279,12 @@ func (s Server) validate() []string {
 	} else if len(s.WebhookSecret) < 16 {
 		p = append(p, "RUNNER_WEBHOOK_SECRET is shorter than 16 characters: use a long random value")
 	}
+	if p0 := s.CommandPrefix; p0 == "" || strings.ContainsAny(p0, " \t\r\n`") || len(p0) > 32 {
+		p = append(p, fmt.Sprintf("RUNNER_COMMAND_PREFIX=%q: want one word of at most 32 characters, such as /runner", p0))
+	}
+	if s.SlackSigningSecret != "" && len(s.SlackSigningSecret) < 16 {
+		p = append(p, "SLACK_SIGNING_SECRET is shorter than 16 characters: copy it from the Slack app's Basic Information page")
+	}
 	if s.APIToken != "" && len(s.APIToken) < 16 {
 		p = append(p, "RUNNER_API_TOKEN is shorter than 16 characters: use a long random value")
 	}
@@ -290,7 +310,8 @@ func (s Server) validate() []string {
 		flag, env string
 		v         time.Duration
 	}{{"stage-timeout", "RUNNER_STAGE_TIMEOUT", s.StageTimeout}, {"shutdown-grace", "RUNNER_SHUTDOWN_GRACE", s.ShutdownGrace},
-		{"lock-lease", "RUNNER_LOCK_LEASE", s.LockLease}, {"rollout-poll", "RUNNER_ROLLOUT_POLL", s.RolloutPoll}} {
+		{"lock-lease", "RUNNER_LOCK_LEASE", s.LockLease}, {"rollout-poll", "RUNNER_ROLLOUT_POLL", s.RolloutPoll},
+		{"approval-timeout", "RUNNER_APPROVAL_TIMEOUT", s.ApprovalTimeout}, {"approval-poll", "RUNNER_APPROVAL_POLL", s.ApprovalPoll}} {
 		if d.v <= 0 {
 			p = append(p, fmt.Sprintf("-%s=%s (%s): want a positive duration", d.flag, d.v, d.env))
 		}

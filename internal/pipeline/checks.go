@@ -19,7 +19,7 @@ const (
 // planCheck reports an environment's pull request plan as a check run: "pending" while it queues and
 // runs, then the outcome with the plan's summary, or the failure with annotations where Terraform said.
 func (w *work) planCheck(ctx context.Context, name, env, state, desc string, result *PlanResult, failure error) {
-	run := CheckRun{Name: name, HeadSHA: w.run.Event.SHA, ExternalID: externalID(w.run.ID, env), DetailsURL: w.runURL(),
+	run := CheckRun{Name: name, HeadSHA: w.run.Event.SHA, ExternalID: externalID(w.run.ID, env, 0), DetailsURL: w.runURL(),
 		Title: firstLine(desc), Summary: desc}
 	switch state {
 	case "pending":
@@ -73,7 +73,7 @@ func (w *work) annotations(env, text string) []Annotation {
 // approvalCheck shows an environment's approval on the deploy commit's check run: buttons while it waits,
 // then the decision.
 func (w *work) approvalCheck(ctx context.Context, env string, a store.Approval) {
-	run := CheckRun{Name: "runner/deploy: " + env, HeadSHA: w.run.Event.SHA, ExternalID: externalID(w.run.ID, env), DetailsURL: w.runURL()}
+	run := CheckRun{Name: "runner/deploy: " + env, HeadSHA: w.run.Event.SHA, ExternalID: externalID(w.run.ID, env, a.ID), DetailsURL: w.runURL()}
 	switch a.State {
 	case store.ApprovalWaiting:
 		run.Status = "in_progress"
@@ -107,7 +107,7 @@ func (w *work) refusedCheck(ctx context.Context, runID int64, env string, err er
 	if gerr != nil || a.State != store.ApprovalWaiting || w.e.deps.Checks == nil {
 		return
 	}
-	run := CheckRun{Name: "runner/deploy: " + env, HeadSHA: a.SHA, ExternalID: externalID(runID, env), Status: "in_progress",
+	run := CheckRun{Name: "runner/deploy: " + env, HeadSHA: a.SHA, ExternalID: externalID(runID, env, a.ID), Status: "in_progress",
 		Title: "Awaiting approval: " + a.Summary,
 		Summary: fmt.Sprintf("%s waits for approval. The last button press was not carried out: %s.", escapeMarkdown(env),
 			escapeMarkdown(w.redactor.String(err.Error()))),

@@ -100,7 +100,7 @@ func refusal(d *action.Denied) string {
 func (w *work) checkRunAction(ctx context.Context) (string, string) {
 	ev := w.run.Event
 	ident, ext, _ := strings.Cut(ev.Comment, " ")
-	runID, env, ok := parseExternalID(ext)
+	runID, env, approvalID, ok := parseExternalID(ext)
 	if !ok {
 		return store.StatusNothing, "the check run is not one of this runner's approvals"
 	}
@@ -117,7 +117,7 @@ func (w *work) checkRunAction(ctx context.Context) (string, string) {
 		return store.StatusFailed, "no action service configured"
 	}
 	res, err := w.e.deps.Actions.Do(ctx, action.Request{
-		Kind: kind, Repo: ev.Repo, RunID: runID, Env: env, Reason: "with the check run button",
+		Kind: kind, Repo: ev.Repo, RunID: runID, Env: env, ApprovalID: approvalID, Reason: "with the check run button",
 		Actor: action.Actor{Login: ev.Sender, Channel: action.ChannelCheckRun},
 	})
 	if err != nil {
@@ -128,20 +128,35 @@ func (w *work) checkRunAction(ctx context.Context) (string, string) {
 	return store.StatusSucceeded, res.Message
 }
 
-// externalID names a run's environment on a check run.
-func externalID(runID int64, env string) string { return fmt.Sprintf("run:%d:env:%s", runID, env) }
+// externalID names a run's environment on a check run, and the approval its buttons decide (0: none).
+func externalID(runID int64, env string, approvalID int64) string {
+	if approvalID == 0 {
+		return fmt.Sprintf("run:%d:env:%s", runID, env)
+	}
+	return fmt.Sprintf("run:%d:env:%s:approval:%d", runID, env, approvalID)
+}
 
-func parseExternalID(s string) (int64, string, bool) {
+// parseExternalID reads externalID's form back.
+func parseExternalID(s string) (runID int64, env string, approvalID int64, ok bool) {
 	rest, ok := strings.CutPrefix(s, "run:")
 	if !ok {
-		return 0, "", false
+		return 0, "", 0, false
 	}
-	num, env, ok := strings.Cut(rest, ":env:")
+	num, rest, ok := strings.Cut(rest, ":env:")
 	id, err := strconv.ParseInt(num, 10, 64)
-	if !ok || err != nil || id <= 0 || env == "" {
-		return 0, "", false
+	if !ok || err != nil || id <= 0 {
+		return 0, "", 0, false
 	}
-	return id, env, true
+	env, aid, hasApproval := strings.Cut(rest, ":approval:")
+	if hasApproval {
+		if approvalID, err = strconv.ParseInt(aid, 10, 64); err != nil || approvalID <= 0 {
+			return 0, "", 0, false
+		}
+	}
+	if env == "" || strings.Contains(env, ":") {
+		return 0, "", 0, false
+	}
+	return id, env, approvalID, true
 }
 
 func (w *work) react(ctx context.Context, content string) {

@@ -29,7 +29,8 @@ func fillFromConfig(ctx context.Context, cfg config.Server, log *slog.Logger, c 
 	if c.Getenv == nil {
 		c.Getenv = os.Getenv
 	}
-	if (c.PRs == nil || c.Deploys == nil || c.Permissions == nil) && (cfg.GitHubToken != "" || cfg.GitHubAppID != 0) {
+	if (c.PRs == nil || c.Deploys == nil || c.Permissions == nil || c.Replies == nil || c.Merged == nil || c.Pulls == nil) &&
+		(cfg.GitHubToken != "" || cfg.GitHubAppID != 0) {
 		opts := ghnotify.Options{Token: cfg.GitHubToken, BaseURL: cfg.GitHubAPIURL, Secrets: cfg.Secrets()}
 		if cfg.GitHubAppID != 0 {
 			key, err := os.ReadFile(cfg.GitHubAppKeyFile)
@@ -51,6 +52,22 @@ func fillFromConfig(ctx context.Context, cfg config.Server, log *slog.Logger, c 
 		if c.Permissions == nil {
 			c.Permissions = policy.NewPermissions(gh.REST(), policy.PermissionsOptions{})
 		}
+		if c.Replies == nil {
+			c.Replies = gh
+		}
+		if c.Merged == nil {
+			c.Merged = gh
+		}
+		if c.Pulls == nil {
+			c.Pulls = ghPulls{c: gh}
+		}
+		if c.Checks == nil && gh.App() {
+			// Check runs belong to GitHub Apps; a token keeps commit statuses.
+			c.Checks = ghChecks{c: gh}
+		}
+	}
+	if c.SlackGroups == nil && cfg.SlackToken != "" {
+		c.SlackGroups = slacknotify.NewGroups(slacknotify.Options{Token: cfg.SlackToken, APIURL: cfg.SlackAPIURL, Logger: log})
 	}
 	if c.Slack == nil && (cfg.SlackToken != "" || cfg.SlackWebhookURL != "") {
 		c.Slack = NewSlack(slacknotify.Options{

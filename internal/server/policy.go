@@ -25,6 +25,7 @@ func loadPolicy(cfg config.Server) (*policy.Policy, error) {
 		}
 	}
 	p.AllowForkPRs = cfg.AllowForkPRs
+	p.CommandPrefix = cfg.CommandPrefix
 	return p, nil
 }
 

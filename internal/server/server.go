@@ -16,7 +16,9 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/gitops-runner/runner/internal/action"
 	"github.com/gitops-runner/runner/internal/config"
+	slacknotify "github.com/gitops-runner/runner/internal/notify/slack"
 	"github.com/gitops-runner/runner/internal/gitrepo"
 	"github.com/gitops-runner/runner/internal/pipeline"
 	"github.com/gitops-runner/runner/internal/policy"
@@ -56,6 +58,15 @@ type Collaborators struct {
 	// Getenv reads the runner's environment for the variables the policy passes on (pass_env);
 	// default: os.Getenv.
 	Getenv func(string) string
+	// Replies answers comment commands; Merged finds merged pull requests; Pulls reads pull requests for
+	// plan commands: default from the GitHub client.
+	Replies pipeline.Replies
+	Merged  pipeline.MergedPRs
+	Pulls   action.Pulls
+	// Checks posts check runs; default: from the GitHub client when it authenticates as a GitHub App.
+	Checks pipeline.Checks
+	// SlackGroups answers Slack user group membership; default: from the Slack bot token.
+	SlackGroups action.SlackGroups
 }
 
 // New opens the store (taking the data directory for this process alone), builds
@@ -110,15 +121,18 @@ func New(ctx context.Context, cfg config.Server, log *slog.Logger, c Collaborato
 	if err != nil {
 		return nil, err
 	}
+	actions, waker := &lateActions{}, &lateWaker{}
 	engine, err := pipeline.New(pipeline.Deps{
 		Store: s.store, Git: gitrepo.NewMirrors(filepath.Join(cfg.DataDir, "mirrors"), auth, log),
 		Terraform: c.Terraform, PRs: c.PRs, Deploys: c.Deploys, Slack: c.Slack, Images: c.Images,
 		Bundles: c.Bundles, Rollouts: c.Rollouts, Logger: log,
 		Policy: runPolicy{p: pol, perms: c.Permissions}, Credentials: c.Credentials,
+		Actions: actions, Replies: c.Replies, Waker: waker, Merged: c.Merged, Checks: c.Checks,
 	}, pipeline.Options{
 		WorkDir: filepath.Join(cfg.DataDir, "runs"), StageTimeout: cfg.StageTimeout, LockLease: cfg.LockLease,
 		PlanParallelism: cfg.PlanParallelism, PublicURL: cfg.PublicURL, Holder: fmt.Sprintf("%s/%d", host, os.Getpid()),
 		Secrets: cfg.Secrets(), Isolation: iso.pipeline(), TerraformVersion: terraformVersion(ctx, cfg, log),
+		CommandPrefix: cfg.CommandPrefix, ApprovalTimeout: cfg.ApprovalTimeout, ApprovalPoll: cfg.ApprovalPoll,
 	})
 	if err != nil {
 		return nil, err
@@ -131,6 +145,11 @@ func New(ctx context.Context, cfg config.Server, log *slog.Logger, c Collaborato
 	}); err != nil {
 		return nil, err
 	}
+	waker.set(s.queue)
+	actions.set(action.NewService(action.Deps{
+		Store: s.store, Runs: s.queue, Policy: pol, Perms: c.Permissions, Groups: c.SlackGroups, Pulls: c.Pulls, Logger: log,
+	}))
+	acts := repoOfRun{st: s.store, next: actions}
 	hook, err := webhook.New(webhook.Config{Secret: []byte(cfg.WebhookSecret), AllowedRepos: cfg.AllowedRepos,
 		UnverifiedBudget: int64(cfg.UnverifiedBudgetMiB) << 20}, s.queue, log)
 	if err != nil {
@@ -139,7 +158,16 @@ func New(ctx context.Context, cfg config.Server, log *slog.Logger, c Collaborato
 	mux := http.NewServeMux()
 	mux.Handle("POST /webhooks/github", hook)
 	// Without an API token the API and dashboard answer on loopback only (web logs which mode is in effect).
-	web.Routes(mux, s.store, s.queue, web.Options{Token: cfg.APIToken, PublicURL: cfg.PublicURL, AllowedHosts: cfg.AllowedHosts, Logger: log, Isolation: iso.Status()})
+	if cfg.SlackSigningSecret != "" {
+		h, err := slacknotify.NewInteractions(slacknotify.InteractionsOptions{SigningSecret: cfg.SlackSigningSecret,
+			Decider: slackDecider{actions: acts}, Logger: log, ResponseURLPrefix: cfg.SlackAPIURL})
+		if err != nil {
+			return nil, err
+		}
+		mux.Handle("POST /slack/interactions", h)
+	}
+	web.Routes(mux, s.store, s.queue, web.Options{Token: cfg.APIToken, PublicURL: cfg.PublicURL, AllowedHosts: cfg.AllowedHosts,
+		Logger: log, Isolation: iso.Status(), Actions: acts, Approvals: approvalViews{st: s.store}})
 	s.http = &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: 5 * time.Second,

@@ -97,7 +97,7 @@ func (t *terraformRunner) Plan(ctx context.Context, req pipeline.PlanRequest) (p
 	}
 	sum := tf.Summarize(req.Env, p)
 	fmt.Fprint(req.Log, sum.Text())
-	return pipeline.PlanResult{Summary: sum, Text: text}, nil
+	return pipeline.PlanResult{Summary: sum, Text: text, Fingerprint: tf.Fingerprint(p)}, nil
 }
 
 // captureWriter passes everything to w and keeps a copy while capturing.
@@ -159,6 +159,13 @@ func (t *terraformRunner) Apply(ctx context.Context, req pipeline.ApplyRequest) 
 	ws, err := t.workspace(req.Env, req.Dir, req.WorkTree, req.Environ, req.Log)
 	if err != nil {
 		return nil, err
+	}
+	if req.Init {
+		// The saved plan was made before the run waited (for approval): its checkout, and Terraform's data
+		// directory with it, were made again since.
+		if err := ws.Init(ctx); err != nil {
+			return nil, err
+		}
 	}
 	fmt.Fprintf(req.Log, "$ terraform apply %s\n", req.PlanFile)
 	if err := ws.Apply(ctx, planFile); err != nil {

@@ -73,9 +73,32 @@ func Normalize(parsed any) (ev event.Event, ignored string) {
 		if e.GetAction() != "created" {
 			return ev, "issue_comment action " + e.GetAction() + " is not acted on"
 		}
-		if e.GetComment().GetUser().GetType() == "Bot" {
+		if e.GetComment().GetUser().GetType() == "Bot" || e.GetSender().GetType() == "Bot" {
 			return ev, "comment by a bot (" + e.GetComment().GetUser().GetLogin() + ") is not acted on"
 		}
+		if !e.GetIssue().IsPullRequest() {
+			return ev, "comment on an issue, not a pull request, is not acted on"
+		}
+		return ev, ""
+	case *github.CheckRunEvent:
+		cr := e.GetCheckRun()
+		ev = event.Event{
+			Kind: event.KindAction, Action: e.GetAction(), Repo: e.GetRepo().GetFullName(), CloneURL: e.GetRepo().GetCloneURL(),
+			SHA: cr.GetHeadSHA(), Sender: e.GetSender().GetLogin(), DefaultBranch: e.GetRepo().GetDefaultBranch(),
+			Comment: e.GetRequestedAction().Identifier + " " + cr.GetExternalID(),
+		}
+		if e.GetAction() != "requested_action" {
+			return ev, "check_run action " + e.GetAction() + " is not acted on"
+		}
+		if e.GetSender().GetType() == "Bot" {
+			return ev, "check run action by a bot is not acted on"
+		}
+		if len(cr.PullRequests) > 0 {
+			ev.PR = cr.PullRequests[0].GetNumber()
+		}
+		// A button press carries nothing that tells two presses apart, so only its delivery id dedupes it. A
+		// replayed press cannot decide more than the press did: the check run's external id names the one
+		// approval it was shown for.
 		return ev, ""
 	}
 	return ev, fmt.Sprintf("event %T is not acted on", parsed)

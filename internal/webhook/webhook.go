@@ -191,7 +191,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 func handled(name string) bool {
 	switch name {
-	case "push", "pull_request", "issue_comment":
+	case "push", "pull_request", "issue_comment", "check_run":
 		return true
 	}
 	return false

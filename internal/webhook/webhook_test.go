@@ -46,8 +46,19 @@ func (f *fakeAcceptor) Accept(_ context.Context, ev event.Event) (event.Receipt,
 	return event.Receipt{Run: id}, nil
 }
 
-// payload reads a real GitHub payload from ../shared, or skips.
+// payload reads a real GitHub payload from ../shared, or skips. The real issue_comment payload is a comment
+// on an issue: it is made a pull request's (issue.pull_request set, as GitHub sends it), the comments the
+// runner acts on; rawPayload reads it unchanged.
 func payload(t testing.TB, name string) []byte {
+	t.Helper()
+	b := rawPayload(t, name)
+	if name == "issue_comment.created.json" {
+		b = setJSON(t, b, "issue.pull_request", map[string]any{"url": "https://api.github.com/repos/Codertocat/Hello-World/pulls/1"})
+	}
+	return b
+}
+
+func rawPayload(t testing.TB, name string) []byte {
 	t.Helper()
 	p := filepath.Join("..", "..", "..", "shared", "testdata", "github-webhooks", name)
 	b, err := os.ReadFile(p)
@@ -240,6 +251,7 @@ func TestEvents(t *testing.T) {
 		{"pr closed without merge", "pull_request", closed, http.StatusAccepted, "", true},
 		{"pr labeled", "pull_request", payload(t, "pull_request.labeled.json"), http.StatusAccepted, "", true},
 		{"issue comment", "issue_comment", payload(t, "issue_comment.created.json"), http.StatusAccepted, event.KindComment, false},
+		{"comment on an issue", "issue_comment", rawPayload(t, "issue_comment.created.json"), http.StatusAccepted, "", true},
 		{"issue comment edited", "issue_comment", setJSON(t, payload(t, "issue_comment.created.json"), "action", "edited"), http.StatusAccepted, "", true},
 		{"issue comment deleted", "issue_comment", setJSON(t, payload(t, "issue_comment.created.json"), "action", "deleted"), http.StatusAccepted, "", true},
 		{"issue comment by a bot", "issue_comment", setJSON(t, payload(t, "issue_comment.created.json"), "comment.user.type", "Bot"), http.StatusAccepted, "", true},
