@@ -5,6 +5,8 @@
 //	runner validate [DIR]           check a repository's .runner.yaml and environments
 //	runner plan --repo DIR --env E  plan one environment of a local checkout
 //	runner locks | unlock           list or release environment locks
+//	runner approve | reject         decide a deploy waiting for approval, through a runner server
+//	runner rollback                 deploy an environment again at an earlier commit, through a runner server
 //	runner demo                     the whole story on this machine, no accounts needed
 package main
 
@@ -51,6 +53,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = cli.Locks(ctx, env, args[1:])
 	case "unlock":
 		err = cli.Unlock(ctx, env, args[1:])
+	case "approve":
+		err = cli.Approve(ctx, env, args[1:])
+	case "reject":
+		err = cli.Reject(ctx, env, args[1:])
+	case "rollback":
+		err = cli.Rollback(ctx, env, args[1:])
 	case "demo":
 		err = cli.Demo(ctx, env, args[1:])
 	case "help", "-h", "--help":
@@ -86,8 +94,18 @@ usage:
                                          plan one environment of a local checkout and print the summary
   runner locks [--data-dir DIR]          list environment locks
   runner unlock --repo OWNER/NAME --env NAME --reason TEXT [--data-dir DIR]
-                                         release an environment lock
+                                         release an environment lock (in the local database)
+  runner approve --run N --env NAME [--reason TEXT] [--as LOGIN]
+                                         let a deploy waiting for approval go on
+  runner reject --run N --env NAME --reason TEXT [--as LOGIN]
+                                         stop a deploy waiting for approval
+  runner rollback --repo OWNER/NAME --env NAME [--to SHA|previous] --reason TEXT [--as LOGIN]
+                                         deploy an environment again at an earlier deployed commit
   runner demo                            run the whole story locally against stand-ins
+
+approve, reject and rollback ask a runner server: --server URL (RUNNER_SERVER_URL, default
+http://127.0.0.1:8080) with its API token (RUNNER_API_TOKEN, or --token), as the GitHub login
+--as (RUNNER_AS, else USER). The server checks that login's permissions and records the request.
 
 Run "runner serve -h" for the server's flags and environment variables.
 `)

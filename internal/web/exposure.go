@@ -27,8 +27,9 @@ import (
 // URL's host. The Host check is what defeats DNS rebinding: a browser tricked into sending
 // evil.example's requests to 127.0.0.1 still sends "Host: evil.example".
 type exposure struct {
-	token []byte
-	hosts map[string]bool // allowed Host names without a token, lower case, no port
+	token  []byte
+	hosts  map[string]bool // allowed Host names without a token, lower case, no port
+	public *url.URL        // the public URL, whose origin the dashboard's actions may come from; nil if none
 }
 
 func newExposure(opts Options) exposure {
@@ -38,6 +39,7 @@ func newExposure(opts Options) exposure {
 	}
 	if u, err := url.Parse(opts.PublicURL); err == nil && u.Hostname() != "" {
 		e.hosts[strings.ToLower(u.Hostname())] = true
+		e.public = u
 	}
 	for _, h := range opts.AllowedHosts {
 		if h = hostname(h); h != "" {

@@ -1,5 +1,5 @@
-// Package web serves the runner's read-only JSON API of runs, stages, logs and
-// locks, the health endpoints, and a small live dashboard.
+// Package web serves the runner's JSON API of runs, stages, logs, locks, deployments and approvals,
+// the endpoints through which a person acts on them, the health endpoints, and a small live dashboard.
 package web
 
 import (
@@ -22,6 +22,8 @@ type Store interface {
 	Stage(ctx context.Context, id int64) (store.Stage, error)
 	Log(ctx context.Context, stageID, after int64, limit int) ([]store.LogLine, error)
 	Locks(ctx context.Context) ([]store.Lock, error)
+	// DeploymentsOf lists deployments newest first; repo or env "" matches every one.
+	DeploymentsOf(ctx context.Context, repo, env string, limit int) ([]store.Deployment, error)
 }
 
 // Readiness says whether the workers are running.
@@ -45,8 +47,13 @@ type Options struct {
 	PublicURL string
 	// AllowedHosts are more host names accepted in the Host header without a token.
 	AllowedHosts []string
-	// Logger hears, once, which exposure is in effect; nil discards.
+	// Logger hears, once, which exposure is in effect, and every action asked; nil discards.
 	Logger *slog.Logger
+	// Actions carries out approve, reject, rollback and unlock; nil: those endpoints answer 501. They
+	// answer only with Token set and presented, whatever the client's address.
+	Actions Actor
+	// Approvals lists deploys waiting for approval and recent decisions; nil: none.
+	Approvals Approvals
 }
 
 // Routes registers the API on mux.
@@ -159,6 +166,47 @@ func Routes(mux *http.ServeMux, st Store, ready Readiness, opts Options) {
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"locks": locks})
 	})
+	guarded("GET /api/deployments", func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		repo, env := q.Get("repo"), q.Get("env")
+		if repo != "" && !validRepo(repo) {
+			writeJSON(w, http.StatusBadRequest, map[string]any{"error": "repo must be owner/name"})
+			return
+		}
+		if env != "" && !envPattern.MatchString(env) {
+			writeJSON(w, http.StatusBadRequest, map[string]any{"error": "env is not an environment name"})
+			return
+		}
+		limit, err := intParam(q.Get("limit"), 50)
+		if err != nil || limit > 500 {
+			writeJSON(w, http.StatusBadRequest, map[string]any{"error": "limit must be 0-500"})
+			return
+		}
+		deps, err := st.DeploymentsOf(r.Context(), repo, env, limit)
+		if err != nil {
+			writeJSON(w, http.StatusInternalServerError, map[string]any{"error": err.Error()})
+			return
+		}
+		if deps == nil {
+			deps = []store.Deployment{}
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"deployments": deps})
+	})
+	guarded("GET /api/approvals", func(w http.ResponseWriter, r *http.Request) {
+		list := []ApprovalView{}
+		if opts.Approvals != nil {
+			got, err := opts.Approvals.Approvals(r.Context())
+			if err != nil {
+				writeJSON(w, http.StatusInternalServerError, map[string]any{"error": err.Error()})
+				return
+			}
+			if got != nil {
+				list = got
+			}
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"approvals": list})
+	})
+	actionRoutes(mux, exp, opts.Actions, log)
 	guarded("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		w.Header().Set("Content-Security-Policy", "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'unsafe-inline'")
