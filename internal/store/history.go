@@ -21,7 +21,7 @@ func (s *Store) DeploymentsOf(ctx context.Context, repo, env string, limit int) 
 	if env != "" {
 		where, args = append(where, "env = ?"), append(args, env)
 	}
-	q := `SELECT repo, env, sha, run_id, outcome, summary, backend_image, frontend_version, at FROM deployments`
+	q := `SELECT ` + deploymentColumns + ` FROM deployments`
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
@@ -33,11 +33,10 @@ func (s *Store) DeploymentsOf(ctx context.Context, repo, env string, limit int) 
 	defer rows.Close()
 	var out []Deployment
 	for rows.Next() {
-		var d Deployment
-		if err := rows.Scan(&d.Repo, &d.Env, &d.SHA, &d.RunID, &d.Outcome, &d.Summary, &d.BackendImage, &d.FrontendVersion, &d.At); err != nil {
+		d, err := scanDeployment(rows)
+		if err != nil {
 			return nil, fmt.Errorf("list deployments of %s %s: %w", repo, env, err)
 		}
-		d.At = d.At.UTC()
 		out = append(out, d)
 	}
 	if err := rows.Err(); err != nil {
