@@ -3,7 +3,6 @@
 package command
 
 import (
-	"errors"
 	"fmt"
 	"regexp"
 	"strings"
@@ -212,6 +211,7 @@ func parseArgs(prefix, line string) (Command, error) {
 	for _, k := range kinds {
 		if asciiEqualFold(word, k) {
 			name = k
+			break
 		}
 	}
 	if name == "" {
@@ -319,15 +319,12 @@ func (c *Command) setEnvs(args []string) error {
 	return nil
 }
 
-// errBadEnv is wrapped by every refusal of an environment name.
-var errBadEnv = errors.New("not an environment name")
-
 func checkEnv(env string) error {
 	if envPattern.MatchString(env) {
 		return nil
 	}
-	return fmt.Errorf("%s is %w: use lowercase letters, digits, %s and %s, starting with a letter or digit, at most 63 characters",
-		code(Quote(env)), errBadEnv, code("-"), code("_"))
+	return fmt.Errorf("%s is not an environment name: use lowercase letters, digits, %s and %s, starting with a letter or digit, at most 63 characters",
+		code(Quote(env)), code("-"), code("_"))
 }
 
 // cleanReason keeps a reject reason to one tidy line: control and invalid bytes removed, at most MaxReason
