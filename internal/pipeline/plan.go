@@ -43,11 +43,8 @@ func (w *work) planPR(ctx context.Context) (string, string) {
 			}
 		}
 		if len(unknown) > 0 {
-			w.planComment(ctx, notPlannedKey, "### Not planned
-
-No environment is called "+escapeMarkdown(strings.Join(unknown, ", "))+
-				" in this pull request's `.runner.yaml`.
-", "")
+			w.planComment(ctx, notPlannedKey, "### Not planned\n\nNo environment is called "+escapeMarkdown(strings.Join(unknown, ", "))+
+				" in this pull request's `.runner.yaml`.\n", "")
 			return store.StatusFailed, "unknown environment " + strings.Join(unknown, ", ")
 		}
 		res.Environments = ev.Envs
