@@ -34,12 +34,14 @@ type Options struct {
 	sleep func(context.Context, time.Duration) error // tests record waits instead of sleeping
 }
 
-// Client posts the runner's results to GitHub: sticky PR comments, commit statuses and deployments.
+// Client posts the runner's results to GitHub: sticky PR comments, replies and reactions, commit statuses, check
+// runs and deployments.
 // It is safe for concurrent use.
 type Client struct {
-	gh   *gh.Client
-	mask *redact.Redactor
-	self *self // who the runner is on GitHub, asked on first need
+	gh    *gh.Client
+	mask  *redact.Redactor
+	self  *self // who the runner is on GitHub, asked on first need
+	appID int64 // the GitHub App the runner authenticates as; 0 with a token
 }
 
 // ErrConfig reports Options that cannot work.
@@ -99,8 +101,12 @@ func New(ctx context.Context, opts Options) (*Client, error) {
 	client.BaseURL = baseURL
 	client.UploadURL = baseURL
 	client.UserAgent = "gitops-runner"
-	return &Client{gh: client, mask: m, self: newSelf(ask)}, nil
+	return &Client{gh: client, mask: m, self: newSelf(ask), appID: opts.AppID}, nil
 }
+
+// App reports whether the client authenticates as a GitHub App installation: only then may it make check runs
+// (GitHub refuses them to personal tokens).
+func (c *Client) App() bool { return c.appID != 0 }
 
 // apiBase is the REST API root (https://api.github.com/ when raw is empty), with its trailing slash.
 func apiBase(raw string, m *redact.Redactor) (string, *url.URL, error) {

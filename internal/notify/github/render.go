@@ -245,3 +245,30 @@ func openFence(text string) bool {
 	}
 	return open
 }
+
+// cutMarkdown fits Markdown text into limit bytes: unchanged when it fits, else cut on a rune boundary, with a
+// code fence the cut left open closed and a note saying it was cut. Invalid UTF-8 is replaced first, so the
+// budget holds once the text is JSON. GitHub's limits count characters, never more than bytes.
+func cutMarkdown(text string, limit int) string {
+	text = strings.ToValidUTF8(text, "\uFFFD")
+	if len(text) <= limit {
+		return text
+	}
+	const note = "\n\n_(truncated)_"
+	budget := limit - len(note)
+	for {
+		cut := cutBytes(text, max(budget, 0))
+		if f := unclosedFence(cut); f != "" {
+			cut += "\n" + f
+		}
+		if over := len(cut) + len(note) - limit; over > 0 && budget > 0 {
+			budget -= over
+			continue
+		}
+		out := cut + note
+		if len(out) > limit { // no room even for the note
+			return cutBytes(note, limit)
+		}
+		return out
+	}
+}

@@ -38,12 +38,13 @@ func (s *Server) accessToken(w http.ResponseWriter, r *http.Request, installatio
 	token := "ghs_" + hex.EncodeToString(b[:])
 	s.mu.Lock()
 	s.tokens[token] = true
+	s.appOf[token] = a.id
 	s.issued = append(s.issued, token)
 	s.mu.Unlock()
 	return writeJSON(w, http.StatusCreated, map[string]any{
 		"token":                token,
 		"expires_at":           timestamp(now.Add(time.Hour)),
-		"permissions":          map[string]string{"issues": "write", "pull_requests": "write", "statuses": "write", "deployments": "write"},
+		"permissions":          map[string]string{"issues": "write", "pull_requests": "write", "statuses": "write", "deployments": "write", "checks": "write"},
 		"repository_selection": "all",
 	})
 }
@@ -75,7 +76,7 @@ func (s *Server) getApp(w http.ResponseWriter, r *http.Request) int {
 		"id": a.id, "slug": slug, "node_id": "A_" + strconv.FormatInt(a.id, 10), "name": slug,
 		"owner":       map[string]any{"login": "fake-org", "id": 1, "type": "Organization"},
 		"html_url":    "https://github.example/apps/" + slug,
-		"permissions": map[string]string{"issues": "write", "pull_requests": "write", "statuses": "write", "deployments": "write"},
+		"permissions": map[string]string{"issues": "write", "pull_requests": "write", "statuses": "write", "deployments": "write", "checks": "write"},
 		"events":      []string{}, "created_at": timestamp(now), "updated_at": timestamp(now),
 	})
 }

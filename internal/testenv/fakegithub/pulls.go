@@ -1,9 +1,11 @@
 package fakegithub
 
 import (
+	"hash/fnv"
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -12,14 +14,36 @@ type Pull struct {
 	Number         int
 	Title          string
 	State          string // open or closed
+	Draft          bool
 	User           string
 	HeadRef        string
 	HeadSHA        string
 	BaseRef        string
+	BaseSHA        string
 	Merged         bool
 	MergedAt       time.Time
 	MergeCommitSHA string
 	Commits        []string // SHAs of the commits on the branch, besides HeadSHA
+	// HeadRepo is the full name of the repository the head branch lives in (a fork's); empty means the base
+	// repository.
+	HeadRepo string
+	// HeadRepoGone says the head repository was deleted (a fork removed after the PR was opened): GitHub then
+	// answers "head": {"repo": null}.
+	HeadRepoGone bool
+}
+
+// Repo is what the fake says of a repository in pull requests, check runs and webhook payloads.
+type Repo struct {
+	CloneURL      string // empty means https://github.example/{owner}/{name}.git
+	DefaultBranch string // empty means main
+	Private       bool
+}
+
+// SeedRepo sets what the fake says of repo ("owner/name"); a repository never seeded has the defaults of Repo.
+func (s *Server) SeedRepo(repo string, r Repo) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.repos[repo] = r
 }
 
 // SeedPull adds or replaces a pull request.
@@ -44,7 +68,30 @@ func (s *Server) SeedPull(repo string, p Pull) {
 	s.pulls[repo][p.Number] = p
 }
 
+// repoJSON is the repository object GitHub nests in pull requests and webhook payloads; s.mu is held.
+func (s *Server) repoJSON(full string) map[string]any {
+	r := s.repos[full]
+	owner, name, _ := strings.Cut(full, "/")
+	if r.CloneURL == "" {
+		r.CloneURL = "https://github.example/" + full + ".git"
+	}
+	if r.DefaultBranch == "" {
+		r.DefaultBranch = "main"
+	}
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(strings.ToLower(full)))
+	o := userFor(owner)
+	return map[string]any{
+		"id": int64(h.Sum32()%100_000_000) + 1, "node_id": "R_" + full, "name": name, "full_name": full,
+		"owner":   map[string]any{"login": o.Login, "id": o.ID, "type": o.Type},
+		"private": r.Private, "fork": false,
+		"url":      s.apiURL("/repos/%s", full),
+		"html_url": "https://github.example/" + full, "clone_url": r.CloneURL, "default_branch": r.DefaultBranch,
+	}
+}
+
 // pullJSON is the pull request object; GitHub's list endpoints leave out "merged", so only full includes it.
+// s.mu is held.
 func (s *Server) pullJSON(repo string, p Pull, full bool) map[string]any {
 	u := userFor(p.User)
 	var mergedAt, closedAt *string
@@ -52,14 +99,27 @@ func (s *Server) pullJSON(repo string, p Pull, full bool) map[string]any {
 		t := timestamp(p.MergedAt)
 		mergedAt, closedAt = &t, &t
 	}
+	headRepo := p.HeadRepo
+	if headRepo == "" {
+		headRepo = repo
+	}
+	headOwner, _, _ := strings.Cut(headRepo, "/")
+	baseOwner, _, _ := strings.Cut(repo, "/")
+	head := map[string]any{"ref": p.HeadRef, "sha": p.HeadSHA, "label": headOwner + ":" + p.HeadRef, "user": userFor(headOwner), "repo": nil}
+	if !p.HeadRepoGone {
+		r := s.repoJSON(headRepo)
+		r["fork"] = headRepo != repo
+		head["repo"] = r
+	}
 	out := map[string]any{
 		"id": int64(p.Number) + 500000, "node_id": "PR_" + strconv.Itoa(p.Number), "number": p.Number,
 		"url":      s.apiURL("/repos/%s/pulls/%d", repo, p.Number),
 		"html_url": "https://github.example/" + repo + "/pull/" + strconv.Itoa(p.Number),
-		"state":    p.State, "title": p.Title, "user": u, "merged_at": mergedAt, "closed_at": closedAt,
+		"state":    p.State, "draft": p.Draft, "title": p.Title, "user": u, "merged_at": mergedAt, "closed_at": closedAt,
 		"merge_commit_sha": nullable(p.MergeCommitSHA),
-		"head":             map[string]any{"ref": p.HeadRef, "sha": p.HeadSHA, "label": p.User + ":" + p.HeadRef},
-		"base":             map[string]any{"ref": p.BaseRef, "label": "base:" + p.BaseRef},
+		"head":             head,
+		"base": map[string]any{"ref": p.BaseRef, "sha": p.BaseSHA, "label": baseOwner + ":" + p.BaseRef,
+			"user": userFor(baseOwner), "repo": s.repoJSON(repo)},
 	}
 	if full {
 		out["merged"] = p.Merged

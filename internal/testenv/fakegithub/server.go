@@ -1,6 +1,6 @@
-// Package fakegithub is an in-process stand-in for the GitHub REST endpoints the runner uses (issue comments,
-// commit statuses, deployments, pulls, collaborator permissions, team memberships, the authenticated user or App,
-// App installation tokens), speaking GitHub's wire format to the real client.
+// Package fakegithub is an in-process stand-in for the GitHub REST endpoints the runner uses (issue comments and
+// their reactions, commit statuses, check runs, deployments, pulls, collaborator permissions, team memberships, the
+// authenticated user or App, App installation tokens), speaking GitHub's wire format to the real client.
 package fakegithub
 
 import (
@@ -25,7 +25,8 @@ type Config struct {
 	// Tokens are the personal or installation tokens accepted in "Authorization: token X" or "Bearer X".
 	// When Tokens is empty and no App is registered, requests are not authenticated. A token starting with
 	// "ghs_" is an installation token (as GitHub Actions' GITHUB_TOKEN is): it acts for no user, so GET /user
-	// refuses it.
+	// refuses it. Check runs are written only with installation tokens the fake minted for a registered App
+	// (RegisterApp); any token listed here gets GitHub's 403 for them.
 	Tokens []string
 	// APIPrefix serves the API under a path, as GitHub Enterprise does ("/api/v3").
 	APIPrefix string
@@ -49,6 +50,7 @@ type Server struct {
 	tokens   map[string]bool
 	apps     map[int64]app // by installation id
 	issued   []string
+	appOf    map[string]int64 // installation token -> the App it was minted for
 	failures []Failure
 	calls    []Call
 	nextID   int64
@@ -58,6 +60,9 @@ type Server struct {
 	deployments  map[string][]*Deployment
 	deplStatuses map[int64][]DeploymentStatus
 	pulls        map[string]map[int]Pull
+	repos        map[string]Repo
+	reactions    map[int64][]reaction   // by comment id
+	checkRuns    map[string][]*checkRun // by repository, in creation order
 
 	collaborators map[string]Collaborator // by lower-case "owner/repo/user"
 	teams         map[string]string       // membership state by lower-case "org/slug/user"
@@ -80,11 +85,15 @@ func New(cfg Config) *Server {
 		now:          time.Now,
 		tokens:       map[string]bool{},
 		apps:         map[int64]app{},
+		appOf:        map[string]int64{},
 		nextID:       1000,
 		statuses:     map[string][]Status{},
 		deployments:  map[string][]*Deployment{},
 		deplStatuses: map[int64][]DeploymentStatus{},
 		pulls:        map[string]map[int]Pull{},
+		repos:        map[string]Repo{},
+		reactions:    map[int64][]reaction{},
+		checkRuns:    map[string][]*checkRun{},
 	}
 	if s.login == "" {
 		s.login = "gitops-runner[bot]"
@@ -227,6 +236,8 @@ func (s *Server) route(method string, rest []string) handler {
 		return s.getComment
 	case "DELETE issues/comments/*":
 		return s.deleteComment
+	case "POST issues/comments/*/reactions":
+		return s.createReaction
 	case "POST statuses/*":
 		return s.createStatus
 	case "GET commits/*/statuses":
@@ -247,6 +258,14 @@ func (s *Server) route(method string, rest []string) handler {
 		return s.getPull
 	case "GET collaborators/*/permission":
 		return s.collaboratorPermission
+	case "POST check-runs":
+		return s.createCheckRun
+	case "PATCH check-runs/*":
+		return s.updateCheckRun
+	case "GET check-runs/*":
+		return s.getCheckRun
+	case "GET commits/*/check-runs":
+		return s.listCheckRuns
 	}
 	return nil
 }
@@ -260,9 +279,9 @@ func shape(rest []string) string {
 			out[i] = "*"
 		}
 	}
-	// "issues/comments/{id}" has its variable in the third place.
-	if len(rest) == 3 && rest[0] == "issues" && rest[1] == "comments" {
-		out[1], out[2] = "comments", "*"
+	// "issues/comments/{id}[/reactions]" has its variable in the third place.
+	if len(rest) >= 3 && rest[0] == "issues" && rest[1] == "comments" {
+		out = append([]string{"issues", "comments", "*"}, rest[3:]...)
 	}
 	return strings.Join(out, "/")
 }
