@@ -63,6 +63,10 @@ func (l *lateWaker) Wake(ctx context.Context, runID int64) error {
 // ghChecks posts the pipeline's check runs with the GitHub client.
 type ghChecks struct{ c *ghnotify.Client }
 
+// NewChecks returns the pipeline's check run reporter on a GitHub client (which must authenticate as a
+// GitHub App: GitHub refuses check runs to tokens).
+func NewChecks(c *ghnotify.Client) pipeline.Checks { return ghChecks{c: c} }
+
 func (g ghChecks) UpsertCheckRun(ctx context.Context, repo string, r pipeline.CheckRun) (int64, error) {
 	out := ghnotify.CheckRun{Name: r.Name, HeadSHA: r.HeadSHA, Status: r.Status, Conclusion: r.Conclusion, ExternalID: r.ExternalID,
 		DetailsURL: r.DetailsURL, Title: r.Title, Summary: r.Summary, Text: r.Text}

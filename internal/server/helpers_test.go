@@ -236,7 +236,7 @@ func (h *harness) waitRun(id int64, within time.Duration) store.Run {
 
 func (h *harness) getRun(id int64) store.Run {
 	h.t.Helper()
-	resp, err := http.Get(fmt.Sprintf("%s/api/runs/%d?tail=40", h.base, id))
+	resp, err := h.apiGet(fmt.Sprintf("/api/runs/%d?tail=40", id))
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -246,6 +246,18 @@ func (h *harness) getRun(id int64) store.Run {
 		h.t.Fatal(err)
 	}
 	return run
+}
+
+// apiGet reads the API, with the token when the runner has one.
+func (h *harness) apiGet(path string) (*http.Response, error) {
+	req, err := http.NewRequest(http.MethodGet, h.base+path, nil)
+	if err != nil {
+		return nil, err
+	}
+	if h.cfg.APIToken != "" {
+		req.Header.Set("Authorization", "Bearer "+h.cfg.APIToken)
+	}
+	return http.DefaultClient.Do(req)
 }
 
 func stageMap(run store.Run) map[string]store.Stage {
@@ -275,7 +287,7 @@ func dumpRun(t *testing.T, run store.Run) {
 func (h *harness) assertNoSecretInLogs(run store.Run, secrets ...string) {
 	h.t.Helper()
 	for _, st := range run.Stages {
-		resp, err := http.Get(fmt.Sprintf("%s/api/stages/%d/log", h.base, st.ID))
+		resp, err := h.apiGet(fmt.Sprintf("/api/stages/%d/log", st.ID))
 		if err != nil {
 			h.t.Fatal(err)
 		}
