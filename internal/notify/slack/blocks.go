@@ -1,8 +1,10 @@
 package slack
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/slack-go/slack"
@@ -17,12 +19,31 @@ const (
 	StateSkipped = "skipped"
 )
 
-// Slack's limits: header text 150 characters, section text 3,000, 50 blocks a message.
+// Slack's limits: header text 150 characters, section text 3,000, 50 blocks a message, 10 elements a context
+// block, a button's value 2,000 characters, an action_id or block_id 255.
 const (
 	maxHeader   = 150
 	maxSection  = 3000
+	maxBlocks   = 50
+	maxContext  = 10
 	maxLogLines = 40
 	maxLogBytes = 2800
+	// Approvals shown with buttons (two blocks each); the rest are counted in a context line.
+	maxApprovals = 10
+)
+
+// Button action IDs: the Interactions handler acts on these and nothing else.
+const (
+	ActionApprove = "runner_approve"
+	ActionReject  = "runner_reject"
+)
+
+// Decision states.
+const (
+	DecisionApproved   = "approved"
+	DecisionRejected   = "rejected"
+	DecisionExpired    = "expired"
+	DecisionSuperseded = "superseded"
 )
 
 var emoji = map[string]string{
@@ -43,6 +64,41 @@ func stateEmoji(state string) string {
 // escape makes text safe for mrkdwn: Slack reads &, < and > as markup.
 func escape(s string) string {
 	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(s)
+}
+
+// escapeCut escapes s and keeps at most n characters of the result, never cutting an entity in half; a cut
+// ends with "…".
+func escapeCut(s string, n int) string {
+	e := escape(s)
+	if utf8.RuneCountInString(e) <= n {
+		return e
+	}
+	var b strings.Builder
+	used := 0
+	for _, r := range s {
+		piece := escape(string(r))
+		w := utf8.RuneCountInString(piece)
+		if used+w > n-1 {
+			break
+		}
+		b.WriteString(piece)
+		used += w
+	}
+	return b.String() + "…"
+}
+
+// oneLine folds line breaks into spaces: a summary from a plan or a pull request stays on its line.
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(s), " ")
+}
+
+// slackDate shows an RFC3339 time in the reader's time zone, falling back to the text itself.
+func slackDate(s string) string {
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		return escapeCut(s, 64)
+	}
+	return fmt.Sprintf("<!date^%d^{date_short_pretty} at {time}|%s>", t.Unix(), t.UTC().Format(time.RFC3339))
 }
 
 func shortSHA(sha string) string { return sha[:min(len(sha), 7)] }
@@ -103,11 +159,20 @@ func finished(d Deploy) bool {
 }
 
 func deployText(d Deploy) string {
-	return fmt.Sprintf("Deploy %s %s: %s", d.Repo, shortSHA(d.Commit), overall(d))
+	text := fmt.Sprintf("Deploy %s %s: %s", d.Repo, shortSHA(d.Commit), overall(d))
+	if len(d.Approvals) > 0 {
+		envs := make([]string, 0, len(d.Approvals))
+		for _, a := range d.Approvals {
+			envs = append(envs, escapeCut(a.Env, 64))
+		}
+		text += " — waiting for approval: " + cut(strings.Join(envs, ", "), 500)
+	}
+	return text
 }
 
-// deployBlocks: a header with the repository, the commit and author, the environments, one line per stage and a
-// link to the run.
+// deployBlocks: a header with the repository, the commit and author, the environments, one line per stage, the
+// approvals waiting with their buttons, the decisions taken and a link to the run. Stage lines give way first
+// when the message would pass 50 blocks.
 func deployBlocks(d Deploy) []slack.Block {
 	state := overall(d)
 	blocks := []slack.Block{
@@ -122,9 +187,19 @@ func deployBlocks(d Deploy) []slack.Block {
 	}
 	blocks = append(blocks, slack.NewSectionBlock(slack.NewTextBlockObject(slack.MarkdownType, cut(info, maxSection), false, false), nil, nil))
 
+	var tail []slack.Block
+	tail = append(tail, approvalBlocks(d.Approvals)...)
+	if len(d.Decisions) > 0 {
+		tail = append(tail, decisionBlock(d.Decisions))
+	}
+	if d.RunURL != "" {
+		tail = append(tail, slack.NewContextBlock("", slack.NewTextBlockObject(slack.MarkdownType, fmt.Sprintf("<%s|View run>", d.RunURL), false, false)))
+	}
+	limit := maxBlocks - len(tail)
+
 	var section strings.Builder
 	flush := func() {
-		if section.Len() > 0 && len(blocks) < 48 {
+		if section.Len() > 0 && len(blocks) < limit {
 			blocks = append(blocks, slack.NewSectionBlock(slack.NewTextBlockObject(slack.MarkdownType, section.String(), false, false), nil, nil))
 		}
 		section.Reset()
@@ -144,10 +219,126 @@ func deployBlocks(d Deploy) []slack.Block {
 		section.WriteString(line)
 	}
 	flush()
-	if d.RunURL != "" {
-		blocks = append(blocks, slack.NewContextBlock("", slack.NewTextBlockObject(slack.MarkdownType, fmt.Sprintf("<%s|View run>", d.RunURL), false, false)))
+	return append(blocks, tail...)
+}
+
+// buttonValue is what an approval button carries back: which run and environment it decides.
+type buttonValue struct {
+	Run int64  `json:"run"`
+	Env string `json:"env"`
+}
+
+// validEnv is the shape of an environment name a button may carry: ^[a-z0-9][a-z0-9_-]{0,62}$.
+func validEnv(s string) bool {
+	if len(s) == 0 || len(s) > 63 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= '0' && c <= '9':
+		case (c == '_' || c == '-') && i > 0:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// approvalBlocks: per approval, a section saying what waits and why, then Approve and Reject buttons. An
+// approval whose run or environment a button could not carry (the Interactions handler would refuse it) is
+// shown without buttons; a repeated run and environment is shown once, as Slack wants unique block IDs.
+func approvalBlocks(approvals []Approval) []slack.Block {
+	var blocks []slack.Block
+	seen := map[string]bool{}
+	shown, hidden := 0, 0
+	for _, a := range approvals {
+		id := fmt.Sprintf("runner_approval:%d:%s", a.RunID, a.Env)
+		if seen[id] {
+			continue
+		}
+		seen[id] = true
+		if shown == maxApprovals {
+			hidden++
+			continue
+		}
+		shown++
+		buttons := a.RunID > 0 && validEnv(a.Env)
+		text := fmt.Sprintf(":raised_hand: *%s* is waiting for approval", escapeCut(oneLine(a.Env), 100))
+		if a.RunID > 0 {
+			text += fmt.Sprintf(" (run %d)", a.RunID)
+		}
+		if a.Summary != "" {
+			text += "\n*Plan:* " + escapeCut(oneLine(a.Summary), 1000)
+		}
+		if a.Why != "" {
+			text += "\n*Why:* " + escapeCut(oneLine(a.Why), 1000)
+		}
+		if a.Expires != "" {
+			text += "\n*Expires:* " + slackDate(a.Expires)
+		}
+		if !buttons {
+			text += "\n_Decide from the dashboard or the CLI: this one cannot be carried by a button._"
+		}
+		blocks = append(blocks, slack.NewSectionBlock(slack.NewTextBlockObject(slack.MarkdownType, cut(text, maxSection), false, false), nil, nil))
+		if !buttons {
+			continue
+		}
+		value, _ := json.Marshal(buttonValue{Run: a.RunID, Env: a.Env}) // an int and a checked name: cannot fail
+		approve := slack.NewButtonBlockElement(ActionApprove, string(value),
+			slack.NewTextBlockObject(slack.PlainTextType, "Approve", false, false)).WithStyle(slack.StylePrimary)
+		confirm := slack.NewConfirmationBlockObject(
+			slack.NewTextBlockObject(slack.PlainTextType, "Reject this deploy?", false, false),
+			slack.NewTextBlockObject(slack.PlainTextType, fmt.Sprintf("The deploy of %s (run %d) will not go ahead.", a.Env, a.RunID), false, false),
+			slack.NewTextBlockObject(slack.PlainTextType, "Reject", false, false),
+			slack.NewTextBlockObject(slack.PlainTextType, "Cancel", false, false)).WithStyle(slack.StyleDanger)
+		reject := slack.NewButtonBlockElement(ActionReject, string(value),
+			slack.NewTextBlockObject(slack.PlainTextType, "Reject", false, false)).WithStyle(slack.StyleDanger).WithConfirm(confirm)
+		blocks = append(blocks, slack.NewActionBlock(id, approve, reject))
+	}
+	if hidden > 0 {
+		blocks = append(blocks, slack.NewContextBlock("", slack.NewTextBlockObject(slack.MarkdownType,
+			fmt.Sprintf("%d more waiting for approval: decide from the dashboard or the CLI", hidden), false, false)))
 	}
 	return blocks
+}
+
+var decisionEmoji = map[string]string{
+	DecisionApproved:   ":white_check_mark:",
+	DecisionRejected:   ":no_entry:",
+	DecisionExpired:    ":hourglass:",
+	DecisionSuperseded: ":arrows_counterclockwise:",
+}
+
+// decisionBlock: one context line per decision, "prod approved by alice via slack · reason · time"; the latest
+// ones when there are more than a context block holds.
+func decisionBlock(decisions []Decision) slack.Block {
+	var elems []slack.MixedElement
+	if n := len(decisions); n > maxContext {
+		elems = append(elems, slack.NewTextBlockObject(slack.MarkdownType, fmt.Sprintf("%d earlier decisions", n-maxContext+1), false, false))
+		decisions = decisions[n-maxContext+1:]
+	}
+	for _, d := range decisions {
+		e, ok := decisionEmoji[d.State]
+		if !ok {
+			e = ":grey_question:"
+		}
+		line := fmt.Sprintf("%s *%s* %s", e, escapeCut(oneLine(d.Env), 100), escapeCut(oneLine(d.State), 40))
+		if d.By != "" {
+			line += " by " + escapeCut(oneLine(d.By), 100)
+		}
+		if d.Channel != "" {
+			line += " via " + escapeCut(oneLine(d.Channel), 40)
+		}
+		if d.Reason != "" {
+			line += " · " + escapeCut(oneLine(d.Reason), 1000)
+		}
+		if d.At != "" {
+			line += " · " + slackDate(d.At)
+		}
+		elems = append(elems, slack.NewTextBlockObject(slack.MarkdownType, cut(line, maxSection), false, false))
+	}
+	return slack.NewContextBlock("", elems...)
 }
 
 // failureBlocks: which stage failed and why, with the end of its log in a code block.

@@ -1,5 +1,7 @@
 // Package slack tells a deploy's story in Slack: one message per deploy, created at the start and updated as
-// stages move, with failures as threaded replies. Slack trouble never fails or slows the deploy.
+// stages move, with failures as threaded replies and Approve / Reject buttons on environments that wait for a
+// person; it takes the clicks back (Interactions) and answers user-group membership (Groups). Slack trouble
+// never fails or slows the deploy.
 package slack
 
 import (
@@ -26,7 +28,11 @@ import (
 type Options struct {
 	Token      string
 	WebhookURL string
-	Channel    string // channel name or ID, for the bot token
+	Channel    string // channel name or ID, for the bot token; the channel ID when TS is set
+	// TS is the ts of an existing deploy message (from TS of an earlier Reporter) to keep updating instead
+	// of posting a new one: a deploy that resumes after a restart or an approval keeps its one message.
+	// Bot token only; if the message was deleted, a new one is posted.
+	TS         string
 	APIURL     string // Web API root, e.g. a fake's in tests; empty means slack.com
 	HTTPClient *http.Client
 	Retry      RetryPolicy
@@ -62,6 +68,28 @@ type Deploy struct {
 	Repo, Commit, Author, RunURL string
 	Environments                 []string
 	Stages                       []Stage
+	Approvals                    []Approval // environments waiting for a decision, shown with buttons
+	Decisions                    []Decision // decisions made, shown as context lines
+}
+
+// Approval is an environment of a run waiting for a person: a section saying what and why, and Approve and
+// Reject buttons that reach the Interactions handler.
+type Approval struct {
+	RunID   int64
+	Env     string
+	Summary string // the plan in one line, e.g. "2 to add, 1 to change"
+	Why     string // why approval is needed: "prod requires approval", "the plan differs from the reviewed plan: 1 changed"
+	Expires string // RFC3339, or "" for no expiry
+}
+
+// Decision is a decision taken on an approval, shown as "prod approved by alice via slack · reason".
+type Decision struct {
+	Env     string
+	State   string // approved, rejected, expired or superseded
+	By      string
+	Channel string // the channel it was taken through: slack, comment, dashboard, cli ...
+	Reason  string
+	At      string // RFC3339, or ""
 }
 
 // Stage is one line of the message. State is pending, running, success, failed or skipped.
@@ -97,6 +125,9 @@ type Reporter struct {
 	started  bool
 	failures []failure
 	dropped  int
+
+	// where the message is, once delivered (for TS)
+	postedChannel, postedTS string
 
 	// owned by the goroutine
 	ts, channelID string
@@ -136,6 +167,7 @@ func NewReporter(opts Options) *Reporter {
 			o = append(o, slack.OptionAPIURL(opts.APIURL))
 		}
 		r.api = slack.New(opts.Token, o...)
+		r.ts, r.channelID = opts.TS, opts.Channel
 	} else {
 		r.webhook = opts.WebhookURL
 	}
@@ -151,8 +183,17 @@ func (r *Reporter) Update(d Deploy) {
 	}
 	d.Stages = slices.Clone(d.Stages)
 	d.Environments = slices.Clone(d.Environments)
+	d.Approvals = slices.Clone(d.Approvals)
+	d.Decisions = slices.Clone(d.Decisions)
 	for i := range d.Stages {
 		d.Stages[i].Detail = r.redact.String(d.Stages[i].Detail)
+	}
+	for i := range d.Approvals {
+		a := &d.Approvals[i]
+		a.Summary, a.Why = r.redact.String(a.Summary), r.redact.String(a.Why)
+	}
+	for i := range d.Decisions {
+		d.Decisions[i].Reason = r.redact.String(d.Decisions[i].Reason)
 	}
 	r.mu.Lock()
 	if r.closed {
@@ -184,6 +225,18 @@ func (r *Reporter) Failure(stage Stage, logTail []string) {
 	}
 	r.mu.Unlock()
 	r.signal()
+}
+
+// TS is where the deploy message is: the channel ID and ts of the message, once it was first posted (or, with
+// Options.TS, first updated); empty before, and always with an incoming webhook. Store them to resume the
+// story later with Options.TS. Safe for concurrent use.
+func (r *Reporter) TS() (channelID, ts string) {
+	if r.noop {
+		return "", ""
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.postedChannel, r.postedTS
 }
 
 // Close sends what is pending until ctx ends, then stops. It returns ErrUndelivered (wrapped) when messages were
@@ -299,6 +352,9 @@ func (r *Reporter) postDeploy(ctx context.Context, d Deploy) error {
 	opts := []slack.MsgOption{slack.MsgOptionText(text, false), slack.MsgOptionBlocks(blocks...)}
 	if r.ts != "" {
 		_, _, _, err := r.api.UpdateMessageContext(ctx, r.channelID, r.ts, opts...)
+		if err == nil {
+			r.posted(r.channelID, r.ts)
+		}
 		var se slack.SlackErrorResponse
 		if !errors.As(err, &se) || se.Err != "message_not_found" {
 			return err
@@ -308,8 +364,15 @@ func (r *Reporter) postDeploy(ctx context.Context, d Deploy) error {
 	ch, ts, err := r.api.PostMessageContext(ctx, r.channel, opts...)
 	if err == nil {
 		r.channelID, r.ts = ch, ts
+		r.posted(ch, ts)
 	}
 	return err
+}
+
+func (r *Reporter) posted(channelID, ts string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.postedChannel, r.postedTS = channelID, ts
 }
 
 func (r *Reporter) sendFailure(f failure) {

@@ -361,3 +361,83 @@ func TestMessagesCarryNoCredentials(t *testing.T) {
 		}
 	}
 }
+
+// A deploy that waited for an approval (or outlived a restart) resumes its story in the message it started.
+func TestResumedStoryUpdatesTheSameMessage(t *testing.T) {
+	fake := startSlack(t)
+	first := botReporter(t, fake, fast)
+	if ch, ts := first.TS(); ch != "" || ts != "" {
+		t.Fatalf("TS before posting: %q %q", ch, ts)
+	}
+	waiting := deploy(StateSuccess, StateSuccess, StatePending)
+	waiting.Approvals = []Approval{{RunID: 9, Env: "prod", Why: "prod requires approval"}}
+	first.Update(waiting)
+	eventually(t, "TS to say where the message is", func() bool { _, ts := first.TS(); return ts != "" })
+	if err := first.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	ch, ts := first.TS()
+	if msgs := fake.Messages(); len(msgs) != 1 || msgs[0].TS != ts || msgs[0].Channel != ch {
+		t.Fatalf("TS() = %q %q, messages %+v", ch, ts, msgs)
+	}
+
+	resumed := NewReporter(Options{Token: botToken, Channel: ch, TS: ts, APIURL: fake.APIURL(), HTTPClient: fake.HTTPClient(), Retry: fast})
+	t.Cleanup(func() { _ = resumed.Close(context.Background()) })
+	done := deploy(StateSuccess, StateSuccess, StateFailed)
+	done.Decisions = []Decision{{Env: "prod", State: DecisionApproved, By: "alice", Channel: "slack"}}
+	resumed.Update(done)
+	resumed.Failure(Stage{Env: "prod", Name: "apply", State: StateFailed}, []string{"boom"})
+	if err := resumed.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	msgs := fake.Messages()
+	if len(msgs) != 1 || msgs[0].TS != ts || msgs[0].Edits != 1 {
+		t.Fatalf("want the one message edited, got %+v", msgs)
+	}
+	text := msgs[0].BlockText()
+	if !strings.Contains(text, "*prod* approved by alice via slack") || strings.Contains(text, "waiting for approval") {
+		t.Errorf("message not brought up to date:\n%s", text)
+	}
+	if th := fake.Thread(ts); len(th) != 1 || !strings.Contains(th[0].BlockText(), "boom") {
+		t.Errorf("failure not threaded under the resumed message: %+v", th)
+	}
+	if c, s := resumed.TS(); c != ch || s != ts {
+		t.Errorf("resumed TS() = %q %q, want %q %q", c, s, ch, ts)
+	}
+}
+
+// The message to resume was deleted: the story starts again in a new one, and TS says where.
+func TestResumingADeletedMessagePostsANewOne(t *testing.T) {
+	fake := startSlack(t)
+	first := botReporter(t, fake, fast)
+	first.Update(deploy(StateRunning))
+	if err := first.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	ch, _ := first.TS()
+	r := NewReporter(Options{Token: botToken, Channel: ch, TS: "1600000000.000001", APIURL: fake.APIURL(), HTTPClient: fake.HTTPClient(), Retry: fast})
+	t.Cleanup(func() { _ = r.Close(context.Background()) })
+	r.Update(deploy(StateSuccess))
+	if err := r.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	msgs := fake.Messages()
+	c, ts := r.TS()
+	if len(msgs) != 2 || msgs[1].TS != ts || c != ch {
+		t.Fatalf("TS() = %q %q, messages %+v", c, ts, msgs)
+	}
+}
+
+func TestTSIsEmptyWithoutABotToken(t *testing.T) {
+	fake := startSlack(t)
+	for _, opts := range []Options{{}, {WebhookURL: fake.WebhookURL(), HTTPClient: fake.HTTPClient(), Retry: fast, TS: "1.2"}} {
+		r := NewReporter(opts)
+		r.Update(deploy(StateRunning))
+		if err := r.Close(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if ch, ts := r.TS(); ch != "" || ts != "" {
+			t.Errorf("TS() = %q %q", ch, ts)
+		}
+	}
+}

@@ -1,5 +1,6 @@
-// Package fakeslack is an in-process stand-in for Slack's chat.postMessage and chat.update Web API methods and an
-// incoming webhook, answering the real slack-go client as Slack does and keeping the messages for assertions.
+// Package fakeslack is an in-process stand-in for Slack's chat.postMessage, chat.update and usergroups.users.list
+// Web API methods, an incoming webhook and an interaction's response_url, answering the real slack-go client as
+// Slack does and keeping what it was sent for assertions. It also signs interaction payloads as Slack does.
 package fakeslack
 
 import (
@@ -83,18 +84,20 @@ type Server struct {
 	srv   *httptest.Server
 	token string
 
-	mu       sync.Mutex
-	messages []*Message
-	channels map[string]string // name -> ID
-	seq      int
-	failNext []Failure
-	down     *Failure
-	calls    []Call
+	mu        sync.Mutex
+	messages  []*Message
+	channels  map[string]string // name -> ID
+	seq       int
+	failNext  []Failure
+	down      *Failure
+	calls     []Call
+	groups    map[string][]string // user group ID -> member user IDs
+	responses []Response
 }
 
 // New starts a fake on 127.0.0.1. Close it when done.
 func New(cfg Config) *Server {
-	s := &Server{token: cfg.Token, channels: map[string]string{}}
+	s := &Server{token: cfg.Token, channels: map[string]string{}, groups: map[string][]string{}}
 	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
 	return s
 }
@@ -190,6 +193,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		s.chat(w, r, false)
 	case "/api/chat.update":
 		s.chat(w, r, true)
+	case "/api/usergroups.users.list":
+		s.userGroupMembers(w, r)
+	case ResponsePath:
+		status = s.response(w, r)
 	default:
 		status = http.StatusNotFound
 		http.Error(w, "not found", status)
@@ -288,6 +295,9 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request, update bool) {
 	case a.text == "" && len(a.blocks) == 0:
 		slackError(w, "no_text")
 		return
+	case checkBlocks(a.blocks) != nil:
+		slackError(w, "invalid_blocks")
+		return
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -368,6 +378,10 @@ func (s *Server) webhook(w http.ResponseWriter, r *http.Request) int {
 	}
 	if body.Text == "" && (len(body.Blocks) == 0 || string(body.Blocks) == "null") {
 		http.Error(w, "no_text", http.StatusBadRequest)
+		return http.StatusBadRequest
+	}
+	if checkBlocks(body.Blocks) != nil {
+		http.Error(w, "invalid_blocks", http.StatusBadRequest)
 		return http.StatusBadRequest
 	}
 	s.mu.Lock()
