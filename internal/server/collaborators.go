@@ -144,6 +144,12 @@ func (s slackStory) Update(d pipeline.DeployView) {
 	for _, st := range d.Stages {
 		out.Stages = append(out.Stages, slacknotify.Stage{Env: st.Env, Name: st.Name, State: slackState(st.State), Detail: st.Detail})
 	}
+	for _, a := range d.Approvals {
+		out.Approvals = append(out.Approvals, slacknotify.Approval{RunID: a.RunID, Env: a.Env, Summary: a.Summary, Why: a.Why, Expires: a.Expires})
+	}
+	for _, x := range d.Decisions {
+		out.Decisions = append(out.Decisions, slacknotify.Decision{Env: x.Env, State: x.State, By: x.By, Channel: x.Channel, Reason: x.Reason, At: x.At})
+	}
 	s.r.Update(out)
 }
 

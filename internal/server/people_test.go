@@ -28,6 +28,7 @@ import (
 	"github.com/gitops-runner/runner/internal/store"
 	"github.com/gitops-runner/runner/internal/testenv/fakeaws"
 	"github.com/gitops-runner/runner/internal/testenv/fakegithub"
+	"github.com/gitops-runner/runner/internal/testenv/fakeslack"
 	"github.com/gitops-runner/runner/internal/testenv/fixture"
 	"github.com/gitops-runner/runner/internal/testenv/stack"
 )
@@ -385,15 +386,6 @@ func TestApprovalExpiresAndIsSuperseded(t *testing.T) {
 	h.waitStage(third, "prod/awaiting_approval", store.StageWaiting, 3*time.Minute)
 }
 
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
-}
-
 // /runner plan re-plans a pull request; on a fork pull request that was not planned it plans only when the
 // commenter may plan.
 func TestCommandPlanReplansAndPlansForksForAuthorisedCommenters(t *testing.T) {
@@ -677,4 +669,30 @@ func (p *pipelineChecks) UpsertCheckRun(ctx context.Context, repo string, run pi
 	c := p.c
 	p.mu.Unlock()
 	return c.UpsertCheckRun(ctx, repo, run)
+}
+
+// stackSlackPayload is a Slack block_actions payload of a button press, answered at the fake's response_url.
+func stackSlackPayload(st *stack.Stack, user, actionID, value string) []byte {
+	return fakeslack.BlockActionPayload(user, "maint.slack", actionID, value, st.Slack.ResponseURL())
+}
+
+func stackSlackResponses(st *stack.Stack) []fakeslack.Response { return st.Slack.Responses() }
+
+// postSlack sends an interaction to the runner signed with secret at time at, and returns the status.
+func postSlack(t *testing.T, h *harness, payload []byte, secret string, at time.Time) int {
+	t.Helper()
+	body, headers := fakeslack.SignedInteraction(secret, payload, at)
+	req, err := http.NewRequest(http.MethodPost, h.base+"/slack/interactions", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range headers {
+		req.Header[k] = v
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
 }

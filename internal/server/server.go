@@ -38,6 +38,7 @@ type Server struct {
 	http     *http.Server
 	listener net.Listener
 	unlock   func()
+	slack    *slacknotify.Interactions // nil without a Slack signing secret
 }
 
 // Collaborators lets callers (tests, the demo) replace the outside-world clients
@@ -165,6 +166,7 @@ func New(ctx context.Context, cfg config.Server, log *slog.Logger, c Collaborato
 			return nil, err
 		}
 		mux.Handle("POST /slack/interactions", h)
+		s.slack = h
 	}
 	web.Routes(mux, s.store, s.queue, web.Options{Token: cfg.APIToken, PublicURL: cfg.PublicURL, AllowedHosts: cfg.AllowedHosts,
 		Logger: log, Isolation: iso.Status(), Actions: acts, Approvals: approvalViews{st: s.store}})
@@ -210,6 +212,12 @@ func (s *Server) Run(ctx context.Context) error {
 	defer cancel()
 	if err := s.http.Shutdown(sctx); err != nil {
 		s.log.Warn("http shutdown", "err", err)
+	}
+	if s.slack != nil {
+		// Button presses in flight finish (or are cut off at the grace period's end).
+		if err := s.slack.Close(sctx); err != nil {
+			s.log.Warn("slack decisions in flight cut off", "err", err)
+		}
 	}
 	if err := s.queue.Stop(sctx); err != nil {
 		s.log.Warn("queue shutdown", "err", err)
