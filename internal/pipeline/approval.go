@@ -195,6 +195,12 @@ func (w *work) awaitApproval(ctx context.Context, env config.Environment, a stor
 	}
 	w.pending[env.Name] = a
 	w.mu.Unlock()
+	p := w.e.opts.CommandPrefix
+	w.setNote(env.Name, noteApproval, fmt.Sprintf("**%s awaits approval** until %s: %s.\n\nPlan: %s (saved plan `sha256:%s`).\n\n"+
+		"Approve with `%s approve %s` on this pull request, the Slack buttons, the dashboard or `runner approve --run %d --env %s`; "+
+		"reject with `%s reject %s <reason>`.",
+		escapeMarkdown(env.Name), a.Expires.Format("2006-01-02 15:04 MST"), escapeMarkdown(a.Why), escapeMarkdown(a.Summary), short(a.PlanSHA256),
+		p, env.Name, w.run.ID, env.Name, p, env.Name))
 	w.story.publish()
 	w.story.prComment(ctx)
 	w.approvalCheck(ctx, env.Name, a)
@@ -226,7 +232,7 @@ func decisionLine(a store.Approval) string {
 	case store.ApprovalExpired:
 		return "approval expired: " + a.Reason
 	case store.ApprovalSuperseded:
-		return "superseded: " + a.Reason
+		return a.Reason
 	}
 	s := a.State + " by " + a.DecidedBy
 	if a.Channel != "" {
@@ -253,7 +259,7 @@ func (w *work) supersedeWaiting(ctx context.Context) {
 			continue
 		}
 		_, err := w.e.deps.Store.DecideApproval(ctx, a.ID, store.ApprovalSuperseded, fmt.Sprintf("run %d", w.run.ID), "runner",
-			fmt.Sprintf("newer commit %s deploys in run %d", short(ev.SHA), w.run.ID))
+			fmt.Sprintf("superseded by run %d (newer commit %s)", w.run.ID, short(ev.SHA)))
 		if err != nil {
 			continue
 		}
@@ -347,14 +353,20 @@ func (w *work) wasPlanned(env string) bool {
 	return w.planned[env]
 }
 
-// setNote sets the Markdown the merged pull request's deploy comment shows for env.
-func (w *work) setNote(env, md string) {
+// Parts of an environment's notes on the merged pull request.
+const (
+	noteReview   = "#review"   // how the plan differs from the reviewed one
+	noteApproval = "#approval" // waiting for approval, or the decision
+)
+
+// setNote sets one part of the Markdown the merged pull request's deploy comment shows for env.
+func (w *work) setNote(env, part, md string) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.notes == nil {
 		w.notes = map[string]string{}
 	}
-	w.notes[env] = md
+	w.notes[env+part] = md
 }
 
 // deployNote is what a deployment's record says besides its plan summary.

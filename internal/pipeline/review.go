@@ -29,7 +29,7 @@ func (w *work) planOutputs(ctx context.Context, env string, r PlanResult, out ma
 	out["review"], out["review_match"] = line, fmt.Sprint(match)
 	fmt.Fprintln(log, line)
 	if !match && md != "" {
-		w.setNote(env, md)
+		w.setNote(env, noteReview, md)
 	}
 }
 

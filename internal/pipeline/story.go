@@ -210,8 +210,10 @@ func (s *story) prComment(ctx context.Context) {
 		fmt.Fprintf(&b, "| %s | %s |\n", e, escapeMarkdown(o))
 	}
 	for _, e := range s.envs {
-		if n := w.notes[e]; n != "" {
-			b.WriteString("\n" + n + "\n")
+		for _, part := range []string{noteReview, noteApproval} {
+			if n := w.notes[e+part]; n != "" {
+				b.WriteString("\n" + n + "\n")
+			}
 		}
 	}
 	w.mu.Unlock()

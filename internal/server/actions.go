@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -151,4 +152,14 @@ func (r repoOfRun) Do(ctx context.Context, req action.Request) (action.Result, e
 	}
 	req.Repo = strings.TrimSpace(req.Repo)
 	return r.next.Do(ctx, req)
+}
+
+// slackOrigin is the scheme and host of a Slack API URL other than Slack's own (a stand-in's), where button
+// answers may also go; "" for Slack's.
+func slackOrigin(apiURL string) string {
+	u, err := url.Parse(apiURL)
+	if apiURL == "" || err != nil || u.Host == "" {
+		return ""
+	}
+	return u.Scheme + "://" + u.Host + "/"
 }

@@ -161,7 +161,7 @@ func New(ctx context.Context, cfg config.Server, log *slog.Logger, c Collaborato
 	// Without an API token the API and dashboard answer on loopback only (web logs which mode is in effect).
 	if cfg.SlackSigningSecret != "" {
 		h, err := slacknotify.NewInteractions(slacknotify.InteractionsOptions{SigningSecret: cfg.SlackSigningSecret,
-			Decider: slackDecider{actions: acts}, Logger: log, ResponseURLPrefix: cfg.SlackAPIURL})
+			Decider: slackDecider{actions: acts}, Logger: log, ResponseURLPrefix: slackOrigin(cfg.SlackAPIURL)})
 		if err != nil {
 			return nil, err
 		}
