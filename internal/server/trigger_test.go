@@ -121,7 +121,7 @@ func TestForkPRIsNotPlanned(t *testing.T) {
 	run, invs, st, head := triggerCase(t, func(_ *harness, _ *stack.Stack, pr map[string]any) {
 		pr["head"].(map[string]any)["repo"].(map[string]any)["full_name"] = "mallory/platform"
 	})
-	assertNotPlanned(t, run, invs, st, head, "comes from a fork (mallory/platform)", "A maintainer can")
+	assertNotPlanned(t, run, invs, st, head, "comes from a fork (mallory/platform)", "can comment `/runner plan`")
 }
 
 func TestReadOnlyCollaboratorPRIsNotPlanned(t *testing.T) {
@@ -129,7 +129,7 @@ func TestReadOnlyCollaboratorPRIsNotPlanned(t *testing.T) {
 		st.GitHub.SetCollaborator(repoName, "reader", fakegithub.Collaborator{Role: "read"})
 		pr["user"] = map[string]any{"login": "reader"}
 	})
-	assertNotPlanned(t, run, invs, st, head, "reader", "A maintainer can")
+	assertNotPlanned(t, run, invs, st, head, "reader", "can comment `/runner plan`")
 }
 
 func TestDraftPRIsNotPlanned(t *testing.T) {
