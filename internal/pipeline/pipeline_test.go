@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"os"
 	"context"
 	"errors"
 	"fmt"
@@ -43,6 +44,10 @@ func (f *fakeTerraform) Plan(ctx context.Context, req PlanRequest) (PlanResult, 
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	// A saved plan of its own each time, as Terraform writes one.
+	if err := os.WriteFile(req.PlanFile, []byte(fmt.Sprintf("plan %d of %s", len(f.plans), req.Env)), 0o600); err != nil {
+		return PlanResult{}, err
+	}
 	return PlanResult{Summary: tf.Summary{Environment: req.Env, Add: 1, Resources: f.resources}, Text: "+ terraform_data.a"}, nil
 }
 
