@@ -55,18 +55,18 @@ func (a Actor) Describe() string {
 
 // Request is one thing asked of the runner.
 type Request struct {
-	Kind   string
-	Repo   string   // owner/name
-	PR     int      // the pull request asked on (comment commands, check runs); 0 otherwise
-	RunID  int64    // the deploy run decided (approve, reject) when the channel names it; 0: find by PR
+	Kind  string
+	Repo  string // owner/name
+	PR    int    // the pull request asked on (comment commands, check runs); 0 otherwise
+	RunID int64  // the deploy run decided (approve, reject) when the channel names it; 0: find by PR
 	// ApprovalID, when set, is the one approval the decision was offered for (a check run button): a
 	// decision never lands on a later request of the same run.
 	ApprovalID int64
-	Env    string   // the environment (unlock, approve, reject, rollback)
-	Envs   []string // environments to plan (plan); none: every affected one
-	To     string   // rollback target: a SHA (or unique prefix), or "" / "previous" for the deploy before the current one
-	Reason string   // why (reject, unlock, rollback), free text, recorded
-	Actor  Actor
+	Env        string   // the environment (unlock, approve, reject, rollback)
+	Envs       []string // environments to plan (plan); none: every affected one
+	To         string   // rollback target: a SHA (or unique prefix), or "" / "previous" for the deploy before the current one
+	Reason     string   // why (reject, unlock, rollback), free text, recorded
+	Actor      Actor
 	// CommentID is the comment that asked (comment commands), for the answer.
 	CommentID int64
 }

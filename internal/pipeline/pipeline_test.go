@@ -1,13 +1,13 @@
 package pipeline
 
 import (
-	"os"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"maps"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"

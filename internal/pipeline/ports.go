@@ -41,9 +41,9 @@ type Checks interface {
 // CheckRun is one check run as the pipeline reports it.
 type CheckRun struct {
 	Name, HeadSHA, Status, Conclusion, ExternalID, DetailsURL string
-	Title, Summary, Text                                     string
-	Annotations                                              []Annotation
-	Actions                                                  []CheckAction
+	Title, Summary, Text                                      string
+	Annotations                                               []Annotation
+	Actions                                                   []CheckAction
 }
 
 // Annotation marks a file and line of the repository in a check run.
@@ -96,7 +96,7 @@ type DeployView struct {
 
 // ApprovalView is an environment waiting for approval, as Slack shows it with its buttons.
 type ApprovalView struct {
-	RunID                     int64
+	RunID                      int64
 	Env, Summary, Why, Expires string
 }
 

@@ -213,7 +213,9 @@ func TestApprovalByCommentAppliesTheSavedPlan(t *testing.T) {
 			b.Write(m.Blocks)
 		}
 		return b.String()
-	}, func(s string) bool { return strings.Contains(s, "runner_approve") && strings.Contains(s, "runner_reject") })
+	}, func(s string) bool {
+		return strings.Contains(s, "runner_approve") && strings.Contains(s, "runner_reject")
+	})
 	if locks, _ := h.srv.Store().Locks(context.Background()); len(locks) != 0 {
 		t.Fatalf("a waiting deploy holds locks: %+v", locks)
 	}

@@ -18,8 +18,8 @@ import (
 
 	"github.com/gitops-runner/runner/internal/action"
 	"github.com/gitops-runner/runner/internal/config"
-	slacknotify "github.com/gitops-runner/runner/internal/notify/slack"
 	"github.com/gitops-runner/runner/internal/gitrepo"
+	slacknotify "github.com/gitops-runner/runner/internal/notify/slack"
 	"github.com/gitops-runner/runner/internal/pipeline"
 	"github.com/gitops-runner/runner/internal/policy"
 	"github.com/gitops-runner/runner/internal/queue"
