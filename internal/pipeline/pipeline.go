@@ -45,6 +45,8 @@ type Store interface {
 	Approvals(ctx context.Context, f store.ApprovalFilter) ([]store.Approval, error)
 	MergedPR(ctx context.Context, repo, sha string) (int, error)
 	ReviewedPlan(ctx context.Context, repo string, pr int, env string) (sha string, output map[string]string, ok bool, err error)
+	RunStory(ctx context.Context, id int64) (string, error)
+	SetRunStory(ctx context.Context, id int64, story string) error
 }
 
 // Terraform plans and applies one environment, and reads its outputs.

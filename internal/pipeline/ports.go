@@ -72,9 +72,16 @@ type DeployReporter interface {
 	CommentOnMergedPR(ctx context.Context, repo, sha, body string) (int, error)
 }
 
-// SlackFactory opens the Slack story of one deploy in a channel.
+// SlackFactory opens the Slack story of one deploy in a channel. A run that comes back (after waiting for
+// an approval, or a restart) resumes the message it posted before: resume names it (zero: post a new one).
 type SlackFactory interface {
-	Story(channel string) SlackStory
+	Story(channel string, resume SlackMessage) SlackStory
+}
+
+// SlackMessage names a posted Slack message.
+type SlackMessage struct {
+	Channel string `json:"channel"` // the channel's id
+	TS      string `json:"ts"`
 }
 
 // SlackStory is one Slack message kept up to date while a deploy runs. Its
@@ -83,6 +90,8 @@ type SlackStory interface {
 	Update(d DeployView)
 	Failure(stage StageView, logTail []string)
 	Close(ctx context.Context) error
+	// Message is the message posted, once it is (after Close it is final).
+	Message() SlackMessage
 }
 
 // DeployView is what Slack shows of a deploy.

@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -24,17 +25,33 @@ type story struct {
 	outcome   map[string]string // env -> succeeded | failed | skipped
 }
 
+// storyState is what a run's story keeps between its executions (it may wait for approval, or the runner
+// may restart): the Slack messages it posted and the GitHub deployments it created, so that it goes on
+// with them instead of starting new ones.
+type storyState struct {
+	Slack       map[string]SlackMessage `json:"slack,omitempty"`       // by channel as configured
+	Deployments map[string]int64        `json:"deployments,omitempty"` // by environment
+}
+
 func (w *work) newStory(ctx context.Context, targets []target) *story {
 	s := &story{w: w, slack: map[string]SlackStory{}, envChan: map[string]string{}, deployIDs: map[string]int64{}, outcome: map[string]string{}}
 	ev := w.run.Event
+	var saved storyState
+	if raw, err := w.e.deps.Store.RunStory(ctx, w.run.ID); err == nil && raw != "" {
+		_ = json.Unmarshal([]byte(raw), &saved)
+	}
 	for _, t := range targets {
 		s.envs = append(s.envs, t.env.Name)
 		if w.e.deps.Slack != nil {
 			ch := w.cfg.SlackChannelFor(t.env)
 			s.envChan[t.env.Name] = ch
 			if _, ok := s.slack[ch]; !ok {
-				s.slack[ch] = w.e.deps.Slack.Story(ch)
+				s.slack[ch] = w.e.deps.Slack.Story(ch, saved.Slack[ch])
 			}
+		}
+		if id, ok := saved.Deployments[t.env.Name]; ok {
+			s.deployIDs[t.env.Name] = id
+			continue
 		}
 		if w.e.deps.Deploys != nil && w.cfg.Notify.GitHub.Deployments {
 			id, err := w.e.deps.Deploys.CreateDeployment(ctx, ev.Repo, ev.SHA, t.env.Name, fmt.Sprintf("run %d", w.run.ID))
@@ -230,9 +247,13 @@ func (s *story) close(ctx context.Context) {
 		return
 	}
 	// Flushing to Slack happens off the run's path: a slow or dead Slack must not
-	// delay the run's end. Each reporter gives up at its deadline.
+	// delay the run's end. Each reporter gives up at its deadline. What was posted is
+	// then saved, for the run's next execution to go on with.
+	var wg sync.WaitGroup
 	for _, st := range s.slack {
+		wg.Add(1)
 		go func() {
+			defer wg.Done()
 			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 			defer cancel()
 			if err := st.Close(cctx); err != nil {
@@ -240,4 +261,31 @@ func (s *story) close(ctx context.Context) {
 			}
 		}()
 	}
+	state := storyState{Slack: map[string]SlackMessage{}, Deployments: map[string]int64{}}
+	s.mu.Lock()
+	for env, id := range s.deployIDs {
+		state.Deployments[env] = id
+	}
+	s.mu.Unlock()
+	save := func() {
+		for ch, st := range s.slack {
+			if m := st.Message(); m.TS != "" {
+				state.Slack[ch] = m
+			}
+		}
+		b, err := json.Marshal(state)
+		if err == nil {
+			err = s.w.e.deps.Store.SetRunStory(context.WithoutCancel(ctx), s.w.run.ID, string(b))
+		}
+		if err != nil {
+			s.w.log.Warn("save the run's story", "err", err)
+		}
+	}
+	if s.w.waiting == nil {
+		// The run ends here: nothing comes back for the story, and the run's end is not delayed.
+		go func() { wg.Wait(); save() }()
+		return
+	}
+	wg.Wait() // the run comes back: its next execution must find the messages
+	save()
 }

@@ -115,10 +115,13 @@ type slackFactory struct{ opts slacknotify.Options }
 // NewSlack returns a pipeline.SlackFactory posting with slack-go.
 func NewSlack(opts slacknotify.Options) pipeline.SlackFactory { return slackFactory{opts: opts} }
 
-func (f slackFactory) Story(channel string) pipeline.SlackStory {
+func (f slackFactory) Story(channel string, resume pipeline.SlackMessage) pipeline.SlackStory {
 	o := f.opts
 	if channel != "" {
 		o.Channel = channel
+	}
+	if resume.TS != "" && resume.Channel != "" {
+		o.Channel, o.TS = resume.Channel, resume.TS
 	}
 	return slackStory{r: slacknotify.NewReporter(o)}
 }
@@ -158,6 +161,11 @@ func (s slackStory) Failure(st pipeline.StageView, tail []string) {
 }
 
 func (s slackStory) Close(ctx context.Context) error { return s.r.Close(ctx) }
+
+func (s slackStory) Message() pipeline.SlackMessage {
+	ch, ts := s.r.TS()
+	return pipeline.SlackMessage{Channel: ch, TS: ts}
+}
 
 // RolloutTiming sets how often rollouts are polled (zero: the rollout package's defaults).
 type RolloutTiming struct {

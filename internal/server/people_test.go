@@ -261,6 +261,20 @@ func TestApprovalByCommentAppliesTheSavedPlan(t *testing.T) {
 	if err != nil || dep.SHA != sha || !strings.Contains(dep.Note, "approved by "+maintainer) {
 		t.Fatalf("prod deployment = %+v, %v", dep, err)
 	}
+	// One Slack message tells the whole deploy, waiting included: the buttons are gone and the decision shows.
+	waitFor(t, func() []fakeslack.Message { return st.Slack.Messages() }, func(ms []fakeslack.Message) bool {
+		var top []fakeslack.Message
+		for _, m := range ms {
+			if m.ThreadTS == "" {
+				top = append(top, m)
+			}
+		}
+		return len(top) == 1 && !strings.Contains(string(top[0].Blocks), "runner_approve") && strings.Contains(string(top[0].Blocks), maintainer)
+	})
+	// One GitHub deployment per environment, ending in success.
+	if deps := st.GitHub.Deployments(repoName); len(deps) != 2 {
+		t.Fatalf("GitHub deployments = %+v", deps)
+	}
 }
 
 // A waiting deploy gives its worker back: with one worker, a pull request is planned meanwhile.

@@ -366,3 +366,24 @@ func jsonList(l []string) string {
 	}
 	return string(b)
 }
+
+// RunStory is what the run's story saved (JSON), "" when nothing.
+func (s *Store) RunStory(ctx context.Context, id int64) (string, error) {
+	var story string
+	err := s.db.QueryRowContext(ctx, `SELECT story FROM runs WHERE id = ?`, id).Scan(&story)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", fmt.Errorf("run %d: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return "", fmt.Errorf("read the story of run %d: %w", id, err)
+	}
+	return story, nil
+}
+
+// SetRunStory saves what the run's story posted.
+func (s *Store) SetRunStory(ctx context.Context, id int64, story string) error {
+	if _, err := s.db.ExecContext(ctx, `UPDATE runs SET story = ? WHERE id = ?`, story, id); err != nil {
+		return fmt.Errorf("save the story of run %d: %w", id, err)
+	}
+	return nil
+}

@@ -242,6 +242,8 @@ var migrations = []string{
 		decided_at TIMESTAMP
 	)`,
 	`ALTER TABLE deployments ADD COLUMN note TEXT NOT NULL DEFAULT ''`,
+	// Version 15: what a run's story posted (Slack messages, GitHub deployments), for its next execution.
+	`ALTER TABLE runs ADD COLUMN story TEXT NOT NULL DEFAULT ''`,
 }
 
 func (s *Store) migrate(ctx context.Context) error {
