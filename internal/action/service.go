@@ -5,10 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"regexp"
 	"strings"
 	"time"
 
+	"github.com/gitops-runner/runner/internal/config"
 	"github.com/gitops-runner/runner/internal/event"
 	"github.com/gitops-runner/runner/internal/policy"
 	"github.com/gitops-runner/runner/internal/store"
@@ -87,8 +87,6 @@ func NewService(d Deps) *Service {
 	return &Service{d: d}
 }
 
-var envRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
-
 // maxReason bounds the recorded reason.
 const maxReason = 500
 
@@ -98,7 +96,7 @@ func (s *Service) Do(ctx context.Context, req Request) (Result, error) {
 	if req.Repo == "" {
 		return Result{}, Invalidf("no repository named")
 	}
-	if req.Kind != KindPlan && !envRE.MatchString(req.Env) {
+	if req.Kind != KindPlan && !config.ValidEnvironmentName(req.Env) {
 		return Result{}, Invalidf("%s needs an environment", req.Kind)
 	}
 	if len(req.Reason) > maxReason {
@@ -218,7 +216,7 @@ func (s *Service) plan(ctx context.Context, req Request) (Result, error) {
 		return Result{}, Invalidf("pull request #%d is not open", req.PR)
 	}
 	for _, e := range req.Envs {
-		if !envRE.MatchString(e) {
+		if !config.ValidEnvironmentName(e) {
 			return Result{}, Invalidf("%q is not an environment name", e)
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/gitops-runner/runner/internal/action"
+	"github.com/gitops-runner/runner/internal/config"
 )
 
 // DefaultPrefix starts every command unless the operator configures another.
@@ -21,10 +22,6 @@ const (
 	MaxEnvs   = 20       // environments one plan command may name
 	MaxReason = 500      // bytes of a reject reason kept
 )
-
-// envPattern is an environment name, as config.ValidEnvironmentName has it; kept here so that parsing a
-// comment does not depend on the configuration package (a test keeps the two in step).
-var envPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
 
 var shaPattern = regexp.MustCompile(`^[0-9a-fA-F]{7,40}$`)
 
@@ -320,7 +317,7 @@ func (c *Command) setEnvs(args []string) error {
 }
 
 func checkEnv(env string) error {
-	if envPattern.MatchString(env) {
+	if config.ValidEnvironmentName(env) {
 		return nil
 	}
 	return fmt.Errorf("%s is not an environment name: use lowercase letters, digits, %s and %s, starting with a letter or digit, at most 63 characters",

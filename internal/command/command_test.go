@@ -8,7 +8,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/gitops-runner/runner/internal/action"
-	"github.com/gitops-runner/runner/internal/config"
 )
 
 func TestParseFindsTheCommand(t *testing.T) {
@@ -179,14 +178,6 @@ func TestParseErrorsUseTheConfiguredPrefix(t *testing.T) {
 	_, _, err := Parse("@deploy-bot", "@deploy-bot approve")
 	if want := "`approve` needs an environment: `@deploy-bot approve <env>`"; err == nil || err.Error() != want {
 		t.Fatalf("error %v, want %s", err, want)
-	}
-}
-
-func TestEnvironmentPatternMatchesConfiguration(t *testing.T) {
-	for _, name := range []string{"dev", "prod-eu_1", "0", "a", strings.Repeat("a", 63), strings.Repeat("a", 64), "Dev", "-dev", "_dev", "dev.x", "", "dév", "dev\n"} {
-		if got, want := envPattern.MatchString(name), config.ValidEnvironmentName(name); got != want {
-			t.Errorf("%q: command accepts %v, configuration %v", name, got, want)
-		}
 	}
 }
 

@@ -1,6 +1,7 @@
 package command
 
 import (
+	"github.com/gitops-runner/runner/internal/config"
 	"strings"
 	"testing"
 	"unicode"
@@ -57,13 +58,13 @@ func FuzzParse(f *testing.F) {
 		}
 		seen := map[string]bool{}
 		for _, e := range cmd.Envs {
-			if !envPattern.MatchString(e) || seen[e] {
+			if !config.ValidEnvironmentName(e) || seen[e] {
 				t.Fatalf("bad or repeated environment %q", e)
 			}
 			seen[e] = true
 		}
 		needsEnv := cmd.Name != action.KindPlan && cmd.Name != action.KindHelp
-		if needsEnv != (cmd.Env != "") || (needsEnv && !envPattern.MatchString(cmd.Env)) {
+		if needsEnv != (cmd.Env != "") || (needsEnv && !config.ValidEnvironmentName(cmd.Env)) {
 			t.Fatalf("environment %q for %s", cmd.Env, cmd.Name)
 		}
 		if cmd.To != "" && (cmd.Name != action.KindRollback || cmd.To != RollbackPrevious && !shaPattern.MatchString(cmd.To) || cmd.To != strings.ToLower(cmd.To)) {

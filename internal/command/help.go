@@ -51,7 +51,7 @@ func Help(prefix string) string {
 	for _, c := range commands {
 		b.WriteString("- " + usageCode(prefix, c.name) + ": " + c.does + ". Needs " + c.needs + ".\n")
 	}
-	b.WriteString("\nThe repository's policy may ask for more.\n")
+	b.WriteString("\nThese are the defaults; the runner's server policy can change who may run each command.\n")
 	return b.String()
 }
 

@@ -18,6 +18,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/gitops-runner/runner/internal/action"
+	"github.com/gitops-runner/runner/internal/config"
 )
 
 // Actor carries out what a person asks through the dashboard or the CLI.
@@ -42,7 +43,6 @@ var (
 	loginPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9-]{0,38}(?:\[bot\])?$`)
 	ownerPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9-]{0,38}$`)
 	namePattern  = regexp.MustCompile(`^[A-Za-z0-9._-]{1,100}$`)
-	envPattern   = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
 	shaPattern   = regexp.MustCompile(`^[0-9a-fA-F]{4,64}$`)
 )
 
@@ -279,7 +279,7 @@ func check(req action.Request) error {
 	if !loginPattern.MatchString(req.Actor.Login) {
 		return fmt.Errorf(`"as" %q is not a GitHub login`, req.Actor.Login)
 	}
-	if !envPattern.MatchString(req.Env) {
+	if !config.ValidEnvironmentName(req.Env) {
 		if req.Env == "" {
 			return errors.New(`"env" is required`)
 		}

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/gitops-runner/runner/internal/config"
 	"github.com/gitops-runner/runner/internal/store"
 )
 
@@ -173,7 +174,7 @@ func Routes(mux *http.ServeMux, st Store, ready Readiness, opts Options) {
 			writeJSON(w, http.StatusBadRequest, map[string]any{"error": "repo must be owner/name"})
 			return
 		}
-		if env != "" && !envPattern.MatchString(env) {
+		if env != "" && !config.ValidEnvironmentName(env) {
 			writeJSON(w, http.StatusBadRequest, map[string]any{"error": "env is not an environment name"})
 			return
 		}
