@@ -223,6 +223,11 @@ func (w *work) decided(ctx context.Context, env string, a store.Approval) {
 	delete(w.pending, env)
 	w.decisions = append(w.decisions, a)
 	w.mu.Unlock()
+	when := ""
+	if !a.Decided.IsZero() {
+		when = " at " + a.Decided.Format("2006-01-02 15:04 MST")
+	}
+	w.setNote(env, noteApproval, fmt.Sprintf("**%s**: %s%s.", escapeMarkdown(env), escapeMarkdown(decisionLine(a)), when))
 	w.approvalCheck(ctx, env, a)
 }
 

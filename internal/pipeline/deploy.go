@@ -411,7 +411,6 @@ func (w *work) deployLocked(ctx context.Context, t target, images map[string]str
 		switch outcome {
 		case gateApply:
 			w.decided(ctx, env.Name, a)
-			w.setNote(env.Name, noteApproval, fmt.Sprintf("**%s**: %s.", escapeMarkdown(env.Name), escapeMarkdown(decisionLine(a))))
 		case gateReplan:
 			if attempt == 0 {
 				continue

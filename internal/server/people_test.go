@@ -369,6 +369,21 @@ func TestApprovalRejectEndsTheDeploy(t *testing.T) {
 	if state, err := os.ReadFile(filepath.Join(h.cfg.DataDir, "..", "state", "prod.tfstate")); err == nil && strings.Contains(string(state), "extra") {
 		t.Fatal("prod was applied after a rejection")
 	}
+	// The merged pull request and the approvals API say who rejected it and why.
+	waitFor(t, func() string { return replies(st, 16) }, func(s string) bool {
+		return strings.Contains(s, "| prod | failed |") && strings.Contains(s, "rejected by "+approver+" (comment): not during the freeze")
+	})
+	resp, err := h.apiGet("/api/approvals")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var list struct{ Approvals []map[string]any }
+	_ = json.NewDecoder(resp.Body).Decode(&list)
+	resp.Body.Close()
+	if len(list.Approvals) != 1 || list.Approvals[0]["state"] != "rejected" || list.Approvals[0]["decided_by"] != approver ||
+		list.Approvals[0]["channel"] != "comment" || list.Approvals[0]["reason"] != "not during the freeze" {
+		t.Fatalf("approvals = %+v", list.Approvals)
+	}
 }
 
 // A wait expires; a newer push of the branch supersedes a waiting deploy.
