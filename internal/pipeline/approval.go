@@ -288,7 +288,11 @@ func (w *work) mergedPR(ctx context.Context) int {
 	}
 	w.mu.Unlock()
 	ev := w.run.Event
-	n, err := w.e.deps.Store.MergedPR(ctx, ev.Repo, ev.SHA)
+	n, err := 0, error(nil)
+	if ev.Kind == "deploy" {
+		// A rollback redeploys an old commit: the pull request that once brought it in is not what it applies.
+		n, err = w.e.deps.Store.MergedPR(ctx, ev.Repo, ev.SHA)
+	}
 	if err == nil && n == 0 && w.e.deps.Merged != nil && ev.Kind == "deploy" {
 		// The merged delivery may come after the push's.
 		if num, _, gerr := w.e.deps.Merged.MergedPR(ctx, ev.Repo, ev.SHA); gerr == nil {

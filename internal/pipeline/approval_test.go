@@ -21,7 +21,7 @@ func (t testPolicy) MayPlan(context.Context, event.Event) (policy.Decision, erro
 }
 func (t testPolicy) For(repo string) policy.RepoPolicy { return t.p.For(repo) }
 
-func approvalHarness(t *testing.T, tune ...func(*Options)) *harness {
+func approvalHarness(t testing.TB, tune ...func(*Options)) *harness {
 	t.Helper()
 	p, err := policy.Parse([]byte("repos:\n  - match: [\"acme/*\"]\n    environments:\n      - name: prod\n        require_approval: true\n"))
 	if err != nil {
@@ -187,4 +187,32 @@ func TestExternalIDs(t *testing.T) {
 			t.Errorf("%q = %d %q %d %v", tc.in, run, env, approval, ok)
 		}
 	}
+}
+
+// BenchmarkWakeWhileAwaitingApproval measures what a waiting deploy costs each time it is woken without a
+// decision (the poll, or a spurious wake), against one full execution of the same run up to its wait:
+// the waiting run reads its approval and goes back to sleep, with no checkout, plan or lock.
+func BenchmarkWakeWhileAwaitingApproval(b *testing.B) {
+	h := approvalHarness(b)
+	initial, _ := h.repo.Head()
+	ctx := context.Background()
+	b.Run("full execution to the wait", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			id := h.push(initial, fixture.ZeroSHA)
+			var waiting *WaitingError
+			if err := h.e.Execute(ctx, id); !errors.As(err, &waiting) {
+				b.Fatalf("execute = %v", err)
+			}
+		}
+	})
+	id := h.push(initial, fixture.ZeroSHA)
+	_ = h.e.Execute(ctx, id)
+	b.Run("wake while waiting", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			var waiting *WaitingError
+			if err := h.e.Execute(ctx, id); !errors.As(err, &waiting) {
+				b.Fatalf("execute = %v", err)
+			}
+		}
+	})
 }

@@ -133,3 +133,28 @@ func cmpOr(a, b string) string {
 	}
 	return b
 }
+
+// finishApprovalCheck completes an approved environment's deploy check run with the deploy's outcome.
+func (w *work) finishApprovalCheck(ctx context.Context, env, outcome string) {
+	if w.e.deps.Checks == nil {
+		return
+	}
+	var approved *store.Approval
+	w.mu.Lock()
+	for i := range w.decisions {
+		if a := w.decisions[i]; a.Env == env && a.State == store.ApprovalApproved {
+			approved = &a
+		}
+	}
+	w.mu.Unlock()
+	if approved == nil {
+		return
+	}
+	run := CheckRun{Name: "runner/deploy: " + env, HeadSHA: w.run.Event.SHA, ExternalID: externalID(w.run.ID, env, approved.ID),
+		DetailsURL: w.runURL(), Status: "completed", Conclusion: "success", Title: "Deployed",
+		Summary: escapeMarkdown(decisionLine(*approved)) + "; deploy " + escapeMarkdown(outcome) + "."}
+	if outcome != "succeeded" {
+		run.Conclusion, run.Title = "failure", "Not deployed: "+firstLine(outcome)
+	}
+	w.upsertCheck(ctx, run)
+}

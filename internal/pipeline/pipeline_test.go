@@ -174,7 +174,7 @@ func (f *fakeImages) BuildAndPush(ctx context.Context, req ImageRequest) (string
 
 // harness is an engine over a real SQLite store and a real git repository served by file://.
 type harness struct {
-	t       *testing.T
+	t       testing.TB
 	st      *store.Store
 	repo    *fixture.Repo
 	url     string
@@ -202,7 +202,7 @@ func (h *harness) with(mod func(*Deps)) {
 	h.e = e
 }
 
-func newHarness(t *testing.T, fo fixture.Options, tune func(*Options), wrap func(Store) Store) *harness {
+func newHarness(t testing.TB, fo fixture.Options, tune func(*Options), wrap func(Store) Store) *harness {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()

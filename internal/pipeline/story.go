@@ -109,6 +109,7 @@ func (s *story) envDone(ctx context.Context, env string, err error) {
 	}
 	o := s.outcome[env]
 	s.mu.Unlock()
+	s.w.finishApprovalCheck(ctx, env, o)
 	switch {
 	case o == "succeeded":
 		s.deployStatus(ctx, env, "success", "deployed")

@@ -669,6 +669,9 @@ func TestCheckRunOutputAnnotationsAndApproveButton(t *testing.T) {
 		t.Fatalf("approval = %+v", a)
 	}
 	assertAppliedTheShownPlan(t, h, run, a, 9)
+	if cr := checkRun(t, st, "runner/deploy: prod", sha); cr.Status != "completed" || cr.Conclusion != "success" {
+		t.Fatalf("deploy check run after the deploy = %+v", cr)
+	}
 }
 
 // checkRun is the newest check run of that name on sha.
