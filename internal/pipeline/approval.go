@@ -102,10 +102,7 @@ func (w *work) gate(ctx context.Context, env config.Environment, planOut map[str
 		}
 	}
 	// A new plan: ask for a decision on it.
-	base := int64(0)
-	if d, err := st.LastDeployment(ctx, w.run.Event.Repo, env.Name); err == nil {
-		base = d.ID
-	}
+	base := w.lastAttempt(ctx, env.Name)
 	timeout := w.policyFor().ApprovalTimeout
 	if timeout <= 0 {
 		timeout = w.e.opts.ApprovalTimeout
@@ -131,14 +128,19 @@ func (w *work) samePlan(ctx context.Context, env string, a store.Approval) error
 	if sum != a.PlanSHA256 {
 		return fmt.Errorf("the saved plan of %s is not the one approved (checksum %s, approved %s)", env, short(sum), short(a.PlanSHA256))
 	}
-	base := int64(0)
-	if d, err := w.e.deps.Store.LastDeployment(ctx, w.run.Event.Repo, env); err == nil {
-		base = d.ID
-	}
-	if base != a.BaseDeployment {
+	if base := w.lastAttempt(ctx, env); base != a.BaseDeployment {
 		return fmt.Errorf("%s was deployed again after the approved plan was made", env)
 	}
 	return nil
+}
+
+// lastAttempt is the id of env's newest deployment record, whatever its outcome (a failed apply may have
+// changed the environment too), or 0.
+func (w *work) lastAttempt(ctx context.Context, env string) int64 {
+	if d, err := w.e.deps.Store.DeploymentsOf(ctx, w.run.Event.Repo, env, 1); err == nil && len(d) > 0 {
+		return d[0].ID
+	}
+	return 0
 }
 
 // planFile is where env's saved plan lives for this run.

@@ -116,6 +116,11 @@ func TestApprovedPlanIsPlannedAgainWhenTheEnvironmentChanged(t *testing.T) {
 				t.Fatal(err)
 			}
 		}},
+		{"a failed deploy meanwhile (its apply may have changed the state)", func(t *testing.T, h *harness, id int64) {
+			if err := h.st.RecordDeployment(context.Background(), store.Deployment{Repo: testRepo, Env: "prod", SHA: "elsewhere", RunID: 999, Outcome: "failed"}); err != nil {
+				t.Fatal(err)
+			}
+		}},
 		{"plan file changed", func(t *testing.T, h *harness, id int64) {
 			w := &work{dir: h.e.runDir(id)}
 			if err := os.WriteFile(w.planFile("prod"), []byte("tampered"), 0o600); err != nil {

@@ -39,6 +39,7 @@ type Store interface {
 	LastDeployment(ctx context.Context, repo, env string) (store.Deployment, error)
 	ListRuns(ctx context.Context, f store.ListFilter) ([]store.Run, error)
 	Succeeded(ctx context.Context, repo, env string, limit int) ([]store.Deployment, error)
+	DeploymentsOf(ctx context.Context, repo, env string, limit int) ([]store.Deployment, error)
 	RequestApproval(ctx context.Context, a store.Approval) (store.Approval, error)
 	CurrentApproval(ctx context.Context, runID int64, env string) (store.Approval, error)
 	DecideApproval(ctx context.Context, id int64, state, by, channel, reason string) (store.Approval, error)

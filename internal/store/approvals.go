@@ -33,8 +33,8 @@ type Approval struct {
 	Summary string `json:"summary"` // the plan's one-line summary
 	// PlanSHA256 is the checksum of the saved plan shown: only that exact file is applied.
 	PlanSHA256 string `json:"plan_sha256"`
-	// BaseDeployment is the environment's last deployment when the plan was made (0: none); another one
-	// since means the environment changed and the plan must be made again.
+	// BaseDeployment is the environment's newest deployment record, of any outcome, when the plan was made
+	// (0: none); another one since means the environment changed and the plan must be made again.
 	BaseDeployment int64     `json:"base_deployment"`
 	Requested      time.Time `json:"requested_at"`
 	Expires        time.Time `json:"expires_at"`
