@@ -67,6 +67,13 @@ type Queue struct {
 	dispDone chan struct{}
 }
 
+// QueueCommands is the queue of comment commands and check run buttons, apart from the runs that plan
+// and deploy.
+const QueueCommands = "commands"
+
+// commandWorkers work the commands queue.
+const commandWorkers = 2
+
 // dispatchBatch bounds how many jobs one dispatch transaction inserts, so the
 // store is never held long while webhooks wait to be answered.
 const dispatchBatch = 16
@@ -104,7 +111,10 @@ func New(ctx context.Context, st *store.Store, exec Executor, opts Options) (*Qu
 		return nil, fmt.Errorf("register run worker: %w", err)
 	}
 	client, err := river.NewClient(driver, &river.Config{
-		Queues:               map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: opts.Workers}},
+		Queues: map[string]river.QueueConfig{
+			river.QueueDefault: {MaxWorkers: opts.Workers},
+			QueueCommands:      {MaxWorkers: commandWorkers},
+		},
 		Workers:              workers,
 		JobTimeout:           opts.JobTimeout,
 		RescueStuckJobsAfter: opts.JobTimeout + time.Hour,
@@ -155,8 +165,14 @@ func (q *Queue) Accept(ctx context.Context, ev event.Event) (event.Receipt, erro
 func (q *Queue) Dispatch(ctx context.Context) { q.dispatch(ctx) }
 
 func (q *Queue) dispatch(ctx context.Context) {
-	insert := func(ctx context.Context, tx *sql.Tx, runID int64) error {
-		_, err := q.client.InsertTx(ctx, tx, RunArgs{RunID: runID}, nil)
+	insert := func(ctx context.Context, tx *sql.Tx, runID int64, kind string) error {
+		var opts *river.InsertOpts
+		if kind == event.KindComment || kind == event.KindAction {
+			// People's requests are quick (they authorise, decide and start runs): their own workers answer
+			// them at once even while every run worker plans or deploys.
+			opts = &river.InsertOpts{Queue: QueueCommands}
+		}
+		_, err := q.client.InsertTx(ctx, tx, RunArgs{RunID: runID}, opts)
 		return err
 	}
 	for ctx.Err() == nil {

@@ -595,3 +595,28 @@ func TestWakeRunsASnoozedRunNow(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// People's commands have workers of their own: a comment is answered while every run worker is busy.
+func TestCommandsAreWorkedWhileRunWorkersAreBusy(t *testing.T) {
+	release := make(chan struct{})
+	exec := &executor{fn: func(ctx context.Context, runID int64, attempt int) error {
+		if runID == 1 {
+			select {
+			case <-release:
+			case <-ctx.Done():
+			}
+		}
+		return nil
+	}}
+	f := newFixtureOpts(t, exec, func(o *queue.Options) { o.Workers = 1 })
+	f.start(t)
+	defer close(release)
+	deploy := f.accept(t, "d-deploy")
+	eventually(t, 5*time.Second, "the deploy runs", func() bool { return f.exec.counts()[deploy] == 1 })
+	rec, err := f.queue.Accept(context.Background(), event.Event{DeliveryID: "d-comment", Name: "issue_comment", Kind: event.KindComment,
+		Repo: "acme/infra", PR: 3, Comment: "/runner approve prod"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 5*time.Second, "the comment is worked", func() bool { return f.exec.counts()[rec.Run] == 1 })
+}

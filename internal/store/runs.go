@@ -136,28 +136,33 @@ func (s *Store) accept(ctx context.Context, ev event.Event, enqueue func(ctx con
 // DispatchRuns enqueues up to limit accepted runs that have no job yet, oldest
 // first: each run's job is inserted and the run marked in one transaction, so a
 // run gets exactly one job whatever crashes. It returns how many it enqueued.
-func (s *Store) DispatchRuns(ctx context.Context, limit int, enqueue func(ctx context.Context, tx *sql.Tx, runID int64) error) (int, error) {
+func (s *Store) DispatchRuns(ctx context.Context, limit int, enqueue func(ctx context.Context, tx *sql.Tx, runID int64, kind string) error) (int, error) {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return 0, fmt.Errorf("dispatch runs: %w", err)
 	}
 	defer tx.Rollback() //nolint:errcheck
-	rows, err := tx.QueryContext(ctx, `SELECT id FROM runs WHERE enqueued = 0 ORDER BY id LIMIT ?`, limit)
+	rows, err := tx.QueryContext(ctx, `SELECT id, kind FROM runs WHERE enqueued = 0 ORDER BY id LIMIT ?`, limit)
 	if err != nil {
 		return 0, fmt.Errorf("dispatch runs: %w", err)
 	}
 	var ids []int64
+	kinds := map[int64]string{}
 	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
+		var (
+			id   int64
+			kind string
+		)
+		if err := rows.Scan(&id, &kind); err != nil {
 			rows.Close()
 			return 0, fmt.Errorf("dispatch runs: %w", err)
 		}
 		ids = append(ids, id)
+		kinds[id] = kind
 	}
 	rows.Close()
 	for _, id := range ids {
-		if err := enqueue(ctx, tx, id); err != nil {
+		if err := enqueue(ctx, tx, id, kinds[id]); err != nil {
 			return 0, fmt.Errorf("dispatch run %d: %w", id, err)
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE runs SET enqueued = 1 WHERE id = ?`, id); err != nil {
