@@ -35,6 +35,10 @@ type Repo struct {
 	Environments []Environment
 	Apps         []App
 	Notify       Notify
+	// Workflows are the named workflows the configuration defines (DefaultWorkflow is implied).
+	Workflows map[string]Workflow
+	// Ignore are doublestar globs of changed files that affect no project (default DefaultIgnore).
+	Ignore []string
 
 	// source is the config file the Repo came from ("" for defaults); lines maps
 	// "env/<name>" and "app/<name>" to the line of that entry, so later checks can
@@ -44,10 +48,19 @@ type Repo struct {
 	appsGiven bool // the file had an apps key (possibly empty): do not discover apps
 }
 
-// Environment is one Terraform root the runner plans and applies.
+// Environment is a deploy target: one or more Terraform roots (projects) planned and applied together,
+// under one lock, one approval and one story.
 type Environment struct {
-	Name            string
-	Dir             string // relative to the repository root, slash-separated
+	Name string
+	// Dir is the environment's folder when the configuration gave it as one (dir:); it is then its only
+	// project. Terraform work goes through Projects.
+	Dir string
+	// Roots are the doublestar globs its projects were discovered from (roots:), if any.
+	Roots []string
+	// Projects are the environment's Terraform roots, in configuration order (discovered ones by path).
+	Projects []Project
+	// Workflow is the workflow of projects that name none.
+	Workflow        string
 	Order           int    // deploy order on merge; lower first
 	Branch          string // branch whose pushes deploy this environment (default "main")
 	RequireApproval bool

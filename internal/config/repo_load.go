@@ -45,6 +45,7 @@ func LoadRepo(dir string) (*Repo, error) {
 	if !r.appsGiven {
 		r.Apps = repoDiscoverApps(dir)
 	}
+	problems = append(problems, r.discoverRoots(dir)...)
 	problems = append(problems, r.checkDirs(dir)...)
 	if len(problems) > 0 {
 		return nil, problems.withFile(file)
@@ -78,7 +79,7 @@ func repoReadFile(file string) ([]byte, error) {
 // environments/ is an environment (Order 1..n in name order, branch main), and apps/backend (image)
 // and apps/frontend (bundle) are apps when they exist.
 func DefaultRepo(dir string) (*Repo, error) {
-	r := &Repo{Notify: repoDefaultNotify(), lines: map[string]int{}}
+	r := &Repo{Notify: repoDefaultNotify(), lines: map[string]int{}, Ignore: []string{DefaultIgnore}}
 	envs, problems := repoDiscoverEnvironments(dir)
 	r.Environments = envs
 	r.Apps = repoDiscoverApps(dir)
@@ -109,13 +110,16 @@ func repoDiscoverEnvironments(dir string) ([]Environment, RepoErrors) {
 				Msg: fmt.Sprintf("environment name %q: use lowercase letters, digits, '-' and '_' (or list environments in %s)", name, RepoFile)})
 			continue
 		}
+		d := path.Join("environments", name)
 		envs = append(envs, Environment{
-			Name:    name,
-			Dir:     path.Join("environments", name),
-			Order:   len(envs) + 1,
-			Branch:  EnvironmentDefaultBranch,
-			APIURL:  EnvironmentDefaultAPIURL,
-			Refresh: repoDefaultRefresh(),
+			Name:     name,
+			Dir:      d,
+			Projects: []Project{{Name: name, Env: name, Dir: d, Workspace: DefaultWorkspace, Workflow: DefaultWorkflow}},
+			Workflow: DefaultWorkflow,
+			Order:    len(envs) + 1,
+			Branch:   EnvironmentDefaultBranch,
+			APIURL:   EnvironmentDefaultAPIURL,
+			Refresh:  repoDefaultRefresh(),
 		})
 	}
 	return envs, problems
@@ -159,8 +163,32 @@ func (r *Repo) checkDirs(dir string) RepoErrors {
 			problems = append(problems, &RepoProblem{Line: line, Msg: fmt.Sprintf("%s %s: %s is not a directory", kind, name, rel)})
 		}
 	}
+	checkFile := func(p Project, rel string, line int) {
+		real, err := filepath.EvalSymlinks(filepath.Join(root, filepath.FromSlash(p.RepoPath(rel))))
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			problems = append(problems, &RepoProblem{Line: line, Msg: fmt.Sprintf("project %s: %s does not exist", p.Name, p.RepoPath(rel))})
+		case err != nil:
+			problems = append(problems, &RepoProblem{Line: line, Msg: fmt.Sprintf("project %s: %v", p.Name, err)})
+		case !repoWithin(root, real):
+			problems = append(problems, &RepoProblem{Line: line, Msg: fmt.Sprintf("project %s: %s leads outside the repository", p.Name, p.RepoPath(rel))})
+		}
+	}
 	for _, e := range r.Environments {
-		check("environment", e.Name, e.Dir, r.lines["env/"+e.Name])
+		for j, p := range e.Projects {
+			line := r.projectLine(e.Name, j)
+			kind, name := "project", p.Name
+			if p.Name == e.Name && p.Dir == e.Dir {
+				kind = "environment"
+			}
+			check(kind, name, p.Dir, line)
+			for _, f := range p.VarFiles {
+				checkFile(p, f, line)
+			}
+			for _, f := range p.BackendFiles() {
+				checkFile(p, f, line)
+			}
+		}
 	}
 	for _, a := range r.Apps {
 		check("app", a.Name, a.Path, r.lines["app/"+a.Name])
@@ -193,16 +221,25 @@ func ValidateRepoDir(dir string) []error {
 	if len(r.Environments) == 0 {
 		errs = append(errs, &RepoProblem{File: file, Msg: "no environments: add environments/<name>/ or list them in " + RepoFile})
 	}
+	parsed := map[string]bool{} // folders shared by projects (workspaces) are reported once
 	for _, e := range r.Environments {
-		envDir := filepath.Join(dir, filepath.FromSlash(e.Dir))
-		tfs, _ := filepath.Glob(filepath.Join(envDir, "*.tf"))
-		jsons, _ := filepath.Glob(filepath.Join(envDir, "*.tf.json"))
-		if len(tfs)+len(jsons) == 0 {
-			errs = append(errs, &RepoProblem{File: file, Line: r.lines["env/"+e.Name],
-				Msg: fmt.Sprintf("environment %s: %s has no .tf files", e.Name, e.Dir)})
-			continue
+		for j, p := range e.Projects {
+			pDir := filepath.Join(dir, filepath.FromSlash(p.Dir))
+			tfs, _ := filepath.Glob(filepath.Join(pDir, "*.tf"))
+			jsons, _ := filepath.Glob(filepath.Join(pDir, "*.tf.json"))
+			if len(tfs)+len(jsons) == 0 {
+				what := fmt.Sprintf("project %s (environment %s)", p.Name, p.Env)
+				if e.Dir == p.Dir && p.Name == e.Name {
+					what = "environment " + e.Name
+				}
+				errs = append(errs, &RepoProblem{File: file, Line: r.projectLine(e.Name, j), Msg: fmt.Sprintf("%s: %s has no .tf files", what, p.Dir)})
+				continue
+			}
+			if !parsed[p.Dir] {
+				parsed[p.Dir] = true
+				errs = append(errs, repoHCLProblems(tfs, jsons)...)
+			}
 		}
-		errs = append(errs, repoHCLProblems(tfs, jsons)...)
 	}
 	return errs
 }

@@ -16,14 +16,19 @@ const RepoMaxFileSize = 1 << 20
 
 // The raw* types mirror the YAML; pointers tell "absent" from a zero value so defaults apply.
 type rawRepo struct {
-	Environments []rawEnvironment `yaml:"environments"`
-	Apps         []rawApp         `yaml:"apps"`
-	Notify       rawNotify        `yaml:"notify"`
+	Environments []rawEnvironment       `yaml:"environments"`
+	Apps         []rawApp               `yaml:"apps"`
+	Notify       rawNotify              `yaml:"notify"`
+	Workflows    map[string]rawWorkflow `yaml:"workflows"`
+	Ignore       []string               `yaml:"ignore"`
 }
 
 type rawEnvironment struct {
 	Name            string            `yaml:"name"`
 	Dir             string            `yaml:"dir"`
+	Roots           []string          `yaml:"roots"`
+	Projects        []rawProject      `yaml:"projects"`
+	Workflow        string            `yaml:"workflow"`
 	Order           *int              `yaml:"order"`
 	Branch          *string           `yaml:"branch"`
 	RequireApproval *bool             `yaml:"require_approval"`
@@ -98,6 +103,9 @@ func ParseRepo(data []byte) (*Repo, error) {
 			}
 		}
 	}
+	if len(v.problems) == 0 {
+		v.problems = append(v.problems, r.crossCheck()...)
+	}
 	if len(v.problems) > 0 {
 		sort.SliceStable(v.problems, func(i, j int) bool { return v.problems[i].Line < v.problems[j].Line })
 		return nil, v.problems
@@ -115,7 +123,19 @@ func (v *repoValidator) addf(line int, format string, args ...any) {
 }
 
 func (v *repoValidator) repo(raw *rawRepo) *Repo {
-	r := &Repo{Notify: repoDefaultNotify(), lines: map[string]int{}, appsGiven: v.t.Has("apps")}
+	r := &Repo{Notify: repoDefaultNotify(), lines: map[string]int{}, appsGiven: v.t.Has("apps"), Ignore: []string{DefaultIgnore}}
+	r.Workflows = v.workflows(raw.Workflows)
+	if raw.Ignore != nil {
+		r.Ignore = nil
+		for i, g := range raw.Ignore {
+			c, err := v.glob(g)
+			if err != nil {
+				v.addf(v.t.Line("ignore", i), "ignore: %v", err)
+				continue
+			}
+			r.Ignore = append(r.Ignore, c)
+		}
+	}
 	r.Notify.Slack.Channel = raw.Notify.Slack.Channel
 	v.slackChannel(raw.Notify.Slack.Channel, "notify", "slack", "channel")
 	repoSetBool(&r.Notify.GitHub.Comments, raw.Notify.GitHub.Comments)
@@ -135,6 +155,11 @@ func (v *repoValidator) repo(raw *rawRepo) *Repo {
 			}
 		}
 		r.lines["env/"+e.Name] = v.t.Line("environments", i, "dir")
+		if v.t.Has("environments", i, "projects") {
+			for j := range e.Projects {
+				r.lines[projectLineKey(e.Name, j)] = v.t.Line("environments", i, "projects", j, "dir")
+			}
+		}
 		r.Environments = append(r.Environments, e)
 	}
 	if raw.Environments != nil && len(raw.Environments) == 0 && !v.t.Has("environments", 0) {
@@ -187,12 +212,16 @@ func (v *repoValidator) environment(i int, raw *rawEnvironment) (Environment, ma
 	if label == "" {
 		label = fmt.Sprintf("environments[%d]", i)
 	}
-	if raw.Dir == "" {
-		v.addf(at(), "environment %s: dir is required", label)
-	} else if d, err := repoCleanRel(raw.Dir); err != nil {
-		v.addf(at("dir"), "environment %s: dir: %v", label, err)
-	} else {
-		e.Dir = d
+	if raw.Dir != "" {
+		if d, err := repoCleanRel(raw.Dir); err != nil {
+			v.addf(at("dir"), "environment %s: dir: %v", label, err)
+		} else {
+			e.Dir = d
+		}
+	}
+	e.Workflow = raw.Workflow
+	if e.Workflow == "" {
+		e.Workflow = DefaultWorkflow
 	}
 	if raw.Order != nil {
 		if *raw.Order < 0 {
@@ -227,6 +256,7 @@ func (v *repoValidator) environment(i int, raw *rawEnvironment) (Environment, ma
 		}
 	}
 	v.refresh(&e.Refresh, &raw.Refresh, label, func(p ...any) int { return at(append([]any{"refresh"}, p...)...) })
+	v.environmentProjects(i, raw, &e, label)
 	return e, v.explicit(raw, at)
 }
 
@@ -240,7 +270,7 @@ func (v *repoValidator) explicit(raw *rawEnvironment, at func(...any) int) map[s
 		"artifacts_bucket": raw.ArtifactsBucket != "", "slack_channel": raw.SlackChannel != "",
 		"refresh": rf.MinHealthyPercentage != nil || rf.InstanceWarmup != nil || rf.SkipMatching != nil ||
 			rf.AutoRollback != nil || rf.InProgress != nil || rf.Timeout != nil,
-		"vars": len(raw.Vars) > 0,
+		"vars": len(raw.Vars) > 0, "roots": raw.Roots != nil, "projects": raw.Projects != nil, "workflow": raw.Workflow != "",
 	}
 	out := map[string]int{}
 	for k, ok := range set {

@@ -23,13 +23,13 @@ func TestParseRepoExampleFile(t *testing.T) {
 	if !ok {
 		t.Fatal("no prod environment")
 	}
-	wantProd := Environment{
+	wantProd := withProject(Environment{
 		Name: "prod", Dir: "environments/prod", Order: 3, Branch: "main", RequireApproval: true,
 		APIURL: "https://api.example.com", ArtifactsBucket: "example-prod-artifacts", SlackChannel: "#deploys-prod",
 		Refresh: Refresh{MinHealthyPercentage: 100, InstanceWarmup: 120 * time.Second, SkipMatching: true,
 			AutoRollback: true, InProgress: "wait", Timeout: 45 * time.Minute},
 		Vars: map[string]string{"desired_count": "3"},
-	}
+	})
 	if !reflect.DeepEqual(prod, wantProd) {
 		t.Errorf("prod =\n%+v\nwant\n%+v", prod, wantProd)
 	}
@@ -56,8 +56,8 @@ func TestParseRepoAppliesDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []Environment{
-		{Name: "b", Dir: "envs/b", Order: 1, Branch: "main", APIURL: "/api", Refresh: repoDefaultRefresh()},
-		{Name: "a", Dir: "envs/a", Order: 2, Branch: "main", APIURL: "/api", Refresh: repoDefaultRefresh()},
+		withProject(Environment{Name: "b", Dir: "envs/b", Order: 1, Branch: "main", APIURL: "/api", Refresh: repoDefaultRefresh()}),
+		withProject(Environment{Name: "a", Dir: "envs/a", Order: 2, Branch: "main", APIURL: "/api", Refresh: repoDefaultRefresh()}),
 	}
 	if !reflect.DeepEqual(r.Environments, want) {
 		t.Errorf("environments =\n%+v\nwant\n%+v", r.Environments, want)
@@ -104,7 +104,7 @@ func TestParseRepoRejects(t *testing.T) {
 		{"not a mapping", "- a\n", []string{"line 1: top level must be a mapping"}},
 		{"two documents", env + "---\nenvironments: []\n", []string{"more than one YAML document"}},
 		{"duplicate environment", env + "  - name: dev\n    dir: environments/dev2\n", []string{`line 4: environment "dev" is already defined on line 2`}},
-		{"dir missing", "environments:\n  - name: dev\n", []string{"line 2: environment dev: dir is required"}},
+		{"dir missing", "environments:\n  - name: dev\n", []string{"line 2: environment dev: dir, roots or projects is required"}},
 		{"name missing", "environments:\n  - dir: x\n", []string{"line 2: environments[0]: name is required"}},
 		{"bad name", "environments:\n  - name: Dev Env\n    dir: x\n", []string{`line 2: environment name "Dev Env"`}},
 		{"dir outside repo", "environments:\n  - name: dev\n    dir: ../other\n", []string{`line 3: environment dev: dir: "../other" is outside the repository`}},
@@ -130,7 +130,7 @@ func TestParseRepoRejects(t *testing.T) {
 		{"bad repository", "apps:\n  - {name: api, path: a, kind: image, repository: Bad/Repo}\n", []string{`line 2: app api: repository "Bad/Repo"`}},
 		{"bad slack channel", "notify:\n  slack:\n    channel: \"a b\"\n", []string{`line 3: slack channel "a b"`}},
 		{"every problem is listed", "environments:\n  - name: dev\n    dir: /x\n    refresh:\n      in_progress: no\n  - name: dev\napps:\n  - {name: w, path: p, kind: tar}\n",
-			[]string{"line 3: environment dev: dir", "line 5: environment dev: refresh.in_progress", "line 6: environment dev: dir is required", `line 6: environment "dev" is already defined`, "line 8: app w: kind must be"}},
+			[]string{"line 3: environment dev: dir", "line 5: environment dev: refresh.in_progress", "line 6: environment dev: dir, roots or projects is required", `line 6: environment "dev" is already defined`, "line 8: app w: kind must be"}},
 		{"unknown keys and type errors together", "environments:\n  - name: dev\n    dri: x\n    order: x\nfoo: 1\n",
 			[]string{`line 3: unknown key "dri"`, "line 4: cannot unmarshal", `line 5: unknown key "foo"`}},
 	}
@@ -282,9 +282,9 @@ func TestDefaultRepo(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []Environment{
-		{Name: "dev", Dir: "environments/dev", Order: 1, Branch: "main", APIURL: "/api", Refresh: repoDefaultRefresh()},
-		{Name: "prod", Dir: "environments/prod", Order: 2, Branch: "main", APIURL: "/api", Refresh: repoDefaultRefresh()},
-		{Name: "staging", Dir: "environments/staging", Order: 3, Branch: "main", APIURL: "/api", Refresh: repoDefaultRefresh()},
+		withProject(Environment{Name: "dev", Dir: "environments/dev", Order: 1, Branch: "main", APIURL: "/api", Refresh: repoDefaultRefresh()}),
+		withProject(Environment{Name: "prod", Dir: "environments/prod", Order: 2, Branch: "main", APIURL: "/api", Refresh: repoDefaultRefresh()}),
+		withProject(Environment{Name: "staging", Dir: "environments/staging", Order: 3, Branch: "main", APIURL: "/api", Refresh: repoDefaultRefresh()}),
 	}
 	if !reflect.DeepEqual(r.Environments, want) {
 		t.Errorf("environments = %+v", r.Environments)
@@ -343,7 +343,7 @@ func TestValidateRepoDir(t *testing.T) {
 		{name: "hcl syntax error", files: map[string]string{"environments/dev/main.tf": "resource \"x\" \"y\" {\n  a = \n}\n"},
 			want: []string{"DIR/environments/dev/main.tf:2: "}},
 		{name: "config errors one per line", files: map[string]string{RepoFile: "environments:\n  - name: dev\nfoo: 1\n"},
-			want: []string{"DIR/.runner.yaml:2: environment dev: dir is required", `DIR/.runner.yaml:3: unknown key "foo"`}},
+			want: []string{"DIR/.runner.yaml:2: environment dev: dir, roots or projects is required", `DIR/.runner.yaml:3: unknown key "foo"`}},
 		{name: "nothing to deploy", files: map[string]string{"README.md": ""}, want: []string{"DIR: no environments"}},
 	}
 	for _, tt := range tests {
@@ -381,4 +381,11 @@ func TestOrdered(t *testing.T) {
 	if _, ok := r.Environment("nope"); ok {
 		t.Error("Environment(nope) found")
 	}
+}
+
+// withProject completes an environment given by dir the way parsing does: one project named after it.
+func withProject(e Environment) Environment {
+	e.Workflow = DefaultWorkflow
+	e.Projects = []Project{{Name: e.Name, Env: e.Name, Dir: e.Dir, Workspace: DefaultWorkspace, Workflow: DefaultWorkflow, Vars: e.Vars}}
+	return e
 }
