@@ -49,6 +49,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = cli.Validate(ctx, env, args[1:])
 	case "plan":
 		err = cli.Plan(ctx, env, args[1:])
+	case "affected":
+		err = cli.Affected(ctx, env, args[1:])
 	case "locks":
 		err = cli.Locks(ctx, env, args[1:])
 	case "unlock":
@@ -90,8 +92,11 @@ func usage(w io.Writer) {
 usage:
   runner serve [flags]                   receive GitHub webhooks, plan pull requests, deploy merges
   runner validate [DIR]                  check .runner.yaml and the environments of a checkout (default .)
-  runner plan --repo DIR --env NAME [--json] [--detailed-exitcode]
-                                         plan one environment of a local checkout and print the summary
+  runner plan --repo DIR (--env NAME | --project NAME) [--json] [--detailed-exitcode]
+                                         plan an environment (each of its projects) or one project of a
+                                         local checkout and print the summary
+  runner affected --repo DIR --base REV [--head REV] [--merge-base] [--json]
+                                         print the projects a change affects, each with why
   runner locks [--data-dir DIR]          list environment locks
   runner unlock --repo OWNER/NAME --env NAME --reason TEXT [--data-dir DIR]
                                          release an environment lock (in the local database)

@@ -1,79 +1,277 @@
-// Package changes decides which environments and apps a set of changed files affects, following
-// local Terraform module calls (read from the HCL) from each environment, transitively.
+// Package changes decides which projects (Terraform roots), environments and apps a set of changed files
+// affects, and why: each affected project comes with the chains that lead from a changed file to it.
 package changes
 
 import (
-	"errors"
 	"fmt"
-	"io/fs"
-	"os"
 	"path"
 	"path/filepath"
 	"sort"
 	"strings"
 
-	"github.com/hashicorp/terraform-config-inspect/tfconfig"
+	"github.com/bmatcuk/doublestar/v4"
 
 	"github.com/gitops-runner/runner/internal/config"
 )
 
-// maxFileReasons caps the per-file reasons for one environment or app, so a large change stays readable.
-const maxFileReasons = 20
+// maxReasons caps the reasons kept for one project or app, so a large change stays readable.
+const maxReasons = 20
 
 // Result is what a change affects.
 type Result struct {
 	Environments []string            // in config order
+	Projects     map[string][]string // environment -> its affected projects, in the environment's order
 	Apps         []string            // in config order
-	Reasons      map[string][]string // environment or app name -> why, e.g. "environments/dev/main.tf changed"
+	// Reasons says why, for each affected environment, project and app: one line per reason, such as
+	// "modules/net/main.tf → module net → environments/prod/network".
+	Reasons map[string][]string
+	// Why is the structured form of the project reasons, by project name.
+	Why map[string][]Reason
+	// Ignored are changed files that affect nothing by the configuration's ignore globs (documentation).
+	Ignored []string
+	// Uncovered are folders with Terraform files that changed but that no project plans and no project
+	// calls as a module: most likely a root that .runner.yaml does not list yet.
+	Uncovered []string
+	// Unresolved are file reads whose path is not known statically, in the configuration of affected
+	// projects: every file under the reading module's folder then counts as read.
+	Unresolved []UnresolvedRead
+	// Problems are what could not be read, by project: a configuration that does not parse, a missing
+	// module. The project still counts as affected when one of its own files changed.
+	Problems map[string][]string
 }
 
-// Affected maps changed paths (slash-separated, relative to root, as git reports them) to the
-// environments and apps of cfg they affect. root is a checkout of the commit whose configuration
-// counts. A change under an environment's dir affects it; a change under a local module dir
-// affects every environment that calls the module, directly or through other local modules; a
-// change to .runner.yaml affects every environment; a change under an app's path affects the app.
+// Reason is one chain from a changed file to a project.
+type Reason struct {
+	File  string   `json:"file"`
+	Chain []string `json:"chain"` // from the file to the project's folder, e.g. [file, "module net", project dir]
+}
+
+func (r Reason) String() string { return strings.Join(r.Chain, " → ") }
+
+// UnresolvedRead is a read whose path could not be worked out, and the project it was found for.
+type UnresolvedRead struct {
+	Project string `json:"project"`
+	Func    string `json:"func"`
+	At      string `json:"at"`
+	Expr    string `json:"expr"`
+}
+
+// Options tune detection beyond the configuration.
+type Options struct {
+	// AllProjects names environments whose every project counts as affected (a plan command naming them).
+	AllProjects map[string]bool
+}
+
+// Affected maps changed paths (slash-separated, relative to root, as git reports them) to the projects,
+// environments and apps of cfg they affect. root is a checkout of the commit whose configuration counts.
 //
-// Environments whose configuration or local modules are missing or unparseable are reported in
-// the error (with the path); the Result still holds what could be decided.
+// A project is affected by the files directly in its folder, by those of the local modules it calls
+// however deep, by its var files and backend config files, by files its configuration (or its modules')
+// reads through file, templatefile, fileset ... with a path known statically, by changes to the targets
+// of symlinks in those folders, by its when_modified globs, and by .runner.yaml. Files matching the
+// configuration's ignore globs count only when read explicitly (var file, file read, when_modified).
 func Affected(root string, cfg *config.Repo, changed []string) (Result, error) {
-	res := Result{Reasons: map[string][]string{}}
+	return AffectedWith(root, cfg, changed, Options{})
+}
+
+// AffectedWith is Affected with options.
+func AffectedWith(root string, cfg *config.Repo, changed []string, opts Options) (Result, error) {
+	res := Result{Projects: map[string][]string{}, Reasons: map[string][]string{}, Why: map[string][]Reason{},
+		Problems: map[string][]string{}}
 	files := normalize(changed)
+	var counted []string // files that count as a folder's own (not ignored)
 	configChanged := false
 	for _, f := range files {
-		if f == config.RepoFile {
+		switch {
+		case f == config.RepoFile:
 			configChanged = true
+		case ignored(cfg.Ignore, f):
+			res.Ignored = append(res.Ignored, f)
+		default:
+			counted = append(counted, f)
 		}
 	}
-
-	g := &graph{root: root, modules: map[string]*module{}}
-	var errs []error
-	for _, env := range cfg.Environments {
-		reach, err := g.reachable(env.Dir)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("environment %s: %w", env.Name, err))
-		}
-		var reasons []string
-		if configChanged {
-			reasons = append(reasons, config.RepoFile+" changed")
-		}
-		reasons = append(reasons, fileReasons(files, env.Dir)...)
-		for _, r := range reach { // nearest modules first
-			if anyUnder(files, r.dir) {
-				reasons = append(reasons, r.reason())
+	g := newGraph(root)
+	covered := map[string]bool{}
+	for _, env := range cfg.Ordered() {
+		for _, p := range env.Projects {
+			covered[p.Dir] = true
+			reasons, problems, unresolved := g.project(p, files, counted)
+			for _, r := range g.reachableDirs(p.Dir) {
+				covered[r] = true
+			}
+			if len(problems) > 0 {
+				res.Problems[p.Name] = problems
+			}
+			if configChanged {
+				reasons = append([]Reason{{File: config.RepoFile, Chain: []string{config.RepoFile, "every project"}}}, reasons...)
+			}
+			if opts.AllProjects[env.Name] && len(reasons) == 0 {
+				reasons = []Reason{{Chain: []string{"named by the plan command"}}}
+			}
+			if len(reasons) == 0 {
+				continue
+			}
+			res.Unresolved = append(res.Unresolved, unresolved...)
+			if len(reasons) > maxReasons {
+				more := len(reasons) - maxReasons
+				reasons = append(reasons[:maxReasons], Reason{Chain: []string{fmt.Sprintf("and %d more", more)}})
+			}
+			res.Projects[env.Name] = append(res.Projects[env.Name], p.Name)
+			res.Why[p.Name] = reasons
+			for _, r := range reasons {
+				res.Reasons[p.Name] = append(res.Reasons[p.Name], r.String())
+				if p.Name != env.Name {
+					res.Reasons[env.Name] = append(res.Reasons[env.Name], p.Name+": "+r.String())
+				}
 			}
 		}
-		if len(reasons) > 0 {
+		if len(res.Projects[env.Name]) > 0 {
 			res.Environments = append(res.Environments, env.Name)
-			res.Reasons[env.Name] = reasons
 		}
 	}
 	for _, app := range cfg.Apps {
-		if reasons := fileReasons(files, app.Path); len(reasons) > 0 {
+		var reasons []string
+		for _, f := range files {
+			if under(f, app.Path) {
+				reasons = append(reasons, f+" changed")
+			}
+		}
+		if len(reasons) > maxReasons {
+			reasons = append(reasons[:maxReasons], fmt.Sprintf("and %d more files under %s", len(reasons)-maxReasons, app.Path))
+		}
+		if len(reasons) > 0 {
 			res.Apps = append(res.Apps, app.Name)
 			res.Reasons[app.Name] = append(res.Reasons[app.Name], reasons...)
 		}
 	}
-	return res, errors.Join(errs...)
+	res.Uncovered = uncovered(root, counted, covered)
+	return res, nil
+}
+
+// project works out the reasons a project is affected, what could not be read, and its unresolved reads.
+func (g *graph) project(p config.Project, files, counted []string) ([]Reason, []string, []UnresolvedRead) {
+	var reasons []Reason
+	var problems []string
+	var unresolved []UnresolvedRead
+	seen := map[string]bool{}
+	add := func(r Reason) {
+		if k := r.String(); !seen[k] {
+			seen[k] = true
+			reasons = append(reasons, r)
+		}
+	}
+	// The project's folder and each module folder it reaches: own files, reads, links.
+	type folder struct {
+		dir string
+		via []string // the module calls leading to it, innermost first: "module net"
+	}
+	folders := []folder{{dir: p.Dir}}
+	reached, errs := g.reachable(p.Dir)
+	for _, e := range errs {
+		problems = append(problems, e.Error())
+	}
+	for _, r := range reached {
+		folders = append(folders, folder{dir: r.dir, via: r.via})
+	}
+	for _, fo := range folders {
+		tail := append(append([]string(nil), fo.via...), p.Dir)
+		reads := g.reads(fo.dir, p.Dir)
+		for _, e := range reads.errs {
+			problems = append(problems, e)
+		}
+		for _, u := range reads.unresolved {
+			unresolved = append(unresolved, UnresolvedRead{Project: p.Name, Func: u.Func, At: u.At, Expr: u.Expr})
+		}
+		recursive := len(reads.unresolved) > 0
+		for _, f := range counted {
+			if path.Dir(f) == fo.dir && !varFileOnly(f) || (recursive && under(f, fo.dir) && !g.isOtherModule(f, fo.dir)) {
+				chain := []string{f}
+				if recursive && path.Dir(f) != fo.dir {
+					chain = append(chain, "read by a path not known statically ("+reads.unresolved[0].At+")")
+				}
+				add(Reason{File: f, Chain: append(chain, tail...)})
+			}
+		}
+		for _, rd := range reads.reads {
+			for _, f := range files {
+				if readMatches(rd, f) {
+					add(Reason{File: f, Chain: append([]string{f, rd.Func + " at " + rd.At}, tail...)})
+				}
+			}
+		}
+		for _, l := range g.links(fo.dir) {
+			for _, f := range files {
+				if f == l.Target || under(f, l.Target) {
+					add(Reason{File: f, Chain: append([]string{f, "symlink " + l.Path}, tail...)})
+				}
+			}
+		}
+	}
+	for _, vf := range p.VarFiles {
+		rp := p.RepoPath(vf)
+		for _, f := range files {
+			if f == rp {
+				add(Reason{File: f, Chain: []string{f, "var file", p.Dir}})
+			}
+		}
+	}
+	for _, bf := range p.BackendFiles() {
+		rp := p.RepoPath(bf)
+		for _, f := range files {
+			if f == rp {
+				add(Reason{File: f, Chain: []string{f, "backend config", p.Dir}})
+			}
+		}
+	}
+	for _, glob := range p.WhenModified {
+		for _, f := range files {
+			if ok, _ := doublestar.Match(glob, f); ok {
+				add(Reason{File: f, Chain: []string{f, "when_modified " + glob, p.Dir}})
+			}
+		}
+	}
+	sort.SliceStable(reasons, func(i, j int) bool { return len(reasons[i].Chain) < len(reasons[j].Chain) })
+	return reasons, problems, unresolved
+}
+
+// varFileOnly reports whether f is a variables file Terraform reads only when given -var-file (not
+// terraform.tfvars or *.auto.tfvars, which it loads from the folder itself): it affects the projects
+// that name it, not every project of its folder.
+func varFileOnly(f string) bool {
+	base := path.Base(f)
+	if !strings.HasSuffix(base, ".tfvars") && !strings.HasSuffix(base, ".tfvars.json") {
+		return false
+	}
+	return base != "terraform.tfvars" && base != "terraform.tfvars.json" &&
+		!strings.HasSuffix(base, ".auto.tfvars") && !strings.HasSuffix(base, ".auto.tfvars.json")
+}
+
+func ignored(globs []string, f string) bool {
+	for _, g := range globs {
+		if ok, _ := doublestar.Match(g, f); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// uncovered lists the folders of changed files that hold Terraform files but are neither a project nor
+// reached as a module by one.
+func uncovered(root string, files []string, covered map[string]bool) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, f := range files {
+		d := path.Dir(f)
+		if seen[d] || covered[d] || !strings.HasSuffix(f, ".tf") && !strings.HasSuffix(f, ".tf.json") {
+			continue
+		}
+		seen[d] = true
+		if hasTerraformFiles(filepath.Join(root, filepath.FromSlash(d))) {
+			out = append(out, d)
+		}
+	}
+	return out
 }
 
 // normalize cleans the paths and drops duplicates and ones that leave the repository.
@@ -94,171 +292,4 @@ func normalize(changed []string) []string {
 
 func under(file, dir string) bool {
 	return dir == "." || file == dir || strings.HasPrefix(file, dir+"/")
-}
-
-func anyUnder(files []string, dir string) bool {
-	for _, f := range files {
-		if under(f, dir) {
-			return true
-		}
-	}
-	return false
-}
-
-func fileReasons(files []string, dir string) []string {
-	var out []string
-	n := 0
-	for _, f := range files {
-		if !under(f, dir) {
-			continue
-		}
-		if n++; n <= maxFileReasons {
-			out = append(out, f+" changed")
-		}
-	}
-	if n > maxFileReasons {
-		out = append(out, fmt.Sprintf("and %d more files under %s", n-maxFileReasons, dir))
-	}
-	return out
-}
-
-// reached is a local module an environment uses, with the modules it is called through.
-type reached struct {
-	dir string
-	via []string // intermediate module dirs, outermost first; empty for a direct call
-}
-
-func (r reached) reason() string {
-	if len(r.via) == 0 {
-		return fmt.Sprintf("module %s changed", r.dir)
-	}
-	return fmt.Sprintf("module %s changed (via %s)", r.dir, strings.Join(r.via, ", "))
-}
-
-type module struct {
-	calls []string // local module dirs it calls, relative to root, sorted
-	err   error
-}
-
-// graph loads modules once per Affected call; module dirs are relative to root, slash-separated.
-type graph struct {
-	root    string
-	modules map[string]*module
-}
-
-// reachable lists the local modules called from dir, directly or transitively, breadth first (so
-// each is reported through its shortest call chain), guarding against cycles.
-func (g *graph) reachable(dir string) ([]reached, error) {
-	var errs []error
-	start := g.load(dir)
-	if start.err != nil {
-		errs = append(errs, start.err)
-	}
-	seen := map[string]bool{dir: true}
-	var out []reached
-	queue := []reached{}
-	for _, c := range start.calls {
-		if !seen[c] {
-			seen[c] = true
-			queue = append(queue, reached{dir: c})
-		}
-	}
-	for len(queue) > 0 {
-		r := queue[0]
-		queue = queue[1:]
-		out = append(out, r)
-		m := g.load(r.dir)
-		if m.err != nil {
-			errs = append(errs, m.err)
-		}
-		for _, c := range m.calls {
-			if !seen[c] {
-				seen[c] = true
-				via := append(append([]string(nil), r.via...), r.dir)
-				queue = append(queue, reached{dir: c, via: via})
-			}
-		}
-	}
-	return out, errors.Join(errs...)
-}
-
-func (g *graph) load(dir string) *module {
-	if m, ok := g.modules[dir]; ok {
-		return m
-	}
-	m := &module{}
-	g.modules[dir] = m
-	abs := filepath.Join(g.root, filepath.FromSlash(dir))
-	fi, err := os.Stat(abs)
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		m.err = fmt.Errorf("%s: directory does not exist", dir)
-		return m
-	case err != nil:
-		m.err = fmt.Errorf("%s: %w", dir, err)
-		return m
-	case !fi.IsDir():
-		m.err = fmt.Errorf("%s: not a directory", dir)
-		return m
-	case !tfconfig.IsModuleDir(abs):
-		m.err = fmt.Errorf("%s: no Terraform files", dir)
-		return m
-	}
-	mod, diags := tfconfig.LoadModule(abs)
-	if diags.HasErrors() {
-		m.err = g.diagError(dir, diags)
-		return m
-	}
-	seen := map[string]bool{}
-	var errs []error
-	for _, call := range mod.ModuleCalls {
-		if !isLocal(call.Source) {
-			continue // registry, git, http ... sources are versioned elsewhere
-		}
-		// Terraform reads backslashes in local sources as slashes on every platform.
-		target := path.Join(dir, strings.ReplaceAll(call.Source, `\`, "/"))
-		if target == ".." || strings.HasPrefix(target, "../") {
-			errs = append(errs, fmt.Errorf("%s: module %q: source %q is outside the repository", dir, call.Name, call.Source))
-			continue
-		}
-		if !seen[target] {
-			seen[target] = true
-			m.calls = append(m.calls, target)
-		}
-	}
-	sort.Strings(m.calls)
-	m.err = errors.Join(errs...)
-	return m
-}
-
-// isLocal is Terraform's rule: local module paths start with ./ or ../.
-func isLocal(source string) bool {
-	for _, p := range []string{"./", "../", ".\\", "..\\"} {
-		if strings.HasPrefix(source, p) {
-			return true
-		}
-	}
-	return false
-}
-
-// diagError reports the first error diagnostic as "file:line: summary: detail", file relative to root.
-func (g *graph) diagError(dir string, diags tfconfig.Diagnostics) error {
-	for _, d := range diags {
-		if d.Severity != tfconfig.DiagError {
-			continue
-		}
-		msg := d.Summary
-		if d.Detail != "" {
-			msg += ": " + d.Detail
-		}
-		if d.Pos != nil && d.Pos.Filename != "" {
-			file := d.Pos.Filename
-			if rel, err := filepath.Rel(g.root, file); err == nil && !strings.HasPrefix(rel, "..") {
-				file = filepath.ToSlash(rel)
-			}
-			return fmt.Errorf("%s:%d: %s", file, d.Pos.Line, msg)
-		}
-		return fmt.Errorf("%s: %s", dir, msg)
-	}
-	return fmt.Errorf("%s: %v", dir, diags)
 }

@@ -4,7 +4,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -17,10 +16,8 @@ import (
 	"time"
 
 	"github.com/gitops-runner/runner/internal/config"
-	"github.com/gitops-runner/runner/internal/pipeline"
 	"github.com/gitops-runner/runner/internal/server"
 	"github.com/gitops-runner/runner/internal/store"
-	"github.com/gitops-runner/runner/internal/tf"
 )
 
 // Env is the process's outside: output streams and the environment.
@@ -83,109 +80,19 @@ func Validate(_ context.Context, env Env, args []string) error {
 		return err
 	}
 	for _, e := range cfg.Ordered() {
-		fmt.Fprintf(env.Stdout, "environment %-10s dir %-24s branch %-8s order %d approval %v\n", e.Name, e.Dir, e.Branch, e.Order, e.RequireApproval)
+		if len(e.Projects) == 1 && e.Projects[0].Name == e.Name {
+			fmt.Fprintf(env.Stdout, "environment %-10s dir %-24s branch %-8s order %d approval %v\n", e.Name, e.Projects[0].Dir, e.Branch, e.Order, e.RequireApproval)
+			continue
+		}
+		fmt.Fprintf(env.Stdout, "environment %-10s projects %-19d branch %-8s order %d approval %v\n", e.Name, len(e.Projects), e.Branch, e.Order, e.RequireApproval)
+		for _, p := range e.Projects {
+			fmt.Fprintf(env.Stdout, "  project   %-28s dir %s workspace %s\n", p.Name, p.Dir, p.Workspace)
+		}
 	}
 	for _, a := range cfg.Apps {
 		fmt.Fprintf(env.Stdout, "app         %-10s path %-23s kind %s\n", a.Name, a.Path, a.Kind)
 	}
 	fmt.Fprintln(env.Stdout, "ok")
-	return nil
-}
-
-// Plan plans one environment of a local checkout and prints the summary.
-func Plan(ctx context.Context, env Env, args []string) error {
-	fs := flag.NewFlagSet("plan", flag.ContinueOnError)
-	fs.SetOutput(env.Stderr)
-	repo := fs.String("repo", ".", "repository checkout")
-	name := fs.String("env", "", "environment name (required)")
-	asJSON := fs.Bool("json", false, "print the summary as JSON")
-	bin := fs.String("terraform", env.Getenv("RUNNER_TERRAFORM_BIN"), "terraform or tofu binary")
-	verbose := fs.Bool("v", false, "stream Terraform's output to stderr")
-	detailed := fs.Bool("detailed-exitcode", false, "exit 0 when the plan has no changes, 2 when it has some (1 on errors), as terraform plan does")
-	sandboxed := fs.Bool("sandbox", false, "plan exactly as a pull request is planned: a copy of the checkout, isolated, with the runner's explicit environment (no AWS credentials)")
-	var vars multiFlag
-	fs.Var(&vars, "var", "input variable NAME=VALUE (repeatable)")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if *name == "" {
-		return errors.New("--env is required")
-	}
-	cfg, err := config.LoadRepo(*repo)
-	if err != nil {
-		return err
-	}
-	e, ok := cfg.Environment(*name)
-	if !ok {
-		var names []string
-		for _, x := range cfg.Ordered() {
-			names = append(names, x.Name)
-		}
-		return fmt.Errorf("no environment %q (have: %s)", *name, strings.Join(names, ", "))
-	}
-	binPath, err := tf.FindBinary(*bin, execLookPath)
-	if err != nil {
-		return err
-	}
-	tmp, err := os.MkdirTemp("", "runner-plan-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(tmp)
-	var log io.Writer = io.Discard
-	if *verbose {
-		log = env.Stderr
-	}
-	v := map[string]string{}
-	for k, val := range e.Vars {
-		v[k] = val
-	}
-	for _, kv := range vars {
-		k, val, ok := strings.Cut(kv, "=")
-		if !ok {
-			return fmt.Errorf("--var %q: want NAME=VALUE", kv)
-		}
-		v[k] = val
-	}
-	if *sandboxed {
-		return planSandboxed(ctx, env, sandboxPlan{repo: *repo, tmp: tmp, bin: binPath, env: e, vars: v, log: log, asJSON: *asJSON, detailed: *detailed})
-	}
-	cache := env.Getenv("TF_PLUGIN_CACHE_DIR")
-	ws, err := tf.New(tf.Options{Bin: binPath, Dir: filepath.Join(*repo, filepath.FromSlash(e.Dir)), Environment: e.Name, PluginCacheDir: cache, Log: log})
-	if err != nil {
-		return err
-	}
-	start := time.Now()
-	if err := ws.Init(ctx); err != nil {
-		return err
-	}
-	planFile := filepath.Join(tmp, e.Name+".tfplan")
-	if _, err := ws.Plan(ctx, planFile, v); err != nil {
-		return err
-	}
-	p, err := ws.Show(ctx, planFile)
-	if err != nil {
-		return err
-	}
-	sum := tf.Summarize(e.Name, p)
-	return printPlan(env, sum, *asJSON, *detailed, start)
-}
-
-// printPlan prints a plan's summary (text or JSON) and gives the detailed exit code.
-func printPlan(env Env, sum tf.Summary, asJSON, detailed bool, start time.Time) error {
-	if asJSON {
-		enc := json.NewEncoder(env.Stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(sum); err != nil {
-			return err
-		}
-	} else {
-		fmt.Fprint(env.Stdout, sum.Text())
-		fmt.Fprintf(env.Stderr, "planned %s in %s\n", sum.Environment, time.Since(start).Round(time.Millisecond))
-	}
-	if detailed && !sum.NoChanges {
-		return ExitError{Code: 2}
-	}
 	return nil
 }
 
@@ -265,58 +172,6 @@ func Unlock(ctx context.Context, env Env, args []string) error {
 		"repo", l.Repo, "env", l.Env, "run", l.RunID, "holder", l.Holder, "reason", *reason)
 	fmt.Fprintf(env.Stdout, "released %s/%s (held by run %d)\n", l.Repo, l.Env, l.RunID)
 	return nil
-}
-
-// sandboxPlan is one `runner plan --sandbox`.
-type sandboxPlan struct {
-	repo, tmp, bin   string
-	env              config.Environment
-	vars             map[string]string
-	log              io.Writer
-	asJSON, detailed bool
-}
-
-// planSandboxed plans a copy of the checkout exactly as the runner plans a pull request: in the
-// sandbox, with the runner's CLI configuration and explicit environment, and no AWS credentials.
-func planSandboxed(ctx context.Context, env Env, p sandboxPlan) error {
-	start := time.Now()
-	// The sandbox users reach the run through the temporary directory.
-	if err := os.Chmod(p.tmp, 0o711); err != nil {
-		return err
-	}
-	work := filepath.Join(p.tmp, "runs", "run-local")
-	src := filepath.Join(work, "src")
-	if err := copyCheckout(p.repo, src); err != nil {
-		return fmt.Errorf("copy the checkout: %w", err)
-	}
-	if err := os.MkdirAll(filepath.Join(work, "plans"), 0o750); err != nil {
-		return err
-	}
-	cache := env.Getenv("TF_PLUGIN_CACHE_DIR")
-	if cache == "" {
-		cache = filepath.Join(p.tmp, "plugin-cache")
-	}
-	cfg := config.Server{
-		DataDir: p.tmp, PluginCacheDir: cache, TerraformBin: p.bin, Sandbox: "auto",
-		TerraformCLIConfig: env.Getenv("TF_CLI_CONFIG_FILE"), AWSRegion: env.Getenv("AWS_REGION"),
-	}
-	if v := env.Getenv("RUNNER_SANDBOX"); v != "" {
-		cfg.Sandbox = v
-	}
-	logger := slog.New(slog.NewTextHandler(env.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	tfr, how, err := server.SandboxedTerraform(ctx, cfg, logger)
-	if err != nil {
-		return fmt.Errorf("--sandbox: %w", err)
-	}
-	fmt.Fprintf(env.Stderr, "planning %s as a pull request is planned: %s, no AWS credentials\n", p.env.Name, how)
-	res, err := tfr.Plan(ctx, pipeline.PlanRequest{
-		Env: p.env.Name, Dir: filepath.Join(src, filepath.FromSlash(p.env.Dir)), WorkTree: work, Phase: pipeline.PhasePlan,
-		PlanFile: filepath.Join(work, "plans", p.env.Name+".tfplan"), Vars: p.vars, Log: p.log,
-	})
-	if err != nil {
-		return err
-	}
-	return printPlan(env, res.Summary, p.asJSON, p.detailed, start)
 }
 
 // copyCheckout copies a checkout's files, without .git and Terraform's own directories, as the

@@ -34,7 +34,10 @@ type Server struct {
 	GitHubAppKeyFile     string
 	GitHubAPIURL         string
 
-	TerraformBin   string
+	TerraformBin string
+	// TerraformBins are other Terraform binaries (absolute paths) that projects pinning their version
+	// (terraform_version in .runner.yaml) may use, within the server policy's terraform_versions.
+	TerraformBins  []string
 	PluginCacheDir string
 	// TerraformCLIConfig is the operator's Terraform CLI configuration (trusted), the base of the one
 	// the runner gives Terraform; default: TF_CLI_CONFIG_FILE.
@@ -181,6 +184,8 @@ func LoadServer(args []string, getenv func(string) string) (Server, error) {
 	str(&s.GitHubAppKeyFile, "github-app-key", "GITHUB_APP_PRIVATE_KEY_FILE", "", "GitHub App private key (PEM file)")
 	str(&s.GitHubAPIURL, "github-api-url", "RUNNER_GITHUB_API_URL", "", "GitHub API base URL (GitHub Enterprise)")
 	str(&s.TerraformBin, "terraform", "RUNNER_TERRAFORM_BIN", "", "terraform or tofu binary (default: terraform, then tofu, on PATH)")
+	var tfBins string
+	str(&tfBins, "terraform-bins", "RUNNER_TERRAFORM_BINS", "", "comma-separated absolute paths of other Terraform versions, for projects that pin terraform_version")
 	str(&s.PluginCacheDir, "plugin-cache", "TF_PLUGIN_CACHE_DIR", "", "shared Terraform plugin cache (default: DATA_DIR/plugin-cache)")
 	str(&s.TerraformCLIConfig, "terraform-cli-config", "RUNNER_TERRAFORM_CLI_CONFIG", getenv("TF_CLI_CONFIG_FILE"), "the operator's Terraform CLI configuration, the base of the runner's own (default: TF_CLI_CONFIG_FILE)")
 	dur(&s.ReplayWindow, "replay-window", "RUNNER_REPLAY_WINDOW", 7*24*time.Hour, "how long the same delivery content under a new delivery id is a replay (no second run)")
@@ -248,6 +253,7 @@ func LoadServer(args []string, getenv func(string) string) (Server, error) {
 		}
 	}
 	s.AllowedRepos = splitList(allowed)
+	s.TerraformBins = splitList(tfBins)
 	s.SandboxReadOnly, s.SandboxReadWrite = splitList(sandboxRO), splitList(sandboxRW)
 	s.AllowedHosts = splitList(allowedHosts)
 	problems = append(problems, s.validate()...)
@@ -363,7 +369,7 @@ func (s Server) validate() []string {
 	for _, l := range []struct {
 		name  string
 		paths []string
-	}{{"RUNNER_SANDBOX_READ_ONLY", s.SandboxReadOnly}, {"RUNNER_SANDBOX_READ_WRITE", s.SandboxReadWrite}} {
+	}{{"RUNNER_SANDBOX_READ_ONLY", s.SandboxReadOnly}, {"RUNNER_SANDBOX_READ_WRITE", s.SandboxReadWrite}, {"RUNNER_TERRAFORM_BINS", s.TerraformBins}} {
 		for _, path := range l.paths {
 			if !filepath.IsAbs(path) {
 				p = append(p, fmt.Sprintf("%s entry %q: want an absolute path", l.name, path))

@@ -121,7 +121,7 @@ func (w *work) gate(ctx context.Context, env config.Environment, planOut map[str
 // samePlan checks, before an approved plan is applied, that the saved plan is the file that was shown and
 // that the environment has not been deployed since it was made.
 func (w *work) samePlan(ctx context.Context, env string, a store.Approval) error {
-	sum, err := fileSHA256(w.planFile(env))
+	sum, err := w.planDigest(env)
 	if err != nil {
 		return fmt.Errorf("the approved plan of %s cannot be read (%v)", env, err)
 	}

@@ -3,11 +3,8 @@ package pipeline
 import (
 	"context"
 	"fmt"
-	"path"
-	"strings"
 
 	"github.com/gitops-runner/runner/internal/store"
-	"github.com/gitops-runner/runner/internal/tf"
 )
 
 // Check run button identifiers (GitHub allows 20 characters).
@@ -27,7 +24,7 @@ func (w *work) planCheck(ctx context.Context, name, env, state, desc string, res
 	case "success":
 		run.Status, run.Conclusion = "completed", "success"
 		if result != nil {
-			run.Summary = w.note(env) + w.redactor.String(result.Summary.Markdown())
+			run.Summary = w.note(env) + w.redactor.String(result.Markdown())
 			run.Text = "```\n" + fence(w.redactor.String(result.Text)) + "\n```\n"
 		}
 	case "error":
@@ -35,39 +32,27 @@ func (w *work) planCheck(ctx context.Context, name, env, state, desc string, res
 		run.Status, run.Conclusion = "completed", "neutral"
 	default:
 		run.Status, run.Conclusion = "completed", "failure"
+		if result != nil && len(result.Projects) > 0 {
+			run.Summary = w.note(env) + w.redactor.String(result.Markdown())
+		}
 		if failure != nil {
 			text := w.redactor.String(failure.Error())
 			run.Text = "```\n" + fence(text) + "\n```\n"
-			run.Annotations = w.annotations(env, text)
+			run.Annotations = w.failureAnnotations(env, text, failure)
 		}
 	}
 	w.upsertCheck(ctx, run)
 }
 
-// annotations places Terraform's diagnostics at their file and line in the repository.
+// annotations places Terraform's diagnostics of env's plan at their file and line in the repository.
 func (w *work) annotations(env, text string) []Annotation {
 	dir := ""
 	if w.cfg != nil {
-		if e, ok := w.cfg.Environment(env); ok {
-			dir = e.Dir
+		if e, ok := w.cfg.Environment(env); ok && len(e.Projects) == 1 {
+			dir = e.Projects[0].Dir
 		}
 	}
-	var out []Annotation
-	for _, d := range tf.ParseDiagnostics(text) {
-		if d.File == "" || d.Line <= 0 {
-			continue
-		}
-		p := path.Clean(path.Join(dir, d.File))
-		if strings.HasPrefix(p, "../") || path.IsAbs(p) {
-			continue // outside the repository
-		}
-		level := "failure"
-		if d.Severity == "warning" {
-			level = "warning"
-		}
-		out = append(out, Annotation{Path: p, StartLine: d.Line, EndLine: d.Line, Level: level, Title: d.Summary, Message: cmpOr(d.Detail, d.Summary)})
-	}
-	return out
+	return annotationsIn(dir, text)
 }
 
 // approvalCheck shows an environment's approval on the deploy commit's check run: buttons while it waits,

@@ -24,6 +24,9 @@ type target struct {
 	changed []string // base..sha
 	apps    []string // apps changed for this environment
 	reason  []string
+	// projects are the environment's projects to plan and apply: those the change affects, and those
+	// taking a changed app's version.
+	projects []string
 }
 
 // deploy handles a push: for every environment that deploys from the pushed
@@ -167,8 +170,15 @@ func (w *work) target(ctx context.Context, env config.Environment) (*target, err
 	if !contains(res.Environments, env.Name) && len(res.Apps) == 0 {
 		return nil, nil
 	}
-	t := &target{env: env, base: base, changed: changed, apps: res.Apps, reason: []string{reason}}
+	t := &target{env: env, base: base, changed: changed, apps: res.Apps, reason: []string{reason}, projects: res.Projects[env.Name]}
 	t.reason = append(t.reason, res.Reasons[env.Name]...)
+	if len(res.Apps) > 0 {
+		for _, p := range w.appProjects(env) {
+			if !contains(t.projects, p) {
+				t.projects = append(t.projects, p)
+			}
+		}
+	}
 	return t, nil
 }
 
@@ -382,7 +392,7 @@ func (w *work) deployLocked(ctx context.Context, t target, images map[string]str
 		replan := !applied && (attempt > 0 || !w.approvedPlanKept(ctx, env.Name))
 		planOut, err = w.runStage(ctx, planKey, replan, func(ctx context.Context, log io.Writer) (string, map[string]string, error) {
 			fmt.Fprintf(log, "deploying %s: %s\n", env.Name, strings.Join(t.reason, "; "))
-			r, err := w.plan(ctx, env, vars, log)
+			r, err := w.planEnv(ctx, env, t.projects, vars, log)
 			if err != nil {
 				return "", nil, err
 			}
@@ -447,16 +457,13 @@ func (w *work) deployLocked(ctx context.Context, t target, images map[string]str
 		}
 		if sum := planOut["plan_sha256"]; sum != "" {
 			// Only the plan that was made (and shown, and approved where that is needed) is applied.
-			got, err := fileSHA256(w.planFile(env.Name))
+			got, err := w.planDigest(env.Name)
 			if err != nil || got != sum {
 				return "", nil, fmt.Errorf("the saved plan of %s changed after it was made (sha256 %s, want %s): not applied", env.Name, short(got), short(sum))
 			}
 			fmt.Fprintf(log, "saved plan sha256:%s verified\n", sum)
 		}
-		outs, err := w.e.deps.Terraform.Apply(ctx, ApplyRequest{
-			Env: env.Name, Dir: filepath.Join(w.src, filepath.FromSlash(env.Dir)), WorkTree: w.dir, Phase: PhaseApply, Environ: g.Env,
-			PlanFile: w.planFile(env.Name), Log: log, Init: !w.wasPlanned(env.Name),
-		})
+		outs, err := w.applyEnv(ctx, env, g.Env, !w.wasPlanned(env.Name), log)
 		if err != nil {
 			return "", nil, err
 		}
@@ -514,13 +521,13 @@ func (w *work) artifactsBucket(ctx context.Context, env config.Environment, log 
 	if w.e.deps.Terraform == nil {
 		return "", errors.New("no Terraform runner configured to read the artifacts_bucket output")
 	}
-	fmt.Fprintf(log, "reading the artifacts_bucket output of %s\n", env.Dir)
+	fmt.Fprintf(log, "reading the artifacts_bucket output of %s\n", env.Name)
 	g, err := w.grant(ctx, env.Name)
 	if err != nil {
 		return "", err
 	}
-	outs, err := w.e.deps.Terraform.Outputs(ctx, ApplyRequest{Env: env.Name, Dir: filepath.Join(w.src, filepath.FromSlash(env.Dir)), WorkTree: w.dir, Phase: PhaseApply, Environ: g.Env, Log: log})
-	if err != nil {
+	outs, err := w.outputsEnv(ctx, env, g.Env, log)
+	if err != nil && outs["artifacts_bucket"] == "" {
 		return "", fmt.Errorf("read outputs of %s: %w", env.Name, err)
 	}
 	if outs["artifacts_bucket"] == "" {
@@ -617,4 +624,20 @@ func (w *work) skipRest(ctx context.Context, env, why string) {
 			w.skipStage(ctx, store.StageKey{Env: env, Name: st.Name}, why)
 		}
 	}
+}
+
+// appProjects are the projects of env that take an app's version (declare backend_image or
+// frontend_version); all of them when none does, so an app change still deploys the environment.
+func (w *work) appProjects(env config.Environment) []string {
+	var out []string
+	for _, p := range env.Projects {
+		declared, err := declaredVars(filepath.Join(w.src, filepath.FromSlash(p.Dir)))
+		if err != nil || declared["backend_image"] || declared["frontend_version"] {
+			out = append(out, p.Name)
+		}
+	}
+	if len(out) == 0 {
+		return env.ProjectNames()
+	}
+	return out
 }

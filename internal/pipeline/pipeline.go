@@ -63,9 +63,20 @@ const (
 	PhaseApply = "apply" // a deploy's plan, apply and outputs: merged code, apply credentials
 )
 
-// PlanRequest asks for a saved plan of one environment folder.
+// Root is what Terraform needs to know of a project beyond its folder.
+type Root struct {
+	// Project names the project: its own Terraform data directory, and <project>.backend.hcl.
+	Project          string
+	Workspace        string   // "" or "default": Terraform's default workspace
+	VarFiles         []string // -var-file, relative to the folder
+	BackendConfig    []string // -backend-config: files relative to the folder, or key=value
+	TerraformVersion string   // the exact version the project needs; "" for the runner's default
+}
+
+// PlanRequest asks for a saved plan of one project folder.
 type PlanRequest struct {
 	Env      string
+	Root     Root
 	Dir      string // absolute path of the environment's Terraform root
 	WorkTree string // the run's directory (checkout and saved plans): all Terraform may write
 	Phase    string // PhasePlan or PhaseApply
@@ -81,11 +92,14 @@ type PlanResult struct {
 	Text    string // the plan as Terraform prints it, without colour
 	// Fingerprint is each resource change reduced to what review compares (applied == reviewed).
 	Fingerprint []tf.ResourceFingerprint
+	// Projects are the parts of an environment of several projects, in its order (nil for one).
+	Projects []ProjectResult
 }
 
 // ApplyRequest applies a saved plan (or, for Outputs, reads the current outputs).
 type ApplyRequest struct {
 	Env      string
+	Root     Root
 	Dir      string
 	WorkTree string
 	Phase    string

@@ -12,6 +12,7 @@ import (
 
 	"github.com/hashicorp/terraform-config-inspect/tfconfig"
 
+	"github.com/gitops-runner/runner/internal/changes"
 	"github.com/gitops-runner/runner/internal/config"
 	"github.com/gitops-runner/runner/internal/event"
 	"github.com/gitops-runner/runner/internal/store"
@@ -30,10 +31,16 @@ func (w *work) planPR(ctx context.Context) (string, string) {
 	if err != nil {
 		return store.StatusFailed, fmt.Sprintf("changed files: %v", err)
 	}
-	res, err := w.affected(changed)
+	named := map[string]bool{}
+	for _, e := range ev.Envs {
+		named[e] = true
+	}
+	res, err := changes.AffectedWith(w.src, w.cfg, changed, changes.Options{AllProjects: named})
 	if err != nil {
+		w.planComment(ctx, detectionKey, "### Change detection failed\n\n```\n"+fence(w.redactor.String(err.Error()))+"\n```\n", "")
 		return store.StatusFailed, fmt.Sprintf("change detection: %v", err)
 	}
+	w.detectionNotes(ctx, res)
 	if len(ev.Envs) > 0 {
 		// A plan command named its environments: those are planned, affected or not.
 		var unknown []string
@@ -83,6 +90,14 @@ func (w *work) planPR(ctx context.Context) (string, string) {
 	// not change while plans run in parallel. A failure shows in that environment's plan.
 	for _, name := range res.Environments {
 		_, _ = w.grant(ctx, name)
+		if env, ok := w.cfg.Environment(name); ok {
+			if err := w.preparePlanDir(env); err != nil {
+				return store.StatusFailed, err.Error()
+			}
+		}
+	}
+	if err := os.MkdirAll(filepath.Join(w.dir, "plans"), 0o750); err != nil {
+		return store.StatusFailed, fmt.Sprintf("plan dir: %v", err)
 	}
 	sem := make(chan struct{}, w.e.opts.PlanParallelism)
 	var (
@@ -105,7 +120,7 @@ func (w *work) planPR(ctx context.Context) (string, string) {
 				return
 			}
 			defer func() { <-sem }()
-			if err := w.planOnePR(ctx, env); err != nil {
+			if err := w.planOnePR(ctx, env, res.Projects[env.Name]); err != nil {
 				mu.Lock()
 				if !errors.As(err, &waiting) {
 					failures = append(failures, env.Name)
@@ -130,7 +145,7 @@ func (w *work) planPR(ctx context.Context) (string, string) {
 	return store.StatusSucceeded, ""
 }
 
-func (w *work) planOnePR(ctx context.Context, env config.Environment) error {
+func (w *work) planOnePR(ctx context.Context, env config.Environment, projects []string) error {
 	key := store.StageKey{Env: env.Name, Name: StagePlan}
 	if st, ok := w.stage(key); ok && st.Status == store.StageSucceeded {
 		// Planned in an earlier attempt (before the run waited for another
@@ -153,19 +168,27 @@ func (w *work) planOnePR(ctx context.Context, env config.Environment) error {
 	w.prStatus(ctx, env.Name, "pending", "planning")
 	var result PlanResult
 	_, err = w.runStage(lctx, key, false, func(ctx context.Context, log io.Writer) (string, map[string]string, error) {
-		r, err := w.plan(ctx, env, w.lastDeployedVars(ctx, env), log)
+		r, err := w.planEnv(ctx, env, projects, w.lastDeployedVars(ctx, env), log)
+		result = r
 		if err != nil {
 			return "", nil, err
 		}
-		result = r
 		out := map[string]string{"summary": summaryLine(r.Summary)}
 		w.planOutputs(ctx, env.Name, r, out, log)
 		return summaryLine(r.Summary), out, nil
 	})
+	var partial *ProjectsFailed
 	if err != nil {
 		if ctx.Err() == nil {
-			w.planOutcome(ctx, env.Name, "failure", "plan failed: "+firstLine(w.redactor.String(err.Error())), nil, err)
-			w.planComment(ctx, env.Name, "### Plan failed\n\n```\n"+w.redactor.String(err.Error())+"\n```\n", "")
+			if errors.As(err, &partial) && len(result.Projects) > 0 {
+				// Each project has its section; the ones that failed say why, the others show their plans.
+				w.planOutcome(ctx, env.Name, "failure", "plan failed for "+strings.Join(partial.Names, ", "), &result, err)
+				w.projectOutcomes(ctx, env, result)
+				w.planComment(ctx, env.Name, w.note(env.Name)+w.redactor.String(result.Markdown()), w.redactor.String(result.Text))
+			} else {
+				w.planOutcome(ctx, env.Name, "failure", "plan failed: "+firstLine(w.redactor.String(err.Error())), nil, err)
+				w.planComment(ctx, env.Name, "### Plan failed\n\n```\n"+w.redactor.String(err.Error())+"\n```\n", "")
+			}
 		}
 		return err
 	}
@@ -178,25 +201,34 @@ func (w *work) planOnePR(ctx context.Context, env config.Environment) error {
 	if newer := w.supersededBy(ctx); newer != "" {
 		w.log.Info("plan superseded by a newer head; comment left alone", "env", env.Name, "newer", short(newer))
 	} else {
-		w.planComment(ctx, env.Name, w.note(env.Name)+w.redactor.String(result.Summary.Markdown()), w.redactor.String(result.Text))
+		w.planComment(ctx, env.Name, w.note(env.Name)+w.redactor.String(result.Markdown()), w.redactor.String(result.Text))
 	}
 	w.planOutcome(ctx, env.Name, "success", summaryLine(result.Summary), &result, nil)
+	w.projectOutcomes(ctx, env, result)
 	return nil
 }
 
-// plan runs terraform init + plan + show for one environment of the work tree.
-func (w *work) plan(ctx context.Context, env config.Environment, vars map[string]string, log io.Writer) (PlanResult, error) {
+// plan runs terraform init + plan + show for one project of the work tree.
+func (w *work) plan(ctx context.Context, env config.Environment, p config.Project, vars map[string]string, log io.Writer) (PlanResult, error) {
 	if w.e.deps.Terraform == nil {
 		return PlanResult{}, errors.New("no Terraform runner configured")
 	}
-	dir := filepath.Join(w.src, filepath.FromSlash(env.Dir))
-	plans := filepath.Join(w.dir, "plans")
-	if err := os.MkdirAll(plans, 0o750); err != nil {
+	if p.TerraformVersion != "" {
+		if err := w.policyFor().CheckTerraform(p.TerraformVersion); err != nil {
+			return PlanResult{}, fmt.Errorf("project %s: %w", p.Name, err)
+		}
+	}
+	dir := filepath.Join(w.src, filepath.FromSlash(p.Dir))
+	planFile := w.projectPlanFile(env, p)
+	if err := os.MkdirAll(filepath.Dir(planFile), 0o750); err != nil {
 		return PlanResult{}, fmt.Errorf("plan dir: %w", err)
 	}
 	declared, err := declaredVars(dir)
 	if err != nil {
-		return PlanResult{}, err
+		// Terraform itself says what is wrong, with the file and line; inputs cannot be matched
+		// to variables meanwhile, so none is passed.
+		fmt.Fprintf(log, "note: the configuration of %s does not parse; Terraform will say where\n", p.Dir)
+		declared = map[string]bool{}
 	}
 	g, err := w.grant(ctx, env.Name)
 	if err != nil {
@@ -206,7 +238,7 @@ func (w *work) plan(ctx context.Context, env config.Environment, vars map[string
 		fmt.Fprintf(log, "note: %s\n", g.Note)
 	}
 	use := map[string]string{}
-	for k, v := range env.Vars {
+	for k, v := range p.Vars {
 		use[k] = v
 	}
 	for k, v := range w.phaseVars(env.Name) {
@@ -219,12 +251,12 @@ func (w *work) plan(ctx context.Context, env config.Environment, vars map[string
 	}
 	for k := range use {
 		if !declared[k] {
-			fmt.Fprintf(log, "note: %s is not a variable of %s; not passed\n", k, env.Dir)
+			fmt.Fprintf(log, "note: %s is not a variable of %s; not passed\n", k, p.Dir)
 			delete(use, k)
 		}
 	}
 	return w.e.deps.Terraform.Plan(ctx, PlanRequest{
-		Env: env.Name, Dir: dir, WorkTree: w.dir, Phase: w.phase(), PlanFile: filepath.Join(plans, env.Name+".tfplan"), Vars: use,
+		Env: env.Name, Root: rootOf(env, p), Dir: dir, WorkTree: w.dir, Phase: w.phase(), PlanFile: planFile, Vars: use,
 		Environ: g.Env, Log: log,
 	})
 }

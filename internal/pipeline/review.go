@@ -15,7 +15,7 @@ import (
 // applied), its fingerprint (what review compares), and, for a deploy, how it compares with the plan
 // reviewed on the merged pull request.
 func (w *work) planOutputs(ctx context.Context, env string, r PlanResult, out map[string]string, log io.Writer) {
-	if sum, err := fileSHA256(w.planFile(env)); err == nil {
+	if sum, err := w.planDigest(env); err == nil {
 		out["plan_sha256"] = sum
 		fmt.Fprintf(log, "saved plan sha256:%s\n", sum)
 	}

@@ -145,6 +145,13 @@ func (w *work) checkout(ctx context.Context) error {
 		} else if n > 0 {
 			fmt.Fprintf(log, "removed %d .terraform director(ies) committed to the repository: Terraform makes its own\n", n)
 		}
+		if removed, err := removeEscapingLinks(w.src); err != nil {
+			return "", nil, fmt.Errorf("clean the checkout: %w", err)
+		} else {
+			for _, l := range removed {
+				fmt.Fprintf(log, "removed the symlink %s: it leads outside the repository\n", l)
+			}
+		}
 		var cfg *config.Repo
 		if ev.Kind == event.KindDeploy || ev.Kind == event.KindRollback {
 			// Which branch deploys what, and what it needs, is never the pushed commit's to say.
@@ -169,7 +176,8 @@ func (w *work) checkout(ctx context.Context) error {
 			// The default branch's file is reviewed; what it asks beyond the policy is left out.
 			fmt.Fprintf(log, "warning: %v\n", err)
 		}
-		if v := w.e.opts.TerraformVersion; v != "" {
+		if v := w.e.opts.TerraformVersion; v != "" && usesDefaultTerraform(eff.Repo) {
+			// Projects pinning terraform_version are checked when they are planned.
 			if err := w.policyFor().CheckTerraform(v); err != nil {
 				return "", nil, err
 			}
@@ -222,4 +230,48 @@ func removeTerraformDirs(root string) (int, error) {
 		return nil
 	})
 	return n, err
+}
+
+// usesDefaultTerraform reports whether a project of cfg runs the runner's default Terraform (pins none).
+func usesDefaultTerraform(cfg *config.Repo) bool {
+	for _, p := range cfg.Projects() {
+		if p.TerraformVersion == "" {
+			return true
+		}
+	}
+	return false
+}
+
+// removeEscapingLinks deletes the symlinks of a checkout that lead outside it (to /proc/self/environ, the
+// runner's data directory ...): the runner itself reads the checkout's Terraform files (change
+// detection, variables), and its parsers' errors are shown on the pull request. It returns the links
+// removed, relative to root.
+func removeEscapingLinks(root string) ([]string, error) {
+	real, err := filepath.EvalSymlinks(root)
+	if err != nil {
+		return nil, err
+	}
+	var removed []string
+	err = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.Type()&fs.ModeSymlink == 0 {
+			return nil
+		}
+		target, err := filepath.EvalSymlinks(p)
+		if err != nil {
+			return nil // dangling or looping: it reads nothing
+		}
+		if rel, err := filepath.Rel(real, target); err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+			return nil
+		}
+		if err := os.Remove(p); err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, p)
+		removed = append(removed, filepath.ToSlash(rel))
+		return nil
+	})
+	return removed, err
 }

@@ -198,7 +198,41 @@ func (a *applier) environment(i int) (Environment, Environment) {
 			env.Plan.Vars[k], env.Apply.Vars[k] = v, v
 		}
 	}
+	env.Projects = a.projects(env, refusedVars)
 	return env, req
+}
+
+// projects applies the vars rule to each project's own -var inputs (which hold the environment's too):
+// where the file may not set vars none is kept, and a var the server sets is always the server's.
+func (a *applier) projects(env Environment, refusedVars bool) []config.Project {
+	out := make([]config.Project, len(a.ce.Projects))
+	for i, p := range a.ce.Projects {
+		p.Vars = nil
+		for _, k := range sortedKeys(a.ce.Projects[i].Vars) {
+			v := a.ce.Projects[i].Vars[k]
+			pv, inPlan := env.Plan.Vars[k]
+			av, inApply := env.Apply.Vars[k]
+			switch {
+			case (inPlan && pv != v) || (inApply && av != v):
+				if _, fromEnv := a.ce.Vars[k]; !fromEnv {
+					a.refuse("vars", "project %s: vars.%s is set by the server policy", p.Name, k)
+				}
+			case inPlan && inApply: // the server's value
+			case !a.rp.overridable("vars"):
+				if !refusedVars {
+					a.notAllowed("vars")
+					refusedVars = true
+				}
+			default:
+				if p.Vars == nil {
+					p.Vars = map[string]string{}
+				}
+				p.Vars[k] = v
+			}
+		}
+		out[i] = p
+	}
+	return out
 }
 
 func cloneRole(r *Role) *Role {

@@ -134,7 +134,8 @@ func TestApplyCombinesServerAndRepository(t *testing.T) {
 	prod, _ := eff.Environment("prod")
 	want := Environment{
 		Environment: config.Environment{Name: "prod", Dir: "environments/prod", Order: 2, Branch: "main", RequireApproval: true,
-			APIURL: "/api", Refresh: config.DefaultRefresh()},
+			APIURL: "/api", Refresh: config.DefaultRefresh(), Workflow: config.DefaultWorkflow,
+			Projects: []config.Project{{Name: "prod", Env: "prod", Dir: "environments/prod", Workspace: "default", Workflow: "default"}}},
 		Approvers: Approvers{Teams: []string{"acme/sre"}},
 		PlanRole:  &Role{ARN: "arn:aws:iam::111111111111:role/plan"},
 		ApplyRole: &Role{ARN: "arn:aws:iam::222222222222:role/apply", SessionDuration: 2 * time.Hour},
@@ -201,5 +202,31 @@ func TestDeployedFrom(t *testing.T) {
 	}
 	if !reflect.DeepEqual(names, []string{"dev", "prod"}) || len(eff.DeployedFrom("feature")) != 0 || eff.DeployedFrom("develop")[0].Name != "qa" {
 		t.Errorf("DeployedFrom(main) = %v", names)
+	}
+}
+
+// A project's own vars obey the same rule as the environment's: without "vars" in allowed_overrides none
+// reaches Terraform, and a var the server sets is the server's.
+func TestApplyProjectVars(t *testing.T) {
+	repo := parseRepo(t, `environments:
+  - name: prod
+    vars: {size: "9"}
+    projects:
+      - {name: net, dir: net, vars: {cidr: "10.0.0.0/8"}}
+`)
+	rp := mustParse(t, "repos:\n  - match: [acme/*]\n    allowed_overrides: []\n").For("acme/app")
+	eff, err := rp.Apply(repo)
+	if err == nil || !strings.Contains(err.Error(), "vars cannot be set") {
+		t.Fatalf("err = %v", err)
+	}
+	prod, _ := eff.Environment("prod")
+	if len(prod.Projects) != 1 || prod.Projects[0].Vars != nil || prod.Plan.Vars["size"] != "" {
+		t.Errorf("refused vars kept: %+v %+v", prod.Projects, prod.Plan.Vars)
+	}
+	rp = mustParse(t, strictPolicy).For("acme/app") // allows vars; sets size itself
+	eff, _ = rp.Apply(repo)
+	prod, _ = eff.Environment("prod")
+	if got := prod.Projects[0].Vars; len(got) != 1 || got["cidr"] != "10.0.0.0/8" {
+		t.Errorf("project vars = %v, want cidr only (size is the server's)", got)
 	}
 }

@@ -38,6 +38,7 @@ type rawEntry struct {
 	Environments      []rawEnv           `yaml:"environments"`
 	Commands          map[string]rawRule `yaml:"commands"`
 	DistinctApprover  *bool              `yaml:"distinct_approver"`
+	AllowRunSteps     *bool              `yaml:"allow_run_steps"`
 	ApprovalTimeout   string             `yaml:"approval_timeout"`
 }
 
@@ -184,6 +185,9 @@ func (v *validator) entry(i int, raw *rawEntry) entry {
 		}
 	}
 	e.rp.commands = v.commands(raw.Commands, label, at)
+	if raw.AllowRunSteps != nil {
+		e.rp.AllowRunSteps = *raw.AllowRunSteps
+	}
 	if raw.DistinctApprover != nil {
 		e.rp.DistinctApprover = *raw.DistinctApprover
 	}

@@ -38,6 +38,9 @@ type RepoPolicy struct {
 	DraftPRs          bool   // plan draft pull requests
 	Plan              Rule   // whom a pull request's author must be to have it planned
 	TerraformVersions string // allowed Terraform versions, as written; "" allows any
+	// AllowRunSteps lets the repository's workflows run commands of their own (run steps), in the sandbox
+	// with the phase's credentials. Off by default: tflint and policy steps need no permission.
+	AllowRunSteps bool
 	// DistinctApprover forbids the author of a change (the pull request's author, or the pusher) to approve it.
 	DistinctApprover bool
 	// ApprovalTimeout is how long a deploy waits for approval; 0: the runner's default (RUNNER_APPROVAL_TIMEOUT).

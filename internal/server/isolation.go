@@ -91,8 +91,25 @@ func setupIsolation(ctx context.Context, cfg config.Server, log *slog.Logger) (*
 }
 
 // terraform returns the options of the runner's Terraform under this isolation.
-func (i *isolation) terraform(cfg config.Server) (TerraformOptions, error) {
-	o := TerraformOptions{Bin: cfg.TerraformBin, Timeout: cfg.StageTimeout, BaseEnv: i.baseEnv, PluginCache: cfg.PluginCacheDir}
+func (i *isolation) terraform(ctx context.Context, cfg config.Server, log *slog.Logger) (TerraformOptions, error) {
+	o := TerraformOptions{Bin: cfg.TerraformBin, Timeout: cfg.StageTimeout, BaseEnv: i.baseEnv, PluginCache: cfg.PluginCacheDir,
+		Version: terraformVersion(ctx, cfg, log)}
+	for _, b := range cfg.TerraformBins {
+		v, err := tf.BinaryVersion(ctx, b)
+		if err != nil {
+			log.Warn("RUNNER_TERRAFORM_BINS: not a Terraform binary; left out", "bin", b, "err", err)
+			continue
+		}
+		if i.sandbox.Isolated() {
+			if b, err = i.sandbox.Expose(b); err != nil {
+				return o, err
+			}
+		}
+		if o.Versions == nil {
+			o.Versions = map[string]string{}
+		}
+		o.Versions[v] = b
+	}
 	if !i.sandbox.Isolated() {
 		return o, nil
 	}
@@ -166,7 +183,7 @@ func SandboxedTerraform(ctx context.Context, cfg config.Server, log *slog.Logger
 	if !iso.sandbox.Isolated() {
 		return nil, "", fmt.Errorf("Terraform cannot run isolated here: %s", iso.sandbox.Reason())
 	}
-	o, err := iso.terraform(cfg)
+	o, err := iso.terraform(ctx, cfg, log)
 	if err != nil {
 		return nil, "", err
 	}

@@ -102,7 +102,7 @@ func New(ctx context.Context, cfg config.Server, log *slog.Logger, c Collaborato
 		return nil, err
 	}
 	if c.Terraform == nil {
-		tfr, err := iso.terraform(cfg)
+		tfr, err := iso.terraform(ctx, cfg, log)
 		if err == nil {
 			c.Terraform, err = NewTerraform(tfr)
 		}

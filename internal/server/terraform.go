@@ -1,6 +1,7 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -8,6 +9,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -21,6 +23,8 @@ import (
 // workspace is never shared between goroutines).
 type terraformRunner struct {
 	bin         string
+	version     string            // bin's version, when known
+	versions    map[string]string // other versions projects may pin -> binary
 	pluginCache string
 	env         map[string]string
 	timeout     time.Duration
@@ -39,6 +43,10 @@ type TerraformOptions struct {
 	// gets besides the sandbox's own variables and each request's credentials.
 	Sandbox tf.Sandbox
 	BaseEnv map[string]string
+	// Version is Bin's version ("" when unknown); Versions are other binaries by version, for projects
+	// that pin terraform_version.
+	Version  string
+	Versions map[string]string
 }
 
 // NewTerraform finds the binary (explicit, else terraform, else tofu on PATH).
@@ -47,14 +55,41 @@ func NewTerraform(o TerraformOptions) (pipeline.Terraform, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &terraformRunner{bin: bin, pluginCache: o.PluginCache, timeout: o.Timeout, sandbox: o.Sandbox, baseEnv: o.BaseEnv}, nil
+	return &terraformRunner{bin: bin, version: o.Version, versions: o.Versions, pluginCache: o.PluginCache, timeout: o.Timeout,
+		sandbox: o.Sandbox, baseEnv: o.BaseEnv}, nil
 }
 
-func (t *terraformRunner) workspace(env, dir, workTree string, environ map[string]string, log io.Writer) (*tf.Workspace, error) {
-	opts := tf.Options{
-		Bin: t.bin, Dir: dir, Environment: env, PluginCacheDir: t.pluginCache, Env: t.env,
-		Log: log, CommandTimeout: t.timeout,
+// binFor is the binary of the Terraform version a project pins ("" for the default).
+func (t *terraformRunner) binFor(project, want string) (string, error) {
+	if want == "" || want == t.version {
+		return t.bin, nil
 	}
+	if b, ok := t.versions[want]; ok {
+		return b, nil
+	}
+	have := []string{}
+	if t.version != "" {
+		have = append(have, t.version)
+	}
+	for v := range t.versions {
+		have = append(have, v)
+	}
+	sort.Strings(have)
+	return "", fmt.Errorf("project %s needs Terraform %s; this runner has %s (an operator adds versions with RUNNER_TERRAFORM_BINS)",
+		project, want, cmp.Or(strings.Join(have, ", "), "no other version"))
+}
+
+func (t *terraformRunner) workspace(env string, root pipeline.Root, dir, workTree string, environ map[string]string, log io.Writer) (*tf.Workspace, error) {
+	bin, err := t.binFor(cmp.Or(root.Project, env), root.TerraformVersion)
+	if err != nil {
+		return nil, err
+	}
+	opts := tf.Options{
+		Bin: bin, Dir: dir, Environment: cmp.Or(root.Project, env), PluginCacheDir: t.pluginCache, Env: t.env,
+		Log: log, CommandTimeout: t.timeout,
+		Workspace: root.Workspace, VarFiles: root.VarFiles, BackendConfig: root.BackendConfig,
+	}
+
 	if t.baseEnv != nil {
 		// Terraform's whole environment: the runner's explicit base and the phase's own (credentials).
 		opts.BaseEnv = maps.Clone(t.baseEnv)
@@ -77,7 +112,7 @@ func (t *terraformRunner) Plan(ctx context.Context, req pipeline.PlanRequest) (p
 	if err != nil {
 		return pipeline.PlanResult{}, err
 	}
-	ws, err := t.workspace(req.Env, req.Dir, req.WorkTree, req.Environ, capture)
+	ws, err := t.workspace(req.Env, req.Root, req.Dir, req.WorkTree, req.Environ, capture)
 	if err != nil {
 		return pipeline.PlanResult{}, err
 	}
@@ -156,7 +191,7 @@ func (t *terraformRunner) Apply(ctx context.Context, req pipeline.ApplyRequest) 
 	if _, err := os.Stat(planFile); err != nil {
 		return nil, fmt.Errorf("saved plan for %s: %w", req.Env, err)
 	}
-	ws, err := t.workspace(req.Env, req.Dir, req.WorkTree, req.Environ, req.Log)
+	ws, err := t.workspace(req.Env, req.Root, req.Dir, req.WorkTree, req.Environ, req.Log)
 	if err != nil {
 		return nil, err
 	}
@@ -176,7 +211,7 @@ func (t *terraformRunner) Apply(ctx context.Context, req pipeline.ApplyRequest) 
 
 // Outputs initialises the environment and reads its current outputs (no plan, no apply).
 func (t *terraformRunner) Outputs(ctx context.Context, req pipeline.ApplyRequest) (map[string]string, error) {
-	ws, err := t.workspace(req.Env, req.Dir, req.WorkTree, req.Environ, req.Log)
+	ws, err := t.workspace(req.Env, req.Root, req.Dir, req.WorkTree, req.Environ, req.Log)
 	if err != nil {
 		return nil, err
 	}

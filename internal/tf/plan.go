@@ -7,10 +7,14 @@ import (
 	"github.com/hashicorp/terraform-exec/tfexec"
 )
 
-// Plan runs `terraform plan -input=false -lock-timeout=... -out=out` with vars as -var k=v, and
+// Plan runs `terraform plan -input=false -lock-timeout=... -out=out` with Options.VarFiles as -var-file
+// and vars as -var k=v, and
 // reports whether the plan has changes (from -detailed-exitcode).
 func (w *Workspace) Plan(ctx context.Context, out string, vars map[string]string) (hasChanges bool, err error) {
 	opts := []tfexec.PlanOption{tfexec.Out(out), w.lockTimeout()}
+	for _, f := range w.opts.VarFiles {
+		opts = append(opts, tfexec.VarFile(f))
+	}
 	keys := make([]string, 0, len(vars))
 	for k := range vars {
 		keys = append(keys, k)

@@ -68,6 +68,14 @@ type Options struct {
 	// WorkTree is the directory tree sandboxed commands may write (the run's directory, holding the
 	// checkout and the saved plans). Required with Sandbox.
 	WorkTree string
+	// Workspace is the Terraform workspace Init selects, creating it when missing; "" and "default"
+	// keep Terraform's default.
+	Workspace string
+	// BackendConfig are extra -backend-config values for Init (after the backend.hcl files): files
+	// relative to Dir, or key=value pairs.
+	BackendConfig []string
+	// VarFiles are passed to Plan as -var-file, relative to Dir, before the -var inputs.
+	VarFiles []string
 }
 
 // Sandbox isolates each Terraform command (implemented by internal/sandbox).
@@ -154,8 +162,14 @@ func New(opts Options) (*Workspace, error) {
 	// Environments sharing one directory (told apart by <environment>.backend.hcl) each need their own
 	// data directory: in a shared .terraform the second init finds the first one's backend and fails,
 	// and inits running at once overwrite each other's. One named after its directory keeps .terraform.
-	if _, set := env["TF_DATA_DIR"]; !set && name != filepath.Base(filepath.Clean(opts.Dir)) {
-		env["TF_DATA_DIR"] = filepath.Join(".terraform", "env-"+name)
+	if _, set := env["TF_DATA_DIR"]; !set {
+		if name != filepath.Base(filepath.Clean(opts.Dir)) {
+			// Projects sharing a folder (workspaces) have different names: each gets its own.
+			env["TF_DATA_DIR"] = filepath.Join(".terraform", "env-"+dataDirName(name))
+		}
+	}
+	if opts.Workspace != "" && !validWorkspace(opts.Workspace) {
+		return nil, fmt.Errorf("terraform workspace %s: workspace name %q is not valid", name, opts.Workspace)
 	}
 	log := &stageLog{w: opts.Log}
 	return &Workspace{
@@ -301,4 +315,20 @@ func newCommandID() string {
 
 func (w *Workspace) lockTimeout() *tfexec.LockTimeoutOption {
 	return tfexec.LockTimeout(w.opts.LockTimeout.String())
+}
+
+// dataDirName makes a project name (which may hold '/') one path element.
+func dataDirName(name string) string { return strings.ReplaceAll(name, "/", "__") }
+
+// validWorkspace is Terraform's rule for workspace names, kept strict: they reach a command line.
+func validWorkspace(ws string) bool {
+	if ws == "" || len(ws) > 90 || strings.HasPrefix(ws, "-") {
+		return false
+	}
+	for _, r := range ws {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.') {
+			return false
+		}
+	}
+	return true
 }

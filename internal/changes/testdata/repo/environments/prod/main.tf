@@ -2,3 +2,7 @@
 module "platform" {
   source = "../../terraform/modules/platform"
 }
+
+resource "terraform_data" "policy" {
+  input = file("${path.module}/files/policy.json")
+}

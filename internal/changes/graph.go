@@ -1,0 +1,240 @@
+package changes
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/bmatcuk/doublestar/v4"
+	"github.com/hashicorp/terraform-config-inspect/tfconfig"
+)
+
+// graph loads each module folder, its reads and its links once per detection; folders are
+// repository-relative, slash-separated.
+type graph struct {
+	root    string
+	modules map[string]*module
+	read    map[[2]string]*readSet // (module dir, root dir) -> reads: relative paths resolve against the root
+	linked  map[string][]Link
+	isTF    map[string]bool
+}
+
+func newGraph(root string) *graph {
+	return &graph{root: root, modules: map[string]*module{}, read: map[[2]string]*readSet{},
+		linked: map[string][]Link{}, isTF: map[string]bool{}}
+}
+
+type call struct{ name, dir string }
+
+type module struct {
+	calls []call // local module calls, by target dir
+	err   error
+}
+
+// reached is a local module a project uses, with the calls it is reached through.
+type reached struct {
+	dir string
+	via []string // "module <name>", innermost first
+}
+
+// reachable lists the local modules called from dir, directly or transitively, breadth first (so each
+// is reported through its shortest call chain), guarding against cycles. Errors name the folder.
+func (g *graph) reachable(dir string) ([]reached, []error) {
+	var errs []error
+	seen := map[string]bool{dir: true}
+	var out []reached
+	var queue []reached
+	visit := func(from string, via []string) {
+		m := g.load(from)
+		if m.err != nil {
+			errs = append(errs, m.err)
+		}
+		for _, c := range m.calls {
+			if !seen[c.dir] {
+				seen[c.dir] = true
+				queue = append(queue, reached{dir: c.dir, via: append([]string{"module " + c.name}, via...)})
+			}
+		}
+	}
+	visit(dir, nil)
+	for len(queue) > 0 {
+		r := queue[0]
+		queue = queue[1:]
+		out = append(out, r)
+		visit(r.dir, r.via)
+	}
+	return out, errs
+}
+
+// reachableDirs lists the module folders reached from dir.
+func (g *graph) reachableDirs(dir string) []string {
+	rs, _ := g.reachable(dir)
+	out := make([]string, len(rs))
+	for i, r := range rs {
+		out[i] = r.dir
+	}
+	return out
+}
+
+func (g *graph) load(dir string) *module {
+	if m, ok := g.modules[dir]; ok {
+		return m
+	}
+	m := &module{}
+	g.modules[dir] = m
+	abs := filepath.Join(g.root, filepath.FromSlash(dir))
+	fi, err := os.Stat(abs)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		m.err = fmt.Errorf("%s: directory does not exist", dir)
+		return m
+	case err != nil:
+		m.err = fmt.Errorf("%s: %w", dir, err)
+		return m
+	case !fi.IsDir():
+		m.err = fmt.Errorf("%s: not a directory", dir)
+		return m
+	case !tfconfig.IsModuleDir(abs):
+		m.err = fmt.Errorf("%s: no Terraform files", dir)
+		return m
+	}
+	mod, diags := tfconfig.LoadModule(abs)
+	if diags.HasErrors() {
+		m.err = g.diagError(dir, diags)
+	}
+	seen := map[string]bool{}
+	var errs []error
+	if m.err != nil {
+		errs = append(errs, m.err)
+	}
+	for _, c := range mod.ModuleCalls {
+		if !isLocal(c.Source) {
+			continue // registry, git, http ... sources are versioned elsewhere
+		}
+		// Terraform reads backslashes in local sources as slashes on every platform.
+		target := path.Join(dir, strings.ReplaceAll(c.Source, `\`, "/"))
+		if target == ".." || strings.HasPrefix(target, "../") {
+			errs = append(errs, fmt.Errorf("%s: module %q: source %q is outside the repository", dir, c.Name, c.Source))
+			continue
+		}
+		if !seen[target] {
+			seen[target] = true
+			m.calls = append(m.calls, call{name: c.Name, dir: target})
+		}
+	}
+	sort.Slice(m.calls, func(i, j int) bool { return m.calls[i].dir < m.calls[j].dir })
+	m.err = errors.Join(errs...)
+	return m
+}
+
+// readSet is what one module folder reads, for one root.
+type readSet struct {
+	reads      []Read
+	unresolved []Unresolved
+	errs       []string
+}
+
+// readMatches reports whether a changed file is what the read reads.
+func readMatches(r Read, f string) bool {
+	if r.Glob {
+		ok, _ := doublestar.Match(r.Path, f)
+		return ok
+	}
+	return f == r.Path
+}
+
+func (g *graph) reads(dir, rootDir string) *readSet {
+	k := [2]string{dir, rootDir}
+	if rs, ok := g.read[k]; ok {
+		return rs
+	}
+	rs := &readSet{}
+	g.read[k] = rs
+	reads, unresolved, err := Reads(g.root, dir, rootDir)
+	rs.reads = reads
+	rs.unresolved = unresolved
+	if err != nil {
+		rs.errs = append(rs.errs, err.Error())
+	}
+	return rs
+}
+
+func (g *graph) links(dir string) []Link {
+	if l, ok := g.linked[dir]; ok {
+		return l
+	}
+	l, _ := Links(g.root, dir) // a folder that cannot be listed has no links to follow; load reports it
+	g.linked[dir] = l
+	return l
+}
+
+// isOtherModule reports whether file f, under dir, sits in a subfolder of dir that holds Terraform files
+// of its own (another module or root, judged on its own).
+func (g *graph) isOtherModule(f, dir string) bool {
+	for d := path.Dir(f); d != dir && d != "." && under(d, dir); d = path.Dir(d) {
+		if g.terraformDir(d) {
+			return true
+		}
+	}
+	return false
+}
+
+func (g *graph) terraformDir(d string) bool {
+	if v, ok := g.isTF[d]; ok {
+		return v
+	}
+	v := hasTerraformFiles(filepath.Join(g.root, filepath.FromSlash(d)))
+	g.isTF[d] = v
+	return v
+}
+
+func hasTerraformFiles(dir string) bool {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return false
+	}
+	for _, e := range entries {
+		n := e.Name()
+		if !e.IsDir() && (strings.HasSuffix(n, ".tf") || strings.HasSuffix(n, ".tf.json")) {
+			return true
+		}
+	}
+	return false
+}
+
+// isLocal is Terraform's rule: local module paths start with ./ or ../.
+func isLocal(source string) bool {
+	for _, p := range []string{"./", "../", ".\\", "..\\"} {
+		if strings.HasPrefix(source, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// diagError reports the first error diagnostic as "file:line: summary: detail", file relative to root.
+func (g *graph) diagError(dir string, diags tfconfig.Diagnostics) error {
+	for _, d := range diags {
+		if d.Severity != tfconfig.DiagError {
+			continue
+		}
+		msg := d.Summary
+		if d.Detail != "" {
+			msg += ": " + d.Detail
+		}
+		if d.Pos != nil && d.Pos.Filename != "" {
+			file := d.Pos.Filename
+			if rel, err := filepath.Rel(g.root, file); err == nil && !strings.HasPrefix(rel, "..") {
+				file = filepath.ToSlash(rel)
+			}
+			return fmt.Errorf("%s:%d: %s", file, d.Pos.Line, msg)
+		}
+		return fmt.Errorf("%s: %s", dir, msg)
+	}
+	return fmt.Errorf("%s: %v", dir, diags)
+}

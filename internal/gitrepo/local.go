@@ -1,0 +1,33 @@
+package gitrepo
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+
+	git "github.com/go-git/go-git/v5"
+)
+
+// OpenLocal opens a repository on disk (a working copy or a bare repository) for reading, as the CLI
+// reads the user's own checkout: commits, changed files and trees, never its working files.
+func OpenLocal(path string) (*Mirror, error) {
+	if _, err := git.PlainOpenWithOptions(path, &git.PlainOpenOptions{DetectDotGit: false}); err != nil {
+		return nil, fmt.Errorf("open the repository at %s: %w", path, err)
+	}
+	return &Mirror{url: path, path: path, log: slog.New(slog.NewTextHandler(io.Discard, nil))}, nil
+}
+
+// Resolve returns the full SHA of a revision (a SHA, a short SHA, a branch, a tag, HEAD~1 ...).
+func (m *Mirror) Resolve(rev string) (string, error) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	repo, err := m.open()
+	if err != nil {
+		return "", err
+	}
+	c, err := commitOf(repo, rev)
+	if err != nil {
+		return "", fmt.Errorf("resolve %q: %w", rev, err)
+	}
+	return c.Hash.String(), nil
+}
