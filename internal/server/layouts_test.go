@@ -231,3 +231,31 @@ func (h *harness) stageLog(run store.Run, env, name string) string {
 	}
 	return text.String()
 }
+
+// A merge deploys each environment's projects in dependency order, all under the environment's one lock
+// and one plan/apply stage, each applying its own saved plan.
+func TestLayoutsDeployInDependencyOrder(t *testing.T) {
+	h, st := layoutsHarness(t)
+	before, _ := h.repo.Head()
+	after := commitPush(t, h, "main", map[string]string{"live/prod/network/extra.tf": tfData("extra", `"deploy"`)})
+	run := h.waitRun(h.accept("push", h.pushPayload(before, after)), 4*time.Minute)
+	if run.Status != store.StatusSucceeded {
+		dumpRun(t, run)
+		t.Fatalf("deploy %s: %s", run.Status, run.Error)
+	}
+	if got := strings.Join(run.Environments, ","); got != "prod" {
+		t.Errorf("deployed %q, want prod (network's change)", got)
+	}
+	log := h.stageLog(run, "prod", "apply")
+	n, a := strings.Index(log, "[network] "), strings.Index(log, "[app] ")
+	if n < 0 || a >= 0 && a < n {
+		t.Errorf("apply order wrong or network not applied:\n%s", log)
+	}
+	if strings.Contains(log, "[top] ") || strings.Contains(log, "[app-ops] ") {
+		t.Errorf("applied projects the change does not affect:\n%s", log)
+	}
+	if !strings.Contains(log, "Apply complete! Resources: 2 added") {
+		t.Errorf("network's apply missing:\n%s", log)
+	}
+	_ = st
+}
