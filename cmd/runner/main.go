@@ -63,6 +63,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = cli.Rollback(ctx, env, args[1:])
 	case "demo":
 		err = cli.Demo(ctx, env, args[1:])
+	case "import":
+		err = cli.Import(ctx, env, args[1:])
 	case "help", "-h", "--help":
 		usage(stdout)
 		return 0
@@ -107,6 +109,9 @@ usage:
   runner rollback --repo OWNER/NAME --env NAME [--to SHA|previous] --reason TEXT [--as LOGIN]
                                          deploy an environment again at an earlier deployed commit
   runner demo                            run the whole story locally against stand-ins
+  runner import [--file atlantis.yaml] [--repo DIR]
+                                         print the .runner.yaml equivalent of an Atlantis repo config;
+                                         what it cannot map is listed on stderr with its line
 
 approve, reject and rollback ask a runner server: --server URL (RUNNER_SERVER_URL, default
 http://127.0.0.1:8080) with its API token (RUNNER_API_TOKEN, or --token), as the GitHub login
