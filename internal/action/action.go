@@ -16,6 +16,7 @@ const (
 	KindApprove  = "approve"
 	KindReject   = "reject"
 	KindRollback = "rollback"
+	KindOverride = "override" // let a pull request's policy check failures through
 	KindHelp     = "help"
 )
 

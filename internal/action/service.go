@@ -2,6 +2,7 @@ package action
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -22,6 +23,8 @@ type Store interface {
 	Succeeded(ctx context.Context, repo, env string, limit int) ([]store.Deployment, error)
 	ReleaseLock(ctx context.Context, repo, env, holder, reason string) (store.Lock, error)
 	Run(ctx context.Context, id int64, tailLines int) (store.Run, error)
+	ReviewedPlan(ctx context.Context, repo string, pr int, env string) (sha string, output map[string]string, ok bool, err error)
+	RecordOverride(ctx context.Context, o store.Override) (store.Override, error)
 }
 
 // Runs starts runs and wakes waiting ones (the queue).
@@ -118,6 +121,8 @@ func (s *Service) Do(ctx context.Context, req Request) (Result, error) {
 		res, err = s.decide(ctx, req)
 	case KindRollback:
 		res, err = s.rollback(ctx, req)
+	case KindOverride:
+		res, err = s.override(ctx, req)
 	default:
 		return Result{}, Invalidf("unknown request %q", req.Kind)
 	}
@@ -406,4 +411,51 @@ func cmpOr(a, b string) string {
 		return a
 	}
 	return b
+}
+
+// PolicyFailuresKey is the plan stage output holding the policy check failures of a plan (a JSON list of
+// "package.rule: message"), which an override lets through.
+const PolicyFailuresKey = "policy_failures"
+
+// override records that the policy check failures of the pull request's last plan of req.Env may go
+// through: a deploy of its merge applies despite exactly those failures.
+func (s *Service) override(ctx context.Context, req Request) (Result, error) {
+	if req.PR == 0 {
+		return Result{}, Invalidf("an override is asked on the pull request whose plan failed the policy checks")
+	}
+	if strings.TrimSpace(req.Reason) == "" {
+		return Result{}, Invalidf("an override needs a reason")
+	}
+	sha, out, ok, err := s.d.Store.ReviewedPlan(ctx, req.Repo, req.PR, req.Env)
+	if err != nil {
+		return Result{}, err
+	}
+	var failures []string
+	if ok && out[PolicyFailuresKey] != "" {
+		if err := json.Unmarshal([]byte(out[PolicyFailuresKey]), &failures); err != nil {
+			return Result{}, fmt.Errorf("override %s: read the policy failures: %w", req.Env, err)
+		}
+	}
+	if len(failures) == 0 {
+		return Result{}, Invalidf("the last plan of %s on #%d has no policy check failures to override", req.Env, req.PR)
+	}
+	by := req.Actor.Login
+	if by == "" {
+		by = req.Actor.SlackUser
+	}
+	o, err := s.d.Store.RecordOverride(ctx, store.Override{Repo: req.Repo, PR: req.PR, Env: req.Env, SHA: sha,
+		Failures: failures, By: by, Channel: req.Actor.Channel, Reason: req.Reason})
+	if err != nil {
+		return Result{}, err
+	}
+	msg := fmt.Sprintf("Recorded: %d policy check failure(s) of %s at %.12s may go through when #%d merges (override %d by %s). "+
+		"New failures would still stop the deploy.", len(failures), req.Env, sha, req.PR, o.ID, req.Actor.Describe())
+	// Plan the environment again, so that its status on the pull request says so.
+	plan := req
+	plan.Kind, plan.Envs, plan.Env = KindPlan, []string{req.Env}, ""
+	res, err := s.plan(ctx, plan)
+	if err != nil {
+		return Result{Message: msg}, nil
+	}
+	return Result{Message: msg + " " + res.Message, RunID: res.RunID}, nil
 }

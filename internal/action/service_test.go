@@ -243,3 +243,53 @@ func TestRollbackTargets(t *testing.T) {
 		t.Fatalf("writer rollback err = %v", err)
 	}
 }
+
+// planWithFailures records a successful plan of prod on pull request 7 whose policy checks failed.
+func (f *fixture) planWithFailures(t *testing.T, failures string) {
+	t.Helper()
+	ctx := context.Background()
+	rec, err := f.st.Accept(ctx, event.Event{DeliveryID: "p-" + failures, Name: "pull_request", Kind: event.KindPlan, Repo: "acme/platform",
+		PR: 7, SHA: "bbbbbbbbbb", Ref: "refs/pull/7/head", CloneURL: "https://example/acme/platform.git"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sts, err := f.st.EnsureStages(ctx, rec.Run, []store.StageKey{{Env: "prod", Name: "plan"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.st.StartStage(ctx, sts[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{"summary": "1 to add"}
+	if failures != "" {
+		out[action.PolicyFailuresKey] = failures
+	}
+	if err := f.st.FinishStage(ctx, sts[0].ID, store.StageSucceeded, "1 to add", out); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestOverrideRecordsThePlansPolicyFailures(t *testing.T) {
+	ctx := context.Background()
+	comment := func(login string) action.Actor { return action.Actor{Login: login, Channel: action.ChannelComment} }
+	f := newFixture(t)
+	req := action.Request{Kind: action.KindOverride, Repo: "acme/platform", PR: 7, Env: "prod", Reason: "logs bucket, encrypted by default", Actor: comment("maint")}
+	if _, err := f.svc.Do(ctx, req); !errors.Is(err, action.ErrInvalid) || !strings.Contains(err.Error(), "no policy check failures") {
+		t.Fatalf("override without failures: %v", err)
+	}
+	f.planWithFailures(t, `["s3.deny: aws_s3_bucket.logs is not encrypted"]`)
+	writer := req
+	writer.Actor = comment("mallory")
+	var denied *action.Denied
+	if _, err := f.svc.Do(ctx, writer); !errors.As(err, &denied) {
+		t.Fatalf("a writer overrode: %v", err)
+	}
+	res, err := f.svc.Do(ctx, req)
+	if err != nil || !strings.Contains(res.Message, "1 policy check failure(s) of prod") {
+		t.Fatalf("override = %+v, %v", res, err)
+	}
+	got, _ := f.st.Overrides(ctx, "acme/platform", 7, "prod")
+	if len(got) != 1 || got[0].By != "maint" || got[0].SHA != "bbbbbbbbbb" || got[0].Failures[0] != "s3.deny: aws_s3_bucket.logs is not encrypted" {
+		t.Fatalf("recorded %+v", got)
+	}
+}

@@ -26,6 +26,9 @@ var commands = []commandHelp{
 		"reject the deploy waiting for approval on the environment, saying why", "maintain access, or to be one of the environment's approvers"},
 	{action.KindRollback, "rollback <env> [sha|previous]",
 		"deploy an earlier commit to the environment again: the one given, or the deploy before the current one", "maintain access, or to be one of the environment's approvers"},
+	{action.KindOverride, "override <env> <reason…>",
+		"let the policy check failures of this pull request's last plan of the environment through when it merges, saying why",
+		"maintain access, or to be one of the environment's approvers"},
 	{action.KindHelp, "help", "show this help", "nothing more than commenting"},
 }
 

@@ -37,7 +37,11 @@ type Server struct {
 	TerraformBin string
 	// TerraformBins are other Terraform binaries (absolute paths) that projects pinning their version
 	// (terraform_version in .runner.yaml) may use, within the server policy's terraform_versions.
-	TerraformBins  []string
+	TerraformBins []string
+	// TFLintBin is the tflint binary of workflows' tflint steps ("" looks for tflint on PATH).
+	TFLintBin string
+	// PolicyDir holds the operator's own Open Policy Agent policies (.rego), checked by every policy step.
+	PolicyDir      string
 	PluginCacheDir string
 	// TerraformCLIConfig is the operator's Terraform CLI configuration (trusted), the base of the one
 	// the runner gives Terraform; default: TF_CLI_CONFIG_FILE.
@@ -184,6 +188,8 @@ func LoadServer(args []string, getenv func(string) string) (Server, error) {
 	str(&s.GitHubAppKeyFile, "github-app-key", "GITHUB_APP_PRIVATE_KEY_FILE", "", "GitHub App private key (PEM file)")
 	str(&s.GitHubAPIURL, "github-api-url", "RUNNER_GITHUB_API_URL", "", "GitHub API base URL (GitHub Enterprise)")
 	str(&s.TerraformBin, "terraform", "RUNNER_TERRAFORM_BIN", "", "terraform or tofu binary (default: terraform, then tofu, on PATH)")
+	str(&s.TFLintBin, "tflint", "RUNNER_TFLINT_BIN", "", "tflint binary for workflows' tflint steps (default: tflint on PATH)")
+	str(&s.PolicyDir, "policy-dir", "RUNNER_POLICY_DIR", "", "folder of the operator's Open Policy Agent policies (.rego), checked by every policy step")
 	var tfBins string
 	str(&tfBins, "terraform-bins", "RUNNER_TERRAFORM_BINS", "", "comma-separated absolute paths of other Terraform versions, for projects that pin terraform_version")
 	str(&s.PluginCacheDir, "plugin-cache", "TF_PLUGIN_CACHE_DIR", "", "shared Terraform plugin cache (default: DATA_DIR/plugin-cache)")

@@ -400,6 +400,10 @@ func (w *work) deployLocked(ctx context.Context, t target, images map[string]str
 			w.markPlanned(env.Name)
 			out := map[string]string{"summary": summaryLine(r.Summary), "fleets": fleetsTouched(r)}
 			w.planOutputs(ctx, env.Name, r, out, log)
+			recordPolicy(r, out)
+			if err := w.policyGate(ctx, env.Name, out, log); err != nil {
+				return "", out, err
+			}
 			detail := out["summary"]
 			if out["review"] != "" {
 				detail += "; " + out["review"]

@@ -46,6 +46,7 @@ type Store interface {
 	Approvals(ctx context.Context, f store.ApprovalFilter) ([]store.Approval, error)
 	MergedPR(ctx context.Context, repo, sha string) (int, error)
 	ReviewedPlan(ctx context.Context, repo string, pr int, env string) (sha string, output map[string]string, ok bool, err error)
+	Overrides(ctx context.Context, repo string, pr int, env string) ([]store.Override, error)
 	RunStory(ctx context.Context, id int64) (string, error)
 	SetRunStory(ctx context.Context, id int64, story string) error
 }
@@ -84,6 +85,11 @@ type PlanRequest struct {
 	Vars     map[string]string
 	Environ  map[string]string // Terraform's per-phase environment (credentials, region, passed variables)
 	Log      io.Writer
+	// PlanJSON, when set, is where the plan's JSON form (terraform show -json) is written, for policy steps.
+	PlanJSON string
+	// AfterInit, when set, runs after init and before plan (the workflow's steps between them); its error
+	// stops the plan.
+	AfterInit func(ctx context.Context) error
 }
 
 // PlanResult is a saved plan and what it would do.
@@ -94,6 +100,11 @@ type PlanResult struct {
 	Fingerprint []tf.ResourceFingerprint
 	// Projects are the parts of an environment of several projects, in its order (nil for one).
 	Projects []ProjectResult
+	// Steps is what the workflow's own steps (run, tflint, policy) found, as Markdown for the comment.
+	Steps string
+	// PolicyFailures are the policy checks that failed ("package.rule: message"; prefixed with the
+	// project for an environment of several): they block a deploy unless a person overrides them.
+	PolicyFailures []string
 }
 
 // ApplyRequest applies a saved plan (or, for Outputs, reads the current outputs).
@@ -118,6 +129,7 @@ type Deps struct {
 	Store     Store
 	Git       *gitrepo.Mirrors
 	Terraform Terraform
+	Steps     Steps          // a workflow's run, tflint and policy steps; nil: workflows with such steps fail
 	PRs       PRReporter     // GitHub comments and statuses; nil: none posted
 	Deploys   DeployReporter // GitHub deployments; nil: none posted
 	Slack     SlackFactory   // nil: no Slack story

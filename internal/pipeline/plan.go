@@ -175,19 +175,32 @@ func (w *work) planOnePR(ctx context.Context, env config.Environment, projects [
 		}
 		out := map[string]string{"summary": summaryLine(r.Summary)}
 		w.planOutputs(ctx, env.Name, r, out, log)
+		recordPolicy(r, out)
 		return summaryLine(r.Summary), out, nil
 	})
+	if err == nil && len(result.PolicyFailures) > 0 {
+		err = w.prPolicy(ctx, env.Name, result)
+	}
 	var partial *ProjectsFailed
 	if err != nil {
 		if ctx.Err() == nil {
-			if errors.As(err, &partial) && len(result.Projects) > 0 {
+			if errors.Is(err, errPolicy) {
+				// Planned: the comment shows the plan and what the policy checks found.
+				w.planOutcome(ctx, env.Name, "failure", firstLine(w.redactor.String(err.Error())), &result, nil)
+				w.projectOutcomes(ctx, env, result)
+				w.planComment(ctx, env.Name, w.note(env.Name)+w.redactor.String(result.Markdown()), w.redactor.String(result.Text))
+			} else if errors.As(err, &partial) && len(result.Projects) > 0 {
 				// Each project has its section; the ones that failed say why, the others show their plans.
 				w.planOutcome(ctx, env.Name, "failure", "plan failed for "+strings.Join(partial.Names, ", "), &result, err)
 				w.projectOutcomes(ctx, env, result)
 				w.planComment(ctx, env.Name, w.note(env.Name)+w.redactor.String(result.Markdown()), w.redactor.String(result.Text))
 			} else {
 				w.planOutcome(ctx, env.Name, "failure", "plan failed: "+firstLine(w.redactor.String(err.Error())), nil, err)
-				w.planComment(ctx, env.Name, "### Plan failed\n\n```\n"+w.redactor.String(err.Error())+"\n```\n", "")
+				body := "### Plan failed\n\n```\n" + fence(w.redactor.String(err.Error())) + "\n```\n"
+				if result.Steps != "" {
+					body += "\n" + w.redactor.String(result.Steps)
+				}
+				w.planComment(ctx, env.Name, body, "")
 			}
 		}
 		return err
@@ -255,10 +268,28 @@ func (w *work) plan(ctx context.Context, env config.Environment, p config.Projec
 			delete(use, k)
 		}
 	}
-	return w.e.deps.Terraform.Plan(ctx, PlanRequest{
+	wf, ok := w.cfg.Workflow(p.Workflow)
+	if !ok {
+		return PlanResult{}, fmt.Errorf("project %s: no workflow %q", p.Name, p.Workflow)
+	}
+	beforeInit, afterInit, after := phaseSteps(wf.Plan, config.StepPlan)
+	sr := w.newStepRun(env, p, g.Env, log)
+	if err := sr.run(ctx, beforeInit, ""); err != nil {
+		return PlanResult{Steps: sr.section()}, err
+	}
+	req := PlanRequest{
 		Env: env.Name, Root: rootOf(env, p), Dir: dir, WorkTree: w.dir, Phase: w.phase(), PlanFile: planFile, Vars: use,
-		Environ: g.Env, Log: log,
-	})
+		Environ: g.Env, Log: log, PlanJSON: planFile + ".json",
+	}
+	if len(afterInit) > 0 {
+		req.AfterInit = func(ctx context.Context) error { return sr.run(ctx, afterInit, "") }
+	}
+	r, err := w.e.deps.Terraform.Plan(ctx, req)
+	if err == nil {
+		err = sr.run(ctx, after, planFile)
+	}
+	r.Steps, r.PolicyFailures = sr.section(), sr.policy
+	return r, err
 }
 
 // declaredVars lists the input variables a Terraform root declares.

@@ -26,6 +26,9 @@ type ProjectResult struct {
 	Text                 string
 	// Err is why the project was not planned ("" when it was).
 	Err string
+	// Steps and PolicyFailures are what its workflow's steps found (see PlanResult).
+	Steps          string
+	PolicyFailures []string
 }
 
 // ProjectsFailed says which projects of an environment could not be planned or applied; the others were.
@@ -218,19 +221,22 @@ func (w *work) planEnv(ctx context.Context, env config.Environment, names []stri
 		plog := logs.writer(p.Name)
 		defer plog.flush()
 		r, err := w.plan(ctx, env, p, vars, plog)
-		if err != nil {
-			fmt.Fprintf(plog, "plan failed: %v\n", err)
-			return err
-		}
 		mu.Lock()
 		results[p.Name] = r
 		mu.Unlock()
-		return nil
+		if err != nil {
+			fmt.Fprintf(plog, "plan failed: %v\n", err)
+		}
+		return err
 	})
 	out := PlanResult{Summary: tf.Summary{Environment: env.Name, Resources: []tf.ResourceChange{}, NoChanges: true}}
 	failed := &ProjectsFailed{Env: env.Name}
 	for _, p := range projects {
-		pr := ProjectResult{Name: p.Name, Dir: p.Dir, Workspace: p.Workspace}
+		r := results[p.Name]
+		pr := ProjectResult{Name: p.Name, Dir: p.Dir, Workspace: p.Workspace, Steps: r.Steps, PolicyFailures: r.PolicyFailures}
+		for _, f := range r.PolicyFailures {
+			out.PolicyFailures = append(out.PolicyFailures, p.Name+": "+f)
+		}
 		if err := errs[p.Name]; err != nil {
 			pr.Err = err.Error()
 			failed.Names = append(failed.Names, p.Name)
@@ -238,7 +244,6 @@ func (w *work) planEnv(ctx context.Context, env config.Environment, names []stri
 			out.Projects = append(out.Projects, pr)
 			continue
 		}
-		r := results[p.Name]
 		pr.Summary, pr.Text = r.Summary, r.Text
 		out.Projects = append(out.Projects, pr)
 		s := &out.Summary
@@ -262,19 +267,25 @@ func (w *work) planEnv(ctx context.Context, env config.Environment, names []stri
 // projects a section per project (its summary, or why it was not planned).
 func (r PlanResult) Markdown() string {
 	if len(r.Projects) == 0 {
-		return r.Summary.Markdown()
+		if r.Steps == "" {
+			return r.Summary.Markdown()
+		}
+		return r.Summary.Markdown() + "\n" + r.Steps
 	}
 	var b strings.Builder
 	for _, p := range r.Projects {
 		fmt.Fprintf(&b, "#### Project %s\n\n`%s` · workspace `%s`\n\n", codeName(p.Name), escapeMarkdown(p.Dir), escapeMarkdown(p.Workspace))
 		if p.Err != "" {
 			fmt.Fprintf(&b, "**Plan failed**\n\n```\n%s\n```\n\n", fence(p.Err))
-			continue
+		} else {
+			s := p.Summary
+			s.Environment = p.Name
+			b.WriteString(s.Markdown())
+			b.WriteString("\n")
 		}
-		s := p.Summary
-		s.Environment = p.Name
-		b.WriteString(s.Markdown())
-		b.WriteString("\n")
+		if p.Steps != "" {
+			b.WriteString(p.Steps + "\n")
+		}
 	}
 	return b.String()
 }
@@ -292,6 +303,12 @@ func (w *work) applyEnv(ctx context.Context, env config.Environment, environ map
 	outs := map[string]map[string]string{}
 	logs := newPrefixLogs(log)
 	one := func(ctx context.Context, p config.Project, l io.Writer) error {
+		wf, _ := w.cfg.Workflow(p.Workflow)
+		before, _, after := phaseSteps(wf.Apply, config.StepApply)
+		sr := w.newStepRun(env, p, environ, l)
+		if err := sr.run(ctx, before, ""); err != nil {
+			return err
+		}
 		o, err := w.e.deps.Terraform.Apply(ctx, ApplyRequest{
 			Env: env.Name, Root: rootOf(env, p), Dir: filepath.Join(w.src, filepath.FromSlash(p.Dir)), WorkTree: w.dir,
 			Phase: PhaseApply, Environ: environ, PlanFile: w.projectPlanFile(env, p), Log: l, Init: init,
@@ -302,7 +319,7 @@ func (w *work) applyEnv(ctx context.Context, env config.Environment, environ map
 		mu.Lock()
 		outs[p.Name] = o
 		mu.Unlock()
-		return nil
+		return sr.run(ctx, after, "")
 	}
 	if single(env) {
 		if err := one(ctx, projects[0], log); err != nil {

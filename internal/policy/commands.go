@@ -10,7 +10,7 @@ import (
 
 // Command kinds a policy entry can set a rule for (commands.<kind>), with their default rules: plan follows
 // the entry's plan rule; the others need maintain, or to be one of the environment's approvers.
-var commandKinds = []string{"plan", "unlock", "approve", "reject", "rollback"}
+var commandKinds = []string{"plan", "unlock", "approve", "reject", "rollback", "override"}
 
 // slackIDRE matches Slack user and user group ids.
 var slackIDRE = regexp.MustCompile(`^[UWS][A-Z0-9]{2,20}$`)

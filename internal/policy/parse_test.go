@@ -59,7 +59,7 @@ func TestParseExampleFile(t *testing.T) {
 	}
 
 	other := p.For("someone/else")
-	if other.Source != "repos[1] (line 75)" || other.Plan.MinLevel != LevelMaintain || other.overrides == nil || other.overridable("vars") {
+	if other.Source != "repos[1] (line 76)" || other.Plan.MinLevel != LevelMaintain || other.overrides == nil || other.overridable("vars") {
 		t.Errorf("catch-all = %+v", other)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/gitops-runner/runner/internal/config"
 	"github.com/gitops-runner/runner/internal/pipeline"
 	"github.com/gitops-runner/runner/internal/sandbox"
+	"github.com/gitops-runner/runner/internal/steps"
 	"github.com/gitops-runner/runner/internal/tf"
 )
 
@@ -189,4 +190,26 @@ func SandboxedTerraform(ctx context.Context, cfg config.Server, log *slog.Logger
 	}
 	t, err := NewTerraform(o)
 	return t, iso.sandbox.Describe(), err
+}
+
+// steps returns the runner of workflows' own steps under this isolation: commands in the sandbox with
+// Terraform's explicit environment, the tflint binary made reachable for the sandbox's users.
+func (i *isolation) steps(cfg config.Server) (*steps.Runner, error) {
+	o := steps.Options{BaseEnv: i.baseEnv, PolicyDir: cfg.PolicyDir, Timeout: cfg.StageTimeout, TFLint: cfg.TFLintBin}
+	if o.TFLint == "" {
+		if p, err := execLookPath("tflint"); err == nil {
+			o.TFLint = p
+		}
+	}
+	if i.sandbox.Isolated() {
+		o.Sandbox = i.sandbox
+		if o.TFLint != "" {
+			bin, err := i.sandbox.Expose(o.TFLint)
+			if err != nil {
+				return nil, fmt.Errorf("RUNNER_TFLINT_BIN: %w", err)
+			}
+			o.TFLint = bin
+		}
+	}
+	return steps.New(o), nil
 }

@@ -123,9 +123,13 @@ func New(ctx context.Context, cfg config.Server, log *slog.Logger, c Collaborato
 		return nil, err
 	}
 	actions, waker := &lateActions{}, &lateWaker{}
+	stepRunner, err := iso.steps(cfg)
+	if err != nil {
+		return nil, err
+	}
 	engine, err := pipeline.New(pipeline.Deps{
 		Store: s.store, Git: gitrepo.NewMirrors(filepath.Join(cfg.DataDir, "mirrors"), auth, log),
-		Terraform: c.Terraform, PRs: c.PRs, Deploys: c.Deploys, Slack: c.Slack, Images: c.Images,
+		Terraform: c.Terraform, Steps: stepRunner, PRs: c.PRs, Deploys: c.Deploys, Slack: c.Slack, Images: c.Images,
 		Bundles: c.Bundles, Rollouts: c.Rollouts, Logger: log,
 		Policy: runPolicy{p: pol, perms: c.Permissions}, Credentials: c.Credentials,
 		Actions: actions, Replies: c.Replies, Waker: waker, Merged: c.Merged, Checks: c.Checks,

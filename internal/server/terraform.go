@@ -3,6 +3,7 @@ package server
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -120,6 +121,11 @@ func (t *terraformRunner) Plan(ctx context.Context, req pipeline.PlanRequest) (p
 		return pipeline.PlanResult{}, err
 	}
 	t.promote(ws, req.Phase, req.Log)
+	if req.AfterInit != nil {
+		if err := req.AfterInit(ctx); err != nil {
+			return pipeline.PlanResult{}, err
+		}
+	}
 	capture.start()
 	_, err = ws.Plan(ctx, planFile, req.Vars)
 	text := capture.stop()
@@ -129,6 +135,16 @@ func (t *terraformRunner) Plan(ctx context.Context, req pipeline.PlanRequest) (p
 	p, err := ws.Show(ctx, planFile)
 	if err != nil {
 		return pipeline.PlanResult{}, err
+	}
+	if req.PlanJSON != "" {
+		// Policy steps read the plan as terraform show -json gives it.
+		b, err := json.Marshal(p)
+		if err != nil {
+			return pipeline.PlanResult{}, fmt.Errorf("plan JSON of %s: %w", req.Env, err)
+		}
+		if err := os.WriteFile(req.PlanJSON, b, 0o640); err != nil {
+			return pipeline.PlanResult{}, fmt.Errorf("plan JSON of %s: %w", req.Env, err)
+		}
 	}
 	sum := tf.Summarize(req.Env, p)
 	fmt.Fprint(req.Log, sum.Text())

@@ -244,6 +244,19 @@ var migrations = []string{
 	`ALTER TABLE deployments ADD COLUMN note TEXT NOT NULL DEFAULT ''`,
 	// Version 15: what a run's story posted (Slack messages, GitHub deployments), for its next execution.
 	`ALTER TABLE runs ADD COLUMN story TEXT NOT NULL DEFAULT ''`,
+	// Version 16: policy check failures a person let through, per pull request and environment.
+	`CREATE TABLE policy_overrides (
+		id INTEGER PRIMARY KEY AUTOINCREMENT,
+		repo TEXT NOT NULL,
+		pr INTEGER NOT NULL,
+		env TEXT NOT NULL,
+		sha TEXT NOT NULL,
+		failures TEXT NOT NULL DEFAULT '[]',
+		by_login TEXT NOT NULL,
+		channel TEXT NOT NULL DEFAULT '',
+		reason TEXT NOT NULL DEFAULT '',
+		created_at TIMESTAMP NOT NULL
+	)`,
 }
 
 func (s *Store) migrate(ctx context.Context) error {
