@@ -72,15 +72,18 @@ func (w *work) detectionNotes(ctx context.Context, res changes.Result) {
 
 // projectOutcomes reports each project of an environment of several projects on its own commit status or
 // check run ("runner/plan: <env>/<project>"), so a failure shows where it happened.
-func (w *work) projectOutcomes(ctx context.Context, env config.Environment, result PlanResult) {
+func (w *work) projectOutcomes(ctx context.Context, env config.Environment, result PlanResult, policyBlocked bool) {
 	if single(env) || len(result.Projects) == 0 {
 		return
 	}
 	for _, p := range result.Projects {
 		name := "runner/plan: " + env.Name + "/" + p.Name
 		state, desc := "success", summaryLine(p.Summary)
-		if p.Err != "" {
+		switch {
+		case p.Err != "":
 			state, desc = "failure", "plan failed: "+firstLine(w.redactor.String(p.Err))
+		case policyBlocked && len(p.PolicyFailures) > 0:
+			state, desc = "failure", fmt.Sprintf("policy checks: %d failure(s)", len(p.PolicyFailures))
 		}
 		if w.e.deps.Checks == nil {
 			if w.e.deps.PRs == nil || (w.cfg != nil && !w.cfg.Notify.GitHub.Statuses) {

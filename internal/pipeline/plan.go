@@ -187,12 +187,12 @@ func (w *work) planOnePR(ctx context.Context, env config.Environment, projects [
 			if errors.Is(err, errPolicy) {
 				// Planned: the comment shows the plan and what the policy checks found.
 				w.planOutcome(ctx, env.Name, "failure", firstLine(w.redactor.String(err.Error())), &result, nil)
-				w.projectOutcomes(ctx, env, result)
+				w.projectOutcomes(ctx, env, result, true)
 				w.planComment(ctx, env.Name, w.note(env.Name)+w.redactor.String(result.Markdown()), w.redactor.String(result.Text))
 			} else if errors.As(err, &partial) && len(result.Projects) > 0 {
 				// Each project has its section; the ones that failed say why, the others show their plans.
 				w.planOutcome(ctx, env.Name, "failure", "plan failed for "+strings.Join(partial.Names, ", "), &result, err)
-				w.projectOutcomes(ctx, env, result)
+				w.projectOutcomes(ctx, env, result, false)
 				w.planComment(ctx, env.Name, w.note(env.Name)+w.redactor.String(result.Markdown()), w.redactor.String(result.Text))
 			} else {
 				w.planOutcome(ctx, env.Name, "failure", "plan failed: "+firstLine(w.redactor.String(err.Error())), nil, err)
@@ -217,7 +217,7 @@ func (w *work) planOnePR(ctx context.Context, env config.Environment, projects [
 		w.planComment(ctx, env.Name, w.note(env.Name)+w.redactor.String(result.Markdown()), w.redactor.String(result.Text))
 	}
 	w.planOutcome(ctx, env.Name, "success", summaryLine(result.Summary), &result, nil)
-	w.projectOutcomes(ctx, env, result)
+	w.projectOutcomes(ctx, env, result, false)
 	return nil
 }
 

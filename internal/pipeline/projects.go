@@ -29,6 +29,8 @@ type ProjectResult struct {
 	// Steps and PolicyFailures are what its workflow's steps found (see PlanResult).
 	Steps          string
 	PolicyFailures []string
+	// Planned is true when the plan was made (a failure then came from a step after it).
+	Planned bool
 }
 
 // ProjectsFailed says which projects of an environment could not be planned or applied; the others were.
@@ -239,6 +241,9 @@ func (w *work) planEnv(ctx context.Context, env config.Environment, names []stri
 		}
 		if err := errs[p.Name]; err != nil {
 			pr.Err = err.Error()
+			if r.Summary.Environment != "" { // planned; a step after the plan failed
+				pr.Summary, pr.Text, pr.Planned = r.Summary, r.Text, true
+			}
 			failed.Names = append(failed.Names, p.Name)
 			failed.Errs = append(failed.Errs, fmt.Errorf("project %s: %w", p.Name, err))
 			out.Projects = append(out.Projects, pr)
@@ -276,8 +281,13 @@ func (r PlanResult) Markdown() string {
 	for _, p := range r.Projects {
 		fmt.Fprintf(&b, "#### Project %s\n\n`%s` · workspace `%s`\n\n", codeName(p.Name), escapeMarkdown(p.Dir), escapeMarkdown(p.Workspace))
 		if p.Err != "" {
-			fmt.Fprintf(&b, "**Plan failed**\n\n```\n%s\n```\n\n", fence(p.Err))
-		} else {
+			what := "Plan failed"
+			if p.Planned {
+				what = "Failed after the plan"
+			}
+			fmt.Fprintf(&b, "**%s**\n\n```\n%s\n```\n\n", what, fence(p.Err))
+		}
+		if p.Err == "" || p.Planned {
 			s := p.Summary
 			s.Environment = p.Name
 			b.WriteString(s.Markdown())
