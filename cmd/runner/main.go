@@ -25,11 +25,14 @@ import (
 	"syscall"
 
 	"github.com/gitops-runner/runner/internal/cli"
+	"github.com/gitops-runner/runner/internal/plancheck"
 )
 
 func main() {
 	// Started as the sandbox launcher of a Terraform command: that, and nothing else.
 	sandbox.Main()
+	// Started to run one policy check away from the server's process: that, and nothing else.
+	plancheck.Main()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))

@@ -201,8 +201,16 @@ func (i *isolation) steps(cfg config.Server) (*steps.Runner, error) {
 			o.TFLint = p
 		}
 	}
+	self, err := os.Executable()
+	if err != nil {
+		return nil, fmt.Errorf("the runner's own executable, for policy checks: %w", err)
+	}
+	o.Self = self
 	if i.sandbox.Isolated() {
 		o.Sandbox = i.sandbox
+		if o.Self, err = i.sandbox.Expose(self); err != nil {
+			return nil, fmt.Errorf("the runner's own executable, for policy checks: %w", err)
+		}
 		if o.TFLint != "" {
 			bin, err := i.sandbox.Expose(o.TFLint)
 			if err != nil {

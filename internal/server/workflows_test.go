@@ -235,4 +235,3 @@ func TestWorkflowRunStepsNeedThePolicy(t *testing.T) {
 		t.Errorf("statuses %v", sts)
 	}
 }
-

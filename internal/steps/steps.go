@@ -52,7 +52,11 @@ type Options struct {
 	TFLint string
 	// PolicyDir holds the server's own rego files, checked besides the repository's (absolute; "" none).
 	PolicyDir string
-	Timeout   time.Duration // per step; DefaultTimeout when 0
+	// Self is the runner's own executable (absolute): policy checks run in a child process of it, in the
+	// sandbox, so that a hostile policy's compile and evaluation cost that process, which is killed at its
+	// deadline. "" checks in this process (tests, the CLI on one's own repository).
+	Self    string
+	Timeout time.Duration // per step; DefaultTimeout when 0
 }
 
 // Runner runs steps. It holds no state of its own between calls: one Runner serves every run.
@@ -132,30 +136,14 @@ func (r *Runner) command(ctx context.Context, req Request, kind, program string,
 	if err != nil {
 		return res, err
 	}
-	env := r.env(req)
-	exe := abs
-	if r.opts.Sandbox != nil {
-		add, release, err := r.opts.Sandbox.Enter(ctx, sandbox.Command{Program: abs, WorkTree: req.WorkTree})
-		if err != nil {
-			return res, fmt.Errorf("%s step of %s: %w", kind, req.Project, err)
-		}
-		defer release()
-		maps.Copy(env, add)
-		exe = r.opts.Sandbox.Launcher()
-	}
-	cmd := proc.Command(ctx, 0, exe, args...)
-	cmd.Dir = req.Dir
-	cmd.Env = flatten(env)
 	out := &tail{max: maxOutput}
 	w := io.MultiWriter(out, logOr(req.Log))
-	cmd.Stdout, cmd.Stderr = w, w
 	label := kind
 	if kind == config.StepRun {
 		label = "run: " + firstLine(req.Step.Run)
 	}
 	fmt.Fprintf(logOr(req.Log), "$ %s\n", label)
-	err = cmd.Run()
-	proc.Reap(cmd)
+	err = r.exec(ctx, req.WorkTree, req.Dir, abs, args, r.env(req), nil, w, w)
 	switch {
 	case ctx.Err() != nil:
 		return res, fmt.Errorf("%s step of %s: stopped: %w", kind, req.Project, ctx.Err())
@@ -174,6 +162,28 @@ func (r *Runner) command(ctx context.Context, req Request, kind, program string,
 		res.Markdown += "\n```\n" + strings.ReplaceAll(text, "```", "`\u200b``") + "\n```\n"
 	}
 	return res, nil
+}
+
+// exec runs program (in the sandbox when there is one, where it may write only workTree) and waits for it.
+func (r *Runner) exec(ctx context.Context, workTree, dir, program string, args []string, env map[string]string,
+	stdin io.Reader, stdout, stderr io.Writer) error {
+	exe := program
+	if r.opts.Sandbox != nil {
+		add, release, err := r.opts.Sandbox.Enter(ctx, sandbox.Command{Program: program, WorkTree: workTree})
+		if err != nil {
+			return err
+		}
+		defer release()
+		maps.Copy(env, add)
+		exe = r.opts.Sandbox.Launcher()
+	}
+	cmd := proc.Command(ctx, 0, exe, args...)
+	cmd.Dir = dir
+	cmd.Env = flatten(env)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, stdout, stderr
+	err := cmd.Run()
+	proc.Reap(cmd)
+	return err
 }
 
 // env is what a command gets: the base, the phase's credentials and variables, and the step's own.
@@ -228,7 +238,12 @@ func (r *Runner) policy(ctx context.Context, req Request) (Result, error) {
 	if err != nil {
 		return res, fmt.Errorf("policy step of %s: read the plan: %w", req.Project, err)
 	}
-	rep, err := plancheck.Check(ctx, modules, plan, plancheck.Options{})
+	var rep plancheck.Report
+	if r.opts.Self != "" {
+		rep, err = plancheck.CheckIn(ctx, r.child(req), modules, plan, plancheck.Options{})
+	} else {
+		rep, err = plancheck.Check(ctx, modules, plan, plancheck.Options{})
+	}
 	if err != nil {
 		return res, fmt.Errorf("policy step of %s: %w", req.Project, err)
 	}
@@ -316,4 +331,45 @@ func (t *tail) String() string {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return t.buf.String()
+}
+
+// maxChildOutput bounds what a policy check's child may answer.
+const maxChildOutput = 16 << 20
+
+// child starts the runner binary as a policy check's child: in the sandbox, with nothing of the
+// environment but what any program needs (no credentials), killed when its deadline passes.
+func (r *Runner) child(req Request) plancheck.Runner {
+	return func(ctx context.Context, stdin []byte) ([]byte, error) {
+		ctx, cancel := context.WithTimeout(ctx, plancheck.DefaultTimeout+20*time.Second)
+		defer cancel()
+		env := map[string]string{}
+		for _, kv := range append(proc.Inherit(os.Environ(), nil, nil), plancheck.ChildEnv()) {
+			k, v, _ := strings.Cut(kv, "=")
+			env[k] = v
+		}
+		var out limited
+		out.max = maxChildOutput
+		errOut := &tail{max: 4 << 10}
+		err := r.exec(ctx, req.WorkTree, req.WorkTree, r.opts.Self, nil, env, bytes.NewReader(stdin), &out, errOut)
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("the policies took longer than %s: stopped", plancheck.DefaultTimeout+20*time.Second)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("the checking process failed (%v): %s", err, strings.TrimSpace(errOut.String()))
+		}
+		return out.buf.Bytes(), nil
+	}
+}
+
+// limited keeps at most max bytes and drops the rest.
+type limited struct {
+	max int
+	buf bytes.Buffer
+}
+
+func (l *limited) Write(p []byte) (int, error) {
+	if room := l.max - l.buf.Len(); room > 0 {
+		l.buf.Write(p[:min(len(p), room)])
+	}
+	return len(p), nil
 }

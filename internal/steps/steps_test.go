@@ -131,13 +131,20 @@ func TestPolicyStep(t *testing.T) {
 				t.Fatal(err)
 			}
 			req.PlanJSON = filepath.Join("..", "plancheck", "testdata", tc.plan)
-			res, err := New(Options{}).Run(context.Background(), req)
+			self, err := os.Executable()
 			if err != nil {
 				t.Fatal(err)
 			}
-			got := FailureMessages(res.Policy)
-			if res.Failed != tc.failed || strings.Join(got, "\n") != strings.Join(tc.failures, "\n") {
-				t.Errorf("failed %v, failures %q; want %v %q", res.Failed, got, tc.failed, tc.failures)
+			// In this process, and in a child process of this binary, as the server runs them.
+			for _, opts := range []Options{{}, {Self: self}} {
+				res, err := New(opts).Run(context.Background(), req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got := FailureMessages(res.Policy)
+				if res.Failed != tc.failed || strings.Join(got, "\n") != strings.Join(tc.failures, "\n") {
+					t.Errorf("self %q: failed %v, failures %q; want %v %q", opts.Self, res.Failed, got, tc.failed, tc.failures)
+				}
 			}
 		})
 	}
@@ -145,5 +152,27 @@ func TestPolicyStep(t *testing.T) {
 	req.PlanJSON = "../plancheck/testdata/plan_encrypted.json"
 	if _, err := New(Options{}).Run(context.Background(), req); err == nil {
 		t.Error("a policy step without policies passed")
+	}
+}
+
+// A policy that does not compile fails the step with its file and line, also from a child process.
+func TestPolicyStepErrorsNameTheFile(t *testing.T) {
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := request(t, config.Step{Kind: config.StepPolicy, Paths: []string{"policies"}})
+	if err := os.MkdirAll(filepath.Join(req.RepoRoot, "policies"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(req.RepoRoot, "policies", "bad.rego"), []byte("package x\n\ndeny contains msg if {\n  msg := opa.runtime().env\n}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	req.PlanJSON = "../plancheck/testdata/plan_encrypted.json"
+	for _, opts := range []Options{{}, {Self: self}} {
+		_, err := New(opts).Run(context.Background(), req)
+		if err == nil || !strings.Contains(err.Error(), "policies/bad.rego:4") || !strings.Contains(err.Error(), "opa.runtime") {
+			t.Errorf("self %q: err = %v", opts.Self, err)
+		}
 	}
 }
