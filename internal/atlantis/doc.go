@@ -85,8 +85,9 @@
 //     tflint with plain arguments becomes a tflint step with those arguments. A command that runs terraform,
 //     tofu or terragrunt init, plan, apply or show is replaced by the runner's own step of that name (show:
 //     dropped), since keeping it would plan or apply twice and use Atlantis's $PLANFILE: listed. The run
-//     options output, shell and shellArgs are not mapped, nor are Atlantis's variables ($PLANFILE,
-//     $WORKSPACE, ...), which the runner does not set: such a step is kept and listed, to be checked.
+//     options output, shell and shellArgs are not mapped, nor are the Atlantis variables the runner does not
+//     set ($REPO_REL_DIR, $PULL_AUTHOR, ...; it sets $PLANFILE and $SHOWFILE after the plan, $WORKSPACE, $DIR,
+//     $PROJECT_NAME, $PULL_NUM and $HEAD_COMMIT): such a step is kept and listed, to be checked.
 //   - env, multienv, import, state_rm, and the import and state_rm stages: not mapped (the runner's run steps
 //     get the project's environment; it has no import or state rm commands).
 //   - A plan phase without a plan step (Atlantis allows it) gets one at its end, and one without init gets

@@ -463,10 +463,11 @@ func terragruntNote(tool string) string {
 	return "; the runner does not run terragrunt: a folder with only a terragrunt.hcl has no Terraform for it to plan"
 }
 
-// atlantisVarRE finds the variables Atlantis gives run steps.
-var atlantisVarRE = regexp.MustCompile(`\$\{?(PLANFILE|SHOWFILE|POLICYCHECKFILE|WORKSPACE|DIR|REPO_REL_DIR|PROJECT_NAME|` +
-	`BASE_REPO_NAME|BASE_REPO_OWNER|HEAD_REPO_NAME|HEAD_REPO_OWNER|HEAD_BRANCH_NAME|HEAD_COMMIT|BASE_BRANCH_NAME|` +
-	`PULL_NUM|PULL_URL|PULL_AUTHOR|USER_NAME|COMMENT_ARGS|OUTPUT_STATUS_FILE|ATLANTIS_[A-Z0-9_]+)\b`)
+// atlantisVarRE finds the variables Atlantis gives run steps that the runner does not (it sets PLANFILE and
+// SHOWFILE after the plan, WORKSPACE, DIR, PROJECT_NAME, PULL_NUM and HEAD_COMMIT as Atlantis does).
+var atlantisVarRE = regexp.MustCompile(`\$\{?(POLICYCHECKFILE|REPO_REL_DIR|` +
+	`BASE_REPO_NAME|BASE_REPO_OWNER|HEAD_REPO_NAME|HEAD_REPO_OWNER|HEAD_BRANCH_NAME|BASE_BRANCH_NAME|` +
+	`PULL_URL|PULL_AUTHOR|USER_NAME|COMMENT_ARGS|OUTPUT_STATUS_FILE|ATLANTIS_[A-Z0-9_]+)\b`)
 
 var envAssignRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*=`)
 

@@ -166,3 +166,32 @@ func TestCommittedTerraformDirectoriesAreRemoved(t *testing.T) {
 		t.Fatal("the committed .terraform directory reached Terraform")
 	}
 }
+
+// A project pinning a Terraform version is checked against the policy's allowed versions when it is
+// planned: it fails on its own, and the environment's other projects are planned.
+func TestProjectTerraformVersionOutsideThePolicy(t *testing.T) {
+	h := newHarness(t, fixture.Options{Environments: []string{"dev"}, NoApps: true}, func(o *Options) { o.TerraformVersion = "1.5.7" }, nil)
+	h.with(func(d *Deps) {
+		d.Policy = parsePolicy(t, "repos:\n  - match: [\"acme/*\"]\n    terraform_versions: \">= 1.5.0, < 1.9.0\"\n")
+	})
+	base, _ := h.repo.Head()
+	head := h.commit("feature", map[string]string{
+		".runner.yaml": "environments:\n  - name: dev\n    projects:\n      - {name: old, dir: environments/dev}\n" +
+			"      - {name: new, dir: environments/dev, workspace: next, terraform_version: 1.9.0}\n",
+		"environments/dev/a.tf": tfFile("a"),
+	})
+	id := h.pullRequest(10, head, base, "feature")
+	if err := h.e.Execute(context.Background(), id); err != nil {
+		t.Fatal(err)
+	}
+	plans, _ := h.tf.calls()
+	if len(plans) != 1 {
+		t.Fatalf("planned %v, want the project on the default version only", plans)
+	}
+	if r := h.run(id); r.Status != store.StatusFailed {
+		t.Fatalf("run %s: %q", r.Status, r.Error)
+	}
+	if c := strings.Join(h.prs.comments, "\n"); !strings.Contains(c, "terraform 1.9.0 is not allowed for this repository") || !strings.Contains(c, "#### Project `old`") {
+		t.Errorf("comments:\n%s", c)
+	}
+}

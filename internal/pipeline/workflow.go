@@ -72,15 +72,16 @@ func (s *stepRun) one(ctx context.Context, st config.Step, planFile string) erro
 		return fmt.Errorf("project %s: this runner cannot run %s steps", s.p.Name, st.Kind)
 	}
 	ev := w.run.Event
+	dir := filepath.Join(w.src, filepath.FromSlash(s.p.Dir))
 	vars := map[string]string{
-		"PROJECT_NAME": s.p.Name, "ENVIRONMENT": s.env.Name, "WORKSPACE": s.p.Workspace, "DIR": s.p.Dir,
-		"COMMIT_SHA": ev.SHA, "REPO": ev.Repo,
+		"PROJECT_NAME": s.p.Name, "ENVIRONMENT": s.env.Name, "WORKSPACE": s.p.Workspace, "DIR": dir,
+		"COMMIT_SHA": ev.SHA, "HEAD_COMMIT": ev.SHA, "REPO": ev.Repo,
 	}
 	if ev.PR > 0 {
 		vars["PULL_NUM"] = strconv.Itoa(ev.PR)
 	}
 	req := steps.Request{
-		Step: st, Project: s.p.Name, Env: s.env.Name, RepoRoot: w.src, Dir: filepath.Join(w.src, filepath.FromSlash(s.p.Dir)),
+		Step: st, Project: s.p.Name, Env: s.env.Name, RepoRoot: w.src, Dir: dir,
 		WorkTree: w.dir, Environ: s.environ, Vars: vars, AllowRun: w.policyFor().AllowRunSteps, Log: s.log,
 	}
 	if planFile != "" {

@@ -67,3 +67,20 @@ func TestTerraformRelativePlanFile(t *testing.T) {
 		t.Errorf("outputs = %v, want x=a", outs)
 	}
 }
+
+// A project pinning terraform_version runs that version's binary, or fails saying which versions this
+// runner has.
+func TestTerraformVersionPerProject(t *testing.T) {
+	r := &terraformRunner{bin: "/opt/tf/1.5.7/terraform", version: "1.5.7", versions: map[string]string{"1.8.5": "/opt/tf/1.8.5/terraform"}}
+	for _, tc := range []struct{ want, bin, err string }{
+		{"", "/opt/tf/1.5.7/terraform", ""},
+		{"1.5.7", "/opt/tf/1.5.7/terraform", ""},
+		{"1.8.5", "/opt/tf/1.8.5/terraform", ""},
+		{"1.9.0", "", "project net needs Terraform 1.9.0; this runner has 1.5.7, 1.8.5 (an operator adds versions with RUNNER_TERRAFORM_BINS)"},
+	} {
+		bin, err := r.binFor("net", tc.want)
+		if bin != tc.bin || (err == nil) != (tc.err == "") || err != nil && err.Error() != tc.err {
+			t.Errorf("binFor(%q) = %q, %v; want %q, %q", tc.want, bin, err, tc.bin, tc.err)
+		}
+	}
+}

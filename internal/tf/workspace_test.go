@@ -248,3 +248,73 @@ func TestEnvironmentsSharingADirectory(t *testing.T) {
 		})
 	}
 }
+
+// Projects of one folder in different workspaces, each with its var files and backend config: each
+// selects (or creates) its workspace, reads its var files and keeps its own state.
+func TestProjectsWorkspacesVarFilesBackendConfig(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t)
+	dir := filepath.Join(e.root, "envs", "app")
+	files := map[string]string{
+		"main.tf": "terraform {\n  backend \"local\" {}\n}\n\nvariable \"size\" {\n  type = number\n}\n\n" +
+			"resource \"terraform_data\" \"app\" {\n  input = \"${terraform.workspace}-${var.size}\"\n}\n",
+		"common.tfvars": "size = 1\n",
+		"ops.tfvars":    "size = 7\n",
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for n, c := range files {
+		if err := os.WriteFile(filepath.Join(dir, n), []byte(c), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, p := range []struct {
+		name, ws string
+		varFiles []string
+		want     string
+	}{
+		{"app", "", []string{"common.tfvars"}, "default-1"},
+		{"app-ops", "ops", []string{"common.tfvars", "ops.tfvars"}, "ops-7"},
+	} {
+		w, log := e.workspace(t, "app", func(o *Options) {
+			o.Environment, o.Workspace, o.VarFiles = p.name, p.ws, p.varFiles
+			o.BackendConfig = []string{"path=" + p.name + ".tfstate"}
+		})
+		ctx := context.Background()
+		if err := w.Init(ctx); err != nil {
+			t.Fatalf("init %s: %v\n%s", p.name, err, log)
+		}
+		planFile := filepath.Join(t.TempDir(), "p.tfplan")
+		if _, err := w.Plan(ctx, planFile, nil); err != nil {
+			t.Fatalf("plan %s: %v\n%s", p.name, err, log)
+		}
+		plan, err := w.Show(ctx, planFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := fmt.Sprint(plan.ResourceChanges[0].Change.After.(map[string]any)["input"]); got != p.want {
+			t.Errorf("%s planned input %q, want %q\n%s", p.name, got, p.want, log)
+		}
+		if err := w.Apply(ctx, planFile); err != nil {
+			t.Fatalf("apply %s: %v\n%s", p.name, err, log)
+		}
+		// A new workspace object (a later run) selects the same workspace and finds its state.
+		again, log2 := e.workspace(t, "app", func(o *Options) {
+			o.Environment, o.Workspace, o.VarFiles = p.name, p.ws, p.varFiles
+			o.BackendConfig = []string{"path=" + p.name + ".tfstate"}
+		})
+		if err := again.Init(ctx); err != nil {
+			t.Fatalf("second init %s: %v\n%s", p.name, err, log2)
+		}
+		if changes, err := again.Plan(ctx, filepath.Join(t.TempDir(), "p.tfplan"), nil); err != nil || changes {
+			t.Errorf("second plan of %s: changes %v, err %v\n%s", p.name, changes, err, log2)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "app.tfstate")); err != nil {
+		t.Errorf("the default workspace's state is not where backend_config put it: %v", err)
+	}
+	if _, err := New(Options{Bin: "/bin/true", Dir: dir, Workspace: "../evil"}); err == nil {
+		t.Error("a workspace name with a slash was accepted")
+	}
+}
