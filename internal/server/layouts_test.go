@@ -170,6 +170,17 @@ func TestLayoutsPlanExactlyWhatChanged(t *testing.T) {
 		}
 	})
 
+	t.Run("var files per environment", func(t *testing.T) {
+		run, _ := planPR(t, h, 36, map[string]string{"stacks/app/extra.tf": tfData("extra", `"e"`)})
+		if run.Status != store.StatusSucceeded || strings.Join(run.Environments, ",") != "dev" {
+			dumpRun(t, run)
+			t.Fatalf("run %s for %v, want dev only", run.Status, run.Environments)
+		}
+		if c := envComment(st, 36, "dev"); !strings.Contains(c, "dev-flavour") {
+			t.Errorf("dev's plan lacks its var file's value:\n%s", c)
+		}
+	})
+
 	t.Run("documentation plans nothing", func(t *testing.T) {
 		run, _ := planPR(t, h, 33, map[string]string{"modules/shared/README.md": "# changed\n", "README.md": "# x\n"})
 		if run.Status != store.StatusNothing || len(st.GitHub.Comments(repoName, 33)) != 0 {
