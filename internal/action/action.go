@@ -7,6 +7,7 @@ package action
 import (
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // Kinds of request.
@@ -92,7 +93,7 @@ func (d *Denied) Error() string {
 	if d.Why != "" {
 		msg += ": " + d.Why
 	}
-	if d.Needs != "" {
+	if d.Needs != "" && !strings.Contains(d.Why, d.Needs) { // the permission check's reason may say it already
 		msg += "; it needs " + d.Needs
 	}
 	return msg

@@ -89,7 +89,7 @@ func refusal(d *action.Denied) string {
 	if d.Why != "" {
 		parts = append(parts, d.Why)
 	}
-	if d.Needs != "" {
+	if d.Needs != "" && !strings.Contains(d.Why, d.Needs) { // the permission check's reason may say it already
 		parts = append(parts, "this needs "+d.Needs)
 	}
 	return strings.Join(parts, "; ")
