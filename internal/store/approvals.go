@@ -84,14 +84,11 @@ func (s *Store) RequestApproval(ctx context.Context, a Approval) (Approval, erro
 		return Approval{}, fmt.Errorf("request approval of %s: %w", a.Env, err)
 	}
 	a.State, a.Requested = ApprovalWaiting, s.now()
-	res, err := tx.ExecContext(ctx, `INSERT INTO approvals (run_id, repo, env, pr, sha, ref, author, state, why, summary,
-		plan_sha256, base_deployment, requested_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	err = tx.QueryRowContext(ctx, `INSERT INTO approvals (run_id, repo, env, pr, sha, ref, author, state, why, summary,
+		plan_sha256, base_deployment, requested_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
 		a.RunID, a.Repo, a.Env, a.PR, a.SHA, a.Ref, a.Author, a.State, a.Why, a.Summary, a.PlanSHA256, a.BaseDeployment,
-		a.Requested, a.Expires.UTC())
+		a.Requested, a.Expires.UTC()).Scan(&a.ID)
 	if err != nil {
-		return Approval{}, fmt.Errorf("request approval of %s: %w", a.Env, err)
-	}
-	if a.ID, err = res.LastInsertId(); err != nil {
 		return Approval{}, fmt.Errorf("request approval of %s: %w", a.Env, err)
 	}
 	if err := tx.Commit(); err != nil {

@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-func TestApprovalsAreDecidedOnce(t *testing.T) {
+func testApprovalsAreDecidedOnce(t *testing.T) {
 	ctx := context.Background()
 	s, _ := newStore(t)
 	rec, err := s.Accept(ctx, testEvent("d-1", "acme/infra"), nil)
@@ -45,3 +45,5 @@ func TestApprovalsAreDecidedOnce(t *testing.T) {
 		t.Fatalf("no approval err = %v", err)
 	}
 }
+
+func TestApprovalsAreDecidedOnce(t *testing.T) { bothDrivers(t, testApprovalsAreDecidedOnce) }

@@ -8,7 +8,7 @@ import (
 	"time"
 )
 
-func TestLastDeploymentIsNewestSucceeded(t *testing.T) {
+func testLastDeploymentIsNewestSucceeded(t *testing.T) {
 	ctx := context.Background()
 	s, c := newStore(t)
 	if _, err := s.LastDeployment(ctx, "acme/infra", "dev"); !errors.Is(err, ErrNotFound) {
@@ -66,7 +66,7 @@ func TestLastDeploymentIsNewestSucceeded(t *testing.T) {
 	}
 }
 
-func TestRecordDeploymentKeepsGivenTime(t *testing.T) {
+func testRecordDeploymentKeepsGivenTime(t *testing.T) {
 	ctx := context.Background()
 	s, _ := newStore(t)
 	at := time.Date(2024, 1, 2, 3, 4, 5, 0, time.UTC)
@@ -77,4 +77,11 @@ func TestRecordDeploymentKeepsGivenTime(t *testing.T) {
 	if err != nil || !d.At.Equal(at) {
 		t.Fatalf("LastDeployment = %+v, %v; want time %v", d, err, at)
 	}
+}
+
+func TestLastDeploymentIsNewestSucceeded(t *testing.T) {
+	bothDrivers(t, testLastDeploymentIsNewestSucceeded)
+}
+func TestRecordDeploymentKeepsGivenTime(t *testing.T) {
+	bothDrivers(t, testRecordDeploymentKeepsGivenTime)
 }

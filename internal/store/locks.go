@@ -25,12 +25,9 @@ type Lock struct {
 // TryLock takes the lock for holder when it is free, expired or already holder's.
 // When someone else holds it, acquired is false and current says who.
 //
-// It reads, then writes, in one transaction. That is safe on SQLite, where a
-// write transaction is serialised and the store has one connection. A Postgres
-// store must not copy it as is: under READ COMMITTED two replicas could both
-// see the lock free. It needs SELECT ... FOR UPDATE, or an INSERT ... ON CONFLICT
-// DO UPDATE ... WHERE expires_at < now() OR holder = $holder that checks the
-// affected row count.
+// It never reads and then writes: an expired lease is claimed by a DELETE ... RETURNING (one writer gets
+// it, to record in the history), and the lock by one INSERT ... ON CONFLICT DO UPDATE that only updates
+// holder's own row. So two replicas on PostgreSQL under READ COMMITTED never both get it.
 func (s *Store) TryLock(ctx context.Context, repo, env, holder string, runID int64, lease time.Duration) (acquired bool, current Lock, err error) {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
@@ -38,41 +35,46 @@ func (s *Store) TryLock(ctx context.Context, repo, env, holder string, runID int
 	}
 	defer tx.Rollback() //nolint:errcheck
 	now := s.now()
-	cur, err := readLock(ctx, tx, repo, env)
+	var old Lock
+	err = tx.QueryRowContext(ctx, `DELETE FROM env_locks WHERE repo = ? AND env = ? AND holder <> ? AND expires_ns < ?
+		RETURNING repo, env, holder, run_id, acquired_at, expires_at`, repo, env, holder, now.UnixNano()).
+		Scan(&old.Repo, &old.Env, &old.Holder, &old.RunID, &old.Acquired, &old.Expires)
 	switch {
-	case errors.Is(err, ErrNotFound):
-	case err != nil:
-		return false, Lock{}, err
-	case cur.Holder == holder:
-		// Re-entrant: extend below.
-	case now.After(cur.Expires):
-		if err := moveToHistory(ctx, tx, cur, now, "lease expired"); err != nil {
+	case err == nil:
+		if err := recordHistory(ctx, tx, old, now, "lease expired"); err != nil {
 			return false, Lock{}, err
 		}
-	default:
-		return false, cur, tx.Commit()
+	case !errors.Is(err, sql.ErrNoRows):
+		return false, Lock{}, fmt.Errorf("lock %s/%s: expired lease: %w", repo, env, err)
 	}
 	l := Lock{Repo: repo, Env: env, Holder: holder, RunID: runID, Acquired: now, Expires: now.Add(lease)}
-	if cur.Holder == holder {
-		l.Acquired = cur.Acquired
+	err = tx.QueryRowContext(ctx, `INSERT INTO env_locks (repo, env, holder, run_id, acquired_at, expires_at, expires_ns)
+		VALUES (?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (repo, env) DO UPDATE SET run_id = excluded.run_id, expires_at = excluded.expires_at,
+		expires_ns = excluded.expires_ns WHERE env_locks.holder = excluded.holder
+		RETURNING acquired_at`, repo, env, holder, runID, l.Acquired, l.Expires, l.Expires.UnixNano()).Scan(&l.Acquired)
+	if errors.Is(err, sql.ErrNoRows) {
+		cur, err := readLock(ctx, tx, repo, env)
+		if err != nil {
+			return false, Lock{}, err
+		}
+		return false, cur, tx.Commit()
 	}
-	_, err = tx.ExecContext(ctx, `INSERT INTO env_locks (repo, env, holder, run_id, acquired_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)
-		ON CONFLICT (repo, env) DO UPDATE SET holder = excluded.holder, run_id = excluded.run_id,
-		acquired_at = excluded.acquired_at, expires_at = excluded.expires_at`,
-		repo, env, holder, runID, l.Acquired, l.Expires)
 	if err != nil {
 		return false, Lock{}, fmt.Errorf("lock %s/%s: %w", repo, env, err)
 	}
 	if err := tx.Commit(); err != nil {
 		return false, Lock{}, fmt.Errorf("lock %s/%s: %w", repo, env, err)
 	}
+	l.Acquired = l.Acquired.UTC()
 	return true, l, nil
 }
 
 // RenewLock extends holder's lease. ErrLockLost when the lock expired and went to another.
 func (s *Store) RenewLock(ctx context.Context, repo, env, holder string, lease time.Duration) error {
-	res, err := s.db.ExecContext(ctx, `UPDATE env_locks SET expires_at = ? WHERE repo = ? AND env = ? AND holder = ?`,
-		s.now().Add(lease), repo, env, holder)
+	until := s.now().Add(lease)
+	res, err := s.db.ExecContext(ctx, `UPDATE env_locks SET expires_at = ?, expires_ns = ? WHERE repo = ? AND env = ? AND holder = ?`,
+		until, until.UnixNano(), repo, env, holder)
 	if err != nil {
 		return fmt.Errorf("renew lock %s/%s: %w", repo, env, err)
 	}
@@ -90,17 +92,25 @@ func (s *Store) ReleaseLock(ctx context.Context, repo, env, holder, reason strin
 		return Lock{}, fmt.Errorf("release lock %s/%s: %w", repo, env, err)
 	}
 	defer tx.Rollback() //nolint:errcheck
-	cur, err := readLock(ctx, tx, repo, env)
+	var l Lock
+	err = tx.QueryRowContext(ctx, `DELETE FROM env_locks WHERE repo = ? AND env = ? AND (holder = ? OR ? = '')
+		RETURNING repo, env, holder, run_id, acquired_at, expires_at`, repo, env, holder, holder).
+		Scan(&l.Repo, &l.Env, &l.Holder, &l.RunID, &l.Acquired, &l.Expires)
+	if errors.Is(err, sql.ErrNoRows) {
+		cur, rerr := readLock(ctx, tx, repo, env)
+		if rerr != nil {
+			return Lock{}, fmt.Errorf("release lock %s/%s: %w", repo, env, rerr)
+		}
+		return cur, fmt.Errorf("release lock %s/%s: %w", repo, env, ErrLockLost)
+	}
 	if err != nil {
 		return Lock{}, fmt.Errorf("release lock %s/%s: %w", repo, env, err)
 	}
-	if holder != "" && cur.Holder != holder {
-		return cur, fmt.Errorf("release lock %s/%s: %w", repo, env, ErrLockLost)
-	}
-	if err := moveToHistory(ctx, tx, cur, s.now(), reason); err != nil {
+	l.Acquired, l.Expires = l.Acquired.UTC(), l.Expires.UTC()
+	if err := recordHistory(ctx, tx, l, s.now(), reason); err != nil {
 		return Lock{}, err
 	}
-	return cur, tx.Commit()
+	return l, tx.Commit()
 }
 
 // ReleaseAllLocks drops every lock (used at start-up by a process that owns the
@@ -165,7 +175,7 @@ func (s *Store) LockHistory(ctx context.Context, repo string) ([]LockSpan, error
 	return out, rows.Err()
 }
 
-func readLock(ctx context.Context, tx *sql.Tx, repo, env string) (Lock, error) {
+func readLock(ctx context.Context, tx txn, repo, env string) (Lock, error) {
 	var l Lock
 	err := tx.QueryRowContext(ctx, `SELECT repo, env, holder, run_id, acquired_at, expires_at FROM env_locks
 		WHERE repo = ? AND env = ?`, repo, env).Scan(&l.Repo, &l.Env, &l.Holder, &l.RunID, &l.Acquired, &l.Expires)
@@ -179,10 +189,7 @@ func readLock(ctx context.Context, tx *sql.Tx, repo, env string) (Lock, error) {
 	return l, nil
 }
 
-func moveToHistory(ctx context.Context, tx *sql.Tx, l Lock, now time.Time, reason string) error {
-	if _, err := tx.ExecContext(ctx, `DELETE FROM env_locks WHERE repo = ? AND env = ? AND holder = ?`, l.Repo, l.Env, l.Holder); err != nil {
-		return fmt.Errorf("release lock %s/%s: %w", l.Repo, l.Env, err)
-	}
+func recordHistory(ctx context.Context, tx txn, l Lock, now time.Time, reason string) error {
 	_, err := tx.ExecContext(ctx, `INSERT INTO lock_history (repo, env, run_id, holder, acquired_at, released_at, reason)
 		VALUES (?, ?, ?, ?, ?, ?, ?)`, l.Repo, l.Env, l.RunID, l.Holder, l.Acquired, now, reason)
 	if err != nil {

@@ -19,7 +19,7 @@ func mustLock(t *testing.T, s *Store, env, holder string, run int64) Lock {
 	return l
 }
 
-func TestTryLock(t *testing.T) {
+func testTryLock(t *testing.T) {
 	ctx := context.Background()
 	s, c := newStore(t)
 
@@ -56,7 +56,7 @@ func TestTryLock(t *testing.T) {
 	}
 }
 
-func TestExpiredLeaseLetsAnotherHolderIn(t *testing.T) {
+func testExpiredLeaseLetsAnotherHolderIn(t *testing.T) {
 	ctx := context.Background()
 	s, c := newStore(t)
 	first := mustLock(t, s, "prod", "run-1", 1)
@@ -86,7 +86,7 @@ func TestExpiredLeaseLetsAnotherHolderIn(t *testing.T) {
 	}
 }
 
-func TestRenewLockExtendsLease(t *testing.T) {
+func testRenewLockExtendsLease(t *testing.T) {
 	ctx := context.Background()
 	s, c := newStore(t)
 	mustLock(t, s, "prod", "run-1", 1)
@@ -107,7 +107,7 @@ func TestRenewLockExtendsLease(t *testing.T) {
 	}
 }
 
-func TestReleaseLock(t *testing.T) {
+func testReleaseLock(t *testing.T) {
 	ctx := context.Background()
 	for _, tc := range []struct {
 		name       string
@@ -151,14 +151,14 @@ func TestReleaseLock(t *testing.T) {
 	}
 }
 
-func TestReleaseLockNotHeld(t *testing.T) {
+func testReleaseLockNotHeld(t *testing.T) {
 	s, _ := newStore(t)
 	if _, err := s.ReleaseLock(context.Background(), "acme/infra", "prod", "", "why"); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("ReleaseLock of a free lock = %v, want ErrNotFound", err)
 	}
 }
 
-func TestReleaseAllLocks(t *testing.T) {
+func testReleaseAllLocks(t *testing.T) {
 	ctx := context.Background()
 	s, c := newStore(t)
 	for i, env := range []string{"dev", "staging", "prod"} {
@@ -189,7 +189,7 @@ func TestReleaseAllLocks(t *testing.T) {
 	}
 }
 
-func TestLocksListing(t *testing.T) {
+func testLocksListing(t *testing.T) {
 	ctx := context.Background()
 	s, c := newStore(t)
 	if locks, err := s.Locks(ctx); err != nil || locks == nil || len(locks) != 0 {
@@ -217,3 +217,13 @@ func TestLocksListing(t *testing.T) {
 		t.Errorf("lock expiry = %v", locks[0].Expires)
 	}
 }
+
+func TestTryLock(t *testing.T) { bothDrivers(t, testTryLock) }
+func TestExpiredLeaseLetsAnotherHolderIn(t *testing.T) {
+	bothDrivers(t, testExpiredLeaseLetsAnotherHolderIn)
+}
+func TestRenewLockExtendsLease(t *testing.T) { bothDrivers(t, testRenewLockExtendsLease) }
+func TestReleaseLock(t *testing.T)           { bothDrivers(t, testReleaseLock) }
+func TestReleaseLockNotHeld(t *testing.T)    { bothDrivers(t, testReleaseLockNotHeld) }
+func TestReleaseAllLocks(t *testing.T)       { bothDrivers(t, testReleaseAllLocks) }
+func TestLocksListing(t *testing.T)          { bothDrivers(t, testLocksListing) }

@@ -29,12 +29,9 @@ func (s *Store) RecordOverride(ctx context.Context, o Override) (Override, error
 		return Override{}, err
 	}
 	o.Created = time.Now().UTC()
-	res, err := s.db.ExecContext(ctx, `INSERT INTO policy_overrides (repo, pr, env, sha, failures, by_login, channel, reason, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, o.Repo, o.PR, o.Env, o.SHA, string(failures), o.By, o.Channel, o.Reason, o.Created)
+	err = s.db.QueryRowContext(ctx, `INSERT INTO policy_overrides (repo, pr, env, sha, failures, by_login, channel, reason, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`, o.Repo, o.PR, o.Env, o.SHA, string(failures), o.By, o.Channel, o.Reason, o.Created).Scan(&o.ID)
 	if err != nil {
-		return Override{}, fmt.Errorf("record the policy override of %s#%d %s: %w", o.Repo, o.PR, o.Env, err)
-	}
-	if o.ID, err = res.LastInsertId(); err != nil {
 		return Override{}, fmt.Errorf("record the policy override of %s#%d %s: %w", o.Repo, o.PR, o.Env, err)
 	}
 	return o, nil

@@ -6,7 +6,7 @@ import (
 	"testing"
 )
 
-func TestOverridesAreKeptPerPullRequestAndEnvironment(t *testing.T) {
+func testOverridesAreKeptPerPullRequestAndEnvironment(t *testing.T) {
 	ctx := context.Background()
 	s, _ := newStore(t)
 	first, err := s.RecordOverride(ctx, Override{Repo: "acme/infra", PR: 7, Env: "prod", SHA: "abc",
@@ -24,4 +24,8 @@ func TestOverridesAreKeptPerPullRequestAndEnvironment(t *testing.T) {
 	if !reflect.DeepEqual(got[1].Failures, first.Failures) || got[1].Reason != "logs only" || got[0].Failures == nil {
 		t.Errorf("read back %+v", got)
 	}
+}
+
+func TestOverridesAreKeptPerPullRequestAndEnvironment(t *testing.T) {
+	bothDrivers(t, testOverridesAreKeptPerPullRequestAndEnvironment)
 }

@@ -20,7 +20,7 @@ func keyed(delivery, key string) event.Event {
 }
 
 // A content key accepted within the window makes a later delivery of it a replay of the first run.
-func TestAcceptReplayWindow(t *testing.T) {
+func testAcceptReplayWindow(t *testing.T) {
 	tests := []struct {
 		name       string
 		later      time.Duration // after the first delivery
@@ -70,7 +70,7 @@ func TestAcceptReplayWindow(t *testing.T) {
 }
 
 // A replay of the content of an earlier delivery enqueues nothing.
-func TestAcceptReplayEnqueuesNothing(t *testing.T) {
+func testAcceptReplayEnqueuesNothing(t *testing.T) {
 	ctx := context.Background()
 	s, _ := newStore(t)
 	if _, err := s.Accept(ctx, keyed("d-1", "k"), nil); err != nil {
@@ -86,7 +86,7 @@ func TestAcceptReplayEnqueuesNothing(t *testing.T) {
 }
 
 // Concurrent deliveries of one content under twenty delivery ids make exactly one run.
-func TestAcceptConcurrentReplays(t *testing.T) {
+func testAcceptConcurrentReplays(t *testing.T) {
 	ctx := context.Background()
 	s, _ := newStore(t)
 	const copies = 20
@@ -124,7 +124,7 @@ func TestAcceptConcurrentReplays(t *testing.T) {
 }
 
 // The fields a trigger policy reads survive the store.
-func TestAcceptKeepsPolicyFields(t *testing.T) {
+func testAcceptKeepsPolicyFields(t *testing.T) {
 	ctx := context.Background()
 	s, _ := newStore(t)
 	ev := keyed("d-1", `["pull_request","opened"]`)
@@ -179,3 +179,8 @@ func TestOpenMigratesAnOlderDatabase(t *testing.T) {
 		s.Close()
 	}
 }
+
+func TestAcceptReplayWindow(t *testing.T)          { bothDrivers(t, testAcceptReplayWindow) }
+func TestAcceptReplayEnqueuesNothing(t *testing.T) { bothDrivers(t, testAcceptReplayEnqueuesNothing) }
+func TestAcceptConcurrentReplays(t *testing.T)     { bothDrivers(t, testAcceptConcurrentReplays) }
+func TestAcceptKeepsPolicyFields(t *testing.T)     { bothDrivers(t, testAcceptKeepsPolicyFields) }

@@ -58,7 +58,9 @@ func (s *Store) Accept(ctx context.Context, ev event.Event, enqueue func(ctx con
 	return rec, err
 }
 
-var errKeyTaken = errors.New("content key taken concurrently")
+// errKeyTaken: another transaction took the delivery id or the content key between our look-up and
+// our insert; Accept tries once more, and then sees that one's run.
+var errKeyTaken = errors.New("delivery or content key taken concurrently")
 
 func (s *Store) accept(ctx context.Context, ev event.Event, enqueue func(ctx context.Context, tx *sql.Tx, runID int64) error) (event.Receipt, error) {
 	tx, err := s.db.BeginTx(ctx, nil)
@@ -92,19 +94,21 @@ func (s *Store) accept(ctx context.Context, ev event.Event, enqueue func(ctx con
 	if enqueue != nil {
 		enqueued = 1
 	}
-	res, err := tx.ExecContext(ctx, `INSERT INTO runs
+	err = tx.QueryRowContext(ctx, `INSERT INTO runs
 		(delivery_id, event, action, kind, repo, clone_url, sha, base_sha, ref, base_ref, pr, sender, comment,
 		 author, fork, draft, comment_id, content_key, head_repo, default_branch, requested_by, request_envs,
 		 status, enqueued, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (delivery_id) DO NOTHING RETURNING id`,
 		ev.DeliveryID, ev.Name, ev.Action, ev.Kind, ev.Repo, ev.CloneURL, ev.SHA, ev.BaseSHA, ev.Ref, ev.BaseRef,
-		ev.PR, ev.Sender, ev.Comment, ev.Author, ev.Fork, ev.Draft, ev.CommentID, ev.ContentKey, ev.HeadRepo, ev.DefaultBranch,
-		ev.RequestedBy, jsonList(ev.Envs), StatusQueued, enqueued, now)
+		ev.PR, ev.Sender, ev.Comment, ev.Author, boolInt(ev.Fork), boolInt(ev.Draft), ev.CommentID, ev.ContentKey, ev.HeadRepo, ev.DefaultBranch,
+		ev.RequestedBy, jsonList(ev.Envs), StatusQueued, enqueued, now).Scan(&runID)
+	if errors.Is(err, sql.ErrNoRows) {
+		// Another writer (another replica) inserted this delivery after our look-up: it is a duplicate.
+		return event.Receipt{}, errKeyTaken
+	}
 	if err != nil {
 		return event.Receipt{}, fmt.Errorf("accept delivery %s: insert run: %w", ev.DeliveryID, err)
-	}
-	if runID, err = res.LastInsertId(); err != nil {
-		return event.Receipt{}, fmt.Errorf("accept delivery %s: run id: %w", ev.DeliveryID, err)
 	}
 	if ev.ContentKey != "" {
 		// Claims the key when it is new or expired; touches nothing (0 rows) when a live
@@ -123,7 +127,7 @@ func (s *Store) accept(ctx context.Context, ev event.Event, enqueue func(ctx con
 		}
 	}
 	if enqueue != nil {
-		if err := enqueue(ctx, tx, runID); err != nil {
+		if err := enqueue(ctx, tx.Tx, runID); err != nil {
 			return event.Receipt{}, fmt.Errorf("accept delivery %s: enqueue: %w", ev.DeliveryID, err)
 		}
 	}
@@ -162,7 +166,7 @@ func (s *Store) DispatchRuns(ctx context.Context, limit int, enqueue func(ctx co
 	}
 	rows.Close()
 	for _, id := range ids {
-		if err := enqueue(ctx, tx, id, kinds[id]); err != nil {
+		if err := enqueue(ctx, tx.Tx, id, kinds[id]); err != nil {
 			return 0, fmt.Errorf("dispatch run %d: %w", id, err)
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE runs SET enqueued = 1 WHERE id = ?`, id); err != nil {
@@ -195,16 +199,18 @@ func scanRun(sc interface{ Scan(...any) error }) (Run, error) {
 		requestEnvs         string
 		created             time.Time
 		started, finished   sql.NullTime
+		fork, draft         int64
 	)
 	err := sc.Scan(&r.ID, &r.Event.DeliveryID, &r.Event.Name, &r.Event.Action, &r.Event.Kind, &r.Event.Repo,
 		&r.Event.CloneURL, &r.Event.SHA, &r.Event.BaseSHA, &r.Event.Ref, &r.Event.BaseRef, &r.Event.PR,
-		&r.Event.Sender, &r.Event.Comment, &r.Event.Author, &r.Event.Fork, &r.Event.Draft, &r.Event.CommentID,
+		&r.Event.Sender, &r.Event.Comment, &r.Event.Author, &fork, &draft, &r.Event.CommentID,
 		&r.Event.ContentKey, &r.Event.HeadRepo, &r.Event.DefaultBranch, &r.Event.RequestedBy, &requestEnvs, &r.Status, &r.Error, &changed, &envs, &apps, &r.Attempts, &r.Redactions,
 		&created, &started, &finished)
 	if err != nil {
 		return Run{}, err
 	}
 	r.Created, r.Started, r.Finished = created.UTC(), timeOf(started), timeOf(finished)
+	r.Event.Fork, r.Event.Draft = fork != 0, draft != 0
 	if err := json.Unmarshal([]byte(requestEnvs), &r.Event.Envs); err != nil {
 		return Run{}, fmt.Errorf("decode run %d: %w", r.ID, err)
 	}
@@ -391,4 +397,12 @@ func (s *Store) SetRunStory(ctx context.Context, id int64, story string) error {
 		return fmt.Errorf("save the story of run %d: %w", id, err)
 	}
 	return nil
+}
+
+// boolInt stores a flag in an INTEGER column, as both dialects read it.
+func boolInt(b bool) int64 {
+	if b {
+		return 1
+	}
+	return 0
 }

@@ -11,7 +11,7 @@ import (
 	"time"
 )
 
-func TestAcceptStoresQueuedRun(t *testing.T) {
+func testAcceptStoresQueuedRun(t *testing.T) {
 	ctx := context.Background()
 	s, c := newStore(t)
 	ev := testEvent("d-1", "acme/infra")
@@ -41,7 +41,7 @@ func TestAcceptStoresQueuedRun(t *testing.T) {
 	}
 }
 
-func TestAcceptDuplicateDeliveryReturnsFirstRun(t *testing.T) {
+func testAcceptDuplicateDeliveryReturnsFirstRun(t *testing.T) {
 	ctx := context.Background()
 	s, _ := newStore(t)
 	rec, err := s.Accept(ctx, testEvent("d-1", "acme/infra"), nil)
@@ -88,7 +88,7 @@ func countJobs(t *testing.T, s *Store) int {
 	return n
 }
 
-func TestAcceptEnqueuesInsideTheTransaction(t *testing.T) {
+func testAcceptEnqueuesInsideTheTransaction(t *testing.T) {
 	ctx := context.Background()
 	s, _ := newStore(t)
 	jobsTable(t, s)
@@ -97,10 +97,10 @@ func TestAcceptEnqueuesInsideTheTransaction(t *testing.T) {
 	rec, err := s.Accept(ctx, testEvent("d-1", "acme/infra"), func(ctx context.Context, tx *sql.Tx, runID int64) error {
 		gotID = runID
 		// The run is visible to the transaction before commit.
-		if err := tx.QueryRowContext(ctx, `SELECT status FROM runs WHERE id = ?`, runID).Scan(&sawStatus); err != nil {
+		if err := tx.QueryRowContext(ctx, s.db.d.rebind(`SELECT status FROM runs WHERE id = ?`), runID).Scan(&sawStatus); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO test_jobs (run_id) VALUES (?)`, runID)
+		_, err := tx.ExecContext(ctx, s.db.d.rebind(`INSERT INTO test_jobs (run_id) VALUES (?)`), runID)
 		return err
 	})
 	id, dup := rec.Run, rec.Duplicate
@@ -118,13 +118,13 @@ func TestAcceptEnqueuesInsideTheTransaction(t *testing.T) {
 	}
 }
 
-func TestAcceptEnqueueErrorRollsTheRunBack(t *testing.T) {
+func testAcceptEnqueueErrorRollsTheRunBack(t *testing.T) {
 	ctx := context.Background()
 	s, _ := newStore(t)
 	jobsTable(t, s)
 	boom := errors.New("queue full")
 	rec, err := s.Accept(ctx, testEvent("d-1", "acme/infra"), func(ctx context.Context, tx *sql.Tx, runID int64) error {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO test_jobs (run_id) VALUES (?)`, runID); err != nil {
+		if _, err := tx.ExecContext(ctx, s.db.d.rebind(`INSERT INTO test_jobs (run_id) VALUES (?)`), runID); err != nil {
 			return err
 		}
 		return boom
@@ -146,7 +146,7 @@ func TestAcceptEnqueueErrorRollsTheRunBack(t *testing.T) {
 	}
 }
 
-func TestAcceptConcurrentDeliveries(t *testing.T) {
+func testAcceptConcurrentDeliveries(t *testing.T) {
 	ctx := context.Background()
 	s, _ := newStore(t)
 	const goroutines, distinct = 8, 10
@@ -202,7 +202,7 @@ func TestAcceptConcurrentDeliveries(t *testing.T) {
 	}
 }
 
-func TestRunLifecycle(t *testing.T) {
+func testRunLifecycle(t *testing.T) {
 	ctx := context.Background()
 	s, c := newStore(t)
 	id := accept(t, s, "d-1", "acme/infra")
@@ -256,7 +256,7 @@ func TestRunLifecycle(t *testing.T) {
 	}
 }
 
-func TestFinished(t *testing.T) {
+func testFinished(t *testing.T) {
 	for status, want := range map[string]bool{
 		StatusQueued: false, StatusRunning: false,
 		StatusSucceeded: true, StatusFailed: true, StatusCancelled: true, StatusNothing: true,
@@ -267,14 +267,14 @@ func TestFinished(t *testing.T) {
 	}
 }
 
-func TestRunNotFound(t *testing.T) {
+func testRunNotFound(t *testing.T) {
 	s, _ := newStore(t)
 	if _, err := s.Run(context.Background(), 42, 0); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("Run(42) error = %v, want ErrNotFound", err)
 	}
 }
 
-func TestListRuns(t *testing.T) {
+func testListRuns(t *testing.T) {
 	ctx := context.Background()
 	s, _ := newStore(t)
 	// ids 1..6: infra runs 1,3,5; platform runs 2,4,6. Runs 3 and 4 succeed.
@@ -333,7 +333,7 @@ func TestListRuns(t *testing.T) {
 	}
 }
 
-func TestRunWithStagesAndLogTails(t *testing.T) {
+func testRunWithStagesAndLogTails(t *testing.T) {
 	ctx := context.Background()
 	s, _ := newStore(t)
 	id := accept(t, s, "d-1", "acme/infra")
@@ -369,3 +369,20 @@ func TestRunWithStagesAndLogTails(t *testing.T) {
 		})
 	}
 }
+
+func TestAcceptStoresQueuedRun(t *testing.T) { bothDrivers(t, testAcceptStoresQueuedRun) }
+func TestAcceptDuplicateDeliveryReturnsFirstRun(t *testing.T) {
+	bothDrivers(t, testAcceptDuplicateDeliveryReturnsFirstRun)
+}
+func TestAcceptEnqueuesInsideTheTransaction(t *testing.T) {
+	bothDrivers(t, testAcceptEnqueuesInsideTheTransaction)
+}
+func TestAcceptEnqueueErrorRollsTheRunBack(t *testing.T) {
+	bothDrivers(t, testAcceptEnqueueErrorRollsTheRunBack)
+}
+func TestAcceptConcurrentDeliveries(t *testing.T) { bothDrivers(t, testAcceptConcurrentDeliveries) }
+func TestRunLifecycle(t *testing.T)               { bothDrivers(t, testRunLifecycle) }
+func TestFinished(t *testing.T)                   { bothDrivers(t, testFinished) }
+func TestRunNotFound(t *testing.T)                { bothDrivers(t, testRunNotFound) }
+func TestListRuns(t *testing.T)                   { bothDrivers(t, testListRuns) }
+func TestRunWithStagesAndLogTails(t *testing.T)   { bothDrivers(t, testRunWithStagesAndLogTails) }

@@ -212,7 +212,7 @@ func (s *Store) Log(ctx context.Context, stageID, after int64, limit int) ([]Log
 // LogTail returns the last n lines of a stage's log, oldest first.
 func (s *Store) LogTail(ctx context.Context, stageID int64, n int) ([]string, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT line FROM (SELECT id, line FROM stage_logs WHERE stage_id = ?
-		ORDER BY id DESC LIMIT ?) ORDER BY id`, stageID, n)
+		ORDER BY id DESC LIMIT ?) AS tail ORDER BY id`, stageID, n)
 	if err != nil {
 		return nil, fmt.Errorf("read log tail of stage %d: %w", stageID, err)
 	}

@@ -8,7 +8,7 @@ import (
 	"time"
 )
 
-func TestEnsureStagesCreatesPendingStagesInOrder(t *testing.T) {
+func testEnsureStagesCreatesPendingStagesInOrder(t *testing.T) {
 	ctx := context.Background()
 	s, _ := newStore(t)
 	id := accept(t, s, "d-1", "acme/infra")
@@ -28,7 +28,7 @@ func TestEnsureStagesCreatesPendingStagesInOrder(t *testing.T) {
 	}
 }
 
-func TestEnsureStagesAgainKeepsOutcomes(t *testing.T) {
+func testEnsureStagesAgainKeepsOutcomes(t *testing.T) {
 	ctx := context.Background()
 	s, _ := newStore(t)
 	id := accept(t, s, "d-1", "acme/infra")
@@ -68,7 +68,7 @@ func TestEnsureStagesAgainKeepsOutcomes(t *testing.T) {
 	}
 }
 
-func TestStageLifecycle(t *testing.T) {
+func testStageLifecycle(t *testing.T) {
 	ctx := context.Background()
 	s, c := newStore(t)
 	id := accept(t, s, "d-1", "acme/infra")
@@ -136,14 +136,14 @@ func TestStageLifecycle(t *testing.T) {
 	}
 }
 
-func TestStageNotFound(t *testing.T) {
+func testStageNotFound(t *testing.T) {
 	s, _ := newStore(t)
 	if _, err := s.Stage(context.Background(), 99); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("Stage(99) error = %v, want ErrNotFound", err)
 	}
 }
 
-func TestStageLogs(t *testing.T) {
+func testStageLogs(t *testing.T) {
 	ctx := context.Background()
 	s, c := newStore(t)
 	id := accept(t, s, "d-1", "acme/infra")
@@ -232,3 +232,13 @@ func lineTexts(lines []LogLine) []string {
 	}
 	return out
 }
+
+func TestEnsureStagesCreatesPendingStagesInOrder(t *testing.T) {
+	bothDrivers(t, testEnsureStagesCreatesPendingStagesInOrder)
+}
+func TestEnsureStagesAgainKeepsOutcomes(t *testing.T) {
+	bothDrivers(t, testEnsureStagesAgainKeepsOutcomes)
+}
+func TestStageLifecycle(t *testing.T) { bothDrivers(t, testStageLifecycle) }
+func TestStageNotFound(t *testing.T)  { bothDrivers(t, testStageNotFound) }
+func TestStageLogs(t *testing.T)      { bothDrivers(t, testStageLogs) }

@@ -1,8 +1,8 @@
 // Package store keeps runs, stages, stage logs, environment locks and deployed
 // versions in one SQL database, the same one the durable queue uses.
 //
-// SQLite (pure Go, modernc.org/sqlite) is the default. The SQL is kept to what
-// SQLite and Postgres share so that Postgres support is a dialect, not a rewrite.
+// SQLite (pure Go, modernc.org/sqlite) is the default; PostgreSQL (pgx) serves several replicas. The SQL
+// is kept to what both share; a dialect rewrites placeholders and column types (dialect.go).
 package store
 
 import (
@@ -14,7 +14,8 @@ import (
 	"path/filepath"
 	"time"
 
-	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
+	_ "modernc.org/sqlite"             // registers the "sqlite" database/sql driver
 )
 
 // ErrNotFound is returned when a run, stage or lock does not exist.
@@ -43,7 +44,7 @@ const (
 
 // Store is the SQL-backed store. Its methods are safe for concurrent use.
 type Store struct {
-	db           *sql.DB
+	db           conn
 	now          func() time.Time
 	replayWindow time.Duration
 }
@@ -84,7 +85,7 @@ func OpenSQLite(ctx context.Context, dir string, opts ...Option) (*Store, error)
 	db.SetMaxOpenConns(1)
 	db.SetConnMaxIdleTime(0)
 	db.SetConnMaxLifetime(0)
-	s := &Store{db: db, now: func() time.Time { return time.Now().UTC() }, replayWindow: DefaultReplayWindow}
+	s := &Store{db: conn{db: db, d: dialectSQLite}, now: func() time.Time { return time.Now().UTC() }, replayWindow: DefaultReplayWindow}
 	for _, o := range opts {
 		o(s)
 	}
@@ -95,8 +96,43 @@ func OpenSQLite(ctx context.Context, dir string, opts ...Option) (*Store, error)
 	return s, nil
 }
 
+// PostgresOptions tune the PostgreSQL pool.
+type PostgresOptions struct {
+	MaxConns int // open connections at most; default 10
+}
+
+// OpenPostgres opens a PostgreSQL database (a postgres:// URL) through pgx, and migrates it under an
+// advisory lock, so that replicas starting at once migrate one after another.
+func OpenPostgres(ctx context.Context, url string, po PostgresOptions, opts ...Option) (*Store, error) {
+	db, err := sql.Open("pgx", url)
+	if err != nil {
+		return nil, fmt.Errorf("open PostgreSQL: %w", err)
+	}
+	if po.MaxConns <= 0 {
+		po.MaxConns = 10
+	}
+	db.SetMaxOpenConns(po.MaxConns)
+	db.SetMaxIdleConns(po.MaxConns)
+	s := &Store{db: conn{db: db, d: dialectPostgres}, now: func() time.Time { return time.Now().UTC() }, replayWindow: DefaultReplayWindow}
+	for _, o := range opts {
+		o(s)
+	}
+	if err := s.Ping(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	if err := s.migrate(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Dialect names the database the store speaks: "sqlite" or "postgres".
+func (s *Store) Dialect() string { return s.db.d.String() }
+
 // DB returns the underlying pool, for the queue driver that shares it.
-func (s *Store) DB() *sql.DB { return s.db }
+func (s *Store) DB() *sql.DB { return s.db.db }
 
 // Close closes the database.
 func (s *Store) Close() error { return s.db.Close() }
@@ -257,19 +293,32 @@ var migrations = []string{
 		reason TEXT NOT NULL DEFAULT '',
 		created_at TIMESTAMP NOT NULL
 	)`,
+	// Version 17: lease ends as Unix nanoseconds, compared in conditional writes (timestamps compare as
+	// text in SQLite). A lease of a database from before reads as expired; a SQLite process releases every
+	// lock at start anyway.
+	`ALTER TABLE env_locks ADD COLUMN expires_ns INTEGER NOT NULL DEFAULT 0`,
 }
 
+// migrationLock is the PostgreSQL advisory lock key under which a replica migrates.
+const migrationLock = 0x72756e6e6572 // "runner"
+
 func (s *Store) migrate(ctx context.Context) error {
-	for _, stmt := range schema {
-		if _, err := s.db.ExecContext(ctx, stmt); err != nil {
-			return fmt.Errorf("migrate store: %w", err)
-		}
-	}
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("migrate store: %w", err)
 	}
 	defer tx.Rollback() //nolint:errcheck // no-op after commit
+	if s.db.d == dialectPostgres {
+		// DDL is transactional in PostgreSQL: the whole migration is one transaction, one replica at a time.
+		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(?)`, migrationLock); err != nil {
+			return fmt.Errorf("migrate store: advisory lock: %w", err)
+		}
+	}
+	for _, stmt := range schema {
+		if _, err := tx.ExecContext(ctx, s.db.d.ddl(stmt)); err != nil {
+			return fmt.Errorf("migrate store: %w", err)
+		}
+	}
 	if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY)`); err != nil {
 		return fmt.Errorf("migrate store: %w", err)
 	}
@@ -281,7 +330,7 @@ func (s *Store) migrate(ctx context.Context) error {
 		return fmt.Errorf("migrate store: the database is at version %d, newer than this runner (%d)", done, len(migrations))
 	}
 	for i := done; i < len(migrations); i++ {
-		if _, err := tx.ExecContext(ctx, migrations[i]); err != nil {
+		if _, err := tx.ExecContext(ctx, s.db.d.ddl(migrations[i])); err != nil {
 			return fmt.Errorf("migrate store to version %d: %w", i+1, err)
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version) VALUES (?)`, i+1); err != nil {

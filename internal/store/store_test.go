@@ -2,11 +2,16 @@ package store
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/gitops-runner/runner/internal/event"
+	"github.com/gitops-runner/runner/internal/testenv/postgres"
 )
 
 // clock is a settable time source for the store's injectable now.
@@ -27,12 +32,58 @@ func (c *clock) Advance(d time.Duration) {
 	c.t = c.t.Add(d)
 }
 
-// newStore opens a real SQLite store in a temporary directory whose clock the test moves.
+// pg is the PostgreSQL server of this test binary (nil when PostgreSQL is not installed).
+var pg *postgres.Server
+
+func TestMain(m *testing.M) {
+	s, err := postgres.Start(context.Background())
+	switch {
+	case errors.Is(err, postgres.ErrUnavailable):
+		fmt.Fprintf(os.Stderr, "store tests: %v: the PostgreSQL halves are skipped\n", err)
+	case err != nil:
+		fmt.Fprintf(os.Stderr, "store tests: start PostgreSQL: %v\n", err)
+		os.Exit(1)
+	default:
+		pg = s
+	}
+	code := m.Run()
+	if pg != nil {
+		pg.Stop()
+	}
+	os.Exit(code)
+}
+
+// bothDrivers runs a test against SQLite and against PostgreSQL: newStore opens the one the subtest
+// names.
+func bothDrivers(t *testing.T, test func(t *testing.T)) {
+	t.Run("sqlite", test)
+	t.Run("postgres", func(t *testing.T) {
+		if pg == nil {
+			t.Skip("skipping: PostgreSQL is not installed (.ci/run installs it)")
+		}
+		test(t)
+	})
+}
+
+// newStore opens a real store whose clock the test moves: SQLite in a temporary directory, or a fresh
+// PostgreSQL database under a "postgres" subtest of bothDrivers.
 func newStore(t *testing.T) (*Store, *clock) {
 	t.Helper()
-	s, err := OpenSQLite(context.Background(), t.TempDir())
+	var (
+		s   *Store
+		err error
+	)
+	if strings.Contains(t.Name(), "/postgres") {
+		url, uerr := pg.NewDatabase(context.Background())
+		if uerr != nil {
+			t.Fatal(uerr)
+		}
+		s, err = OpenPostgres(context.Background(), url, PostgresOptions{})
+	} else {
+		s, err = OpenSQLite(context.Background(), t.TempDir())
+	}
 	if err != nil {
-		t.Fatalf("OpenSQLite: %v", err)
+		t.Fatalf("open the store: %v", err)
 	}
 	t.Cleanup(func() { s.Close() })
 	c := &clock{t: time.Date(2025, 3, 4, 5, 6, 7, 0, time.UTC)}
@@ -85,10 +136,12 @@ func TestOpenSQLiteReopensExistingDatabase(t *testing.T) {
 	}
 }
 
-func TestPingFailsOnClosedStore(t *testing.T) {
+func testPingFailsOnClosedStore(t *testing.T) {
 	s, _ := newStore(t)
 	s.Close()
 	if err := s.Ping(context.Background()); err == nil {
 		t.Fatal("Ping on a closed store succeeded")
 	}
 }
+
+func TestPingFailsOnClosedStore(t *testing.T) { bothDrivers(t, testPingFailsOnClosedStore) }
