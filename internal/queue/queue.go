@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver"
+	"github.com/riverqueue/river/riverdriver/riverdatabasesql"
 	"github.com/riverqueue/river/riverdriver/riversqlite"
 	"github.com/riverqueue/river/rivermigrate"
 	"github.com/riverqueue/river/rivertype"
@@ -98,7 +100,12 @@ func New(ctx context.Context, st *store.Store, exec Executor, opts Options) (*Qu
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	driver := riversqlite.New(st.DB())
+	var driver riverdriver.Driver[*sql.Tx]
+	if st.Dialect() == "postgres" {
+		driver = riverdatabasesql.New(st.DB())
+	} else {
+		driver = riversqlite.New(st.DB())
+	}
 	migrator, err := rivermigrate.New(driver, &rivermigrate.Config{Logger: quiet(opts.Logger)})
 	if err != nil {
 		return nil, fmt.Errorf("queue migrator: %w", err)
@@ -207,14 +214,19 @@ func (q *Queue) dispatcher(ctx context.Context) {
 // Start recovers jobs orphaned by a dead process, then starts working.
 // The SQLite store is owned by one process (see the data dir lock), so a job left
 // "running" at start-up belongs to a process that is gone.
+//
+// On PostgreSQL other replicas may be working jobs: none is taken from them here; River's rescuer gives
+// back a job whose worker stopped renewing.
 func (q *Queue) Start(ctx context.Context) error {
-	res, err := q.store.DB().ExecContext(ctx, `UPDATE river_job SET state = 'available', scheduled_at = ?
-		WHERE state = 'running'`, time.Now().UTC())
-	if err != nil {
-		return fmt.Errorf("recover orphaned jobs: %w", err)
-	}
-	if n, _ := res.RowsAffected(); n > 0 {
-		q.log.Warn("recovered runs interrupted by a previous process", "jobs", n)
+	if q.store.Dialect() != "postgres" {
+		res, err := q.store.DB().ExecContext(ctx, `UPDATE river_job SET state = 'available', scheduled_at = ?
+			WHERE state = 'running'`, time.Now().UTC())
+		if err != nil {
+			return fmt.Errorf("recover orphaned jobs: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n > 0 {
+			q.log.Warn("recovered runs interrupted by a previous process", "jobs", n)
+		}
 	}
 	// River cancels every job in flight when its start context ends; the queue's
 	// lifetime is Stop's to end, so that a cancelled caller context (SIGTERM) still
@@ -234,8 +246,11 @@ func (q *Queue) Start(ctx context.Context) error {
 // dispatcher as usual.
 func (q *Queue) Wake(ctx context.Context, runID int64) error {
 	var jobID int64
-	err := q.store.DB().QueryRowContext(ctx, `SELECT id FROM river_job WHERE kind = ? AND json_extract(args, '$.run_id') = ?
-		ORDER BY id DESC LIMIT 1`, RunArgs{}.Kind(), runID).Scan(&jobID)
+	query := `SELECT id FROM river_job WHERE kind = ? AND json_extract(args, '$.run_id') = ? ORDER BY id DESC LIMIT 1`
+	if q.store.Dialect() == "postgres" {
+		query = `SELECT id FROM river_job WHERE kind = $1 AND (args->>'run_id')::bigint = $2 ORDER BY id DESC LIMIT 1`
+	}
+	err := q.store.DB().QueryRowContext(ctx, query, RunArgs{}.Kind(), runID).Scan(&jobID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil
 	}

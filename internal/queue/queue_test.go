@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -14,6 +15,7 @@ import (
 	"github.com/gitops-runner/runner/internal/event"
 	"github.com/gitops-runner/runner/internal/queue"
 	"github.com/gitops-runner/runner/internal/store"
+	"github.com/gitops-runner/runner/internal/testenv/postgres"
 )
 
 // executor is a fake Executor: it records every call and answers with fn (nil: success).
@@ -75,11 +77,7 @@ func newFixtureTries(t *testing.T, exec *executor, maxAttempts int) *fixture {
 func newFixtureOpts(t *testing.T, exec *executor, tune func(*queue.Options)) *fixture {
 	t.Helper()
 	ctx := context.Background()
-	st, err := store.OpenSQLite(ctx, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := openStore(t)
 	opts := queue.Options{
 		Workers:      4,
 		PollInterval: 20 * time.Millisecond,
@@ -147,7 +145,7 @@ func (f *fixture) pending(t *testing.T) int {
 // jobState reads the River job of a run.
 func (f *fixture) jobState(t *testing.T, runID int64) (state string, attempt int) {
 	t.Helper()
-	err := f.store.DB().QueryRow(`SELECT state, attempt FROM river_job WHERE json_extract(args, '$.run_id') = ?`, runID).
+	err := f.store.DB().QueryRow(f.sql(`SELECT state, attempt FROM river_job WHERE json_extract(args, '$.run_id') = ?`), runID).
 		Scan(&state, &attempt)
 	if err != nil {
 		t.Fatalf("read job of run %d: %v", runID, err)
@@ -155,7 +153,7 @@ func (f *fixture) jobState(t *testing.T, runID int64) (state string, attempt int
 	return state, attempt
 }
 
-func TestAcceptedRunsAreExecutedOnce(t *testing.T) {
+func testAcceptedRunsAreExecutedOnce(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, &executor{})
 	var ids []int64
@@ -188,7 +186,7 @@ func TestAcceptedRunsAreExecutedOnce(t *testing.T) {
 	}
 }
 
-func TestDuplicateDeliveryIsNotExecutedTwice(t *testing.T) {
+func testDuplicateDeliveryIsNotExecutedTwice(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, &executor{})
 	f.start(t)
@@ -206,7 +204,7 @@ func TestDuplicateDeliveryIsNotExecutedTwice(t *testing.T) {
 	}
 	// The redelivery enqueued nothing: there is exactly one job and nothing pending.
 	var jobs int
-	if err := f.store.DB().QueryRow(`SELECT COUNT(*) FROM river_job`).Scan(&jobs); err != nil {
+	if err := f.store.DB().QueryRow(f.sql(`SELECT COUNT(*) FROM river_job`)).Scan(&jobs); err != nil {
 		t.Fatal(err)
 	}
 	if jobs != 1 || f.pending(t) != 0 {
@@ -217,7 +215,7 @@ func TestDuplicateDeliveryIsNotExecutedTwice(t *testing.T) {
 	}
 }
 
-func TestExecutorErrorIsRetried(t *testing.T) {
+func testExecutorErrorIsRetried(t *testing.T) {
 	t.Parallel()
 	exec := &executor{fn: func(_ context.Context, _ int64, attempt int) error {
 		if attempt == 1 {
@@ -240,7 +238,7 @@ func TestExecutorErrorIsRetried(t *testing.T) {
 		t.Errorf("job state %s attempt %d, want 2 attempts", state, attempt)
 	}
 	var errs string
-	if err := f.store.DB().QueryRow(`SELECT errors FROM river_job WHERE json_extract(args, '$.run_id') = ?`, id).Scan(&errs); err != nil {
+	if err := f.store.DB().QueryRow(f.sql(`SELECT errors FROM river_job WHERE json_extract(args, '$.run_id') = ?`), id).Scan(&errs); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(errs, "store unavailable") {
@@ -248,7 +246,7 @@ func TestExecutorErrorIsRetried(t *testing.T) {
 	}
 }
 
-func TestStopAbandonsRunsInFlightAfterGrace(t *testing.T) {
+func testStopAbandonsRunsInFlightAfterGrace(t *testing.T) {
 	t.Parallel()
 	started := make(chan struct{})
 	cancelled := make(chan error, 1)
@@ -301,7 +299,7 @@ func TestStopAbandonsRunsInFlightAfterGrace(t *testing.T) {
 	}
 }
 
-func TestStopWaitsForRunsThatFinishWithinGrace(t *testing.T) {
+func testStopWaitsForRunsThatFinishWithinGrace(t *testing.T) {
 	t.Parallel()
 	release := make(chan struct{})
 	started := make(chan struct{})
@@ -342,7 +340,7 @@ func TestStartResumesJobsLeftRunningByADeadProcess(t *testing.T) {
 	f := newFixture(t, &executor{})
 	ids := []int64{f.accept(t, "d-1"), f.accept(t, "d-2")}
 	// A process that died mid-run leaves its jobs "running", attempted once.
-	if _, err := f.store.DB().Exec(`UPDATE river_job SET state = 'running', attempt = 1, attempted_at = ?`, time.Now().UTC()); err != nil {
+	if _, err := f.store.DB().Exec(f.sql(`UPDATE river_job SET state = 'running', attempt = 1, attempted_at = ?`), time.Now().UTC()); err != nil {
 		t.Fatal(err)
 	}
 	if n := f.pending(t); n != 2 {
@@ -362,7 +360,7 @@ func TestStartResumesJobsLeftRunningByADeadProcess(t *testing.T) {
 	}
 }
 
-func TestRunningReflectsStartAndStop(t *testing.T) {
+func testRunningReflectsStartAndStop(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, &executor{})
 	if f.queue.Running() {
@@ -386,7 +384,7 @@ func TestRunningReflectsStartAndStop(t *testing.T) {
 	}
 }
 
-func TestPendingCountsUnfinishedJobs(t *testing.T) {
+func testPendingCountsUnfinishedJobs(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, &executor{})
 	if n := f.pending(t); n != 0 {
@@ -399,13 +397,13 @@ func TestPendingCountsUnfinishedJobs(t *testing.T) {
 		t.Errorf("Pending with 4 runs waiting for their jobs = %d, want 4", n)
 	}
 	f.queue.Dispatch(context.Background())
-	if _, err := f.store.DB().Exec(`UPDATE river_job SET state = 'completed', finalized_at = ? WHERE id = 1`, time.Now().UTC()); err != nil {
+	if _, err := f.store.DB().Exec(f.sql(`UPDATE river_job SET state = 'completed', finalized_at = ? WHERE id = 1`), time.Now().UTC()); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.store.DB().Exec(`UPDATE river_job SET state = 'discarded', finalized_at = ? WHERE id = 2`, time.Now().UTC()); err != nil {
+	if _, err := f.store.DB().Exec(f.sql(`UPDATE river_job SET state = 'discarded', finalized_at = ? WHERE id = 2`), time.Now().UTC()); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.store.DB().Exec(`UPDATE river_job SET state = 'retryable' WHERE id = 3`); err != nil {
+	if _, err := f.store.DB().Exec(f.sql(`UPDATE river_job SET state = 'retryable' WHERE id = 3`)); err != nil {
 		t.Fatal(err)
 	}
 	if n := f.pending(t); n != 2 {
@@ -415,7 +413,7 @@ func TestPendingCountsUnfinishedJobs(t *testing.T) {
 
 // A run accepted while no dispatcher ran (the process died right after
 // answering 202) gets its job, exactly one, when the queue starts.
-func TestRunsAcceptedBeforeStartAreDispatchedOnce(t *testing.T) {
+func testRunsAcceptedBeforeStartAreDispatchedOnce(t *testing.T) {
 	t.Parallel()
 	exec := &executor{}
 	f := newFixture(t, exec)
@@ -424,7 +422,7 @@ func TestRunsAcceptedBeforeStartAreDispatchedOnce(t *testing.T) {
 	f.start(t)
 	eventually(t, 10*time.Second, "the run executed", func() bool { return exec.counts()[id] == 1 })
 	var jobs int
-	if err := f.store.DB().QueryRow(`SELECT COUNT(*) FROM river_job`).Scan(&jobs); err != nil {
+	if err := f.store.DB().QueryRow(f.sql(`SELECT COUNT(*) FROM river_job`)).Scan(&jobs); err != nil {
 		t.Fatal(err)
 	}
 	if jobs != 1 {
@@ -436,7 +434,7 @@ func TestRunsAcceptedBeforeStartAreDispatchedOnce(t *testing.T) {
 // context.Canceled. The run must come back as interrupted work, not as a failed
 // attempt: otherwise each restart during a long run uses up an attempt, delays
 // the retry by River's backoff, and the tenth discards the run for good.
-func TestAbandonedRunIsNotCountedAsAFailedAttempt(t *testing.T) {
+func testAbandonedRunIsNotCountedAsAFailedAttempt(t *testing.T) {
 	t.Parallel()
 	started := make(chan struct{})
 	abandoned := errors.New("run abandoned by a stopping runner; it resumes on restart")
@@ -467,7 +465,7 @@ func TestAbandonedRunIsNotCountedAsAFailedAttempt(t *testing.T) {
 	}
 	state, attempt := f.jobState(t, id)
 	var errs string
-	if err := f.store.DB().QueryRow(`SELECT COALESCE(errors, '') FROM river_job WHERE json_extract(args, '$.run_id') = ?`, id).Scan(&errs); err != nil {
+	if err := f.store.DB().QueryRow(f.sql(`SELECT COALESCE(errors, '') FROM river_job WHERE json_extract(args, '$.run_id') = ?`), id).Scan(&errs); err != nil {
 		t.Fatal(err)
 	}
 	if state != "available" || attempt != 0 || strings.Contains(errs, "abandoned") {
@@ -478,7 +476,7 @@ func TestAbandonedRunIsNotCountedAsAFailedAttempt(t *testing.T) {
 // The server starts the queue with its signal context and cancels that context on
 // SIGTERM before calling Stop with the shutdown grace: a run in flight must get the
 // grace period, not be cancelled the moment the signal arrives.
-func TestCancelledStartContextStillGivesRunsTheirGrace(t *testing.T) {
+func testCancelledStartContextStillGivesRunsTheirGrace(t *testing.T) {
 	t.Parallel()
 	release := make(chan struct{})
 	started := make(chan struct{})
@@ -509,7 +507,7 @@ func TestCancelledStartContextStillGivesRunsTheirGrace(t *testing.T) {
 // A run whose every attempt fails (the executor cannot even record an outcome,
 // e.g. its store is unreachable) ends failed with the last error when River gives
 // its job up, instead of staying unfinished for ever.
-func TestRunGivenUpEndsFailed(t *testing.T) {
+func testRunGivenUpEndsFailed(t *testing.T) {
 	t.Parallel()
 	exec := &executor{fn: func(context.Context, int64, int) error { return errors.New("store unavailable") }}
 	f := newFixtureTries(t, exec, 1)
@@ -533,7 +531,7 @@ func TestRunGivenUpEndsFailed(t *testing.T) {
 // After the grace period, Stop cancels the runs in flight and waits CancelWait
 // for them to wind down (Terraform stopping on its interrupt and releasing its
 // state lock) before it gives up on them.
-func TestStopWaitsCancelWaitForCancelledRuns(t *testing.T) {
+func testStopWaitsCancelWaitForCancelledRuns(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
 		name       string
@@ -574,7 +572,7 @@ type snooze time.Duration
 func (s snooze) Error() string            { return "waiting" }
 func (s snooze) SnoozeFor() time.Duration { return time.Duration(s) }
 
-func TestWakeRunsASnoozedRunNow(t *testing.T) {
+func testWakeRunsASnoozedRunNow(t *testing.T) {
 	exec := &executor{fn: func(ctx context.Context, runID int64, attempt int) error {
 		if attempt == 1 {
 			return snooze(time.Hour) // waits for a decision
@@ -597,7 +595,7 @@ func TestWakeRunsASnoozedRunNow(t *testing.T) {
 }
 
 // People's commands have workers of their own: a comment is answered while every run worker is busy.
-func TestCommandsAreWorkedWhileRunWorkersAreBusy(t *testing.T) {
+func testCommandsAreWorkedWhileRunWorkersAreBusy(t *testing.T) {
 	release := make(chan struct{})
 	exec := &executor{fn: func(ctx context.Context, runID int64, attempt int) error {
 		if runID == 1 {
@@ -619,4 +617,101 @@ func TestCommandsAreWorkedWhileRunWorkersAreBusy(t *testing.T) {
 		t.Fatal(err)
 	}
 	eventually(t, 5*time.Second, "the comment is worked", func() bool { return f.exec.counts()[rec.Run] == 1 })
+}
+
+func TestAcceptedRunsAreExecutedOnce(t *testing.T) { bothDrivers(t, testAcceptedRunsAreExecutedOnce) }
+func TestDuplicateDeliveryIsNotExecutedTwice(t *testing.T) {
+	bothDrivers(t, testDuplicateDeliveryIsNotExecutedTwice)
+}
+func TestExecutorErrorIsRetried(t *testing.T) { bothDrivers(t, testExecutorErrorIsRetried) }
+func TestStopAbandonsRunsInFlightAfterGrace(t *testing.T) {
+	bothDrivers(t, testStopAbandonsRunsInFlightAfterGrace)
+}
+func TestStopWaitsForRunsThatFinishWithinGrace(t *testing.T) {
+	bothDrivers(t, testStopWaitsForRunsThatFinishWithinGrace)
+}
+func TestRunningReflectsStartAndStop(t *testing.T) { bothDrivers(t, testRunningReflectsStartAndStop) }
+func TestPendingCountsUnfinishedJobs(t *testing.T) { bothDrivers(t, testPendingCountsUnfinishedJobs) }
+func TestRunsAcceptedBeforeStartAreDispatchedOnce(t *testing.T) {
+	bothDrivers(t, testRunsAcceptedBeforeStartAreDispatchedOnce)
+}
+func TestAbandonedRunIsNotCountedAsAFailedAttempt(t *testing.T) {
+	bothDrivers(t, testAbandonedRunIsNotCountedAsAFailedAttempt)
+}
+func TestCancelledStartContextStillGivesRunsTheirGrace(t *testing.T) {
+	bothDrivers(t, testCancelledStartContextStillGivesRunsTheirGrace)
+}
+func TestRunGivenUpEndsFailed(t *testing.T) { bothDrivers(t, testRunGivenUpEndsFailed) }
+func TestStopWaitsCancelWaitForCancelledRuns(t *testing.T) {
+	bothDrivers(t, testStopWaitsCancelWaitForCancelledRuns)
+}
+func TestWakeRunsASnoozedRunNow(t *testing.T) { bothDrivers(t, testWakeRunsASnoozedRunNow) }
+func TestCommandsAreWorkedWhileRunWorkersAreBusy(t *testing.T) {
+	bothDrivers(t, testCommandsAreWorkedWhileRunWorkersAreBusy)
+}
+
+// pg is the PostgreSQL server of this test binary (nil when PostgreSQL is not installed).
+var pg *postgres.Server
+
+func TestMain(m *testing.M) {
+	s, err := postgres.Start(context.Background())
+	switch {
+	case errors.Is(err, postgres.ErrUnavailable):
+		fmt.Fprintf(os.Stderr, "queue tests: %v: the PostgreSQL halves are skipped\n", err)
+	case err != nil:
+		fmt.Fprintf(os.Stderr, "queue tests: start PostgreSQL: %v\n", err)
+		os.Exit(1)
+	default:
+		pg = s
+	}
+	code := m.Run()
+	if pg != nil {
+		pg.Stop()
+	}
+	os.Exit(code)
+}
+
+// bothDrivers runs a test on SQLite and on PostgreSQL; openStore opens the one the subtest names.
+func bothDrivers(t *testing.T, test func(t *testing.T)) {
+	t.Run("sqlite", test)
+	t.Run("postgres", func(t *testing.T) {
+		if pg == nil {
+			t.Skip("skipping: PostgreSQL is not installed (.ci/run installs it)")
+		}
+		test(t)
+	})
+}
+
+func openStore(t *testing.T) *store.Store {
+	t.Helper()
+	ctx := context.Background()
+	var (
+		st  *store.Store
+		err error
+	)
+	if strings.Contains(t.Name(), "/postgres") {
+		url, uerr := pg.NewDatabase(ctx)
+		if uerr != nil {
+			t.Fatal(uerr)
+		}
+		st, err = store.OpenPostgres(ctx, url, store.PostgresOptions{})
+	} else {
+		st, err = store.OpenSQLite(ctx, t.TempDir())
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
+// sql translates a test's SQLite query on River's table for the store's dialect.
+func (f *fixture) sql(q string) string {
+	if f.store.Dialect() != "postgres" {
+		return q
+	}
+	q = strings.ReplaceAll(q, "json_extract(args, '$.run_id')", "(args->>'run_id')::bigint")
+	q = strings.ReplaceAll(q, "COALESCE(errors, '')", "COALESCE(array_to_string(errors, ','), '')")
+	q = strings.ReplaceAll(q, "SELECT errors FROM", "SELECT array_to_string(errors, ',') FROM")
+	return strings.ReplaceAll(q, "?", "$1")
 }
