@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"net"
+	"net/url"
 	"os"
 	"path"
 	"path/filepath"
@@ -49,6 +50,11 @@ type Server struct {
 
 	// ReplayWindow is how long a delivery's content blocks a second run of the same content.
 	ReplayWindow time.Duration
+	// DatabaseURL, a postgres:// URL, puts the store and the queue on PostgreSQL, which several replicas
+	// share; "" keeps SQLite in DataDir (one process).
+	DatabaseURL string
+	// DatabaseMaxConns bounds each replica's PostgreSQL connections.
+	DatabaseMaxConns int
 	// UnverifiedBudgetMiB bounds the memory held by webhook bodies whose signature is not yet checked.
 	UnverifiedBudgetMiB int
 	// AllowedHosts are more Host names the API and dashboard answer without a token.
@@ -97,7 +103,8 @@ type Server struct {
 // Secrets lists the configured secret values, for masking them out of logs and posts.
 func (s Server) Secrets() []string {
 	var out []string
-	for _, v := range []string{s.WebhookSecret, s.APIToken, s.GitHubToken, s.SlackToken, s.SlackWebhookURL, s.SlackSigningSecret} {
+	for _, v := range []string{s.WebhookSecret, s.APIToken, s.GitHubToken, s.SlackToken, s.SlackWebhookURL, s.SlackSigningSecret,
+		s.DatabaseURL, databasePassword(s.DatabaseURL)} {
 		if v != "" {
 			out = append(out, v)
 		}
@@ -178,6 +185,8 @@ func LoadServer(args []string, getenv func(string) string) (Server, error) {
 	str(&s.DataDir, "data-dir", "RUNNER_DATA_DIR", "./runner-data", "directory for the database, mirrors and work trees")
 	str(&allowed, "allowed-repos", "RUNNER_ALLOWED_REPOS", "", "comma-separated owner/name globs of repositories to act on")
 	num(&s.Workers, "workers", "RUNNER_WORKERS", 4, "runs worked at once")
+	secret(&s.DatabaseURL, "database-url", "RUNNER_DATABASE_URL", "postgres:// URL: store and queue on PostgreSQL, shared by several replicas (default: SQLite in the data directory)")
+	num(&s.DatabaseMaxConns, "database-max-conns", "RUNNER_DATABASE_MAX_CONNS", 10, "PostgreSQL connections of this replica at most")
 	num(&s.PlanParallelism, "plan-parallelism", "RUNNER_PLAN_PARALLELISM", 3, "environments planned at once per pull request")
 	dur(&s.StageTimeout, "stage-timeout", "RUNNER_STAGE_TIMEOUT", 45*time.Minute, "longest a stage may run")
 	dur(&s.ShutdownGrace, "shutdown-grace", "RUNNER_SHUTDOWN_GRACE", 60*time.Second, "time given to the stage in flight on SIGTERM")
@@ -367,6 +376,12 @@ func (s Server) validate() []string {
 			p = append(p, fmt.Sprintf("%s must be an http(s) URL", u.name))
 		}
 	}
+	if s.DatabaseURL != "" && !strings.HasPrefix(s.DatabaseURL, "postgres://") && !strings.HasPrefix(s.DatabaseURL, "postgresql://") {
+		p = append(p, "RUNNER_DATABASE_URL must be a postgres:// URL")
+	}
+	if s.DatabaseMaxConns < 2 {
+		p = append(p, fmt.Sprintf("RUNNER_DATABASE_MAX_CONNS=%d: want at least 2", s.DatabaseMaxConns))
+	}
 	switch s.Sandbox {
 	case "auto", "namespaces", "user", "off":
 	default:
@@ -405,4 +420,27 @@ func splitList(v string) []string {
 		}
 	}
 	return out
+}
+
+// databasePassword is the password of a database URL, "" when it has none.
+func databasePassword(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.User == nil {
+		return ""
+	}
+	p, _ := u.User.Password()
+	return p
+}
+
+// DatabaseDescription names the store a server uses, for its log: the driver, host and database, never
+// the password.
+func (s Server) DatabaseDescription() string {
+	if s.DatabaseURL == "" {
+		return "sqlite " + filepath.Join(s.DataDir, "runner.db")
+	}
+	u, err := url.Parse(s.DatabaseURL)
+	if err != nil {
+		return "postgres (unparseable URL)"
+	}
+	return "postgres " + u.Host + u.Path
 }

@@ -73,9 +73,15 @@ type Collaborators struct {
 // New opens the store (taking the data directory for this process alone), builds
 // the pipeline and the queue, and binds the listen address. Nothing runs until Run.
 func New(ctx context.Context, cfg config.Server, log *slog.Logger, c Collaborators) (*Server, error) {
-	unlock, err := lockDataDir(cfg.DataDir)
-	if err != nil {
-		return nil, err
+	// With SQLite the data directory holds the database, for this process alone; with PostgreSQL it is
+	// this replica's cache (mirrors, work trees) and replicas share the database.
+	unlock := func() {}
+	if cfg.DatabaseURL == "" {
+		u, err := lockDataDir(cfg.DataDir)
+		if err != nil {
+			return nil, err
+		}
+		unlock = u
 	}
 	s := &Server{cfg: cfg, log: log, unlock: unlock}
 	ok := false
@@ -88,14 +94,24 @@ func New(ctx context.Context, cfg config.Server, log *slog.Logger, c Collaborato
 	if cfg.ReplayWindow > 0 {
 		storeOpts = append(storeOpts, store.WithReplayWindow(cfg.ReplayWindow))
 	}
-	if s.store, err = store.OpenSQLite(ctx, cfg.DataDir, storeOpts...); err != nil {
+	var err error
+	if cfg.DatabaseURL != "" {
+		s.store, err = store.OpenPostgres(ctx, cfg.DatabaseURL, store.PostgresOptions{MaxConns: cfg.DatabaseMaxConns}, storeOpts...)
+	} else {
+		s.store, err = store.OpenSQLite(ctx, cfg.DataDir, storeOpts...)
+	}
+	if err != nil {
 		return nil, err
 	}
-	// This process owns the database: locks left behind belong to a dead process.
-	if stale, err := s.store.ReleaseAllLocks(ctx, "holder process restarted"); err != nil {
-		return nil, err
-	} else if len(stale) > 0 {
-		log.Warn("released environment locks of a previous process", "count", len(stale))
+	log.Info("store", "database", cfg.DatabaseDescription())
+	if cfg.DatabaseURL == "" {
+		// This process owns the database: locks left behind belong to a dead process. (On PostgreSQL
+		// other replicas hold theirs; a dead one's expire with their lease.)
+		if stale, err := s.store.ReleaseAllLocks(ctx, "holder process restarted"); err != nil {
+			return nil, err
+		} else if len(stale) > 0 {
+			log.Warn("released environment locks of a previous process", "count", len(stale))
+		}
 	}
 	iso, err := setupIsolation(ctx, cfg, log)
 	if err != nil {

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -106,6 +107,63 @@ func TestPostgresExpiredLeaseGoesToOne(t *testing.T) {
 		wg.Wait()
 		if got.Load() != 1 {
 			t.Fatalf("round %d: %d replicas got the expired lock", round, got.Load())
+		}
+	}
+}
+
+// Dispatchers of several replicas give each accepted run exactly one job.
+func TestPostgresDispatchersEnqueueEachRunOnce(t *testing.T) {
+	if pg == nil {
+		t.Skip("skipping: PostgreSQL is not installed (.ci/run installs it)")
+	}
+	ctx := context.Background()
+	url, err := pg.NewDatabase(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := OpenPostgres(ctx, url, PostgresOptions{MaxConns: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	const runs = 40
+	for i := range runs {
+		if _, err := s.Accept(ctx, testEvent(fmt.Sprintf("d-%d", i), "acme/infra"), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var mu sync.Mutex
+	jobs := map[int64]int{}
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for {
+				n, err := s.DispatchRuns(ctx, 5, func(ctx context.Context, tx *sql.Tx, runID int64, kind string) error {
+					time.Sleep(time.Millisecond) // widen the window between the read and the commit
+					mu.Lock()
+					jobs[runID]++
+					mu.Unlock()
+					return nil
+				})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if n == 0 {
+					if left, _ := s.Undispatched(ctx); left == 0 {
+						return
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if len(jobs) != runs {
+		t.Fatalf("%d runs got jobs, want %d", len(jobs), runs)
+	}
+	for id, n := range jobs {
+		if n != 1 {
+			t.Errorf("run %d got %d jobs", id, n)
 		}
 	}
 }

@@ -165,18 +165,28 @@ func (s *Store) DispatchRuns(ctx context.Context, limit int, enqueue func(ctx co
 		kinds[id] = kind
 	}
 	rows.Close()
+	n := 0
 	for _, id := range ids {
+		// Claimed by a conditional write before its job is inserted: another replica's dispatcher that
+		// read the same run waits here for this transaction and then finds it taken.
+		res, err := tx.ExecContext(ctx, `UPDATE runs SET enqueued = 1 WHERE id = ? AND enqueued = 0`, id)
+		if err != nil {
+			return 0, fmt.Errorf("dispatch run %d: %w", id, err)
+		}
+		if claimed, err := res.RowsAffected(); err != nil {
+			return 0, fmt.Errorf("dispatch run %d: %w", id, err)
+		} else if claimed == 0 {
+			continue
+		}
 		if err := enqueue(ctx, tx.Tx, id, kinds[id]); err != nil {
 			return 0, fmt.Errorf("dispatch run %d: %w", id, err)
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE runs SET enqueued = 1 WHERE id = ?`, id); err != nil {
-			return 0, fmt.Errorf("dispatch run %d: %w", id, err)
-		}
+		n++
 	}
 	if err := tx.Commit(); err != nil {
 		return 0, fmt.Errorf("dispatch runs: %w", err)
 	}
-	return len(ids), nil
+	return n, nil
 }
 
 // Undispatched counts accepted runs still waiting for their job.

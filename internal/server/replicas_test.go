@@ -1,0 +1,97 @@
+//go:build e2e
+
+package server_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gitops-runner/runner/internal/config"
+	"github.com/gitops-runner/runner/internal/store"
+	"github.com/gitops-runner/runner/internal/testenv/fixture"
+	"github.com/gitops-runner/runner/internal/testenv/ghwebhook"
+	"github.com/gitops-runner/runner/internal/testenv/postgres"
+)
+
+// Two runner replicas on one PostgreSQL database: either takes any delivery, a delivery sent to both
+// makes one run, and runs accepted by one are worked by whichever is free; both APIs show every run.
+func TestPostgresReplicasShareOneDatabase(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end: runs Terraform")
+	}
+	ctx := context.Background()
+	pg, err := postgres.Start(ctx)
+	if errors.Is(err, postgres.ErrUnavailable) {
+		t.Skipf("skipping: %v", err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pg.Stop)
+	url, err := pg.NewDatabase(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := newRepoHarness(t, fixture.Options{Environments: []string{"dev", "prod"}, NoApps: true}, func(c *config.Server) {
+		c.DatabaseURL, c.DatabaseMaxConns, c.Workers = url, 6, 2
+	})
+	b := *a // the same repository and database; its own data directory and address
+	b.cfg.DataDir = filepath.Join(t.TempDir(), "replica-b")
+	a.start(serverCollaborators())
+	b.start(serverCollaborators())
+
+	first, _ := a.repo.Head()
+	deploy := a.waitRun(a.accept("push", a.pushPayload(fixture.ZeroSHA, first)), 4*time.Minute)
+	if deploy.Status != store.StatusSucceeded {
+		dumpRun(t, deploy)
+		t.Fatalf("deploy %s: %s", deploy.Status, deploy.Error)
+	}
+
+	// Pull requests, each delivered to both replicas at once under one delivery id.
+	const prs = 6
+	runs := map[int64]bool{}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for i := range prs {
+		base, head := openPR(t, a, fmt.Sprintf("r-%d", i), map[string]string{"environments/dev/r.tf": tfData(fmt.Sprintf("r%d", i), "1")})
+		body, err := json.Marshal(a.prPayload("opened", 100+i, head, base, fmt.Sprintf("r-%d", i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		delivery := fmt.Sprintf("replicated-%d", i)
+		for _, h := range []*harness{a, &b} {
+			wg.Go(func() {
+				r, err := (&ghwebhook.Sender{URL: h.base, Secret: testSecret}).SendRaw(ctx, "pull_request", delivery, body)
+				if err != nil || (r.Status != http.StatusAccepted && r.Status != http.StatusOK) {
+					t.Errorf("delivery %s: %+v, %v", delivery, r, err)
+					return
+				}
+				mu.Lock()
+				runs[r.Run] = true
+				mu.Unlock()
+			})
+		}
+	}
+	wg.Wait()
+	if len(runs) != prs {
+		t.Fatalf("%d runs for %d deliveries sent twice each, want one each: %v", len(runs), prs, runs)
+	}
+	for id := range runs {
+		run := b.waitRun(id, 4*time.Minute) // read through the other replica's API
+		if run.Status != store.StatusSucceeded || run.Attempts != 1 {
+			dumpRun(t, run)
+			t.Errorf("run %d: %s after %d attempts", id, run.Status, run.Attempts)
+		}
+	}
+	locks, err := a.srv.Store().Locks(ctx)
+	if err != nil || len(locks) != 0 {
+		t.Errorf("locks left: %+v, %v", locks, err)
+	}
+}
