@@ -85,9 +85,16 @@ func TestPostgresReplicasShareOneDatabase(t *testing.T) {
 	}
 	for id := range runs {
 		run := b.waitRun(id, 4*time.Minute) // read through the other replica's API
-		if run.Status != store.StatusSucceeded || run.Attempts != 1 {
+		if run.Status != store.StatusSucceeded {
 			dumpRun(t, run)
-			t.Errorf("run %d: %s after %d attempts", id, run.Status, run.Attempts)
+			t.Errorf("run %d: %s", id, run.Status)
+		}
+		// A run may come back (it waits while another plan holds dev's lock), but no plan runs twice (the
+		// checkout is made again on each execution, by design).
+		for _, st := range run.Stages {
+			if st.Name != "checkout" && st.Attempts > 1 {
+				t.Errorf("run %d: stage %s/%s ran %d times", id, st.Env, st.Name, st.Attempts)
+			}
 		}
 	}
 	locks, err := a.srv.Store().Locks(ctx)
