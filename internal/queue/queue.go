@@ -4,7 +4,9 @@ package queue
 
 import (
 	"context"
+	"crypto/rand"
 	"database/sql"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -50,6 +52,14 @@ type Options struct {
 	// Terraform stopping on its interrupt and releasing its state lock); default 30s.
 	CancelWait time.Duration
 	Logger     *slog.Logger
+	// ReplicaID names this process among the replicas of a shared (PostgreSQL) database: River's client id.
+	// Default: random.
+	ReplicaID string
+	// ReplicaLease is how long a replica may go without a heartbeat before another takes its running jobs
+	// back to the queue (PostgreSQL); default 2m. Environment locks keep the same lease, and a holder that
+	// cannot renew its lock stops before it ends, so a replica cut off from the database stops applying
+	// before its work is taken over.
+	ReplicaLease time.Duration
 }
 
 // Queue accepts deliveries and works their runs.
@@ -67,6 +77,11 @@ type Queue struct {
 	stopWake context.CancelFunc
 	stopDisp context.CancelFunc
 	dispDone chan struct{}
+
+	id       string
+	lease    time.Duration
+	stopBeat context.CancelFunc
+	beatDone chan struct{}
 }
 
 // QueueCommands is the queue of comment commands and check run buttons, apart from the runs that plan
@@ -100,6 +115,14 @@ func New(ctx context.Context, st *store.Store, exec Executor, opts Options) (*Qu
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
+	if opts.ReplicaID == "" {
+		b := make([]byte, 6)
+		_, _ = rand.Read(b)
+		opts.ReplicaID = "runner-" + hex.EncodeToString(b)
+	}
+	if opts.ReplicaLease <= 0 {
+		opts.ReplicaLease = 2 * time.Minute
+	}
 	var driver riverdriver.Driver[*sql.Tx]
 	if st.Dialect() == "postgres" {
 		driver = riverdatabasesql.New(st.DB())
@@ -122,6 +145,7 @@ func New(ctx context.Context, st *store.Store, exec Executor, opts Options) (*Qu
 			river.QueueDefault: {MaxWorkers: opts.Workers},
 			QueueCommands:      {MaxWorkers: commandWorkers},
 		},
+		ID:                   opts.ReplicaID,
 		Workers:              workers,
 		JobTimeout:           opts.JobTimeout,
 		RescueStuckJobsAfter: opts.JobTimeout + time.Hour,
@@ -135,7 +159,8 @@ func New(ctx context.Context, st *store.Store, exec Executor, opts Options) (*Qu
 		return nil, fmt.Errorf("queue client: %w", err)
 	}
 	wakeCtx, stopWake := context.WithCancel(context.Background())
-	return &Queue{wakeCtx: wakeCtx, stopWake: stopWake, store: st, client: client, log: opts.Logger, maxTry: opts.MaxAttempts, cancelWait: opts.CancelWait, wake: make(chan struct{}, 1)}, nil
+	return &Queue{wakeCtx: wakeCtx, stopWake: stopWake, store: st, client: client, log: opts.Logger, maxTry: opts.MaxAttempts,
+		cancelWait: opts.CancelWait, wake: make(chan struct{}, 1), id: opts.ReplicaID, lease: opts.ReplicaLease}, nil
 }
 
 // quiet keeps River's own info chatter out of the runner's log.
@@ -237,6 +262,14 @@ func (q *Queue) Start(ctx context.Context) error {
 	dctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	q.stopDisp, q.dispDone = cancel, make(chan struct{})
 	go q.dispatcher(dctx)
+	if q.store.Dialect() == "postgres" {
+		if err := q.store.Heartbeat(ctx, q.id); err != nil {
+			return err
+		}
+		bctx, stop := context.WithCancel(context.WithoutCancel(ctx))
+		q.stopBeat, q.beatDone = stop, make(chan struct{})
+		go q.heartbeats(bctx)
+	}
 	q.running.Store(true)
 	return nil
 }
@@ -314,6 +347,14 @@ func (q *Queue) Stop(ctx context.Context) error {
 	}
 	q.stopWake()
 	q.wakers.Wait()
+	if q.stopBeat != nil {
+		q.stopBeat()
+		<-q.beatDone
+		defer func() {
+			// Stopped cleanly: what it abandoned went back to River as retryable.
+			_ = q.store.Forget(context.WithoutCancel(ctx), q.id)
+		}()
+	}
 	err := q.client.Stop(ctx)
 	if err == nil {
 		return nil
@@ -383,3 +424,45 @@ type snoozer interface {
 	error
 	SnoozeFor() time.Duration
 }
+
+// heartbeats tells the other replicas this one is alive, every third of the lease, and gives back to the
+// queue the running jobs of replicas that went silent for a whole lease (killed, or cut off): their runs
+// are picked up by whichever replica is free, and resume (stages that succeeded are kept).
+func (q *Queue) heartbeats(ctx context.Context) {
+	defer close(q.beatDone)
+	t := time.NewTicker(q.lease / 3)
+	defer t.Stop()
+	for {
+		if err := q.store.Heartbeat(ctx, q.id); err != nil && ctx.Err() == nil {
+			q.log.Warn("replica heartbeat", "replica", q.id, "err", err)
+		}
+		dead, err := q.store.ClaimDeadReplicas(ctx, q.id, q.lease, q.takeOver)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			q.log.Warn("take over from dead replicas", "err", err)
+		case len(dead) > 0:
+			q.log.Warn("replicas stopped answering: their runs go back to the queue", "replicas", dead)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// takeOver makes the jobs a dead replica was running available again (PostgreSQL).
+func (q *Queue) takeOver(ctx context.Context, tx *sql.Tx, replica string) error {
+	res, err := tx.ExecContext(ctx, `UPDATE river_job SET state = 'available', scheduled_at = now()
+		WHERE state = 'running' AND attempted_by[array_upper(attempted_by, 1)] = $1`, replica)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n > 0 {
+		q.log.Warn("runs of a dead replica go back to the queue", "replica", replica, "jobs", n)
+	}
+	return nil
+}
+
+// ReplicaID is this queue's name among the replicas.
+func (q *Queue) ReplicaID() string { return q.id }

@@ -715,3 +715,49 @@ func (f *fixture) sql(q string) string {
 	q = strings.ReplaceAll(q, "SELECT errors FROM", "SELECT array_to_string(errors, ',') FROM")
 	return strings.ReplaceAll(q, "?", "$1")
 }
+
+// A replica that stopped answering (killed mid-run) has its running jobs taken back to the queue by another
+// replica once its heartbeat is a lease old; the run is worked again, once, and the dead replica forgotten.
+func TestPostgresDeadReplicasRunsAreTakenOver(t *testing.T) {
+	t.Run("postgres", func(t *testing.T) {
+		if pg == nil {
+			t.Skip("skipping: PostgreSQL is not installed (.ci/run installs it)")
+		}
+		ctx := context.Background()
+		exec := &executor{}
+		f := newFixtureOpts(t, exec, func(o *queue.Options) { o.ReplicaLease = 300 * time.Millisecond; o.ReplicaID = "alive" })
+		id := f.accept(t, "d-1")
+		f.queue.Dispatch(ctx)
+		db := f.store.DB()
+		// The job as the dead replica left it: running, attempted by it; its heartbeat an hour old.
+		if _, err := db.ExecContext(ctx, `UPDATE river_job SET state = 'running', attempt = 1, attempted_at = now(),
+			attempted_by = ARRAY['dead-1'] WHERE (args->>'run_id')::bigint = $1`, id); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.ExecContext(ctx, `INSERT INTO replicas (id, heartbeat_ns, started_at) VALUES ('dead-1', $1, now())`,
+			time.Now().Add(-time.Hour).UnixNano()); err != nil {
+			t.Fatal(err)
+		}
+		// A replica that is merely slow keeps its jobs: a fresh heartbeat.
+		id2 := f.accept(t, "d-2")
+		f.queue.Dispatch(ctx)
+		if _, err := db.ExecContext(ctx, `UPDATE river_job SET state = 'running', attempt = 1, attempted_at = now(),
+			attempted_by = ARRAY['slow-1'] WHERE (args->>'run_id')::bigint = $1`, id2); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.ExecContext(ctx, `INSERT INTO replicas (id, heartbeat_ns, started_at) VALUES ('slow-1', $1, now())`,
+			time.Now().Add(time.Hour).UnixNano()); err != nil {
+			t.Fatal(err)
+		}
+		f.start(t)
+		eventually(t, 10*time.Second, "the dead replica's run worked", func() bool { return exec.counts()[id] == 1 })
+		time.Sleep(400 * time.Millisecond)
+		if c := exec.counts(); c[id] != 1 || c[id2] != 0 {
+			t.Fatalf("executions %v: want the dead replica's run once and the slow one's not at all", c)
+		}
+		var n int
+		if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM replicas WHERE id = 'dead-1'`).Scan(&n); err != nil || n != 0 {
+			t.Fatalf("dead replica still listed (%d, %v)", n, err)
+		}
+	})
+}

@@ -8,8 +8,11 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
 	"path/filepath"
+	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -100,5 +103,93 @@ func TestPostgresReplicasShareOneDatabase(t *testing.T) {
 	locks, err := a.srv.Store().Locks(ctx)
 	if err != nil || len(locks) != 0 {
 		t.Errorf("locks left: %+v, %v", locks, err)
+	}
+}
+
+// Kill -9 the replica that runs an apply: another replica on the same PostgreSQL database takes the run
+// over once the dead one's heartbeat is a lease old (and its environment lock has expired), resumes it
+// and carries it to success; each environment is recorded deployed exactly once.
+func TestPostgresKilledReplicaIsTakenOver(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end: builds the runner and runs Terraform")
+	}
+	ctx := context.Background()
+	pg, err := postgres.Start(ctx)
+	if errors.Is(err, postgres.ErrUnavailable) {
+		t.Skipf("skipping: %v", err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pg.Stop)
+	url, err := pg.NewDatabase(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := runnerBinary(t)
+	a := newRepoHarness(t, fixture.Options{Environments: []string{"dev", "prod"}, ApplyDelay: 4 * time.Second, NoApps: true}, nil)
+	logf, err := os.Create(filepath.Join(t.TempDir(), "runner.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if t.Failed() {
+			b, _ := os.ReadFile(logf.Name())
+			t.Logf("runner logs:\n%s", b)
+		}
+	}()
+	first := a.startProcess(bin, freeAddr(t), logf, "RUNNER_DATABASE_URL="+url)
+	sha, _ := a.repo.Head()
+	id := a.accept("push", a.pushPayload(fixture.ZeroSHA, sha))
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		run := a.getRun(id)
+		if st := stageMap(run)["dev/apply"]; st.Status == store.StageRunning {
+			break
+		}
+		if store.Finished(run.Status) || time.Now().After(deadline) {
+			dumpRun(t, run)
+			t.Fatalf("never saw dev/apply running (run %s)", run.Status)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	b := *a
+	b.cfg.DataDir = filepath.Join(t.TempDir(), "replica-b")
+	second := b.startProcess(bin, freeAddr(t), logf, "RUNNER_DATABASE_URL="+url)
+	defer func() {
+		_ = second.Process.Signal(syscall.SIGTERM)
+		_ = second.Wait()
+	}()
+	if err := first.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = first.Wait()
+
+	run := b.waitRun(id, 3*time.Minute)
+	if run.Status != store.StatusSucceeded || run.Attempts != 2 {
+		dumpRun(t, run)
+		t.Fatalf("taken-over run finished %s after %d attempts: %s", run.Status, run.Attempts, run.Error)
+	}
+	st, err := store.OpenPostgres(ctx, url, store.PostgresOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	deps, err := st.Deployments(ctx, repoName, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	count := map[string]int{}
+	for _, d := range deps {
+		if d.Outcome == "succeeded" {
+			count[d.Env]++
+		}
+	}
+	if count["dev"] != 1 || count["prod"] != 1 {
+		t.Fatalf("successful deployments per env = %v, want one each", count)
+	}
+	log, _ := os.ReadFile(logf.Name())
+	if !strings.Contains(string(log), "replicas stopped answering: their runs go back to the queue") {
+		t.Fatalf("the surviving replica did not report the take-over")
 	}
 }

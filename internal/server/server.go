@@ -160,6 +160,7 @@ func New(ctx context.Context, cfg config.Server, log *slog.Logger, c Collaborato
 	}
 	if s.queue, err = queue.New(ctx, s.store, engine, queue.Options{
 		Workers: cfg.Workers, JobTimeout: 4 * cfg.StageTimeout, Logger: log,
+		ReplicaLease: cfg.LockLease, // a random id per start: a restarted replica never answers for its dead self
 		// A cancelled apply gets Terraform's own interrupt grace to stop and release its state lock
 		// before the process exits.
 		CancelWait: tf.DefaultGracePeriod + 10*time.Second,
@@ -167,6 +168,9 @@ func New(ctx context.Context, cfg config.Server, log *slog.Logger, c Collaborato
 		return nil, err
 	}
 	waker.set(s.queue)
+	if cfg.DatabaseURL != "" {
+		log.Info("replica", "id", s.queue.ReplicaID(), "lease", cfg.LockLease)
+	}
 	actions.set(action.NewService(action.Deps{
 		Store: s.store, Runs: s.queue, Policy: pol, Perms: c.Permissions, Groups: c.SlackGroups, Pulls: c.Pulls, Logger: log,
 	}))

@@ -297,6 +297,12 @@ var migrations = []string{
 	// text in SQLite). A lease of a database from before reads as expired; a SQLite process releases every
 	// lock at start anyway.
 	`ALTER TABLE env_locks ADD COLUMN expires_ns INTEGER NOT NULL DEFAULT 0`,
+	// Version 18: the replicas working one database, with their heartbeats (PostgreSQL).
+	`CREATE TABLE replicas (
+		id TEXT PRIMARY KEY,
+		heartbeat_ns INTEGER NOT NULL,
+		started_at TIMESTAMP NOT NULL
+	)`,
 }
 
 // migrationLock is the PostgreSQL advisory lock key under which a replica migrates.
