@@ -112,7 +112,13 @@ func (g *graph) load(dir string) *module {
 	if m.err != nil {
 		errs = append(errs, m.err)
 	}
-	for _, c := range mod.ModuleCalls {
+	names := make([]string, 0, len(mod.ModuleCalls))
+	for n := range mod.ModuleCalls {
+		names = append(names, n)
+	}
+	sort.Strings(names) // a folder called twice is named by its first call in name order, every time
+	for _, n := range names {
+		c := mod.ModuleCalls[n]
 		if !isLocal(c.Source) {
 			continue // registry, git, http ... sources are versioned elsewhere
 		}

@@ -48,9 +48,9 @@ func TestLoadServerDefaults(t *testing.T) {
 		PluginCacheDir:  filepath.Join(wd, "runner-data", "plugin-cache"),
 		RolloutPoll:     5 * time.Second,
 		CommandPrefix:   "/runner", ApprovalTimeout: 24 * time.Hour, ApprovalPoll: time.Minute,
-		LogLevel:            "info",
-		Sandbox:             "auto",
-		ReplayWindow:        7 * 24 * time.Hour,
+		LogLevel:     "info",
+		Sandbox:      "auto",
+		ReplayWindow: 7 * 24 * time.Hour, DatabaseMaxConns: 10,
 		UnverifiedBudgetMiB: 64,
 	}
 	if !reflect.DeepEqual(s, want) {
@@ -112,7 +112,7 @@ func TestLoadServerEnvironmentAndFlags(t *testing.T) {
 				RegistryInsecure: true, LogLevel: "debug", LogJSON: true,
 				TerraformCLIConfig: key, Sandbox: "user", UnsafeUnisolatedPlans: true,
 				SandboxReadWrite: []string{"/srv/state", "/srv/more"},
-				ReplayWindow:     7 * 24 * time.Hour, UnverifiedBudgetMiB: 64, AllowedHosts: []string{"runner.internal", "10.0.0.5"},
+				ReplayWindow:     7 * 24 * time.Hour, DatabaseMaxConns: 10, UnverifiedBudgetMiB: 64, AllowedHosts: []string{"runner.internal", "10.0.0.5"},
 			}
 			if !reflect.DeepEqual(s, want) {
 				t.Errorf("\n got %+v\nwant %+v", s, want)
@@ -310,5 +310,29 @@ func TestHelpDoesNotPrintSecrets(t *testing.T) {
 	}
 	if cfg.GitHubToken != env["GITHUB_TOKEN"] || cfg.WebhookSecret != env["RUNNER_WEBHOOK_SECRET"] {
 		t.Fatalf("secrets from the environment not used: %+v", cfg)
+	}
+}
+
+// The database URL is checked, its password kept out of logs and redacted, and described without it.
+func TestLoadServerDatabase(t *testing.T) {
+	env := map[string]string{"RUNNER_WEBHOOK_SECRET": "0123456789abcdef0123456789abcdef",
+		"RUNNER_DATABASE_URL": "postgres://runner:s3cret-pass@db.internal:5432/runner?sslmode=require"}
+	s, err := config.LoadServer(nil, getenv(env))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := s.DatabaseDescription(); d != "postgres db.internal:5432/runner" {
+		t.Errorf("description %q", d)
+	}
+	found := false
+	for _, sec := range s.Secrets() {
+		found = found || sec == "s3cret-pass"
+	}
+	if !found {
+		t.Error("the database password is not among the secrets redacted")
+	}
+	env["RUNNER_DATABASE_URL"] = "mysql://x"
+	if _, err := config.LoadServer(nil, getenv(env)); err == nil || !strings.Contains(err.Error(), "RUNNER_DATABASE_URL must be a postgres:// URL") {
+		t.Errorf("err = %v", err)
 	}
 }
