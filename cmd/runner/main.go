@@ -64,6 +64,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = cli.Reject(ctx, env, args[1:])
 	case "rollback":
 		err = cli.Rollback(ctx, env, args[1:])
+	case "migrate":
+		err = cli.Migrate(ctx, env, args[1:])
 	case "demo":
 		err = cli.Demo(ctx, env, args[1:])
 	case "import":
@@ -111,6 +113,9 @@ usage:
                                          stop a deploy waiting for approval
   runner rollback --repo OWNER/NAME --env NAME [--to SHA|previous] --reason TEXT [--as LOGIN]
                                          deploy an environment again at an earlier deployed commit
+  runner migrate [--database-url URL] [--from sqlite:PATH]
+                                         bring the store's schema up to date (PostgreSQL, or the SQLite data
+                                         directory); --from copies a SQLite store's history into PostgreSQL
   runner demo                            run the whole story locally against stand-ins
   runner import [--file atlantis.yaml] [--repo DIR]
                                          print the .runner.yaml equivalent of an Atlantis repo config;

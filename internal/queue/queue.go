@@ -123,18 +123,9 @@ func New(ctx context.Context, st *store.Store, exec Executor, opts Options) (*Qu
 	if opts.ReplicaLease <= 0 {
 		opts.ReplicaLease = 2 * time.Minute
 	}
-	var driver riverdriver.Driver[*sql.Tx]
-	if st.Dialect() == "postgres" {
-		driver = riverdatabasesql.New(st.DB())
-	} else {
-		driver = riversqlite.New(st.DB())
-	}
-	migrator, err := rivermigrate.New(driver, &rivermigrate.Config{Logger: quiet(opts.Logger)})
-	if err != nil {
-		return nil, fmt.Errorf("queue migrator: %w", err)
-	}
-	if _, err := migrator.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
-		return nil, fmt.Errorf("migrate queue tables: %w", err)
+	driver := driverFor(st)
+	if err := migrate(ctx, driver, opts.Logger); err != nil {
+		return nil, err
 	}
 	workers := river.NewWorkers()
 	if err := river.AddWorkerSafely(workers, &runWorker{exec: exec, store: st, log: opts.Logger}); err != nil {
@@ -466,3 +457,31 @@ func (q *Queue) takeOver(ctx context.Context, tx *sql.Tx, replica string) error 
 
 // ReplicaID is this queue's name among the replicas.
 func (q *Queue) ReplicaID() string { return q.id }
+
+// driverFor is River's driver for the store's database.
+func driverFor(st *store.Store) riverdriver.Driver[*sql.Tx] {
+	if st.Dialect() == "postgres" {
+		return riverdatabasesql.New(st.DB())
+	}
+	return riversqlite.New(st.DB())
+}
+
+// Migrate brings River's tables in the store's database up to date (New does it too); `runner migrate`
+// runs it alone.
+func Migrate(ctx context.Context, st *store.Store, log *slog.Logger) error {
+	if log == nil {
+		log = slog.Default()
+	}
+	return migrate(ctx, driverFor(st), log)
+}
+
+func migrate(ctx context.Context, driver riverdriver.Driver[*sql.Tx], log *slog.Logger) error {
+	migrator, err := rivermigrate.New(driver, &rivermigrate.Config{Logger: quiet(log)})
+	if err != nil {
+		return fmt.Errorf("queue migrator: %w", err)
+	}
+	if _, err := migrator.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
+		return fmt.Errorf("migrate queue tables: %w", err)
+	}
+	return nil
+}

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -165,5 +166,95 @@ func TestPostgresDispatchersEnqueueEachRunOnce(t *testing.T) {
 		if n != 1 {
 			t.Errorf("run %d got %d jobs", id, n)
 		}
+	}
+}
+
+// A SQLite store's history moves to PostgreSQL whole: runs, stages, logs, deployments, approvals, lock
+// history and overrides, with their ids; unfinished runs are dispatched again there; new rows come after.
+func TestPostgresCopyFromSQLite(t *testing.T) {
+	if pg == nil {
+		t.Skip("skipping: PostgreSQL is not installed (.ci/run installs it)")
+	}
+	ctx := context.Background()
+	src, err := OpenSQLite(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	done, _ := src.Accept(ctx, testEvent("d-1", "acme/infra"), nil)
+	open, _ := src.Accept(ctx, keyed("d-2", "content-2"), nil)
+	if _, err := src.DispatchRuns(ctx, 10, func(context.Context, *sql.Tx, int64, string) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := src.StartRun(ctx, done.Run); err != nil {
+		t.Fatal(err)
+	}
+	sts, err := src.EnsureStages(ctx, done.Run, []StageKey{{Env: "prod", Name: "plan"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = src.StartStage(ctx, sts[0].ID)
+	_ = src.AppendLog(ctx, sts[0].ID, []string{"line one", "line two"})
+	_ = src.FinishStage(ctx, sts[0].ID, StageSucceeded, "1 to add", map[string]string{"summary": "1 to add"})
+	if err := src.FinishRun(ctx, done.Run, StatusSucceeded, ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := src.RecordDeployment(ctx, Deployment{Repo: "acme/infra", Env: "prod", SHA: "abc", RunID: done.Run, Outcome: "succeeded", At: time.Now().UTC()}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := src.TryLock(ctx, "acme/infra", "prod", "old-process", done.Run, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := src.ReleaseLock(ctx, "acme/infra", "prod", "old-process", "done"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := src.RecordOverride(ctx, Override{Repo: "acme/infra", PR: 7, Env: "prod", SHA: "abc", Failures: []string{"x"}, By: "maint"}); err != nil {
+		t.Fatal(err)
+	}
+
+	url, err := pg.NewDatabase(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst, err := OpenPostgres(ctx, url, PostgresOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dst.Close()
+	rep, err := dst.CopyFrom(ctx, src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Resumed != 1 || rep.Rows[0] != 2 {
+		t.Errorf("report %+v", rep)
+	}
+	run, err := dst.Run(ctx, done.Run, 10)
+	if err != nil || run.Status != StatusSucceeded || len(run.Stages) != 1 || run.Stages[0].Output["summary"] != "1 to add" {
+		t.Fatalf("copied run %+v, %v", run, err)
+	}
+	if tail, _ := dst.LogTail(ctx, sts[0].ID, 5); len(tail) != 2 || tail[1] != "line two" {
+		t.Errorf("log tail %q", tail)
+	}
+	if n, _ := dst.Undispatched(ctx); n != 1 {
+		t.Errorf("%d runs to dispatch, want the unfinished one (%d)", n, open.Run)
+	}
+	if deps, _ := dst.Deployments(ctx, "acme/infra", 5); len(deps) != 1 {
+		t.Errorf("deployments %+v", deps)
+	}
+	if spans, _ := dst.LockHistory(ctx, "acme/infra"); len(spans) != 1 {
+		t.Errorf("lock history %+v", spans)
+	}
+	if os, _ := dst.Overrides(ctx, "acme/infra", 7, "prod"); len(os) != 1 || os[0].Failures[0] != "x" {
+		t.Errorf("overrides %+v", os)
+	}
+	// A replay of a copied delivery's content is still a replay; a new delivery gets the next id.
+	if rec, _ := dst.Accept(ctx, keyed("d-3", "content-2"), nil); !rec.Replay {
+		t.Errorf("replay after copy = %+v", rec)
+	}
+	if rec, err := dst.Accept(ctx, testEvent("d-4", "acme/infra"), nil); err != nil || rec.Run <= open.Run {
+		t.Errorf("new run %+v, %v", rec, err)
+	}
+	if _, err := dst.CopyFrom(ctx, src); !errors.Is(err, ErrNotEmpty) {
+		t.Errorf("second copy: %v", err)
 	}
 }
