@@ -55,6 +55,8 @@ type Server struct {
 	DatabaseURL string
 	// DatabaseMaxConns bounds each replica's PostgreSQL connections.
 	DatabaseMaxConns int
+	// DatabaseStatementTimeout bounds every PostgreSQL statement (statement_timeout); 0 turns it off.
+	DatabaseStatementTimeout time.Duration
 	// UnverifiedBudgetMiB bounds the memory held by webhook bodies whose signature is not yet checked.
 	UnverifiedBudgetMiB int
 	// AllowedHosts are more Host names the API and dashboard answer without a token.
@@ -187,6 +189,8 @@ func LoadServer(args []string, getenv func(string) string) (Server, error) {
 	num(&s.Workers, "workers", "RUNNER_WORKERS", 4, "runs worked at once")
 	secret(&s.DatabaseURL, "database-url", "RUNNER_DATABASE_URL", "postgres:// URL: store and queue on PostgreSQL, shared by several replicas (default: SQLite in the data directory)")
 	num(&s.DatabaseMaxConns, "database-max-conns", "RUNNER_DATABASE_MAX_CONNS", 10, "PostgreSQL connections of this replica at most")
+	dur(&s.DatabaseStatementTimeout, "database-statement-timeout", "RUNNER_DATABASE_STATEMENT_TIMEOUT", 30*time.Second,
+		"longest a PostgreSQL statement may run (0: no limit; a statement_timeout in the URL's options wins)")
 	num(&s.PlanParallelism, "plan-parallelism", "RUNNER_PLAN_PARALLELISM", 3, "environments planned at once per pull request")
 	dur(&s.StageTimeout, "stage-timeout", "RUNNER_STAGE_TIMEOUT", 45*time.Minute, "longest a stage may run")
 	dur(&s.ShutdownGrace, "shutdown-grace", "RUNNER_SHUTDOWN_GRACE", 60*time.Second, "time given to the stage in flight on SIGTERM")
@@ -378,6 +382,9 @@ func (s Server) validate() []string {
 	}
 	if s.DatabaseURL != "" && !strings.HasPrefix(s.DatabaseURL, "postgres://") && !strings.HasPrefix(s.DatabaseURL, "postgresql://") {
 		p = append(p, "RUNNER_DATABASE_URL must be a postgres:// URL")
+	}
+	if s.DatabaseStatementTimeout < 0 {
+		p = append(p, fmt.Sprintf("RUNNER_DATABASE_STATEMENT_TIMEOUT=%s: want 0 (no limit) or a positive duration", s.DatabaseStatementTimeout))
 	}
 	if s.DatabaseMaxConns < 2 {
 		p = append(p, fmt.Sprintf("RUNNER_DATABASE_MAX_CONNS=%d: want at least 2", s.DatabaseMaxConns))

@@ -44,10 +44,13 @@ type Executor interface {
 
 // Options tune the queue.
 type Options struct {
-	Workers      int           // concurrent runs; default 4
-	JobTimeout   time.Duration // longest a run may take; default 2h
-	PollInterval time.Duration // how often workers look for new jobs; default 100ms
-	MaxAttempts  int           // tries of a run that keeps failing for infrastructure reasons; default 10
+	Workers    int           // concurrent runs; default 4
+	JobTimeout time.Duration // longest a run may take; default 2h
+	// PollInterval is how often workers look for new jobs: on SQLite the way jobs are found (default 100ms);
+	// on PostgreSQL a safety net behind LISTEN/NOTIFY, which wakes the workers of every replica as soon as a
+	// job is inserted or made available (default 2s).
+	PollInterval time.Duration
+	MaxAttempts  int // tries of a run that keeps failing for infrastructure reasons; default 10
 	// CancelWait is how long Stop waits, after the grace period, for cancelled runs to wind down (e.g.
 	// Terraform stopping on its interrupt and releasing its state lock); default 30s.
 	CancelWait time.Duration
@@ -65,6 +68,7 @@ type Options struct {
 // Queue accepts deliveries and works their runs.
 type Queue struct {
 	store      *store.Store
+	driver     riverdriver.Driver[*sql.Tx]
 	client     *river.Client[*sql.Tx]
 	log        *slog.Logger
 	running    atomic.Bool
@@ -103,8 +107,12 @@ func New(ctx context.Context, st *store.Store, exec Executor, opts Options) (*Qu
 	if opts.JobTimeout <= 0 {
 		opts.JobTimeout = 2 * time.Hour
 	}
+	pg := st.Dialect() == "postgres"
 	if opts.PollInterval <= 0 {
 		opts.PollInterval = 100 * time.Millisecond
+		if pg {
+			opts.PollInterval = 2 * time.Second
+		}
 	}
 	if opts.MaxAttempts <= 0 {
 		opts.MaxAttempts = 10
@@ -124,6 +132,11 @@ func New(ctx context.Context, st *store.Store, exec Executor, opts Options) (*Qu
 		opts.ReplicaLease = 2 * time.Minute
 	}
 	driver := driverFor(st)
+	if pg && st.ListenPool() != nil {
+		// The store's transactions stay on database/sql (a run's job is inserted in the transaction that
+		// marks it dispatched); River listens through riverpgxv5 on a connection of the store's pgx pool.
+		driver = riverdatabasesql.NewWithPgxListener(st.DB(), st.ListenPool())
+	}
 	if err := migrate(ctx, driver, opts.Logger); err != nil {
 		return nil, err
 	}
@@ -142,7 +155,7 @@ func New(ctx context.Context, st *store.Store, exec Executor, opts Options) (*Qu
 		RescueStuckJobsAfter: opts.JobTimeout + time.Hour,
 		FetchPollInterval:    opts.PollInterval,
 		FetchCooldown:        min(opts.PollInterval, 100*time.Millisecond),
-		PollOnly:             true,
+		PollOnly:             !driver.SupportsListener(),
 		MaxAttempts:          opts.MaxAttempts,
 		Logger:               quiet(opts.Logger),
 	})
@@ -150,7 +163,7 @@ func New(ctx context.Context, st *store.Store, exec Executor, opts Options) (*Qu
 		return nil, fmt.Errorf("queue client: %w", err)
 	}
 	wakeCtx, stopWake := context.WithCancel(context.Background())
-	return &Queue{wakeCtx: wakeCtx, stopWake: stopWake, store: st, client: client, log: opts.Logger, maxTry: opts.MaxAttempts,
+	return &Queue{wakeCtx: wakeCtx, stopWake: stopWake, store: st, driver: driver, client: client, log: opts.Logger, maxTry: opts.MaxAttempts,
 		cancelWait: opts.CancelWait, wake: make(chan struct{}, 1), id: opts.ReplicaID, lease: opts.ReplicaLease}, nil
 }
 
@@ -195,8 +208,16 @@ func (q *Queue) dispatch(ctx context.Context) {
 			// them at once even while every run worker plans or deploys.
 			opts = &river.InsertOpts{Queue: QueueCommands}
 		}
-		_, err := q.client.InsertTx(ctx, tx, RunArgs{RunID: runID}, opts)
-		return err
+		res, err := q.client.InsertTx(ctx, tx, RunArgs{RunID: runID}, opts)
+		if err != nil {
+			return err
+		}
+		// River leaves out the notification of an insert that follows another within its fetch cooldown
+		// (it counts on the workers polling soon); the other replicas' workers would then find the job only at
+		// their next poll. Announce every dispatch: PostgreSQL delivers one notification per transaction and
+		// queue however many jobs it inserted.
+		q.announce(ctx, q.driver.UnwrapExecutor(tx), res.Job.Queue)
+		return nil
 	}
 	for ctx.Err() == nil {
 		n, err := q.store.DispatchRuns(ctx, dispatchBatch, insert)
@@ -285,6 +306,9 @@ func (q *Queue) Wake(ctx context.Context, runID int64) error {
 	if err != nil {
 		return fmt.Errorf("wake run %d: %w", runID, err)
 	}
+	if job.State == rivertype.JobStateAvailable {
+		q.announce(ctx, q.driver.GetExecutor(), job.Queue)
+	}
 	if job.State == rivertype.JobStateRunning {
 		// River leaves a running job alone: the run may be about to snooze for its whole wait. Retry once it
 		// has stopped running.
@@ -317,7 +341,9 @@ func (q *Queue) wakeAfterRun(jobID int64) {
 		case rivertype.JobStateScheduled, rivertype.JobStateRetryable:
 			if _, err := q.client.JobRetry(ctx, jobID); err != nil {
 				q.log.Warn("wake a waiting run", "job", jobID, "err", err)
+				return
 			}
+			q.announce(ctx, q.driver.GetExecutor(), job.Queue)
 		}
 		return
 	}
@@ -451,8 +477,27 @@ func (q *Queue) takeOver(ctx context.Context, tx *sql.Tx, replica string) error 
 	}
 	if n, _ := res.RowsAffected(); n > 0 {
 		q.log.Warn("runs of a dead replica go back to the queue", "replica", replica, "jobs", n)
+		for _, queue := range []string{river.QueueDefault, QueueCommands} {
+			q.announce(ctx, q.driver.UnwrapExecutor(tx), queue)
+		}
 	}
 	return nil
+}
+
+// insertTopic is River's notification topic for jobs made available (River's notifier.NotificationTopicInsert).
+const insertTopic = "river_insert"
+
+// announce tells every replica's workers (LISTEN/NOTIFY) that a job of queue became available outside River's
+// own insert path (JobRetry, a take-over), which River announces only to its own process. Without a listener
+// (SQLite) the workers' polling finds it.
+func (q *Queue) announce(ctx context.Context, exec riverdriver.Executor, queue string) {
+	if !q.driver.SupportsListener() {
+		return
+	}
+	err := exec.NotifyMany(ctx, &riverdriver.NotifyManyParams{Topic: insertTopic, Payload: []string{fmt.Sprintf(`{"queue": %q}`, queue)}})
+	if err != nil && ctx.Err() == nil {
+		q.log.Warn("announce an available job", "queue", queue, "err", err)
+	}
 }
 
 // ReplicaID is this queue's name among the replicas.

@@ -761,3 +761,71 @@ func TestPostgresDeadReplicasRunsAreTakenOver(t *testing.T) {
 		}
 	})
 }
+
+// On PostgreSQL a job is found through LISTEN/NOTIFY, not by polling: with a poll interval of a minute,
+// a run accepted and dispatched by one replica is worked by another at once, and so is a run woken from
+// its snooze by the first.
+func TestPostgresJobsArePickedUpByNotification(t *testing.T) {
+	if pg == nil {
+		t.Skip("skipping: PostgreSQL is not installed (.ci/run installs it)")
+	}
+	ctx := context.Background()
+	url, err := pg.NewDatabase(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	open := func() *store.Store {
+		st, err := store.OpenPostgres(ctx, url, store.PostgresOptions{MaxConns: 4})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		return st
+	}
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	// The accepting replica only accepts and dispatches (its workers never start).
+	front, err := queue.New(ctx, open(), &executor{}, queue.Options{PollInterval: time.Minute, Logger: quiet, ReplicaID: "front"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	exec := &executor{fn: func(ctx context.Context, runID int64, attempt int) error {
+		if attempt == 1 && runID == 2 {
+			return snooze(time.Hour)
+		}
+		return nil
+	}}
+	worker, err := queue.New(ctx, open(), exec, queue.Options{PollInterval: time.Minute, Logger: quiet, ReplicaID: "worker"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &fixture{store: nil, queue: worker, exec: exec}
+	f.start(t)
+	time.Sleep(500 * time.Millisecond) // the worker's listener is up (its first fetch is done)
+
+	accept := func(delivery string) int64 {
+		rec, err := front.Accept(ctx, event.Event{DeliveryID: delivery, Name: "push", Kind: event.KindDeploy, Repo: "acme/infra",
+			SHA: "abc", Ref: "refs/heads/main"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		front.Dispatch(ctx)
+		return rec.Run
+	}
+	start := time.Now()
+	id := accept("d-1")
+	eventually(t, 5*time.Second, "run worked by the other replica", func() bool { return exec.counts()[id] == 1 })
+	if took := time.Since(start); took > 3*time.Second {
+		t.Fatalf("picked up after %s: polled, not notified", took)
+	}
+	snoozed := accept("d-2")
+	eventually(t, 5*time.Second, "first attempt", func() bool { return exec.counts()[snoozed] == 1 })
+	time.Sleep(200 * time.Millisecond) // the job is back in the table, snoozed for an hour
+	start = time.Now()
+	if err := front.Wake(ctx, snoozed); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 5*time.Second, "woken run worked by the other replica", func() bool { return exec.counts()[snoozed] == 2 })
+	if took := time.Since(start); took > 3*time.Second {
+		t.Fatalf("woken run picked up after %s: polled, not notified", took)
+	}
+}

@@ -96,7 +96,8 @@ func New(ctx context.Context, cfg config.Server, log *slog.Logger, c Collaborato
 	}
 	var err error
 	if cfg.DatabaseURL != "" {
-		s.store, err = store.OpenPostgres(ctx, cfg.DatabaseURL, store.PostgresOptions{MaxConns: cfg.DatabaseMaxConns}, storeOpts...)
+		s.store, err = store.OpenPostgres(ctx, cfg.DatabaseURL, store.PostgresOptions{MaxConns: cfg.DatabaseMaxConns,
+			StatementTimeout: statementTimeout(cfg.DatabaseStatementTimeout)}, storeOpts...)
 	} else {
 		s.store, err = store.OpenSQLite(ctx, cfg.DataDir, storeOpts...)
 	}
@@ -284,4 +285,12 @@ func lockDataDir(dir string) (func(), error) {
 		_ = unix.Flock(int(f.Fd()), unix.LOCK_UN)
 		f.Close()
 	}, nil
+}
+
+// statementTimeout maps the setting (0: no limit) to the store's option (0: its default, negative: none).
+func statementTimeout(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
 }

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -256,5 +257,50 @@ func TestPostgresCopyFromSQLite(t *testing.T) {
 	}
 	if _, err := dst.CopyFrom(ctx, src); !errors.Is(err, ErrNotEmpty) {
 		t.Errorf("second copy: %v", err)
+	}
+}
+
+// The statement timeout is a setting: a statement that runs longer is cancelled by PostgreSQL, none is when
+// it is turned off, and a statement_timeout in the URL's own options wins over the setting.
+func TestPostgresStatementTimeout(t *testing.T) {
+	if pg == nil {
+		t.Skip("skipping: PostgreSQL is not installed (.ci/run installs it)")
+	}
+	ctx := context.Background()
+	url, err := pg.NewDatabase(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name    string
+		url     string
+		timeout time.Duration
+		want    string // SHOW statement_timeout
+		cut     bool   // pg_sleep(0.5) is cancelled
+	}{
+		{"default", url, 0, "30s", false},
+		{"short", url, 100 * time.Millisecond, "100ms", true},
+		{"off", url, -1, "0", false},
+		{"the URL's options win", url + "&options=-c%20statement_timeout%3D150", 5 * time.Second, "150ms", true},
+		{"the URL's parameter wins", url + "&statement_timeout=120", 5 * time.Second, "120ms", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := OpenPostgres(ctx, tc.url, PostgresOptions{MaxConns: 2, StatementTimeout: tc.timeout})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			var got string
+			if err := s.DB().QueryRowContext(ctx, `SHOW statement_timeout`).Scan(&got); err != nil {
+				t.Fatal(err)
+			}
+			if got != tc.want {
+				t.Errorf("statement_timeout = %q, want %q", got, tc.want)
+			}
+			_, err = s.DB().ExecContext(ctx, `SELECT pg_sleep(0.5)`)
+			if cut := err != nil && strings.Contains(err.Error(), "statement timeout"); cut != tc.cut {
+				t.Errorf("pg_sleep(0.5) with %s: %v, want cancelled = %v", got, err, tc.cut)
+			}
+		})
 	}
 }

@@ -12,10 +12,14 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"time"
 
-	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
-	_ "modernc.org/sqlite"             // registers the "sqlite" database/sql driver
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/stdlib"
+	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
 )
 
 // ErrNotFound is returned when a run, stage or lock does not exist.
@@ -45,6 +49,7 @@ const (
 // Store is the SQL-backed store. Its methods are safe for concurrent use.
 type Store struct {
 	db           conn
+	listen       *pgxpool.Pool // PostgreSQL: the queue's LISTEN connection
 	now          func() time.Time
 	replayWindow time.Duration
 }
@@ -99,34 +104,68 @@ func OpenSQLite(ctx context.Context, dir string, opts ...Option) (*Store, error)
 // PostgresOptions tune the PostgreSQL pool.
 type PostgresOptions struct {
 	MaxConns int // open connections at most; default 10
+	// StatementTimeout bounds every statement of the pool's sessions (PostgreSQL's statement_timeout), so that
+	// a stuck query cannot hold a worker, a lock row or a webhook's answer for ever. 0 means
+	// DefaultStatementTimeout; negative means none. A statement_timeout given in the URL's options wins.
+	// Migrations lift it for their own transaction (they may wait for another replica's).
+	StatementTimeout time.Duration
 }
 
+// DefaultStatementTimeout is PostgresOptions.StatementTimeout's default.
+const DefaultStatementTimeout = 30 * time.Second
+
 // OpenPostgres opens a PostgreSQL database (a postgres:// URL) through pgx, and migrates it under an
-// advisory lock, so that replicas starting at once migrate one after another.
+// advisory lock, so that replicas starting at once migrate one after another. Besides the database/sql pool
+// of the store (and of the queue's transactions), it keeps a small pgx pool from which the queue takes its
+// LISTEN connection (ListenPool).
 func OpenPostgres(ctx context.Context, url string, po PostgresOptions, opts ...Option) (*Store, error) {
-	db, err := sql.Open("pgx", url)
+	cfg, err := pgx.ParseConfig(url)
 	if err != nil {
-		return nil, fmt.Errorf("open PostgreSQL: %w", err)
+		return nil, fmt.Errorf("open PostgreSQL: %w", err) // pgx leaves the password out of its errors
 	}
 	if po.MaxConns <= 0 {
 		po.MaxConns = 10
 	}
+	if po.StatementTimeout == 0 {
+		po.StatementTimeout = DefaultStatementTimeout
+	}
+	_, set := cfg.RuntimeParams["statement_timeout"]                                 // ?statement_timeout=...
+	set = set || strings.Contains(cfg.RuntimeParams["options"], "statement_timeout") // ?options=-c statement_timeout=...
+	if !set && po.StatementTimeout > 0 {
+		cfg.RuntimeParams["statement_timeout"] = strconv.FormatInt(po.StatementTimeout.Milliseconds(), 10)
+	}
+	listenCfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("open PostgreSQL: %w", err)
+	}
+	listenCfg.ConnConfig = cfg.Copy()
+	// River hijacks its listener connection from this pool: one is enough, and none is opened until then.
+	listenCfg.MaxConns, listenCfg.MinConns = 1, 0
+	listen, err := pgxpool.NewWithConfig(ctx, listenCfg)
+	if err != nil {
+		return nil, fmt.Errorf("open PostgreSQL: %w", err)
+	}
+	db := stdlib.OpenDB(*cfg)
 	db.SetMaxOpenConns(po.MaxConns)
 	db.SetMaxIdleConns(po.MaxConns)
-	s := &Store{db: conn{db: db, d: dialectPostgres}, now: func() time.Time { return time.Now().UTC() }, replayWindow: DefaultReplayWindow}
+	s := &Store{db: conn{db: db, d: dialectPostgres}, listen: listen, now: func() time.Time { return time.Now().UTC() },
+		replayWindow: DefaultReplayWindow}
 	for _, o := range opts {
 		o(s)
 	}
 	if err := s.Ping(ctx); err != nil {
-		db.Close()
+		s.Close()
 		return nil, err
 	}
 	if err := s.migrate(ctx); err != nil {
-		db.Close()
+		s.Close()
 		return nil, err
 	}
 	return s, nil
 }
+
+// ListenPool is the pgx pool the queue takes its LISTEN connection from (nil on SQLite).
+func (s *Store) ListenPool() *pgxpool.Pool { return s.listen }
 
 // Dialect names the database the store speaks: "sqlite" or "postgres".
 func (s *Store) Dialect() string { return s.db.d.String() }
@@ -135,7 +174,12 @@ func (s *Store) Dialect() string { return s.db.d.String() }
 func (s *Store) DB() *sql.DB { return s.db.db }
 
 // Close closes the database.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error {
+	if s.listen != nil {
+		s.listen.Close()
+	}
+	return s.db.Close()
+}
 
 // Ping checks that the database answers.
 func (s *Store) Ping(ctx context.Context) error {
@@ -316,6 +360,10 @@ func (s *Store) migrate(ctx context.Context) error {
 	defer tx.Rollback() //nolint:errcheck // no-op after commit
 	if s.db.d == dialectPostgres {
 		// DDL is transactional in PostgreSQL: the whole migration is one transaction, one replica at a time.
+		// Another replica may be migrating: wait for it whatever the pool's statement timeout.
+		if _, err := tx.ExecContext(ctx, `SET LOCAL statement_timeout = 0`); err != nil {
+			return fmt.Errorf("migrate store: %w", err)
+		}
 		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(?)`, migrationLock); err != nil {
 			return fmt.Errorf("migrate store: advisory lock: %w", err)
 		}
