@@ -194,7 +194,8 @@ func New(ctx context.Context, cfg config.Server, log *slog.Logger, c Collaborato
 		s.slack = h
 	}
 	web.Routes(mux, s.store, s.queue, web.Options{Token: cfg.APIToken, PublicURL: cfg.PublicURL, AllowedHosts: cfg.AllowedHosts,
-		Logger: log, Isolation: iso.Status(), Actions: acts, Approvals: approvalViews{st: s.store}})
+		Logger: log, Isolation: iso.Status(), Actions: acts, Approvals: approvalViews{st: s.store},
+		Database: cfg.DatabaseDescription(), Replica: replicaName(cfg, s.queue)})
 	s.http = &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: 5 * time.Second,
@@ -293,4 +294,12 @@ func statementTimeout(d time.Duration) time.Duration {
 		return -1
 	}
 	return d
+}
+
+// replicaName is the queue's replica id when replicas share a database, for /readyz.
+func replicaName(cfg config.Server, q *queue.Queue) string {
+	if cfg.DatabaseURL == "" {
+		return ""
+	}
+	return q.ReplicaID()
 }

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/gitops-runner/runner/internal/config"
 	"github.com/gitops-runner/runner/internal/store"
@@ -55,6 +56,10 @@ type Options struct {
 	Actions Actor
 	// Approvals lists deploys waiting for approval and recent decisions; nil: none.
 	Approvals Approvals
+	// Database names the store's database for /readyz (driver, host and database; never a password).
+	Database string
+	// Replica is this process's id among the replicas of a shared database, for /readyz; "" when alone.
+	Replica string
 }
 
 // Routes registers the API on mux.
@@ -71,17 +76,28 @@ func Routes(mux *http.ServeMux, st Store, ready Readiness, opts Options) {
 	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		problems := map[string]string{}
+		start := time.Now()
 		if err := st.Ping(r.Context()); err != nil {
 			problems["store"] = err.Error()
+		}
+		db := map[string]any{"ping_ms": float64(time.Since(start).Microseconds()) / 1000}
+		if opts.Database != "" {
+			db["name"] = opts.Database
 		}
 		if ready != nil && !ready.Running() {
 			problems["workers"] = "not running"
 		}
+		answer := map[string]any{"status": "ready", "database": db}
+		if opts.Replica != "" {
+			answer["replica"] = opts.Replica
+		}
 		if len(problems) > 0 {
-			writeJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "not ready", "problems": problems})
+			answer["status"], answer["problems"] = "not ready", problems
+			writeJSON(w, http.StatusServiceUnavailable, answer)
 			return
 		}
-		writeJSON(w, http.StatusOK, map[string]any{"status": "ready", "isolation": opts.Isolation})
+		answer["isolation"] = opts.Isolation
+		writeJSON(w, http.StatusOK, answer)
 	})
 	guarded("GET /api/runs", func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()

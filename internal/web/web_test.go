@@ -39,7 +39,7 @@ func newFixture(t *testing.T) *fixture {
 	ready := &readiness{}
 	ready.running.Store(true)
 	mux := http.NewServeMux()
-	web.Routes(mux, st, ready, web.Options{})
+	web.Routes(mux, st, ready, web.Options{Database: "postgres db.internal:5432/runner", Replica: "runner-a1"})
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	return &fixture{store: st, ready: ready, url: srv.URL}
@@ -90,6 +90,11 @@ func TestReadyz(t *testing.T) {
 	type answer struct {
 		Status   string            `json:"status"`
 		Problems map[string]string `json:"problems"`
+		Database struct {
+			Name   string   `json:"name"`
+			PingMS *float64 `json:"ping_ms"`
+		} `json:"database"`
+		Replica string `json:"replica"`
 	}
 	for _, tc := range []struct {
 		name         string
@@ -123,6 +128,10 @@ func TestReadyz(t *testing.T) {
 			}
 			if !reflect.DeepEqual(got, tc.wantProblems) {
 				t.Errorf("problems = %v, want %v", a.Problems, tc.wantProblems)
+			}
+			// Which database and which replica answer, ready or not (an operator behind a load balancer asks).
+			if a.Database.Name != "postgres db.internal:5432/runner" || a.Database.PingMS == nil || a.Replica != "runner-a1" {
+				t.Errorf("database %+v, replica %q: want the store named, its ping timed and the replica named", a.Database, a.Replica)
 			}
 			if wantStatus := map[bool]string{true: "ready", false: "not ready"}[tc.wantCode == http.StatusOK]; a.Status != wantStatus {
 				t.Errorf("status field = %q, want %q", a.Status, wantStatus)
