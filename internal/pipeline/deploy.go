@@ -418,6 +418,11 @@ func (w *work) deployLocked(ctx context.Context, t target, images map[string]str
 			w.skipStage(ctx, store.StageKey{Env: env.Name, Name: StageApproval}, "not needed: "+cmp.Or(planOut["review"], "no approval required"))
 			break
 		}
+		if w.wasPlanned(env.Name) {
+			w.keepPlans(ctx, env)
+		} else {
+			w.restorePlans(ctx, env)
+		}
 		outcome, a, err := w.gate(ctx, env, planOut, why, w.wasPlanned(env.Name))
 		if err != nil {
 			return w.envFailed(ctx, env, "approval failed", vars, err)

@@ -147,7 +147,10 @@ type Deps struct {
 	Waker   Waker     // wakes runs whose approval a newer deploy superseded; nil: they notice on their own
 	Merged  MergedPRs // finds merged pull requests on GitHub when no merged delivery recorded one; nil: store only
 	Checks  Checks    // check runs instead of commit statuses (GitHub App); nil: commit statuses
-	Logger  *slog.Logger
+	// Plans keeps the saved plans of deploys that wait for approval where other replicas find them; nil: they
+	// stay on this replica's disk (one process), and a run resumed elsewhere plans again.
+	Plans  PlanKeeper
+	Logger *slog.Logger
 }
 
 // Options tune the engine.

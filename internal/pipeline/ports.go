@@ -22,6 +22,13 @@ type Replies interface {
 	Reply(ctx context.Context, repo string, pr int, body string) error
 }
 
+// PlanKeeper keeps a run's saved plans where every replica finds them (the store, sealed): a run that waits
+// for an approval may be resumed by another replica, which must apply exactly the plan that was approved.
+type PlanKeeper interface {
+	Keep(ctx context.Context, runID int64, env string, files map[string][]byte) error
+	Fetch(ctx context.Context, runID int64, env string) (map[string][]byte, error)
+}
+
 // Waker brings a waiting run back now (the queue).
 type Waker interface {
 	Wake(ctx context.Context, runID int64) error

@@ -3,6 +3,7 @@
 package server_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -16,7 +17,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gitops-runner/runner/internal/cli"
 	"github.com/gitops-runner/runner/internal/config"
+	"github.com/gitops-runner/runner/internal/server"
 	"github.com/gitops-runner/runner/internal/store"
 	"github.com/gitops-runner/runner/internal/testenv/fixture"
 	"github.com/gitops-runner/runner/internal/testenv/ghwebhook"
@@ -192,4 +195,69 @@ func TestPostgresKilledReplicaIsTakenOver(t *testing.T) {
 	if !strings.Contains(string(log), "replicas stopped answering: their runs go back to the queue") {
 		t.Fatalf("the surviving replica did not report the take-over")
 	}
+}
+
+// A deploy waits for approval on one replica, which then stops; the approval reaches another replica (with a
+// data directory of its own), which applies exactly the plan that was approved: restored from the database,
+// checked against the approved checksum, not planned again.
+func TestPostgresApprovedPlanIsAppliedByAnotherReplica(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end: runs Terraform")
+	}
+	ctx := context.Background()
+	pg, err := postgres.Start(ctx)
+	if errors.Is(err, postgres.ErrUnavailable) {
+		t.Skipf("skipping: %v", err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pg.Stop)
+	url, err := pg.NewDatabase(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, st := approvalHarness(t, "require_approval", func(c *config.Server) { c.DatabaseURL, c.DatabaseMaxConns = url, 6 })
+	runID, _ := mergeToMain(t, a, st, 21, prodChange(21))
+	a.waitStage(runID, "prod/awaiting_approval", store.StageWaiting, 3*time.Minute)
+	a.stop()
+
+	b := *a
+	b.cfg.DataDir = filepath.Join(a.cfg.DataDir, "..", "replica-b") // beside the first: the test's state folder is shared
+	b.start(server.Collaborators{})
+	var out, errOut bytes.Buffer
+	env := cli.Env{Stdout: &out, Stderr: &errOut, Getenv: func(string) string { return "" }}
+	if err := cli.Approve(ctx, env, []string{"--server", b.base, "--token", apiToken, "--run", fmt.Sprint(runID),
+		"--env", "prod", "--as", "ops", "--reason", "approved on the other replica"}); err != nil {
+		t.Fatalf("runner approve: %v\n%s", err, errOut.String())
+	}
+	run := b.waitRun(runID, 3*time.Minute)
+	approved := approvalOf(t, &b, runID, "prod")
+	assertAppliedTheShownPlan(t, &b, run, approved, 21)
+	if plan := stageMap(run)["prod/plan"]; plan.Attempts != 1 {
+		t.Fatalf("prod was planned %d times: the approved plan must be applied, not made again", plan.Attempts)
+	}
+	log := stageLogText(t, &b, stageMap(run)["prod/awaiting_approval"].ID)
+	if !strings.Contains(log, "restored 1 saved plan(s) of prod made by another replica") {
+		t.Fatalf("the approval stage does not say the plan came from the other replica:\n%s", log)
+	}
+}
+
+// stageLogText is a stage's whole log, read through the API.
+func stageLogText(t *testing.T, h *harness, stageID int64) string {
+	t.Helper()
+	resp, err := h.apiGet(fmt.Sprintf("/api/stages/%d/log", stageID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var log struct{ Lines []store.LogLine }
+	if err := json.NewDecoder(resp.Body).Decode(&log); err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	for _, l := range log.Lines {
+		b.WriteString(l.Line + "\n")
+	}
+	return b.String()
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/gitops-runner/runner/internal/gitrepo"
 	slacknotify "github.com/gitops-runner/runner/internal/notify/slack"
 	"github.com/gitops-runner/runner/internal/pipeline"
+	"github.com/gitops-runner/runner/internal/planvault"
 	"github.com/gitops-runner/runner/internal/policy"
 	"github.com/gitops-runner/runner/internal/queue"
 	"github.com/gitops-runner/runner/internal/store"
@@ -144,12 +145,22 @@ func New(ctx context.Context, cfg config.Server, log *slog.Logger, c Collaborato
 	if err != nil {
 		return nil, err
 	}
+	var plans pipeline.PlanKeeper
+	if cfg.DatabaseURL != "" {
+		// Replicas share the database, not their disks: a deploy waiting for approval keeps its saved plans
+		// in the database, sealed under a key of the webhook secret (which every replica holds).
+		v, err := planvault.New(s.store, cfg.WebhookSecret)
+		if err != nil {
+			return nil, err
+		}
+		plans = v
+	}
 	engine, err := pipeline.New(pipeline.Deps{
 		Store: s.store, Git: gitrepo.NewMirrors(filepath.Join(cfg.DataDir, "mirrors"), auth, log),
 		Terraform: c.Terraform, Steps: stepRunner, PRs: c.PRs, Deploys: c.Deploys, Slack: c.Slack, Images: c.Images,
 		Bundles: c.Bundles, Rollouts: c.Rollouts, Logger: log,
 		Policy: runPolicy{p: pol, perms: c.Permissions}, Credentials: c.Credentials,
-		Actions: actions, Replies: c.Replies, Waker: waker, Merged: c.Merged, Checks: c.Checks,
+		Actions: actions, Replies: c.Replies, Waker: waker, Merged: c.Merged, Checks: c.Checks, Plans: plans,
 	}, pipeline.Options{
 		WorkDir: filepath.Join(cfg.DataDir, "runs"), StageTimeout: cfg.StageTimeout, LockLease: cfg.LockLease,
 		PlanParallelism: cfg.PlanParallelism, PublicURL: cfg.PublicURL, Holder: fmt.Sprintf("%s/%d", host, os.Getpid()),

@@ -13,7 +13,7 @@ import (
 // new database's dispatcher.
 var copyTables = []struct{ name, serial string }{
 	{"runs", "id"}, {"run_keys", ""}, {"stages", "id"}, {"stage_logs", "id"}, {"lock_history", "id"},
-	{"deployments", "id"}, {"approvals", "id"}, {"policy_overrides", "id"},
+	{"deployments", "id"}, {"approvals", "id"}, {"policy_overrides", "id"}, {"saved_plans", ""},
 }
 
 // CopyReport says how many rows of each table a copy moved, in copyTables' order.
@@ -28,7 +28,7 @@ type CopyReport struct {
 var ErrNotEmpty = errors.New("the destination store already holds runs")
 
 // CopyFrom copies every run, stage, log line, lock history, deployment, approval and override of src into
-// s, which must be empty, in one transaction of s: all of it or nothing. Unfinished runs are marked for
+// s (and the sealed saved plans of unfinished runs), which must be empty, in one transaction of s: all of it or nothing. Unfinished runs are marked for
 // dispatch, so that a runner on s resumes them.
 func (s *Store) CopyFrom(ctx context.Context, src *Store) (CopyReport, error) {
 	var rep CopyReport

@@ -54,6 +54,7 @@ func (d dialect) ddl(stmt string) string {
 		"INTEGER PRIMARY KEY AUTOINCREMENT", "BIGSERIAL PRIMARY KEY",
 		"INTEGER", "BIGINT",
 		"TIMESTAMP", "TIMESTAMPTZ",
+		"BLOB", "BYTEA",
 	)
 	return r.Replace(stmt)
 }

@@ -353,6 +353,10 @@ func (s *Store) FinishRun(ctx context.Context, id int64, status, errText string)
 	if err != nil {
 		return fmt.Errorf("finish run %d: %w", id, err)
 	}
+	// A finished run applies nothing more: its saved plans go (a rollback plans afresh).
+	if _, err := s.db.ExecContext(ctx, `DELETE FROM saved_plans WHERE run_id = ?`, id); err != nil {
+		return fmt.Errorf("finish run %d: forget its saved plans: %w", id, err)
+	}
 	return nil
 }
 

@@ -347,6 +347,15 @@ var migrations = []string{
 		heartbeat_ns INTEGER NOT NULL,
 		started_at TIMESTAMP NOT NULL
 	)`,
+	// Version 19: a run's saved plans, sealed, so that the replica that applies an approved plan need not be
+	// the one that made it. Kept until the run finishes.
+	`CREATE TABLE saved_plans (
+		run_id INTEGER NOT NULL,
+		env TEXT NOT NULL,
+		name TEXT NOT NULL,
+		sealed BLOB NOT NULL,
+		PRIMARY KEY (run_id, env, name)
+	)`,
 }
 
 // migrationLock is the PostgreSQL advisory lock key under which a replica migrates.
