@@ -66,6 +66,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = cli.Rollback(ctx, env, args[1:])
 	case "migrate":
 		err = cli.Migrate(ctx, env, args[1:])
+	case "runs":
+		err = cli.Runs(ctx, env, args[1:])
+	case "logs":
+		err = cli.Logs(ctx, env, args[1:])
 	case "demo":
 		err = cli.Demo(ctx, env, args[1:])
 	case "import":
@@ -113,6 +117,10 @@ usage:
                                          stop a deploy waiting for approval
   runner rollback --repo OWNER/NAME --env NAME [--to SHA|previous] --reason TEXT [--as LOGIN]
                                          deploy an environment again at an earlier deployed commit
+  runner runs [--repo OWNER/NAME] [--env NAME] [--status S] [--kind K] [--limit N]
+                                         list a running server's runs, newest first
+  runner logs [-f] [--stage NAME] RUN    print a run's stage logs; -f follows them until the run ends
+                                         (exit 1 when it failed)
   runner migrate [--database-url URL] [--from sqlite:PATH]
                                          bring the store's schema up to date (PostgreSQL, or the SQLite data
                                          directory); --from copies a SQLite store's history into PostgreSQL

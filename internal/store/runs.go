@@ -261,6 +261,8 @@ type ListFilter struct {
 	Repo   string
 	PR     int // runs of one pull request (0: any)
 	Status string
+	Env    string // runs with a stage of this environment
+	Kind   string // event kind: deploy, plan, comment, ...
 	Limit  int
 	Before int64 // runs with id < Before (pagination); 0 = newest
 }
@@ -286,6 +288,14 @@ func (s *Store) ListRuns(ctx context.Context, f ListFilter) ([]Run, error) {
 	if f.Status != "" {
 		q += ` AND status = ?`
 		args = append(args, f.Status)
+	}
+	if f.Env != "" {
+		q += ` AND EXISTS (SELECT 1 FROM stages WHERE stages.run_id = runs.id AND stages.env = ?)`
+		args = append(args, f.Env)
+	}
+	if f.Kind != "" {
+		q += ` AND kind = ?`
+		args = append(args, f.Kind)
 	}
 	if f.Before > 0 {
 		q += ` AND id < ?`

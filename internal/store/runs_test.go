@@ -308,6 +308,10 @@ func testListRuns(t *testing.T) {
 		{"before and limit: second page", ListFilter{Before: 5, Limit: 2}, []int64{4, 3}},
 		{"before the first", ListFilter{Before: 1}, nil},
 		{"limit over 200 is capped at 200", ListFilter{Limit: 201}, []int64{6, 5, 4, 3, 2, 1}},
+		{"by environment (a stage of it)", ListFilter{Env: "dev"}, []int64{1}},
+		{"by an environment no run has", ListFilter{Env: "prod"}, nil},
+		{"by kind", ListFilter{Kind: "deploy"}, []int64{6, 5, 4, 3, 2, 1}},
+		{"by another kind", ListFilter{Kind: "plan"}, nil},
 		{"unknown repo", ListFilter{Repo: "acme/none"}, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

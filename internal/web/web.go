@@ -101,7 +101,7 @@ func Routes(mux *http.ServeMux, st Store, ready Readiness, opts Options) {
 	})
 	guarded("GET /api/runs", func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
-		f := store.ListFilter{Repo: q.Get("repo"), Status: q.Get("status")}
+		f := store.ListFilter{Repo: q.Get("repo"), Status: q.Get("status"), Env: q.Get("env"), Kind: q.Get("kind")}
 		var err error
 		if f.Limit, err = intParam(q.Get("limit"), 50); err != nil {
 			writeJSON(w, http.StatusBadRequest, map[string]any{"error": "limit: " + err.Error()})
