@@ -135,10 +135,10 @@ type Workspace struct {
 	mu       sync.Mutex
 	lockWait time.Duration     // -lock-timeout of the command being run (under mu)
 	env      map[string]string // see commandEnv; run adds the command marker
-	tf     *tfexec.Terraform
-	log    *stageLog
-	stdout *lineWriter
-	stderr *lineWriter
+	tf       *tfexec.Terraform
+	log      *stageLog
+	stdout   *lineWriter
+	stderr   *lineWriter
 }
 
 // New validates opts and prepares a Workspace; it starts no process.
