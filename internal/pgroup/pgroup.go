@@ -91,11 +91,13 @@ func parseStat(b []byte) (stat, error) {
 }
 
 // Self is the calling process as a group leader (whether or not it leads its group yet).
-func Self() (Leader, error) {
-	pid := os.Getpid()
+func Self() (Leader, error) { return Of(os.Getpid()) }
+
+// Of is process pid as a group leader.
+func Of(pid int) (Leader, error) {
 	s, err := readStat(pid)
 	if err != nil {
-		return Leader{}, fmt.Errorf("read own start time: %w", err)
+		return Leader{}, fmt.Errorf("read the start time of process %d: %w", pid, err)
 	}
 	return Leader{PID: pid, Start: s.start}, nil
 }
