@@ -70,7 +70,7 @@ func ParseLockError(text string) (LockError, bool) {
 		return LockError{}, false
 	}
 	var e LockError
-	inInfo := false
+	inInfo, inMessage := false, false
 	for n, l := range lines[start:] {
 		if n >= maxLockLines {
 			break
@@ -83,14 +83,16 @@ func ParseLockError(text string) (LockError, bool) {
 			break // the next diagnostic
 		}
 		switch t := strings.TrimSpace(l); {
-		case strings.HasPrefix(t, "Error message:") && e.Message == "":
+		case strings.HasPrefix(t, "Error message:") && e.Message == "" && !inInfo:
 			e.Message = bound(strings.TrimSpace(strings.TrimPrefix(t, "Error message:")))
-			if m := heldIDPattern.FindStringSubmatch(e.Message); m != nil {
-				e.HeldID = bound(m[1])
-			}
-			// LockError.Error() puts the Lock Info block right after the message, on its next line.
+			inMessage = true
 		case t == "Lock Info:":
-			inInfo = true
+			inInfo, inMessage = true, false
+		case inMessage && t != "":
+			// Terraform wraps the message's line at 78 columns (the indented Lock Info lines it does not).
+			e.Message = bound(e.Message + " " + t)
+		case inMessage:
+			inMessage = false
 		case inInfo && t == "":
 			inInfo = false
 		case inInfo:
@@ -117,6 +119,9 @@ func ParseLockError(text string) (LockError, bool) {
 				e.Info.Created = parseCreated(v)
 			}
 		}
+	}
+	if m := heldIDPattern.FindStringSubmatch(e.Message); m != nil {
+		e.HeldID = bound(m[1])
 	}
 	return e, true
 }

@@ -54,6 +54,9 @@ func TestParseLockError(t *testing.T) {
 		{name: "coloured", in: "\x1b[31m╷\x1b[0m\n\x1b[31m│\x1b[0m \x1b[1m\x1b[31mError: \x1b[0m\x1b[1mError acquiring the state lock\x1b[0m\n" +
 			"│ Error message: resource temporarily unavailable\n│ Lock Info:\n│   ID:        abc\n│   Who:       dana@laptop\n│   Created:   2025-10-25 06:20:29.367257207 +0000 UTC m=+0.5\n╵\n",
 			ok: true, holderKnown: true, want: LockError{Message: "resource temporarily unavailable", Info: LockInfo{ID: "abc", Who: "dana@laptop", Created: created}}},
+		{name: "message wrapped at 78 columns", in: "exit status 1\n\nError: Error acquiring the state lock\n\nError message: HTTP remote state already locked:\nID=4973dee4-08c3-2367-0176-819d329bc7a1\nLock Info:\n  ID:        22fd\n  Who:       sandbox@rs3a2-42a653e2\n\n",
+			ok: true, want: LockError{Message: "HTTP remote state already locked: ID=4973dee4-08c3-2367-0176-819d329bc7a1", HeldID: "4973dee4-08c3-2367-0176-819d329bc7a1",
+				Info: LockInfo{ID: "22fd", Who: "sandbox@rs3a2-42a653e2"}}},
 		{name: "unreadable time", in: "Error: Error acquiring the state lock\nLock Info:\n  ID: x\n  Created: yesterday\n", ok: true, holderKnown: true,
 			want: LockError{Info: LockInfo{ID: "x"}}},
 		{name: "another error", in: "Error: Error releasing the state lock\n\nLock Info:\n  ID: x\n", ok: false},

@@ -59,7 +59,7 @@ func TestStateLockLeftByADeadAttempt(t *testing.T) {
 		wantRelease bool
 	}{
 		{name: "lock of a dead attempt released", stale: true, wantRelease: true,
-			holder: httpbackend.LockInfo{ID: "dead-lock-1", Who: "sandbox@rs7a1-0a1b2c3d", Operation: "OperationTypeApply"}},
+			holder: httpbackend.LockInfo{ID: "d6f8a1e2-5b7c-4d9e-8f00-0000000dead1", Who: "sandbox@rs7a1-0a1b2c3d", Operation: "OperationTypeApply"}},
 		{name: "someone else's lock kept", stale: true, wantErr: ErrLockHeld,
 			holder: httpbackend.LockInfo{ID: "dana-lock", Who: "dana@laptop", Operation: "OperationTypeApply"}},
 		{name: "no dead attempt: nothing released", stale: false,
