@@ -29,7 +29,7 @@ type Server struct {
 	ShutdownGrace   time.Duration
 	// TerraformLockTimeout is how long plan and apply wait for a Terraform state lock held by others.
 	TerraformLockTimeout time.Duration
-	LockLease       time.Duration
+	LockLease            time.Duration
 
 	GitHubToken          string
 	GitHubAppID          int64
