@@ -27,7 +27,9 @@ type Server struct {
 	PlanParallelism int
 	StageTimeout    time.Duration
 	ShutdownGrace   time.Duration
-	LockLease       time.Duration
+	// TerraformLockTimeout is how long plan and apply wait for a Terraform state lock held by others.
+	TerraformLockTimeout time.Duration
+	LockLease            time.Duration
 
 	GitHubToken          string
 	GitHubAppID          int64
@@ -193,6 +195,7 @@ func LoadServer(args []string, getenv func(string) string) (Server, error) {
 		"longest a PostgreSQL statement may run (0: no limit; a statement_timeout in the URL's options wins)")
 	num(&s.PlanParallelism, "plan-parallelism", "RUNNER_PLAN_PARALLELISM", 3, "environments planned at once per pull request")
 	dur(&s.StageTimeout, "stage-timeout", "RUNNER_STAGE_TIMEOUT", 45*time.Minute, "longest a stage may run")
+	dur(&s.TerraformLockTimeout, "terraform-lock-timeout", "RUNNER_TERRAFORM_LOCK_TIMEOUT", 2*time.Minute, "how long plan and apply wait for a state lock that others hold")
 	dur(&s.ShutdownGrace, "shutdown-grace", "RUNNER_SHUTDOWN_GRACE", 60*time.Second, "time given to the stage in flight on SIGTERM")
 	dur(&s.LockLease, "lock-lease", "RUNNER_LOCK_LEASE", 2*time.Minute, "environment lock lease (renewed while held)")
 	secret(&s.GitHubToken, "github-token", "GITHUB_TOKEN", "GitHub token (clone and API)")
@@ -335,6 +338,7 @@ func (s Server) validate() []string {
 		flag, env string
 		v         time.Duration
 	}{{"stage-timeout", "RUNNER_STAGE_TIMEOUT", s.StageTimeout}, {"shutdown-grace", "RUNNER_SHUTDOWN_GRACE", s.ShutdownGrace},
+		{"terraform-lock-timeout", "RUNNER_TERRAFORM_LOCK_TIMEOUT", s.TerraformLockTimeout},
 		{"lock-lease", "RUNNER_LOCK_LEASE", s.LockLease}, {"rollout-poll", "RUNNER_ROLLOUT_POLL", s.RolloutPoll},
 		{"approval-timeout", "RUNNER_APPROVAL_TIMEOUT", s.ApprovalTimeout}, {"approval-poll", "RUNNER_APPROVAL_POLL", s.ApprovalPoll}} {
 		if d.v <= 0 {

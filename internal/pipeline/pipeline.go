@@ -16,6 +16,7 @@ import (
 
 	"github.com/gitops-runner/runner/internal/event"
 	"github.com/gitops-runner/runner/internal/gitrepo"
+	"github.com/gitops-runner/runner/internal/pgroup"
 	"github.com/gitops-runner/runner/internal/redact"
 	"github.com/gitops-runner/runner/internal/store"
 	"github.com/gitops-runner/runner/internal/tf"
@@ -31,6 +32,10 @@ type Store interface {
 	StartStage(ctx context.Context, id int64) error
 	WaitStage(ctx context.Context, id int64, waitingFor string) error
 	FinishStage(ctx context.Context, id int64, status, detail string, output map[string]string) error
+	StartAttempt(ctx context.Context, a store.Attempt) error
+	EndAttempt(ctx context.Context, stageID int64, attempt int) error
+	OpenAttempts(ctx context.Context, runID int64) ([]store.Attempt, error)
+	LockReleased(ctx context.Context, stageID int64, attempt int, lockID string) error
 	AppendLog(ctx context.Context, stageID int64, lines []string) error
 	TryLock(ctx context.Context, repo, env, holder string, runID int64, lease time.Duration) (bool, store.Lock, error)
 	RenewLock(ctx context.Context, repo, env, holder string, lease time.Duration) error
@@ -90,6 +95,8 @@ type PlanRequest struct {
 	// AfterInit, when set, runs after init and before plan (the workflow's steps between them); its error
 	// stops the plan.
 	AfterInit func(ctx context.Context) error
+	// Attempt is the stage attempt the plan belongs to (see attempt.go).
+	Attempt tf.Attempt
 }
 
 // PlanResult is a saved plan and what it would do.
@@ -120,6 +127,8 @@ type ApplyRequest struct {
 	// Init initialises the environment first: the saved plan was made in an earlier execution of the run
 	// (before it waited for approval), whose Terraform data directory is gone with the old checkout.
 	Init bool
+	// Attempt is the stage attempt the command belongs to (see attempt.go).
+	Attempt tf.Attempt
 }
 
 // Deps are the pipeline's collaborators. Only Store, Git and WorkDir are required;
@@ -177,6 +186,7 @@ type Options struct {
 type Isolation struct {
 	Isolated        bool   // Terraform runs in the sandbox
 	Describe        string // in words, for comments and logs
+	Mode            string // the sandbox mode: namespaces, user or none (see attempt.go)
 	AllowUnisolated bool   // RUNNER_UNSAFE_UNISOLATED_PLANS: plan pull requests even without isolation
 }
 
@@ -187,6 +197,7 @@ type Engine struct {
 	log  *slog.Logger
 	// redactor redacts the configured secrets and credential shapes; each run derives its own.
 	redactor *redact.Redactor
+	host     pgroup.Host // this host and boot, for the processes of stage attempts
 }
 
 // New returns an engine.
@@ -229,7 +240,12 @@ func New(deps Deps, opts Options) (*Engine, error) {
 		deps.Logger = slog.Default()
 	}
 	red := redact.New(redact.Secrets("secret", opts.Secrets...)...)
-	return &Engine{deps: deps, opts: opts, log: deps.Logger, redactor: red}, nil
+	host, err := pgroup.ThisHost()
+	if err != nil {
+		// Dead attempts' processes are then never killed from here, and weak lock checks never match.
+		deps.Logger.Warn("this host's identity is unknown", "err", err)
+	}
+	return &Engine{deps: deps, opts: opts, log: deps.Logger, redactor: red, host: host}, nil
 }
 
 // ErrAbandoned is returned when the process stops while a run is in flight: the
@@ -301,6 +317,7 @@ func (e *Engine) execute(ctx context.Context, run store.Run, log *slog.Logger) (
 		return store.StatusNothing, "merged pull request recorded; the push to the base branch deploys", w
 	case event.KindComment, event.KindAction:
 		w = &work{e: e, run: run, log: log, dir: e.runDir(run.ID), redactor: e.redactor.With()}
+		w.recoverDead(ctx)
 		status, errText = w.command(ctx)
 		return status, errText, w
 	case event.KindRollback:
@@ -326,6 +343,7 @@ func (e *Engine) execute(ctx context.Context, run store.Run, log *slog.Logger) (
 		return store.StatusFailed, "unknown run kind " + ev.Kind, w
 	}
 	w = &work{e: e, run: run, log: log, dir: e.runDir(run.ID), redactor: e.redactor.With()}
+	w.recoverDead(ctx)
 	stages, err := e.deps.Store.EnsureStages(ctx, run.ID, []store.StageKey{{Name: StageCheckout}})
 	if err != nil {
 		return store.StatusFailed, err.Error(), w

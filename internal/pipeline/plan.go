@@ -279,7 +279,7 @@ func (w *work) plan(ctx context.Context, env config.Environment, p config.Projec
 	}
 	req := PlanRequest{
 		Env: env.Name, Root: rootOf(env, p), Dir: dir, WorkTree: w.dir, Phase: w.phase(), PlanFile: planFile, Vars: use,
-		Environ: g.Env, Log: log, PlanJSON: planFile + ".json",
+		Environ: g.Env, Log: log, PlanJSON: planFile + ".json", Attempt: w.tfAttempt(ctx, env.Name),
 	}
 	if len(afterInit) > 0 {
 		req.AfterInit = func(ctx context.Context) error { return sr.run(ctx, afterInit, "") }

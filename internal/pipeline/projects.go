@@ -322,6 +322,7 @@ func (w *work) applyEnv(ctx context.Context, env config.Environment, environ map
 		o, err := w.e.deps.Terraform.Apply(ctx, ApplyRequest{
 			Env: env.Name, Root: rootOf(env, p), Dir: filepath.Join(w.src, filepath.FromSlash(p.Dir)), WorkTree: w.dir,
 			Phase: PhaseApply, Environ: environ, PlanFile: w.projectPlanFile(env, p), Log: l, Init: init,
+			Attempt: w.tfAttempt(ctx, env.Name),
 		})
 		if err != nil {
 			return err
@@ -370,7 +371,8 @@ func (w *work) outputsEnv(ctx context.Context, env config.Environment, environ m
 	var errs []error
 	for _, p := range env.Projects {
 		o, err := w.e.deps.Terraform.Outputs(ctx, ApplyRequest{Env: env.Name, Root: rootOf(env, p),
-			Dir: filepath.Join(w.src, filepath.FromSlash(p.Dir)), WorkTree: w.dir, Phase: PhaseApply, Environ: environ, Log: log})
+			Dir: filepath.Join(w.src, filepath.FromSlash(p.Dir)), WorkTree: w.dir, Phase: PhaseApply, Environ: environ, Log: log,
+			Attempt: w.tfAttempt(ctx, env.Name)})
 		if err != nil {
 			errs = append(errs, fmt.Errorf("project %s: %w", p.Name, err))
 			continue

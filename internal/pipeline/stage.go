@@ -50,9 +50,22 @@ func (w *work) runStage(ctx context.Context, key store.StageKey, force bool, fn 
 	if err := w.e.deps.Store.StartStage(ctx, st.ID); err != nil {
 		return nil, err
 	}
+	att, err := w.beginAttempt(ctx, st, w.nextAttempt(key))
+	if err != nil {
+		_ = w.e.deps.Store.FinishStage(bg, st.ID, store.StagePending, "could not record the attempt; will be re-run", nil)
+		return nil, err
+	}
+	interrupted := false
+	defer func() {
+		// An attempt stopped with the runner stays open: if its Terraform outlived the grace period and was
+		// killed holding a lock, the next execution treats the attempt as dead and may release that lock.
+		if !interrupted {
+			w.endAttempt(bg, att)
+		}
+	}()
 	w.setStage(key, store.StageRunning, "")
 	lw := newLogWriter(w.e.deps.Store, st.ID, w.redactor, w.e.opts.LogTailLines)
-	sctx, cancel := context.WithTimeout(ctx, w.e.opts.StageTimeout)
+	sctx, cancel := context.WithTimeout(withAttempt(ctx, att), w.e.opts.StageTimeout)
 	start := time.Now()
 	detail, out, err := fn(sctx, lw)
 	cancel()
@@ -68,6 +81,7 @@ func (w *work) runStage(ctx context.Context, key store.StageKey, force bool, fn 
 		err = errLockLost
 	case ctx.Err() != nil:
 		// The runner is stopping: leave the stage to be re-run.
+		interrupted = true
 		fmt.Fprintf(lw, "stage interrupted (%v); it will be re-run when the run resumes\n", ctx.Err())
 		lw.Close(bg)
 		_ = w.e.deps.Store.FinishStage(bg, st.ID, store.StagePending, "interrupted; will be re-run", nil)

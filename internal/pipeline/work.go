@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/gitops-runner/runner/internal/changes"
 	"github.com/gitops-runner/runner/internal/config"
@@ -54,6 +55,11 @@ type work struct {
 	notes     map[string]string // env -> Markdown for the merged pull request's deploy comment
 
 	rollbackVars map[string]string // a rollback's recorded app versions (backend_image, frontend_version)
+
+	// Stage attempts of earlier executions that a dead runner cut short, read when this execution began
+	// (resumedAt): see attempt.go.
+	dead      []store.Attempt
+	resumedAt time.Time
 }
 
 // addSecrets makes the run redact more values from now on, e.g. the AWS session credentials it assumes. The
@@ -88,6 +94,19 @@ func (w *work) setStage(k store.StageKey, status, detail string) {
 	if w.story != nil {
 		w.story.changed(k, status, detail)
 	}
+}
+
+// nextAttempt counts a new attempt of stage k and returns its number.
+func (w *work) nextAttempt(k store.StageKey) int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for i, s := range w.stages {
+		if s.Env == k.Env && s.Name == k.Name {
+			w.stages[i].Attempts++
+			return w.stages[i].Attempts
+		}
+	}
+	return 0
 }
 
 func (w *work) snapshot() []store.Stage {

@@ -12,6 +12,8 @@ import (
 	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/gitops-runner/runner/internal/pgroup"
 )
 
 // Main runs the launcher when this process was started as one (the spec variable is set) and never
@@ -28,6 +30,11 @@ func Main() {
 	if err != nil {
 		fail(err)
 	}
+	if !sp.Inner {
+		if err := lead(sp); err != nil {
+			fail(err)
+		}
+	}
 	switch {
 	case sp.Mode == ModeNone:
 		fail(execProgram(sp))
@@ -39,6 +46,26 @@ func Main() {
 		fail(inner(sp))
 	}
 	fail(fmt.Errorf("unknown sandbox mode %q", sp.Mode))
+}
+
+// lead makes the launcher the leader of a process group of its own (terraform-exec starts it so
+// already), which the program and everything it starts inherit, and records the group when asked to:
+// before the program runs, so that no process of the command exists unrecorded. In namespaces mode
+// the outer launcher leads the group; the PID namespace dies with it anyway.
+func lead(sp spec) error {
+	if unix.Getpgrp() != os.Getpid() {
+		if err := unix.Setpgid(0, 0); err != nil {
+			return fmt.Errorf("lead a process group: %w", err)
+		}
+	}
+	if sp.Records == "" {
+		return nil
+	}
+	l, err := pgroup.Self()
+	if err != nil {
+		return err
+	}
+	return pgroup.Record(sp.Records, l)
 }
 
 func fail(err error) {
@@ -189,7 +216,12 @@ func inner(sp spec) error {
 	if err := unix.Mount("", "/", "", unix.MS_REMOUNT|unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV, ""); err != nil {
 		return fmt.Errorf("make the new root read-only: %w", err)
 	}
-	_ = unix.Sethostname([]byte("sandbox"))
+	if sp.Hostname == "" {
+		_ = unix.Sethostname([]byte("sandbox"))
+	} else if err := unix.Sethostname([]byte(sp.Hostname)); err != nil {
+		// The name identifies the command's state locks: no command runs under another.
+		return fmt.Errorf("set the host name %s: %w", sp.Hostname, err)
+	}
 	if err := os.Chdir(cwd); err != nil {
 		return fmt.Errorf("enter the working directory %s: %w", cwd, err)
 	}

@@ -190,6 +190,27 @@ type Command struct {
 	WorkTree string
 	// ReadOnly adds paths visible to this command only.
 	ReadOnly []string
+	// Hostname is the command's host name in namespaces mode (default "sandbox"). Terraform names its
+	// state locks' holder "<user>@<host name>": a name given per stage attempt makes the locks an attempt
+	// takes recognisable after it died (see internal/pipeline's attempts).
+	Hostname string
+	// Records, when set, is a directory (outside any work tree) where the launcher records the process
+	// group it leads (internal/pgroup) before the program starts, so that what is left of the command
+	// after the runner died can be killed.
+	Records string
+}
+
+// validHostname keeps host names to what every resolver and Terraform's lock holder take.
+func validHostname(h string) bool {
+	if h == "" || len(h) > 63 || h[0] == '-' || h[len(h)-1] == '-' {
+		return false
+	}
+	for _, r := range h {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-') {
+			return false
+		}
+	}
+	return true
 }
 
 // Enter prepares one command: it gives the work tree a user of its own (chowning the tree to it
@@ -201,7 +222,13 @@ func (s *Sandbox) Enter(ctx context.Context, cmd Command) (env map[string]string
 	if !filepath.IsAbs(cmd.Program) || !filepath.IsAbs(cmd.WorkTree) {
 		return nil, nil, fmt.Errorf("sandbox: program and work tree must be absolute paths (%q, %q)", cmd.Program, cmd.WorkTree)
 	}
-	sp := spec{Mode: s.mode, Program: cmd.Program}
+	if cmd.Hostname != "" && !validHostname(cmd.Hostname) {
+		return nil, nil, fmt.Errorf("sandbox: host name %q: use 1-63 lower-case letters, digits and '-'", cmd.Hostname)
+	}
+	if cmd.Records != "" && !filepath.IsAbs(cmd.Records) {
+		return nil, nil, fmt.Errorf("sandbox: records directory must be an absolute path (%q)", cmd.Records)
+	}
+	sp := spec{Mode: s.mode, Program: cmd.Program, Hostname: cmd.Hostname, Records: cmd.Records}
 	if s.mode == ModeNone {
 		return map[string]string{specEnv: sp.encode()}, func() {}, nil
 	}
@@ -306,6 +333,8 @@ type spec struct {
 	ReadWrite []string `json:"rw,omitempty"`
 	ReadOnly  []string `json:"ro,omitempty"`
 	Inner     bool     `json:"inner,omitempty"` // the process inside the new namespaces
+	Hostname  string   `json:"hostname,omitempty"`
+	Records   string   `json:"records,omitempty"` // where the launcher records its process group
 }
 
 func (sp spec) encode() string {

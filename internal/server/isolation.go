@@ -94,7 +94,7 @@ func setupIsolation(ctx context.Context, cfg config.Server, log *slog.Logger) (*
 // terraform returns the options of the runner's Terraform under this isolation.
 func (i *isolation) terraform(ctx context.Context, cfg config.Server, log *slog.Logger) (TerraformOptions, error) {
 	o := TerraformOptions{Bin: cfg.TerraformBin, Timeout: cfg.StageTimeout, BaseEnv: i.baseEnv, PluginCache: cfg.PluginCacheDir,
-		Version: terraformVersion(ctx, cfg, log)}
+		Version: terraformVersion(ctx, cfg, log), LockTimeout: cfg.TerraformLockTimeout}
 	for _, b := range cfg.TerraformBins {
 		v, err := tf.BinaryVersion(ctx, b)
 		if err != nil {
@@ -112,6 +112,9 @@ func (i *isolation) terraform(ctx context.Context, cfg config.Server, log *slog.
 		o.Versions[v] = b
 	}
 	if !i.sandbox.Isolated() {
+		// Unisolated commands still go through the launcher: it leads their process group and records it,
+		// so that what a dead runner's Terraform left can be killed (see internal/pipeline's attempts).
+		o.Launcher = i.sandbox
 		return o, nil
 	}
 	bin, err := tf.FindBinary(cfg.TerraformBin, execLookPath)
@@ -128,7 +131,8 @@ func (i *isolation) terraform(ctx context.Context, cfg config.Server, log *slog.
 
 // pipeline is what the pipeline is told of the isolation.
 func (i *isolation) pipeline() pipeline.Isolation {
-	return pipeline.Isolation{Isolated: i.sandbox.Isolated(), Describe: i.sandbox.Describe(), AllowUnisolated: i.allow}
+	return pipeline.Isolation{Isolated: i.sandbox.Isolated(), Describe: i.sandbox.Describe(), AllowUnisolated: i.allow,
+		Mode: string(i.sandbox.Mode())}
 }
 
 // Status is the isolation in effect, for /readyz and the dashboard.

@@ -33,6 +33,10 @@ type terraformRunner struct {
 	// it inherits the runner's allow-listed environment (tf.commandEnv).
 	sandbox tf.Sandbox
 	baseEnv map[string]string
+	// launcher, without sandbox: the unisolated sandbox, whose launcher runs commands as they are but
+	// records their process groups.
+	launcher    tf.Sandbox
+	lockTimeout time.Duration
 }
 
 // TerraformOptions configure the runner's Terraform.
@@ -48,6 +52,11 @@ type TerraformOptions struct {
 	// that pin terraform_version.
 	Version  string
 	Versions map[string]string
+	// Launcher, without Sandbox, is the unisolated sandbox: commands go through its launcher only so that
+	// their process groups are recorded.
+	Launcher tf.Sandbox
+	// LockTimeout is how long plan and apply wait for a state lock (tf.DefaultLockTimeout when 0).
+	LockTimeout time.Duration
 }
 
 // NewTerraform finds the binary (explicit, else terraform, else tofu on PATH).
@@ -57,7 +66,7 @@ func NewTerraform(o TerraformOptions) (pipeline.Terraform, error) {
 		return nil, err
 	}
 	return &terraformRunner{bin: bin, version: o.Version, versions: o.Versions, pluginCache: o.PluginCache, timeout: o.Timeout,
-		sandbox: o.Sandbox, baseEnv: o.BaseEnv}, nil
+		sandbox: o.Sandbox, baseEnv: o.BaseEnv, launcher: o.Launcher, lockTimeout: o.LockTimeout}, nil
 }
 
 // binFor is the binary of the Terraform version a project pins ("" for the default).
@@ -80,7 +89,7 @@ func (t *terraformRunner) binFor(project, want string) (string, error) {
 		project, want, cmp.Or(strings.Join(have, ", "), "no other version"))
 }
 
-func (t *terraformRunner) workspace(env string, root pipeline.Root, dir, workTree string, environ map[string]string, log io.Writer) (*tf.Workspace, error) {
+func (t *terraformRunner) workspace(env string, root pipeline.Root, dir, workTree string, environ map[string]string, log io.Writer, att tf.Attempt) (*tf.Workspace, error) {
 	bin, err := t.binFor(cmp.Or(root.Project, env), root.TerraformVersion)
 	if err != nil {
 		return nil, err
@@ -89,6 +98,7 @@ func (t *terraformRunner) workspace(env string, root pipeline.Root, dir, workTre
 		Bin: bin, Dir: dir, Environment: cmp.Or(root.Project, env), PluginCacheDir: t.pluginCache, Env: t.env,
 		Log: log, CommandTimeout: t.timeout,
 		Workspace: root.Workspace, VarFiles: root.VarFiles, BackendConfig: root.BackendConfig,
+		LockTimeout: t.lockTimeout, Attempt: att,
 	}
 
 	if t.baseEnv != nil {
@@ -101,6 +111,12 @@ func (t *terraformRunner) workspace(env string, root pipeline.Root, dir, workTre
 		// The sandbox reads providers from the cache through the runner's CLI configuration; it
 		// never writes the cache.
 		opts.Sandbox, opts.WorkTree = t.sandbox, workTree
+	} else if t.launcher != nil && att.Records != "" {
+		abs, aerr := filepath.Abs(workTree)
+		absBin, berr := filepath.Abs(bin)
+		if aerr == nil && berr == nil {
+			opts.Sandbox, opts.WorkTree, opts.Bin = t.launcher, abs, absBin
+		}
 	}
 	return tf.New(opts)
 }
@@ -113,7 +129,7 @@ func (t *terraformRunner) Plan(ctx context.Context, req pipeline.PlanRequest) (p
 	if err != nil {
 		return pipeline.PlanResult{}, err
 	}
-	ws, err := t.workspace(req.Env, req.Root, req.Dir, req.WorkTree, req.Environ, capture)
+	ws, err := t.workspace(req.Env, req.Root, req.Dir, req.WorkTree, req.Environ, capture, req.Attempt)
 	if err != nil {
 		return pipeline.PlanResult{}, err
 	}
@@ -207,7 +223,7 @@ func (t *terraformRunner) Apply(ctx context.Context, req pipeline.ApplyRequest) 
 	if _, err := os.Stat(planFile); err != nil {
 		return nil, fmt.Errorf("saved plan for %s: %w", req.Env, err)
 	}
-	ws, err := t.workspace(req.Env, req.Root, req.Dir, req.WorkTree, req.Environ, req.Log)
+	ws, err := t.workspace(req.Env, req.Root, req.Dir, req.WorkTree, req.Environ, req.Log, req.Attempt)
 	if err != nil {
 		return nil, err
 	}
@@ -227,7 +243,7 @@ func (t *terraformRunner) Apply(ctx context.Context, req pipeline.ApplyRequest) 
 
 // Outputs initialises the environment and reads its current outputs (no plan, no apply).
 func (t *terraformRunner) Outputs(ctx context.Context, req pipeline.ApplyRequest) (map[string]string, error) {
-	ws, err := t.workspace(req.Env, req.Root, req.Dir, req.WorkTree, req.Environ, req.Log)
+	ws, err := t.workspace(req.Env, req.Root, req.Dir, req.WorkTree, req.Environ, req.Log, req.Attempt)
 	if err != nil {
 		return nil, err
 	}

@@ -12,7 +12,7 @@ import (
 // heartbeats and River's jobs are not either: runs that had not finished get their jobs again from the
 // new database's dispatcher.
 var copyTables = []struct{ name, serial string }{
-	{"runs", "id"}, {"run_keys", ""}, {"stages", "id"}, {"stage_logs", "id"}, {"lock_history", "id"},
+	{"runs", "id"}, {"run_keys", ""}, {"stages", "id"}, {"stage_attempts", "id"}, {"stage_logs", "id"}, {"lock_history", "id"},
 	{"deployments", "id"}, {"approvals", "id"}, {"policy_overrides", "id"}, {"saved_plans", ""},
 }
 
@@ -27,8 +27,8 @@ type CopyReport struct {
 // ErrNotEmpty refuses a copy into a store that already holds runs.
 var ErrNotEmpty = errors.New("the destination store already holds runs")
 
-// CopyFrom copies every run, stage, log line, lock history, deployment, approval and override of src into
-// s (and the sealed saved plans of unfinished runs), which must be empty, in one transaction of s: all of it or nothing. Unfinished runs are marked for
+// CopyFrom copies every run, stage, stage attempt, log line, lock history, deployment, approval, override and
+// sealed saved plan of src into s, which must be empty, in one transaction of s: all of it or nothing. Unfinished runs are marked for
 // dispatch, so that a runner on s resumes them.
 func (s *Store) CopyFrom(ctx context.Context, src *Store) (CopyReport, error) {
 	var rep CopyReport

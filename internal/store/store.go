@@ -356,6 +356,26 @@ var migrations = []string{
 		sealed BLOB NOT NULL,
 		PRIMARY KEY (run_id, env, name)
 	)`,
+	// Versions 20-21: each attempt of a stage, recorded before its commands start: the identity its
+	// Terraform's state locks carry, where its process groups are recorded, and on which host and boot;
+	// ended when the attempt ends in any way, so that one left open was cut short by a dead runner.
+	`CREATE TABLE stage_attempts (
+		id INTEGER PRIMARY KEY AUTOINCREMENT,
+		stage_id INTEGER NOT NULL REFERENCES stages(id),
+		run_id INTEGER NOT NULL,
+		attempt INTEGER NOT NULL,
+		identity TEXT NOT NULL,
+		mode TEXT NOT NULL DEFAULT '',
+		replica TEXT NOT NULL DEFAULT '',
+		host TEXT NOT NULL DEFAULT '',
+		boot_id TEXT NOT NULL DEFAULT '',
+		records TEXT NOT NULL DEFAULT '',
+		started_at TIMESTAMP NOT NULL,
+		ended_at TIMESTAMP,
+		released_locks TEXT NOT NULL DEFAULT '',
+		UNIQUE (stage_id, attempt)
+	)`,
+	`CREATE INDEX stage_attempts_run ON stage_attempts (run_id, ended_at)`,
 }
 
 // migrationLock is the PostgreSQL advisory lock key under which a replica migrates.

@@ -11,7 +11,7 @@ import (
 // and vars as -var k=v, and
 // reports whether the plan has changes (from -detailed-exitcode).
 func (w *Workspace) Plan(ctx context.Context, out string, vars map[string]string) (hasChanges bool, err error) {
-	opts := []tfexec.PlanOption{tfexec.Out(out), w.lockTimeout()}
+	opts := []tfexec.PlanOption{tfexec.Out(out)}
 	for _, f := range w.opts.VarFiles {
 		opts = append(opts, tfexec.VarFile(f))
 	}
@@ -25,7 +25,7 @@ func (w *Workspace) Plan(ctx context.Context, out string, vars map[string]string
 	}
 	err = w.run(ctx, "plan", true, func(ctx context.Context, tf *tfexec.Terraform) error {
 		var err error
-		hasChanges, err = tf.Plan(ctx, opts...)
+		hasChanges, err = tf.Plan(ctx, append(opts, w.lockTimeout())...)
 		return err
 	})
 	return hasChanges, err

@@ -76,7 +76,45 @@ type Options struct {
 	BackendConfig []string
 	// VarFiles are passed to Plan as -var-file, relative to Dir, before the -var inputs.
 	VarFiles []string
+	// Attempt names the stage attempt the commands belong to (see Attempt); zero: none.
+	Attempt Attempt
 }
+
+// Attempt is what a Workspace is told of the stage attempt its commands belong to.
+//
+// Terraform names the holder of a state lock "<user>@<host name>" (statemgr.NewLockInfo) and prints the
+// ID of the lock it takes nowhere. In namespaces mode every command of an attempt runs under the
+// attempt's own Hostname, so a lock's holder tells which attempt took it; in the other modes the holder
+// is the real host, and only the lock's creation time tells attempts apart (the caller's StaleLocks
+// decides). When a command fails on a held lock and StaleLocks says a dead attempt of the caller's took
+// it, the command releases it (`terraform force-unlock -force ID`) and runs once more; any other lock
+// is never released, and the error names its holder.
+type Attempt struct {
+	// Hostname is the sandbox's host name for the attempt's commands (a valid host name; namespaces mode).
+	Hostname string
+	// Records is where each command's launcher records its process group (see internal/pgroup).
+	Records string
+	// Marker starts the value of every command's RUNNER_TF_COMMAND_ID, so that what an attempt's commands
+	// started can be found by it even outside their process groups.
+	Marker string
+	// Stale, when set, recognises locks left by dead attempts: the attempt resumes after one. The first try
+	// of each command then waits at most ResumeLockTimeout for the lock.
+	Stale StaleLocks
+}
+
+// StaleLocks recognises state locks left behind by dead attempts of the caller's (implemented by the
+// pipeline, which knows its attempts).
+type StaleLocks interface {
+	// LeftBy describes the dead attempt that took lock ("attempt 1 of stage dev/apply (replica h/12 died)"),
+	// or returns "" when no dead attempt of the caller's took it.
+	LeftBy(lock LockInfo) string
+	// Released records that lock, left by a dead attempt, was released.
+	Released(ctx context.Context, lock LockInfo)
+}
+
+// ResumeLockTimeout is how long a command of an attempt resuming after a dead one first waits for the
+// state lock: a lock the dead attempt left is never released by waiting.
+const ResumeLockTimeout = 5 * time.Second
 
 // Sandbox isolates each Terraform command (implemented by internal/sandbox).
 type Sandbox interface {
@@ -94,12 +132,13 @@ type Workspace struct {
 	opts Options
 	name string
 
-	mu     sync.Mutex
-	env    map[string]string // see commandEnv; run adds the command marker
-	tf     *tfexec.Terraform
-	log    *stageLog
-	stdout *lineWriter
-	stderr *lineWriter
+	mu       sync.Mutex
+	lockWait time.Duration     // -lock-timeout of the command being run (under mu)
+	env      map[string]string // see commandEnv; run adds the command marker
+	tf       *tfexec.Terraform
+	log      *stageLog
+	stdout   *lineWriter
+	stderr   *lineWriter
 }
 
 // New validates opts and prepares a Workspace; it starts no process.
@@ -254,10 +293,118 @@ func commandEnv(opts Options, environ []string) map[string]string {
 
 // run runs one Terraform command under the per-command timeout, streaming its output to the stage
 // log (stdout only when logStdout: machine-readable output such as show -json stays out of the log).
+// A command of an attempt that resumes after a dead one may release a lock that attempt left and run
+// again (see Attempt).
 func (w *Workspace) run(ctx context.Context, verb string, logStdout bool, fn func(context.Context, *tfexec.Terraform) error) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	w.lockWait = w.opts.LockTimeout
+	stale := w.opts.Attempt.Stale
+	if stale == nil {
+		return w.once(ctx, verb, logStdout, fn)
+	}
+	w.lockWait = min(ResumeLockTimeout, w.opts.LockTimeout)
+	err := w.once(ctx, verb, logStdout, fn)
+	le, ok := lockErrorOf(err)
+	if !ok {
+		return err
+	}
+	w.lockWait = w.opts.LockTimeout
+	holder, released, rerr := w.releaseStale(ctx, le, stale)
+	if rerr != nil {
+		return fmt.Errorf("%s %s: %w (terraform: %w)", verb, w.name, rerr, err)
+	}
+	if !released && w.opts.LockTimeout > ResumeLockTimeout {
+		// Someone else's lock: wait for it as any command would.
+		w.log.writeLine(fmt.Appendf(nil, "waiting up to %s for the state lock held by %s\n", w.opts.LockTimeout, describeHolder(holder)))
+	} else if !released {
+		return lockHeldError(verb, w.name, holder, err)
+	}
+	err = w.once(ctx, verb, logStdout, fn)
+	if le, ok := lockErrorOf(err); ok && !released {
+		if h, known := holderOf(le); known || h.ID != "" {
+			holder = h
+		}
+		return lockHeldError(verb, w.name, holder, err)
+	}
+	return err
+}
 
+// lockErrorOf finds Terraform's lock diagnostic in a command's error.
+func lockErrorOf(err error) (LockError, bool) {
+	if err == nil {
+		return LockError{}, false
+	}
+	return ParseLockError(err.Error())
+}
+
+// holderOf is the held lock as far as the diagnostic tells it: all of it, or (known false) only its ID.
+func holderOf(le LockError) (LockInfo, bool) {
+	if le.HolderKnown() {
+		return le.Info, true
+	}
+	return LockInfo{ID: le.HeldID}, false
+}
+
+// releaseStale releases the lock of le when a dead attempt of the caller's took it. It returns the
+// holder as far as it is known, and whether the command may run again (the lock was released, or was
+// found free).
+func (w *Workspace) releaseStale(ctx context.Context, le LockError, stale StaleLocks) (LockInfo, bool, error) {
+	holder, known := holderOf(le)
+	if !known {
+		h, err := w.httpLockHolder(ctx)
+		switch {
+		case err != nil:
+			w.log.writeLine(fmt.Appendf(nil, "state lock %s: %v\n", holder.ID, err))
+			return holder, false, nil
+		case h == nil:
+			w.log.writeLine([]byte("the state lock was free again: running the command once more\n"))
+			return holder, true, nil
+		}
+		holder = *h
+	}
+	by := stale.LeftBy(holder)
+	if by == "" {
+		return holder, false, nil
+	}
+	if !validLockID(holder.ID) {
+		return holder, false, fmt.Errorf("state lock left by %s: its ID %q cannot be passed to force-unlock", by, holder.ID)
+	}
+	err := w.once(ctx, "force-unlock -force "+holder.ID, true, func(ctx context.Context, tf *tfexec.Terraform) error {
+		return tf.ForceUnlock(ctx, holder.ID)
+	})
+	if err != nil {
+		return holder, false, fmt.Errorf("release state lock %s left by %s: %w", holder.ID, by, err)
+	}
+	w.log.writeLine(fmt.Appendf(nil, "released state lock %s left by %s\n", holder.ID, by))
+	stale.Released(ctx, holder)
+	return holder, true, nil
+}
+
+// ErrLockHeld marks a command that failed on a state lock that is not the runner's to release.
+var ErrLockHeld = errors.New("state lock held")
+
+func describeHolder(l LockInfo) string {
+	if l.Who == "" {
+		return "an unknown holder (lock " + l.ID + ")"
+	}
+	s := l.Who + " (lock " + l.ID
+	if l.Operation != "" {
+		s += ", " + l.Operation
+	}
+	if !l.Created.IsZero() {
+		s += ", created " + l.Created.UTC().Format(time.RFC3339)
+	}
+	return s + ")"
+}
+
+func lockHeldError(verb, name string, holder LockInfo, err error) error {
+	return fmt.Errorf("%s %s: %w by %s: not released, no attempt of this run that died took it (terraform: %w)",
+		verb, name, ErrLockHeld, describeHolder(holder), err)
+}
+
+// once runs one Terraform command (see run).
+func (w *Workspace) once(ctx context.Context, verb string, logStdout bool, fn func(context.Context, *tfexec.Terraform) error) error {
 	cctx, cancel := context.WithTimeout(ctx, w.opts.CommandTimeout)
 	defer cancel()
 
@@ -268,10 +415,14 @@ func (w *Workspace) run(ctx context.Context, verb string, logStdout bool, fn fun
 	}
 	w.tf.SetStderr(w.stderr)
 	marker := newCommandID()
+	if w.opts.Attempt.Marker != "" {
+		marker = w.opts.Attempt.Marker + "." + marker
+	}
 	env := maps.Clone(w.env)
 	env[commandMarker] = marker
 	if w.opts.Sandbox != nil {
-		add, release, err := w.opts.Sandbox.Enter(ctx, sandbox.Command{Program: w.opts.Bin, WorkTree: w.opts.WorkTree})
+		add, release, err := w.opts.Sandbox.Enter(ctx, sandbox.Command{Program: w.opts.Bin, WorkTree: w.opts.WorkTree,
+			Hostname: w.opts.Attempt.Hostname, Records: w.opts.Attempt.Records})
 		if err != nil {
 			return fmt.Errorf("%s %s: %w", verb, w.name, err)
 		}
@@ -303,9 +454,12 @@ func (w *Workspace) run(ctx context.Context, verb string, logStdout bool, fn fun
 	return fmt.Errorf("%s %s: %w", verb, w.name, err)
 }
 
-// commandMarker is set to a fresh id in each command's environment, so that processes the command
-// leaves behind can be found (see killLeftovers).
-const commandMarker = "RUNNER_TF_COMMAND_ID"
+// commandMarker is set to a fresh id in each command's environment (after Attempt.Marker and a dot), so
+// that processes the command leaves behind can be found (see killLeftovers).
+const commandMarker = CommandMarker
+
+// CommandMarker is the variable marking the processes of Terraform commands.
+const CommandMarker = "RUNNER_TF_COMMAND_ID"
 
 func newCommandID() string {
 	b := make([]byte, 12)
@@ -313,8 +467,9 @@ func newCommandID() string {
 	return hex.EncodeToString(b)
 }
 
+// lockTimeout is the -lock-timeout of the command being run: call it inside run's fn.
 func (w *Workspace) lockTimeout() *tfexec.LockTimeoutOption {
-	return tfexec.LockTimeout(w.opts.LockTimeout.String())
+	return tfexec.LockTimeout(w.lockWait.String())
 }
 
 // dataDirName makes a project name (which may hold '/') one path element.
