@@ -1,0 +1,538 @@
+//go:build e2e
+
+package server_test
+
+import (
+	"bufio"
+	"cmp"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gitops-runner/runner/internal/store"
+)
+
+// terraformWrapper writes a script that runs the real Terraform and appends a line to a log as each
+// command starts and one as it ends (with its exit code). The runner starts it in its sandbox, as a
+// sandbox user: the script is readable by anyone and the log's folder is one of the sandbox's read-write
+// paths (the runner gives it to the sandbox users' group as it starts).
+func terraformWrapper(t *testing.T, real string) (wrapper, log string) {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "tflog")
+	if err := os.Mkdir(dir, 0o770); err != nil {
+		t.Fatal(err)
+	}
+	log = filepath.Join(dir, "commands.log")
+	// Created here, writable by all: the runner runs `terraform version` as itself, the sandbox users the rest.
+	if err := os.WriteFile(log, nil, 0o666); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(log, 0o666); err != nil {
+		t.Fatal(err)
+	}
+	// Terraform runs in the background so that the script can log its end; the runner's interrupt is
+	// passed on. In the sandbox the script is PID 1 of its namespace: when the runner dies, so does it
+	// and everything under it, and no end line is written.
+	script := fmt.Sprintf(`#!/bin/bash
+log=%q
+id="$(date +%%s%%N)-$RANDOM$RANDOM"
+printf 'start\t%%s\t%%s\t%%s\t%%s\t%%s\n' "$id" "$(date +%%s%%N)" "$$" "$PWD" "$*" >> "$log"
+%q "$@" &
+child=$!
+trap 'kill -INT "$child" 2>/dev/null' INT
+trap 'kill -TERM "$child" 2>/dev/null' TERM
+while :; do
+  wait "$child"
+  rc=$?
+  kill -0 "$child" 2>/dev/null || break
+done
+printf 'end\t%%s\t%%s\t%%s\n' "$id" "$(date +%%s%%N)" "$rc" >> "$log"
+exit "$rc"
+`, log, real)
+	wrapper = filepath.Join(t.TempDir(), "terraform")
+	if err := os.WriteFile(wrapper, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return wrapper, log
+}
+
+// tfCommand is one Terraform command from the wrapper's log.
+type tfCommand struct {
+	id         string
+	start, end int64 // unix ns
+	ended      bool
+	rc         int
+	dir, verb  string
+	replica    string // from the working directory: .../replica-x/runs/run-N/src/environments/ENV
+	run        int64
+	env        string
+}
+
+var workDir = regexp.MustCompile(`/(replica-[a-z])/runs/run-(\d+)/src/environments/([^/]+)$`)
+
+// completed says the command ran to its end successfully (plan's -detailed-exitcode exits 2 on changes).
+func (c *tfCommand) completed() bool {
+	return c.ended && (c.rc == 0 || c.verb == "plan" && c.rc == 2)
+}
+
+func readTerraformLog(path string) ([]*tfCommand, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("read the Terraform wrapper's log: %w", err)
+	}
+	defer f.Close()
+	var cmds []*tfCommand
+	byID := map[string]*tfCommand{}
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		fields := strings.Split(sc.Text(), "\t")
+		switch {
+		case fields[0] == "start" && len(fields) == 6:
+			ns, _ := strconv.ParseInt(fields[2], 10, 64)
+			c := &tfCommand{id: fields[1], start: ns, dir: fields[4]}
+			if args := strings.Fields(fields[5]); len(args) > 0 {
+				c.verb = args[0]
+			}
+			if m := workDir.FindStringSubmatch(c.dir); m != nil {
+				c.replica, c.env = m[1], m[3]
+				c.run, _ = strconv.ParseInt(m[2], 10, 64)
+			}
+			cmds = append(cmds, c)
+			byID[c.id] = c
+		case fields[0] == "end" && len(fields) == 4:
+			if c := byID[fields[1]]; c != nil {
+				c.end, _ = strconv.ParseInt(fields[2], 10, 64)
+				c.rc, _ = strconv.Atoi(fields[3])
+				c.ended = true
+			}
+		default:
+			// A line cut by a kill in the middle of its write: only a start line can be.
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("read the Terraform wrapper's log: %w", err)
+	}
+	return cmds, nil
+}
+
+type tfStats struct{ applies, appliesKilled, plans, plansKilled int }
+
+// tfProblem is one thing wrong in the Terraform commands, and the runs at fault.
+type tfProblem struct {
+	runs []int64
+	text string
+}
+
+// checkTerraformCommands: every command without an end line was cut by a kill of its replica; per run and
+// environment at most one apply completed, and at most one plan per execution of the run (a run whose
+// replica was killed resumes elsewhere and plans again); the applies of one environment, a cut one ending
+// at its kill, never overlap. It returns what it counted and what is wrong.
+func checkTerraformCommands(cmds []*tfCommand, reps []*replica) (tfStats, []tfProblem) {
+	var (
+		stats   tfStats
+		bad     []tfProblem
+		byName  = map[string]*replica{}
+		ends    = map[*tfCommand]int64{}
+		killed  = map[int64]map[*life]bool{} // run -> killed processes that worked it
+		done    = map[tfKey]int{}            // completed commands
+		applies = map[string][]*tfCommand{}  // env -> applies
+	)
+	for _, r := range reps {
+		byName[r.name] = r
+	}
+	for _, c := range cmds {
+		if c.replica == "" || (c.verb != "plan" && c.verb != "apply") {
+			continue
+		}
+		if c.ended {
+			ends[c] = c.end
+		} else if l := byName[c.replica].lifeAt(c.start); l != nil && !l.killed.IsZero() {
+			ends[c] = l.killed.UnixNano()
+		} else {
+			bad = append(bad, tfProblem{[]int64{c.run},
+				fmt.Sprintf("terraform %s of run %d in %s on %s never ended, and no kill cut it", c.verb, c.run, c.env, c.replica)})
+			continue
+		}
+		if c.verb == "apply" {
+			applies[c.env] = append(applies[c.env], c)
+		}
+		switch {
+		case c.completed() && c.verb == "apply":
+			stats.applies++
+		case c.completed():
+			stats.plans++
+		case !c.ended && c.verb == "apply":
+			stats.appliesKilled++
+		case !c.ended:
+			stats.plansKilled++
+		}
+		if c.completed() {
+			done[tfKey{c.run, c.env, c.verb}]++
+		}
+	}
+	// A plan may complete once per execution: the run's first, and one more per kill of a process that
+	// worked the run (it resumes elsewhere and plans again).
+	for _, c := range cmds {
+		if c.replica == "" {
+			continue
+		}
+		if l := byName[c.replica].lifeAt(c.start); l != nil && !l.killed.IsZero() {
+			if killed[c.run] == nil {
+				killed[c.run] = map[*life]bool{}
+			}
+			killed[c.run][l] = true
+		}
+	}
+	for k, n := range done {
+		allowed := 1
+		if k.verb == "plan" {
+			allowed += len(killed[k.run])
+		}
+		if n > allowed {
+			bad = append(bad, tfProblem{[]int64{k.run}, fmt.Sprintf("run %d: terraform %s completed %d times in %s (at most %d: %d kills cut the run)",
+				k.run, k.verb, n, k.env, allowed, len(killed[k.run]))})
+		}
+	}
+	for env, as := range applies {
+		slices.SortFunc(as, func(a, b *tfCommand) int { return cmp.Compare(a.start, b.start) })
+		var prev *tfCommand
+		for _, c := range as {
+			if prev != nil && c.start < ends[prev] {
+				bad = append(bad, tfProblem{[]int64{c.run, prev.run}, fmt.Sprintf("%s: apply of run %d on %s started %s before the apply of run %d on %s ended",
+					env, c.run, c.replica, time.Duration(ends[prev]-c.start), prev.run, prev.replica)})
+			}
+			if prev == nil || ends[c] > ends[prev] {
+				prev = c
+			}
+		}
+	}
+	slices.SortFunc(bad, func(a, b tfProblem) int { return strings.Compare(a.text, b.text) })
+	return stats, bad
+}
+
+type tfKey struct {
+	run       int64
+	env, verb string
+}
+
+// runRow is one run in the database.
+type runRow struct {
+	id               int64
+	delivery, status string
+	attempts         int
+	finished         bool
+}
+
+// waitRunsFinished polls the database until want runs exist and all are finished.
+func waitRunsFinished(t *testing.T, st *store.Store, want int, within time.Duration) []runRow {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		rows, err := st.DB().QueryContext(context.Background(), `SELECT id, delivery_id, status, attempts FROM runs ORDER BY id`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var runs []runRow
+		open := 0
+		for rows.Next() {
+			var r runRow
+			if err := rows.Scan(&r.id, &r.delivery, &r.status, &r.attempts); err != nil {
+				rows.Close()
+				t.Fatal(err)
+			}
+			r.finished = store.Finished(r.status)
+			if !r.finished {
+				open++
+			}
+			runs = append(runs, r)
+		}
+		rows.Close()
+		if len(runs) >= want && open == 0 {
+			return runs
+		}
+		if time.Now().After(deadline) {
+			shown := 0
+			for _, r := range runs {
+				if r.finished || shown == 5 {
+					continue
+				}
+				shown++
+				if run, err := st.Run(context.Background(), r.id, 10); err == nil {
+					t.Logf("run %d (%s, delivery %s) not finished:", r.id, r.status, r.delivery)
+					dumpRun(t, run)
+				}
+			}
+			t.Fatalf("after %s: %d runs (want %d), some not finished", within, len(runs), want)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+}
+
+// checkRunsPerDelivery: each delivery has exactly one run, the one its answers named, finished as its kind
+// should; there is no other run. It returns the runs at fault.
+func checkRunsPerDelivery(t *testing.T, l *loadRun, runs []runRow, setup int64) []int64 {
+	t.Helper()
+	byDelivery := map[string][]runRow{}
+	for _, r := range runs {
+		byDelivery[r.delivery] = append(byDelivery[r.delivery], r)
+	}
+	want := map[string]bool{"setup-deploy": true}
+	var bad []int64
+	report := func(run int64, format string, args ...any) {
+		if bad = append(bad, run); len(bad) <= 10 {
+			t.Errorf(format, args...)
+		}
+	}
+	for i, d := range l.ds {
+		want[d.id] = true
+		got := byDelivery[d.id]
+		if len(got) != 1 {
+			report(0, "delivery %s (%s): %d runs, want 1: %+v", d.id, d.kind, len(got), got)
+			continue
+		}
+		r := got[0]
+		if a := l.out[i].first.Run; a != 0 && a != r.id {
+			report(r.id, "delivery %s: answered run %d, the database has run %d", d.id, a, r.id)
+		}
+		ok := map[string][]string{
+			kindFeature: {store.StatusNothing},
+			kindQuietPR: {store.StatusNothing, store.StatusSucceeded},
+			kindPlanPR:  {store.StatusSucceeded},
+			kindDeploy:  {store.StatusSucceeded},
+		}[d.kind]
+		if !slices.Contains(ok, r.status) {
+			report(r.id, "delivery %s (%s): run %d %s, want %s", d.id, d.kind, r.id, r.status, strings.Join(ok, " or "))
+		}
+	}
+	for _, r := range runs {
+		if !want[r.delivery] {
+			report(r.id, "run %d of delivery %q that the test never sent", r.id, r.delivery)
+		}
+	}
+	if r := byDelivery["setup-deploy"]; len(r) != 1 || r[0].id != setup {
+		report(setup, "the setup deploy has runs %+v", r)
+	}
+	if len(bad) > 10 {
+		t.Errorf("... %d problems with runs in all", len(bad))
+	}
+	return bad
+}
+
+// lockSeen is what the sampler saw of one holder's lock.
+type lockSeen struct {
+	env         string
+	run         int64
+	pid         int
+	first, last time.Time // samples that showed it
+	maxExpires  time.Time
+}
+
+type lockObservations struct {
+	holders map[string]*lockSeen
+	samples int
+	errs    int
+}
+
+// watchLocks samples the lock table every 200 ms until ctx ends, then sends what it saw.
+func watchLocks(ctx context.Context, st *store.Store) <-chan lockObservations {
+	out := make(chan lockObservations, 1)
+	go func() {
+		obs := lockObservations{holders: map[string]*lockSeen{}}
+		defer func() { out <- obs }()
+		tick := time.NewTicker(200 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			locks, err := st.Locks(ctx)
+			now := time.Now()
+			if err != nil {
+				if ctx.Err() != nil {
+					return
+				}
+				obs.errs++
+			}
+			obs.samples++
+			for _, l := range locks {
+				key := l.Holder + " " + l.Env
+				s := obs.holders[key]
+				if s == nil {
+					s = &lockSeen{env: l.Env, run: l.RunID, pid: holderPID(l.Holder), first: now}
+					obs.holders[key] = s
+				}
+				s.last = now
+				if l.Expires.After(s.maxExpires) {
+					s.maxExpires = l.Expires
+				}
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	return out
+}
+
+// holderPID reads the process id out of a lock holder ("run 12 on host/4711").
+func holderPID(holder string) int {
+	i := strings.LastIndexByte(holder, '/')
+	pid, _ := strconv.Atoi(holder[i+1:])
+	return pid
+}
+
+// deadLife is the killed process of a lock holder, or nil.
+func deadLife(reps []*replica, pid int) *life {
+	for _, r := range reps {
+		for _, l := range r.lives {
+			if l.pid == pid && !l.killed.IsZero() {
+				return l
+			}
+		}
+	}
+	return nil
+}
+
+// dead counts the locks of killed holders the sampler saw, and the longest one was still seen after its
+// lease ended.
+func (o lockObservations) dead(reps []*replica) (int, time.Duration) {
+	var (
+		n     int
+		worst time.Duration
+	)
+	for _, s := range o.holders {
+		if deadLife(reps, s.pid) == nil {
+			continue
+		}
+		n++
+		worst = max(worst, s.last.Sub(s.maxExpires))
+	}
+	return n, worst
+}
+
+// lockMargin is how long past its lease a dead holder's lock may still be seen: the lock is taken from it
+// when its run, given back to the queue a lease after the replica's last heartbeat, comes to that
+// environment again, or when another run asks for the environment.
+const lockMargin = 2 * loadLease
+
+// checkLocks: a killed holder's lock was never renewed after the kill and was gone (or taken by another)
+// within its lease and lockMargin; no lock is left once every run finished.
+func checkLocks(t *testing.T, ctx context.Context, st *store.Store, obs lockObservations, reps []*replica) {
+	t.Helper()
+	if obs.errs > obs.samples/10 {
+		t.Errorf("lock sampler: %d of %d samples failed", obs.errs, obs.samples)
+	}
+	for holder, s := range obs.holders {
+		l := deadLife(reps, s.pid)
+		if l == nil {
+			continue
+		}
+		if s.maxExpires.After(l.killed.Add(loadLease + time.Second)) {
+			t.Errorf("lock of %s renewed after its holder was killed at %s: expires %s", holder, l.killed.Format(time.StampMilli), s.maxExpires.Format(time.StampMilli))
+		}
+		if s.last.After(s.maxExpires.Add(lockMargin)) {
+			t.Errorf("lock of %s (run %d) still held %s after its lease ended (its holder was killed at %s)",
+				holder, s.run, s.last.Sub(s.maxExpires).Round(time.Millisecond), l.killed.Format(time.StampMilli))
+		}
+	}
+	left, err := st.Locks(ctx)
+	if err != nil || len(left) != 0 {
+		t.Errorf("locks left after every run finished: %+v, %v", left, err)
+	}
+}
+
+// checkDeployments: both environments end at the last commit pushed to main, and no run recorded an
+// environment deployed twice.
+func checkDeployments(t *testing.T, ctx context.Context, st *store.Store, last string) {
+	t.Helper()
+	for _, env := range []string{"dev", "prod"} {
+		d, err := st.LastDeployment(ctx, repoName, env)
+		if err != nil || d.SHA != last {
+			t.Errorf("%s: last deployment %+v, %v; want commit %s", env, d, err, last)
+		}
+	}
+	deps, err := st.Deployments(ctx, repoName, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := map[string]int{}
+	for _, d := range deps {
+		if d.Outcome == "succeeded" {
+			if n[fmt.Sprintf("%d/%s", d.RunID, d.Env)]++; n[fmt.Sprintf("%d/%s", d.RunID, d.Env)] == 2 {
+				t.Errorf("run %d recorded %s deployed twice", d.RunID, d.Env)
+			}
+		}
+	}
+}
+
+// The load test's Terraform checks catch what they are meant to, and accept what a kill legitimately
+// causes (a cut command, a second plan of the resumed run).
+func TestReplicasLoadTerraformChecks(t *testing.T) {
+	at := func(ns int64) time.Time { return time.Unix(0, ns) }
+	reps := func() []*replica {
+		return []*replica{
+			{name: "replica-a", lives: []*life{{pid: 1, started: at(0), killed: at(100)}, {pid: 2, started: at(110)}}},
+			{name: "replica-b", lives: []*life{{pid: 3, started: at(0)}}},
+		}
+	}
+	cmd := func(replica string, run int64, env, verb string, start, end int64, rc int) *tfCommand {
+		return &tfCommand{replica: replica, run: run, env: env, verb: verb, start: start, end: end, ended: end != 0, rc: rc}
+	}
+	tests := []struct {
+		name string
+		cmds []*tfCommand
+		want []string // problems, each by a part of its text
+	}{
+		{name: "plan then apply", cmds: []*tfCommand{
+			cmd("replica-a", 1, "dev", "plan", 10, 20, 2), cmd("replica-a", 1, "dev", "apply", 20, 30, 0),
+		}},
+		{name: "a run cut by a kill plans again elsewhere and applies once", cmds: []*tfCommand{
+			cmd("replica-a", 1, "dev", "plan", 10, 20, 2), cmd("replica-a", 1, "dev", "apply", 90, 0, 0),
+			cmd("replica-b", 1, "dev", "plan", 120, 130, 2), cmd("replica-b", 1, "dev", "apply", 130, 140, 0),
+		}},
+		{name: "applies of two environments may overlap", cmds: []*tfCommand{
+			cmd("replica-a", 1, "dev", "apply", 10, 50, 0), cmd("replica-b", 2, "prod", "apply", 20, 60, 0),
+		}},
+		{name: "an apply completed twice", cmds: []*tfCommand{
+			cmd("replica-a", 1, "dev", "apply", 10, 20, 0), cmd("replica-b", 1, "dev", "apply", 30, 40, 0),
+		}, want: []string{"run 1: terraform apply completed 2 times in dev"}},
+		{name: "a plan completed twice without a kill", cmds: []*tfCommand{
+			cmd("replica-b", 1, "dev", "plan", 10, 20, 0), cmd("replica-b", 1, "dev", "plan", 30, 40, 2),
+		}, want: []string{"run 1: terraform plan completed 2 times in dev"}},
+		{name: "a failed apply does not count as completed, but still holds the environment", cmds: []*tfCommand{
+			cmd("replica-b", 1, "dev", "apply", 10, 20, 1), cmd("replica-b", 1, "dev", "apply", 15, 40, 0),
+		}, want: []string{"dev: apply of run 1 on replica-b started 5ns before the apply of run 1 on replica-b ended"}},
+		{name: "overlapping applies of one environment", cmds: []*tfCommand{
+			cmd("replica-a", 1, "dev", "apply", 10, 50, 0), cmd("replica-b", 2, "dev", "apply", 40, 60, 0),
+		}, want: []string{"dev: apply of run 2 on replica-b started 10ns before the apply of run 1 on replica-a ended"}},
+		{name: "an apply cut by a kill lasts until the kill", cmds: []*tfCommand{
+			cmd("replica-a", 1, "dev", "apply", 90, 0, 0), cmd("replica-b", 1, "dev", "apply", 95, 140, 0),
+		}, want: []string{"dev: apply of run 1 on replica-b started 5ns before the apply of run 1 on replica-a ended"}},
+		{name: "a command that never ended on a living replica", cmds: []*tfCommand{
+			cmd("replica-b", 1, "dev", "plan", 10, 0, 0),
+		}, want: []string{"terraform plan of run 1 in dev on replica-b never ended"}},
+		{name: "commands outside run work trees are not counted", cmds: []*tfCommand{
+			{verb: "version", start: 5}, {verb: "apply", start: 6},
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, got := checkTerraformCommands(tt.cmds, reps())
+			if len(got) != len(tt.want) {
+				t.Fatalf("problems %+v, want %q", got, tt.want)
+			}
+			for i, p := range got {
+				if !strings.Contains(p.text, tt.want[i]) {
+					t.Errorf("problem %q, want %q", p.text, tt.want[i])
+				}
+			}
+		})
+	}
+}
