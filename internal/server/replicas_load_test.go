@@ -529,8 +529,8 @@ func (l *loadRun) pickVictim(tfLog string, notBefore time.Time, within time.Dura
 	return k % len(l.reps), false
 }
 
-// checkAnswers: every delivery was answered 2xx with a run; a second send named the same run, and one sent
-// after the first's answer was answered as a duplicate.
+// checkAnswers: every delivery was answered 2xx with a run; a second send named the same run, one sent
+// after the first's answer was answered as a duplicate, and none as a replay (a new delivery id).
 func (l *loadRun) checkAnswers(t *testing.T) {
 	t.Helper()
 	bad := 0
@@ -544,6 +544,9 @@ func (l *loadRun) checkAnswers(t *testing.T) {
 			problem = fmt.Sprintf("sent again to %s after run %d: %+v", l.reps[o.secondBy].name, o.first.Run, o.second)
 		case d.dup == dupConcurrent && o.second.Run != o.first.Run:
 			problem = fmt.Sprintf("sent to two replicas at once: runs %d and %d", o.first.Run, o.second.Run)
+		case o.first.Replay || o.second.Replay:
+			// Every delivery of the load has content of its own: a replay answer misnames a redelivery.
+			problem = fmt.Sprintf("answered as a replay of another delivery: %+v, %+v", o.first, o.second)
 		}
 		if problem != "" {
 			if bad++; bad <= 10 {
