@@ -6,6 +6,7 @@ import (
 	"bufio"
 	"cmp"
 	"context"
+	"database/sql"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -123,7 +124,12 @@ func readTerraformLog(path string) ([]*tfCommand, error) {
 	return cmds, nil
 }
 
-type tfStats struct{ applies, appliesKilled, plans, plansKilled int }
+type tfStats struct {
+	applies, appliesKilled, plans, plansKilled int
+	cut                                        int           // runs cut by a kill (after running Terraform)
+	resumed                                    int           // of them, runs that ran Terraform again
+	slowestResume                              time.Duration // from a kill to the cut run's next Terraform command
+}
 
 // tfProblem is one thing wrong in the Terraform commands, and the runs at fault.
 type tfProblem struct {
@@ -132,16 +138,16 @@ type tfProblem struct {
 }
 
 // checkTerraformCommands: every command without an end line was cut by a kill of its replica; per run and
-// environment at most one apply completed, and at most one plan per execution of the run (a run whose
-// replica was killed resumes elsewhere and plans again); the applies of one environment, a cut one ending
-// at its kill, never overlap. It returns what it counted and what is wrong.
-func checkTerraformCommands(cmds []*tfCommand, reps []*replica) (tfStats, []tfProblem) {
+// environment at most one apply completed, and at most one plan per execution of the run (a run that a
+// kill cut resumes elsewhere and plans again), none after the apply completed; the applies of one environment, a cut one ending at its
+// kill, never overlap. finished says when each run finished. It returns what it counted and what is wrong.
+func checkTerraformCommands(cmds []*tfCommand, reps []*replica, finished map[int64]time.Time) (tfStats, []tfProblem) {
 	var (
 		stats   tfStats
 		bad     []tfProblem
 		byName  = map[string]*replica{}
 		ends    = map[*tfCommand]int64{}
-		killed  = map[int64]map[*life]bool{} // run -> killed processes that worked it
+		killed  = map[int64]map[*life]bool{} // run -> killed processes that cut it
 		done    = map[tfKey]int{}            // completed commands
 		applies = map[string][]*tfCommand{}  // env -> applies
 	)
@@ -178,17 +184,32 @@ func checkTerraformCommands(cmds []*tfCommand, reps []*replica) (tfStats, []tfPr
 			done[tfKey{c.run, c.env, c.verb}]++
 		}
 	}
-	// A plan may complete once per execution: the run's first, and one more per kill of a process that
-	// worked the run (it resumes elsewhere and plans again).
+	// A plan may complete once per execution: the run's first, and one more per kill that cut the run (the
+	// killed process had worked it, and it was not finished yet): it resumes elsewhere and plans again.
 	for _, c := range cmds {
 		if c.replica == "" {
 			continue
 		}
-		if l := byName[c.replica].lifeAt(c.start); l != nil && !l.killed.IsZero() {
+		if l := byName[c.replica].lifeAt(c.start); l != nil && !l.killed.IsZero() && finished[c.run].After(l.killed) {
 			if killed[c.run] == nil {
 				killed[c.run] = map[*life]bool{}
 			}
 			killed[c.run][l] = true
+		}
+	}
+	for run, lives := range killed {
+		stats.cut++
+		for l := range lives {
+			next := int64(0)
+			for _, c := range cmds {
+				if c.run == run && c.start > l.killed.UnixNano() && (next == 0 || c.start < next) {
+					next = c.start
+				}
+			}
+			if next != 0 {
+				stats.resumed++
+				stats.slowestResume = max(stats.slowestResume, time.Duration(next-l.killed.UnixNano()))
+			}
 		}
 	}
 	for k, n := range done {
@@ -199,6 +220,18 @@ func checkTerraformCommands(cmds []*tfCommand, reps []*replica) (tfStats, []tfPr
 		if n > allowed {
 			bad = append(bad, tfProblem{[]int64{k.run}, fmt.Sprintf("run %d: terraform %s completed %d times in %s (at most %d: %d kills cut the run)",
 				k.run, k.verb, n, k.env, allowed, len(killed[k.run]))})
+		}
+	}
+	// Once an environment's apply completed, its run never plans it again (a resumed run keeps the plan it
+	// applied).
+	for _, a := range cmds {
+		if a.replica == "" || a.verb != "apply" || !a.completed() {
+			continue
+		}
+		for _, p := range cmds {
+			if p.verb == "plan" && p.run == a.run && p.env == a.env && p.start > a.end {
+				bad = append(bad, tfProblem{[]int64{a.run}, fmt.Sprintf("run %d planned %s again on %s after its apply had completed", a.run, a.env, p.replica)})
+			}
 		}
 	}
 	for env, as := range applies {
@@ -229,6 +262,7 @@ type runRow struct {
 	delivery, status string
 	attempts         int
 	finished         bool
+	finishedAt       time.Time
 }
 
 // waitRunsFinished polls the database until want runs exist and all are finished.
@@ -236,19 +270,22 @@ func waitRunsFinished(t *testing.T, st *store.Store, want int, within time.Durat
 	t.Helper()
 	deadline := time.Now().Add(within)
 	for {
-		rows, err := st.DB().QueryContext(context.Background(), `SELECT id, delivery_id, status, attempts FROM runs ORDER BY id`)
+		rows, err := st.DB().QueryContext(context.Background(), `SELECT id, delivery_id, status, attempts, finished_at FROM runs ORDER BY id`)
 		if err != nil {
 			t.Fatal(err)
 		}
 		var runs []runRow
 		open := 0
 		for rows.Next() {
-			var r runRow
-			if err := rows.Scan(&r.id, &r.delivery, &r.status, &r.attempts); err != nil {
+			var (
+				r  runRow
+				at sql.NullTime
+			)
+			if err := rows.Scan(&r.id, &r.delivery, &r.status, &r.attempts, &at); err != nil {
 				rows.Close()
 				t.Fatal(err)
 			}
-			r.finished = store.Finished(r.status)
+			r.finished, r.finishedAt = store.Finished(r.status), at.Time
 			if !r.finished {
 				open++
 			}
@@ -408,8 +445,8 @@ func (o lockObservations) dead(reps []*replica) (int, time.Duration) {
 		worst time.Duration
 	)
 	for _, s := range o.holders {
-		if deadLife(reps, s.pid) == nil {
-			continue
+		if l := deadLife(reps, s.pid); l == nil || !s.last.After(l.killed) {
+			continue // its holder lived, or released it before it was killed
 		}
 		n++
 		worst = max(worst, s.last.Sub(s.maxExpires))
@@ -431,7 +468,7 @@ func checkLocks(t *testing.T, ctx context.Context, st *store.Store, obs lockObse
 	}
 	for holder, s := range obs.holders {
 		l := deadLife(reps, s.pid)
-		if l == nil {
+		if l == nil || !s.last.After(l.killed) {
 			continue
 		}
 		if s.maxExpires.After(l.killed.Add(loadLease + time.Second)) {
@@ -497,6 +534,13 @@ func TestReplicasLoadTerraformChecks(t *testing.T) {
 			cmd("replica-a", 1, "dev", "plan", 10, 20, 2), cmd("replica-a", 1, "dev", "apply", 90, 0, 0),
 			cmd("replica-b", 1, "dev", "plan", 120, 130, 2), cmd("replica-b", 1, "dev", "apply", 130, 140, 0),
 		}},
+		{name: "a run finished before a kill of its replica may not plan again", cmds: []*tfCommand{
+			cmd("replica-a", 2, "dev", "plan", 10, 20, 2), cmd("replica-b", 2, "dev", "plan", 120, 130, 2),
+		}, want: []string{"run 2: terraform plan completed 2 times in dev (at most 1: 0 kills cut the run)"}},
+		{name: "a run resumed after its apply does not plan again", cmds: []*tfCommand{
+			cmd("replica-a", 1, "dev", "plan", 10, 20, 2), cmd("replica-a", 1, "dev", "apply", 20, 30, 0),
+			cmd("replica-b", 1, "dev", "plan", 120, 130, 0),
+		}, want: []string{"run 1 planned dev again on replica-b after its apply had completed"}},
 		{name: "applies of two environments may overlap", cmds: []*tfCommand{
 			cmd("replica-a", 1, "dev", "apply", 10, 50, 0), cmd("replica-b", 2, "prod", "apply", 20, 60, 0),
 		}},
@@ -524,7 +568,8 @@ func TestReplicasLoadTerraformChecks(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, got := checkTerraformCommands(tt.cmds, reps())
+			finished := map[int64]time.Time{1: at(150), 2: at(50)}
+			_, got := checkTerraformCommands(tt.cmds, reps(), finished)
 			if len(got) != len(tt.want) {
 				t.Fatalf("problems %+v, want %q", got, tt.want)
 			}

@@ -193,7 +193,11 @@ func TestReplicasUnderLoadSurviveKills(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	stats, problems := checkTerraformCommands(cmds, reps)
+	finished := map[int64]time.Time{}
+	for _, r := range runs {
+		finished[r.id] = r.finishedAt
+	}
+	stats, problems := checkTerraformCommands(cmds, reps, finished)
 	for _, p := range problems {
 		t.Error(p.text)
 		offending = append(offending, p.runs...)
@@ -211,11 +215,14 @@ func TestReplicasUnderLoadSurviveKills(t *testing.T) {
 	}
 
 	// Figures.
-	resends, dups := 0, 0
+	resends, dups, lost := 0, 0, 0
 	for i, o := range l.out {
 		resends += o.resends
 		if ds[i].dup != dupNone {
 			dups++
+		}
+		if o.first.Duplicate && ds[i].dup != dupConcurrent {
+			lost++ // stored by a replica killed before it answered; the resend found the run
 		}
 	}
 	takeovers := 0
@@ -237,13 +244,15 @@ func TestReplicasUnderLoadSurviveKills(t *testing.T) {
 			resumed++
 		}
 	}
-	t.Logf("load: %d deliveries (%d deploys, %d plan PRs, %d quiet PRs) + %d sent again, in %s: %.0f first sends/s; %d sends went to a dead replica and were resent",
-		len(ds), loadDeploys, loadPlanPRs, loadQuietPRs, dups, sendTime.Round(time.Millisecond), float64(len(ds))/sendTime.Seconds(), resends)
+	t.Logf("load: %d deliveries (%d deploys, %d plan PRs, %d quiet PRs) + %d sent again, in %s: %.0f first sends/s; %d sends went to a dead replica and were resent, %d of them stored before the kill (the resend was a duplicate)",
+		len(ds), loadDeploys, loadPlanPRs, loadQuietPRs, dups, sendTime.Round(time.Millisecond), float64(len(ds))/sendTime.Seconds(), resends, lost)
 	for _, k := range kills {
 		t.Logf("kill -9 %s (pid %d) %s after the load started (apply in flight: %v)", k.replica, k.life.pid, k.life.killed.Sub(start).Round(time.Millisecond), k.sawApply)
 	}
 	t.Logf("drain after the last send: %s; runs %d by status %v, %d ran more than once (resumed or waited); takeovers logged: %d",
 		drained.Round(time.Millisecond), len(runs), byStatus, resumed, takeovers)
+	t.Logf("runs cut by a kill after running Terraform: %d; %d of them ran Terraform again elsewhere, at most %s after the kill (the others found a newer commit deployed)",
+		stats.cut, stats.resumed, stats.slowestResume.Round(time.Millisecond))
 	dead, linger := lockObs.dead(reps)
 	t.Logf("terraform: %d applies completed, %d cut by a kill; %d plans completed, %d cut; %d locks of killed holders seen, gone at most %s after their lease (%d lock samples)",
 		stats.applies, stats.appliesKilled, stats.plans, stats.plansKilled, dead, linger.Round(time.Millisecond), lockObs.samples)
