@@ -126,9 +126,9 @@ func readTerraformLog(path string) ([]*tfCommand, error) {
 
 type tfStats struct {
 	applies, appliesKilled, plans, plansKilled int
-	cut                                        int           // runs cut by a kill (after running Terraform)
-	resumed                                    int           // of them, runs that ran Terraform again
-	slowestResume                              time.Duration // from a kill to the cut run's next Terraform command
+	cut                                        map[int64]time.Time // runs cut by a kill (after running Terraform): the kill
+	resumed                                    int                 // of them, runs that ran Terraform again
+	slowestResume                              time.Duration       // from a kill to the cut run's next Terraform command
 }
 
 // tfProblem is one thing wrong in the Terraform commands, and the runs at fault.
@@ -197,9 +197,10 @@ func checkTerraformCommands(cmds []*tfCommand, reps []*replica, finished map[int
 			killed[c.run][l] = true
 		}
 	}
+	stats.cut = map[int64]time.Time{}
 	for run, lives := range killed {
-		stats.cut++
 		for l := range lives {
+			stats.cut[run] = l.killed
 			next := int64(0)
 			for _, c := range cmds {
 				if c.run == run && c.start > l.killed.UnixNano() && (next == 0 || c.start < next) {
@@ -359,6 +360,31 @@ func checkRunsPerDelivery(t *testing.T, l *loadRun, runs []runRow, setup int64) 
 	}
 	if len(bad) > 10 {
 		t.Errorf("... %d problems with runs in all", len(bad))
+	}
+	return bad
+}
+
+// checkStages: the stages of the runs that ran Terraform tell one story: none is left unfinished, and an
+// environment whose apply succeeded shows its plan succeeded. It returns the runs at fault.
+func checkStages(t *testing.T, ctx context.Context, st *store.Store, ids []int64) []int64 {
+	t.Helper()
+	var bad []int64
+	for _, id := range ids {
+		run, err := st.Run(ctx, id, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := stageMap(run)
+		for k, s := range m {
+			switch {
+			case s.Status == store.StagePending || s.Status == store.StageRunning || s.Status == store.StageWaiting:
+				t.Errorf("run %d (%s): stage %s left %s", id, run.Status, k, s.Status)
+				bad = append(bad, id)
+			case s.Name == "apply" && s.Status == store.StageSucceeded && m[s.Env+"/plan"].Status != store.StageSucceeded:
+				t.Errorf("run %d: %s applied, but its plan stage says %s (%s)", id, s.Env, m[s.Env+"/plan"].Status, m[s.Env+"/plan"].Detail)
+				bad = append(bad, id)
+			}
+		}
 	}
 	return bad
 }

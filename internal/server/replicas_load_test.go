@@ -186,6 +186,10 @@ func TestReplicasUnderLoadSurviveKills(t *testing.T) {
 	stopLocks()
 	lockObs := <-locks
 
+	byDelivery := map[string]loadDelivery{}
+	for _, d := range ds {
+		byDelivery[d.id] = d
+	}
 	var offending []int64
 	l.checkAnswers(t)
 	offending = append(offending, checkRunsPerDelivery(t, l, runs, first)...)
@@ -202,6 +206,13 @@ func TestReplicasUnderLoadSurviveKills(t *testing.T) {
 		t.Error(p.text)
 		offending = append(offending, p.runs...)
 	}
+	var terraformRuns []int64
+	for _, r := range runs {
+		if d, ok := byDelivery[r.delivery]; r.delivery == "setup-deploy" || ok && (d.kind == kindDeploy || d.kind == kindPlanPR) {
+			terraformRuns = append(terraformRuns, r.id)
+		}
+	}
+	offending = append(offending, checkStages(t, ctx, st, terraformRuns)...)
 	checkLocks(t, ctx, st, lockObs, reps)
 	checkDeployments(t, ctx, st, lastSHA)
 	if t.Failed() {
@@ -251,8 +262,14 @@ func TestReplicasUnderLoadSurviveKills(t *testing.T) {
 	}
 	t.Logf("drain after the last send: %s; runs %d by status %v, %d ran more than once (resumed or waited); takeovers logged: %d",
 		drained.Round(time.Millisecond), len(runs), byStatus, resumed, takeovers)
-	t.Logf("runs cut by a kill after running Terraform: %d; %d of them ran Terraform again elsewhere, at most %s after the kill (the others found a newer commit deployed)",
-		stats.cut, stats.resumed, stats.slowestResume.Round(time.Millisecond))
+	var slowestCheckout time.Duration // a resumed run checks out again first
+	for id, killed := range stats.cut {
+		if run, err := st.Run(ctx, id, 0); err == nil {
+			slowestCheckout = max(slowestCheckout, stageMap(run)["checkout"].Started.Sub(killed))
+		}
+	}
+	t.Logf("runs cut by a kill after running Terraform: %d, resumed at most %s after the kill; %d of them ran Terraform again, at most %s after the kill (the others found a newer commit deployed)",
+		len(stats.cut), slowestCheckout.Round(time.Millisecond), stats.resumed, stats.slowestResume.Round(time.Millisecond))
 	dead, linger := lockObs.dead(reps)
 	t.Logf("terraform: %d applies completed, %d cut by a kill; %d plans completed, %d cut; %d locks of killed holders seen, gone at most %s after their lease (%d lock samples)",
 		stats.applies, stats.appliesKilled, stats.plans, stats.plansKilled, dead, linger.Round(time.Millisecond), lockObs.samples)
