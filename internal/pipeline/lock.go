@@ -37,7 +37,9 @@ func (w *work) lockEnv(ctx context.Context, env string, shown store.StageKey, ma
 		}
 		what := fmt.Sprintf("environment lock %s held by run %d (until %s)", env, cur.RunID, cur.Expires.Format(time.RFC3339))
 		if what != waitingShown {
-			if s, found := w.stage(shown); found {
+			// A resumed run may wait for an environment whose plan already succeeded: that stage keeps its
+			// outcome (and is not run again for being left "waiting"); the log says what the run waits for.
+			if s, found := w.stage(shown); found && s.Status != store.StageSucceeded && s.Status != store.StageSkipped {
 				_ = st.WaitStage(ctx, s.ID, what)
 				w.setStage(shown, store.StageWaiting, what)
 			}

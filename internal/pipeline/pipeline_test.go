@@ -623,6 +623,79 @@ func TestResumedDeployStillWaitsForTheServiceItChanged(t *testing.T) {
 	}
 }
 
+// A run resumed after its apply that finds the environment's lock taken (another run locked it while
+// this one was away, as when a replica is killed and its run taken over) waits for it without touching
+// the plan it applied: the plan stage stays succeeded with its summary, and is not run again.
+func TestResumedDeployWaitingForTheLockDoesNotPlanAgain(t *testing.T) {
+	ctx := context.Background()
+	other := &releaseOnBusy{}
+	h := newHarness(t, fixture.Options{Environments: []string{"dev"}, NoApps: true}, nil, func(s Store) Store {
+		other.Store = s
+		return other
+	})
+	h.tf.resources = []tf.ResourceChange{{Address: "module.app.aws_ecs_service.api", Action: "update"}}
+	h.tf.outputs = map[string]string{"ecs_cluster_name": "platform", "ecs_service_name": "api"}
+	initial, err := h.repo.Head()
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := h.push(h.commit("main", map[string]string{"environments/dev/a.tf": tfFile("a")}), initial)
+	stop, cancel := context.WithCancel(ctx)
+	defer cancel()
+	h.rollout.onWait = func(ctx context.Context) error {
+		cancel()
+		<-ctx.Done()
+		return ctx.Err()
+	}
+	if err := h.e.Execute(stop, id); !errors.Is(err, ErrAbandoned) {
+		t.Fatalf("Execute = %v, want ErrAbandoned", err)
+	}
+	h.rollout.onWait = nil
+	planned := h.stage(id, "dev", StagePlan)
+	if ok, _, err := h.st.TryLock(ctx, testRepo, "dev", "another run", id+1, time.Minute); !ok || err != nil {
+		t.Fatalf("another run's lock: %v, %v", ok, err)
+	}
+	other.release = func() {
+		if _, err := h.st.ReleaseLock(ctx, testRepo, "dev", "another run", "done"); err != nil {
+			t.Error(err)
+		}
+	}
+	if err := h.e.Execute(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	if !other.waited {
+		t.Fatal("the resumed run never waited for the lock")
+	}
+	if plans, applies := h.tf.calls(); len(plans) != 1 || len(applies) != 1 {
+		t.Errorf("plans %v, applies %v; want one each (the resumed run plans and applies nothing again)", plans, applies)
+	}
+	if s := h.stage(id, "dev", StagePlan); s.Status != store.StageSucceeded || s.Detail != planned.Detail {
+		t.Errorf("plan stage after the resume: %s (%s), want %s (%s)", s.Status, s.Detail, planned.Status, planned.Detail)
+	}
+	if r := h.run(id); r.Status != store.StatusSucceeded {
+		t.Errorf("run %s (%s), want succeeded", r.Status, r.Error)
+	}
+}
+
+// releaseOnBusy releases another holder's lock once a run has found it taken.
+type releaseOnBusy struct {
+	Store
+	once    sync.Once
+	release func()
+	waited  bool
+}
+
+func (r *releaseOnBusy) TryLock(ctx context.Context, repo, env, holder string, runID int64, lease time.Duration) (bool, store.Lock, error) {
+	ok, cur, err := r.Store.TryLock(ctx, repo, env, holder, runID, lease)
+	if !ok && err == nil && r.release != nil {
+		r.once.Do(func() {
+			r.waited = true
+			r.release()
+		})
+	}
+	return ok, cur, err
+}
+
 // A deploy waiting for an environment lock steps aside when a newer push's
 // deploy is queued behind it (that one carries its changes too), freeing its
 // worker instead of waiting to deploy a commit about to be replaced. The newer

@@ -468,9 +468,11 @@ func (q *Queue) heartbeats(ctx context.Context) {
 	}
 }
 
-// takeOver makes the jobs a dead replica was running available again (PostgreSQL).
+// takeOver makes the jobs a dead replica was running available again (PostgreSQL). Each keeps its
+// scheduled time, so it is worked before the jobs queued after it started (River takes the oldest first): a
+// run cut in the middle of a deploy resumes at once, not behind the whole backlog.
 func (q *Queue) takeOver(ctx context.Context, tx *sql.Tx, replica string) error {
-	res, err := tx.ExecContext(ctx, `UPDATE river_job SET state = 'available', scheduled_at = now()
+	res, err := tx.ExecContext(ctx, `UPDATE river_job SET state = 'available'
 		WHERE state = 'running' AND attempted_by[array_upper(attempted_by, 1)] = $1`, replica)
 	if err != nil {
 		return err

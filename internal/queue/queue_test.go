@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -56,6 +57,46 @@ func (e *executor) total() int {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return len(e.calls)
+}
+
+// A dead replica's run goes back to the queue in its old place: it is worked before the runs accepted
+// after it started, not behind the whole backlog.
+func TestPostgresTakenOverRunIsWorkedBeforeTheBacklog(t *testing.T) {
+	t.Run("postgres", func(t *testing.T) {
+		if pg == nil {
+			t.Skip("skipping: PostgreSQL is not installed (.ci/run installs it)")
+		}
+		ctx := context.Background()
+		exec := &executor{}
+		f := newFixtureOpts(t, exec, func(o *queue.Options) {
+			o.ReplicaLease, o.ReplicaID, o.Workers = 300*time.Millisecond, "alive", 1
+		})
+		id := f.accept(t, "d-cut")
+		f.queue.Dispatch(ctx)
+		db := f.store.DB()
+		if _, err := db.ExecContext(ctx, `UPDATE river_job SET state = 'running', attempt = 1, attempted_at = now(),
+			attempted_by = ARRAY['dead-1'] WHERE (args->>'run_id')::bigint = $1`, id); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.ExecContext(ctx, `INSERT INTO replicas (id, heartbeat_ns, started_at) VALUES ('dead-1', $1, now())`,
+			time.Now().Add(-time.Hour).UnixNano()); err != nil {
+			t.Fatal(err)
+		}
+		const backlog = 20
+		for i := range backlog {
+			f.accept(t, fmt.Sprintf("d-%d", i))
+		}
+		f.queue.Dispatch(ctx)
+		f.start(t)
+		eventually(t, 20*time.Second, "every run worked", func() bool { return exec.total() == backlog+1 })
+		exec.mu.Lock()
+		order := slices.Index(exec.calls, id)
+		exec.mu.Unlock()
+		// The one worker may have taken a run or two of the backlog before the takeover.
+		if order > 2 {
+			t.Fatalf("the taken-over run was worked %d-th of %d: behind the backlog", order+1, backlog+1)
+		}
+	})
 }
 
 type fixture struct {

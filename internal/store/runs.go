@@ -81,9 +81,17 @@ func (s *Store) accept(ctx context.Context, ev event.Event, enqueue func(ctx con
 	// A key accepted at or before this instant has expired.
 	expired := now.Add(-s.replayWindow).UnixNano()
 	if ev.ContentKey != "" {
-		var at int64
-		err = tx.QueryRowContext(ctx, `SELECT run_id, accepted_ns FROM run_keys WHERE content_key = ?`, ev.ContentKey).Scan(&runID, &at)
+		var (
+			at    int64
+			keyOf string // the delivery whose run holds the key
+		)
+		err = tx.QueryRowContext(ctx, `SELECT k.run_id, k.accepted_ns, COALESCE(r.delivery_id, '') FROM run_keys k LEFT JOIN runs r ON r.id = k.run_id
+			WHERE k.content_key = ?`, ev.ContentKey).Scan(&runID, &at, &keyOf)
 		switch {
+		case err == nil && keyOf == ev.DeliveryID:
+			// This very delivery, committed by another replica between the look-up by id above and this one
+			// (each statement reads its own snapshot on PostgreSQL): a redelivery, not a replay.
+			return event.Receipt{Run: runID, Duplicate: true}, nil
 		case err == nil && at > expired:
 			return event.Receipt{Run: runID, Duplicate: true, Replay: true}, nil
 		case err != nil && !errors.Is(err, sql.ErrNoRows):
