@@ -5,7 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"net/http"
-	"path/filepath"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"sync"
@@ -13,7 +13,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/gitops-runner/runner/internal/store"
 	"github.com/gitops-runner/runner/internal/testenv/fixture"
 )
 
@@ -40,6 +39,7 @@ const (
 // ackResult is what one pass measured.
 type ackResult struct {
 	load                 ackLoad
+	db                   database
 	sent, accepted       int
 	non202, transportErr int
 	p50, p90, p99, max   time.Duration
@@ -47,6 +47,8 @@ type ackResult struct {
 	finished             int           // runs finished within the drain window
 	drained              time.Duration // time after the load until every run finished (0: not within the window)
 	lost                 int           // accepted deliveries with no run in the store
+	cpu                  cpuUse        // during the load
+	pool                 sql.DBStats   // the runner's store pool, during the load
 	statuses             map[string]int
 	dupOK, dupNewRuns    int
 	stop                 time.Duration
@@ -76,7 +78,7 @@ func BenchmarkWebhookAck(b *testing.B) {
 	}
 	var results []ackResult
 	for _, p := range passes {
-		results = append(results, runAckPass(b, o, bin, p))
+		results = append(results, runAckPass(b, o, bin, p, sqliteDB))
 	}
 	after := loadAvg()
 
@@ -99,6 +101,7 @@ func BenchmarkWebhookAck(b *testing.B) {
 	report(b, "webhook ack, open loop, latency from scheduled send to response (loadavg before %q, after %q):\n%s", before, after, tab.String())
 	for _, r := range results {
 		report(b, "%s %d/s: run statuses in the store after stop: %v; runner stop took %s", r.load.kind, r.load.rate, r.statuses, r.stop.Round(time.Millisecond))
+		report(b, "%s %d/s: during the load, %s", r.load.kind, r.load.rate, r.cpu)
 		if r.load.dupCheck > 0 {
 			report(b, "%d/s: duplicate check: %d/%d resent deliveries answered 200 {\"duplicate\":true} with the original run; %d new runs",
 				r.load.rate, r.dupOK, r.load.dupCheck, r.dupNewRuns)
@@ -129,6 +132,9 @@ func BenchmarkWebhookAck(b *testing.B) {
 		if r.dupCheck() != "" {
 			b.Error(r.dupCheck())
 		}
+		if r.lost > 0 {
+			b.Errorf("%s %d/s: %d accepted deliveries have no run in the store", r.load.kind, r.load.rate, r.lost)
+		}
 	}
 }
 
@@ -139,14 +145,24 @@ func (r ackResult) dupCheck() string {
 	return ""
 }
 
-// runAckPass starts a fresh runner (so one pass's backlog does not slow the
-// next), runs the load, the drain and the duplicate check, stops the runner and
-// counts lost deliveries in its store.
-func runAckPass(b *testing.B, o *origin, bin string, p ackLoad) ackResult {
+// runAckPass starts a fresh runner on a fresh database of db (so one pass's
+// backlog does not slow the next), runs the load, the drain and the duplicate
+// check, stops the runner and counts lost deliveries in its store.
+func runAckPass(b *testing.B, o *origin, bin string, p ackLoad, db database) ackResult {
 	b.Helper()
 	cfg := baseConfig(b, o, bin)
 	cfg.Workers = 4
+	db.fresh(b, &cfg)
+	// Goroutines inherit profiler labels: a -cpuprofile splits by store, pass and side
+	// (go tool pprof -tagfocus store=postgres -tagfocus side=runner).
+	labels := func(side string) {
+		pprof.SetGoroutineLabels(pprof.WithLabels(context.Background(),
+			pprof.Labels("store", db.String(), "pass", fmt.Sprintf("%s %d/s", p.kind, p.rate), "side", side)))
+	}
+	defer pprof.SetGoroutineLabels(context.Background())
+	labels("runner")
 	r := startRunner(b, cfg)
+	labels("client")
 	head, err := o.repo.Head()
 	if err != nil {
 		b.Fatal(err)
@@ -184,6 +200,8 @@ func runAckPass(b *testing.B, o *origin, bin string, p ackLoad) ackResult {
 	jobs := make(chan int, n)
 	var wg sync.WaitGroup
 	start := time.Now().Add(50 * time.Millisecond)
+	cpu0 := sampleCPU(db)
+	pool0 := r.srv.Store().DB().Stats()
 	for range p.senders {
 		wg.Go(func() {
 			for i := range jobs {
@@ -209,8 +227,12 @@ func runAckPass(b *testing.B, o *origin, bin string, p ackLoad) ackResult {
 	close(jobs)
 	wg.Wait()
 	loadEnd := time.Now()
+	cpu := cpu0.until(sampleCPU(db))
+	pool := r.srv.Store().DB().Stats()
+	pool.WaitCount -= pool0.WaitCount
+	pool.WaitDuration -= pool0.WaitDuration
 
-	res := ackResult{load: p, lateStart: lateStart, statuses: map[string]int{}}
+	res := ackResult{load: p, db: db, lateStart: lateStart, cpu: cpu, pool: pool, statuses: map[string]int{}}
 	want := http.StatusAccepted
 	if p.kind == deliveryPing {
 		want = http.StatusOK
@@ -246,8 +268,8 @@ func runAckPass(b *testing.B, o *origin, bin string, p ackLoad) ackResult {
 		}
 	}
 
-	// Drain: watch the store read-only (WAL readers do not block the writer).
-	ro, err := sql.Open("sqlite", "file:"+filepath.Join(cfg.DataDir, "runner.db")+"?mode=ro&_pragma=busy_timeout(5000)")
+	// Drain: watch the store (SQLite: read-only; WAL readers do not block the writer).
+	ro, err := watch(cfg)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -294,7 +316,7 @@ func runAckPass(b *testing.B, o *origin, bin string, p ackLoad) ackResult {
 	res.stop = r.stop(b)
 
 	// Lost: accepted deliveries whose run is not in the store after the runner stopped.
-	st, err := store.OpenSQLite(context.Background(), cfg.DataDir)
+	st, err := openStore(context.Background(), cfg)
 	if err != nil {
 		b.Fatal(err)
 	}
