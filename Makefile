@@ -1,5 +1,5 @@
 # The runner, the apps it deploys, and the infrastructure, in one repository.
-#   make demo            the whole story locally (no accounts needed)
+#   make demo            the whole story locally (no accounts needed); KEEP=1 leaves the dashboard up
 #   make test            every test suite (what CI runs)
 SHELL := /bin/bash
 CACHE ?= $(HOME)/.cache/gitops-runner
@@ -12,9 +12,10 @@ export PATH := $(CACHE)/tf/1.5.7:$(CACHE)/bin:$(PATH)
 all: build
 
 build:
-	go build -o bin/runner ./cmd/runner
+	@scripts/heartbeat.sh "building the runner (go build: a few minutes the first time on 2 cores, seconds after)" \
+		go build -o bin/runner ./cmd/runner
 
-## tools: terraform 1.5.7, tflint and tfsec, built with go install into $(CACHE) (cached)
+## tools: terraform 1.5.7, tflint, tfsec and gotestsum, built with go install into $(CACHE) (cached)
 tools:
 	scripts/install-tools.sh
 
@@ -31,11 +32,18 @@ lint:
 	go vet -tags e2e ./internal/server/ ./internal/demo/
 	go run ./cmd/runner validate .
 
+# gotestsum prints one line per package and the failures; testsummary then the totals and each skip
+# with its reason. The target fails when gotestsum or the summary saw a failed test.
+GOTESTSUM = gotestsum --format pkgname-and-test-fails --format-hide-empty-pkg
+TESTSUMMARY = go run ./scripts/testsummary
+
 ## test-go: the runner's unit tests and the end-to-end suites (build tag e2e: the real runner
 ## with real git, Terraform, registry and the stand-ins)
 test-go:
 	@echo "== go test -race -tags e2e ./..."
-	go test -race -count=1 -timeout 30m -tags e2e ./...
+	@mkdir -p build && scripts/install-tools.sh gotestsum >/dev/null
+	@status=0; $(GOTESTSUM) --jsonfile build/test-go.json -- -race -count=1 -timeout 30m -tags e2e ./... || status=$$?; \
+		$(TESTSUMMARY) build/test-go.json || status=1; exit $$status
 
 ## test-unit: the quick default run (no end-to-end suites)
 test-unit:
@@ -43,7 +51,10 @@ test-unit:
 
 ## test-tools: the schema-replay provider (its own module)
 test-tools:
-	cd tools && go vet ./... && go test -race -count=1 ./...
+	@mkdir -p build && scripts/install-tools.sh gotestsum >/dev/null
+	cd tools && go vet ./...
+	@status=0; (cd tools && $(GOTESTSUM) --jsonfile ../build/test-tools.json -- -race -count=1 ./...) || status=$$?; \
+		$(TESTSUMMARY) build/test-tools.json || status=1; exit $$status
 
 test-apps:
 	scripts/test-apps.sh
@@ -57,9 +68,10 @@ bench:
 	go test -run '^$$' -bench . -benchtime 9x ./internal/image/...
 	RUNNER_TF_BENCH=1 go test -count=1 -run TestPlanTimings -v ./internal/tf/
 
+## demo: KEEP=1 leaves the runner and its dashboard up after the story, until Ctrl-C
 demo: build
 	scripts/install-tools.sh terraform
-	./bin/runner demo
+	./bin/runner demo$(if $(KEEP), -keep)
 
 docker:
 	docker build -t gitops-runner .

@@ -1,16 +1,19 @@
 #!/usr/bin/env bash
 # Installs the infrastructure tools into $HOME/.cache/gitops-runner (idempotent) and prints their paths:
-#   terraform 1.5.7 -> tf/1.5.7/terraform, tflint and tfsec -> bin/.
+#   terraform 1.5.7 -> tf/1.5.7/terraform, tflint, tfsec and gotestsum -> bin/.
 # Everything is built with `go install` (only the Go module proxy is needed). Usage:
-#   scripts/install-tools.sh [terraform] [tflint] [tfsec]     (no argument: all three)
+#   scripts/install-tools.sh [terraform] [tflint] [tfsec] [gotestsum]     (no argument: all four)
 # Environment: TERRAFORM_BIN (use this terraform instead of installing one), TERRAFORM_VERSION (1.5.7),
-# TFLINT_VERSION (v0.64.0), TFSEC_VERSION (v1.26.0); "latest" works for the last two.
+# TFLINT_VERSION (v0.64.0), TFSEC_VERSION (v1.26.0), GOTESTSUM_VERSION (v1.13.0); "latest" works for the last three.
+# A go install prints what it builds and how long it has been at it every 15 s (HEARTBEAT_SECONDS).
 set -euo pipefail
 
 CACHE="${GITOPS_RUNNER_CACHE:-$HOME/.cache/gitops-runner}"
 TERRAFORM_VERSION="${TERRAFORM_VERSION:-1.5.7}"
 TFLINT_VERSION="${TFLINT_VERSION:-v0.64.0}"
 TFSEC_VERSION="${TFSEC_VERSION:-v1.26.0}"
+GOTESTSUM_VERSION="${GOTESTSUM_VERSION:-v1.13.0}"
+HEARTBEAT="$(dirname "${BASH_SOURCE[0]}")/heartbeat.sh"
 
 # go_install MODULE_PATH@VERSION DEST: builds into a private directory and moves the binary into place,
 # so an interrupted or concurrent install never leaves a half-written binary at DEST.
@@ -19,8 +22,9 @@ go_install() {
 	mkdir -p "$(dirname "$dest")"
 	tmp="$(mktemp -d "$(dirname "$dest")/.install.XXXXXX")"
 	start=$SECONDS
-	echo "install-tools: go install $pkg (takes minutes the first time)" >&2
-	if ! GOBIN="$tmp" GOFLAGS="${GOFLAGS:-} -buildvcs=false" go install "$pkg" >&2; then
+	echo "install-tools: go install $pkg (compiles it from source: minutes the first time, cached after)" >&2
+	if ! GOBIN="$tmp" GOFLAGS="${GOFLAGS:-} -buildvcs=false" \
+		"$HEARTBEAT" "installing $(basename "${pkg%@*}") via go install $pkg" go install "$pkg" >&2; then
 		rm -rf "$tmp"
 		echo "install-tools: go install $pkg failed" >&2
 		return 1
@@ -69,16 +73,20 @@ install_tfsec() {
 	ensure tfsec github.com/aquasecurity/tfsec github.com/aquasecurity/tfsec/cmd/tfsec "$TFSEC_VERSION" "$CACHE/bin/tfsec"
 }
 
+install_gotestsum() {
+	ensure gotestsum gotest.tools/gotestsum gotest.tools/gotestsum "$GOTESTSUM_VERSION" "$CACHE/bin/gotestsum"
+}
+
 main() {
 	local tools=("$@")
-	[[ ${#tools[@]} -gt 0 ]] || tools=(terraform tflint tfsec)
+	[[ ${#tools[@]} -gt 0 ]] || tools=(terraform tflint tfsec gotestsum)
 	command -v go >/dev/null || { echo "install-tools: go is required" >&2; exit 1; }
 	mkdir -p "$CACHE"
 	for tool in "${tools[@]}"; do
 		case "$tool" in
-		terraform | tflint | tfsec) ;;
+		terraform | tflint | tfsec | gotestsum) ;;
 		*)
-			echo "install-tools: unknown tool $tool (terraform, tflint, tfsec)" >&2
+			echo "install-tools: unknown tool $tool (terraform, tflint, tfsec, gotestsum)" >&2
 			exit 2
 			;;
 		esac

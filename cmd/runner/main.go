@@ -124,7 +124,9 @@ usage:
   runner migrate [--database-url URL] [--from sqlite:PATH]
                                          bring the store's schema up to date (PostgreSQL, or the SQLite data
                                          directory); --from copies a SQLite store's history into PostgreSQL
-  runner demo                            run the whole story locally against stand-ins
+  runner demo [-keep] [-terraform PATH] [-dir DIR] [-v]
+                                         run the whole story locally against stand-ins; -keep leaves the
+                                         dashboard up until Ctrl-C
   runner import [--file atlantis.yaml] [--repo DIR]
                                          print the .runner.yaml equivalent of an Atlantis repo config;
                                          what it cannot map is listed on stderr with its line

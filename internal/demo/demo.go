@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/go-github/v60/github"
@@ -35,6 +36,9 @@ type Options struct {
 	Keep         bool   // keep serving after the story, until ctx ends
 	Dir          string // working directory; default a new temporary one
 	Log          io.Writer
+	// Heartbeat is how long the story may stay silent before it says what it is still doing
+	// (default 15s).
+	Heartbeat time.Duration
 }
 
 const (
@@ -47,6 +51,8 @@ var envs = []string{"dev", "staging", "prod"}
 // Run plays the story and prints it to out.
 func Run(ctx context.Context, out io.Writer, opts Options) error {
 	p := &printer{w: out}
+	beat := startHeartbeat(ctx, p, opts.Heartbeat, "starting")
+	defer beat.end()
 	dir := opts.Dir
 	if dir == "" {
 		d, err := os.MkdirTemp("", "runner-demo-")
@@ -69,6 +75,7 @@ func Run(ctx context.Context, out io.Writer, opts Options) error {
 	}
 	os.Setenv("TF_CLI_CONFIG_FILE", cliConfig)
 
+	beat.set("starting the stand-ins and the runner")
 	p.step("Starting stand-ins on 127.0.0.1: GitHub, Slack, ECR + a real OCI registry, Auto Scaling, ECS, S3")
 	st := stack.Start()
 	defer st.Close()
@@ -139,7 +146,7 @@ func Run(ctx context.Context, out io.Writer, opts Options) error {
 	if err != nil {
 		return err
 	}
-	run, err := follow(ctx, p, base, prRun)
+	run, err := follow(ctx, p, beat, base, prRun)
 	if err != nil {
 		return err
 	}
@@ -178,7 +185,7 @@ func Run(ctx context.Context, out io.Writer, opts Options) error {
 	if err != nil {
 		return err
 	}
-	run, err = follow(ctx, p, base, deployRun)
+	run, err = follow(ctx, p, beat, base, deployRun)
 	if err != nil {
 		return err
 	}
@@ -214,10 +221,19 @@ func Run(ctx context.Context, out io.Writer, opts Options) error {
 		return fmt.Errorf("the deploy ended %s: %s", run.Status, run.Error)
 	}
 	p.step("Done: run %d planned the PR, run %d deployed it. Runs: %s/api/runs", prRun, deployRun, base)
-	if opts.Keep {
-		p.info("serving until interrupted (Ctrl-C)")
-		<-ctx.Done()
+	beat.end()
+	return finish(ctx, p, opts.Keep, base)
+}
+
+// finish ends a successful story. The last line points at the dashboard only while it is up; kept
+// up, the demo serves until interrupted and an interrupt after success is not a failure.
+func finish(ctx context.Context, p *printer, keep bool, base string) error {
+	if !keep {
+		p.info("The runner has stopped. To keep its dashboard up after the story: runner demo -keep (or make demo KEEP=1)")
+		return nil
 	}
+	p.info("Dashboard: %s/ (serving until interrupted: Ctrl-C)", base)
+	<-ctx.Done()
 	return nil
 }
 
@@ -263,8 +279,9 @@ func deliver(ctx context.Context, p *printer, hooks *ghwebhook.Sender, event str
 }
 
 // follow prints stage transitions until the run ends.
-func follow(ctx context.Context, p *printer, base string, id int64) (store.Run, error) {
+func follow(ctx context.Context, p *printer, beat *heartbeat, base string, id int64) (store.Run, error) {
 	seen := map[int64]string{}
+	beat.set(fmt.Sprintf("waiting for run %d to start", id))
 	for {
 		resp, err := http.Get(fmt.Sprintf("%s/api/runs/%d?tail=0", base, id))
 		if err != nil {
@@ -276,21 +293,25 @@ func follow(ctx context.Context, p *printer, base string, id int64) (store.Run, 
 		if err != nil {
 			return store.Run{}, err
 		}
+		var running []string
 		for _, s := range run.Stages {
+			if s.Status == store.StageRunning {
+				running = append(running, stageName(s))
+			}
 			state := s.Status + s.Detail + s.WaitingFor
 			if seen[s.ID] == state || s.Status == store.StagePending {
 				continue
 			}
 			seen[s.ID] = state
-			name := s.Name
-			if s.Env != "" {
-				name = s.Env + "/" + s.Name
-			}
+			name := stageName(s)
 			detail := s.Detail
 			if s.Status == store.StageWaiting {
 				detail = s.WaitingFor
 			}
 			p.info("  %-22s %-9s %s", name, s.Status, detail)
+		}
+		if len(running) > 0 {
+			beat.set(fmt.Sprintf("running %s in run %d", strings.Join(running, ", "), id))
 		}
 		if store.Finished(run.Status) {
 			p.info("run %d %s %s", id, run.Status, run.Error)
@@ -304,27 +325,59 @@ func follow(ctx context.Context, p *printer, base string, id int64) (store.Run, 
 	}
 }
 
+func stageName(s store.Stage) string {
+	if s.Env != "" {
+		return s.Env + "/" + s.Name
+	}
+	return s.Name
+}
+
 type printer struct {
-	w io.Writer
-	n int
+	mu   sync.Mutex
+	w    io.Writer
+	n    int
+	last time.Time // when the story last printed: heartbeats only fill silence
+}
+
+func (p *printer) printf(format string, a ...any) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	fmt.Fprintf(p.w, format, a...)
+	p.last = time.Now()
+}
+
+// beat prints an info line if nothing was printed for quiet.
+func (p *printer) beat(now time.Time, quiet time.Duration, format string, a ...any) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if now.Sub(p.last) < quiet {
+		return
+	}
+	fmt.Fprintf(p.w, "   %s\n", fmt.Sprintf(format, a...))
+	p.last = now
 }
 
 func (p *printer) step(format string, a ...any) {
+	p.mu.Lock()
 	p.n++
-	fmt.Fprintf(p.w, "\n%d. %s\n", p.n, fmt.Sprintf(format, a...))
+	n := p.n
+	p.mu.Unlock()
+	p.printf("\n%d. %s\n", n, fmt.Sprintf(format, a...))
 }
 
 func (p *printer) info(format string, a ...any) {
-	fmt.Fprintf(p.w, "   %s\n", fmt.Sprintf(format, a...))
+	p.printf("   %s\n", fmt.Sprintf(format, a...))
 }
 
 func (p *printer) quote(text string, maxLines int) {
+	var b strings.Builder
 	lines := strings.Split(strings.TrimRight(text, "\n"), "\n")
 	for i, l := range lines {
 		if i == maxLines {
-			fmt.Fprintf(p.w, "     | ... (%d more lines)\n", len(lines)-maxLines)
+			fmt.Fprintf(&b, "     | ... (%d more lines)\n", len(lines)-maxLines)
 			break
 		}
-		fmt.Fprintf(p.w, "     | %s\n", l)
+		fmt.Fprintf(&b, "     | %s\n", l)
 	}
+	p.printf("%s", b.String())
 }

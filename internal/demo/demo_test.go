@@ -5,9 +5,12 @@ package demo_test
 import (
 	"bytes"
 	"context"
+	"net/http"
 	"os"
 	"os/exec"
+	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -40,4 +43,72 @@ func TestDemoTellsTheWholeStory(t *testing.T) {
 			t.Errorf("demo output lacks %q:\n%s", want, out.String())
 		}
 	}
+	lines := strings.Split(strings.TrimRight(out.String(), "\n"), "\n")
+	if last := lines[len(lines)-1]; !strings.Contains(last, "runner demo -keep") || strings.Contains(last, "http://") {
+		t.Errorf("the last line %q should say how to keep the dashboard up, not point at a stopped one", last)
+	}
+}
+
+// With -keep the dashboard stays up after the story, the last line points at it, and an interrupt
+// after success ends the demo without an error.
+func TestDemoKeepServesTheDashboardUntilInterrupted(t *testing.T) {
+	bin, err := tf.FindBinary(os.Getenv("RUNNER_TERRAFORM_BIN"), exec.LookPath)
+	if err != nil {
+		t.Skipf("terraform not available (%v): set RUNNER_TERRAFORM_BIN or put terraform on PATH", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	interrupt, stop := context.WithCancel(ctx)
+	defer stop()
+	out := &lockedBuffer{}
+	done := make(chan error, 1)
+	go func() {
+		done <- demo.Run(interrupt, out, demo.Options{TerraformBin: bin, Dir: t.TempDir(), Keep: true, Heartbeat: 5 * time.Second})
+	}()
+	re := regexp.MustCompile(`Dashboard: (http://127\.0\.0\.1:\d+/) \(serving until interrupted: Ctrl-C\)\n$`)
+	var url string
+	for url == "" {
+		select {
+		case err := <-done:
+			t.Fatalf("the demo ended (%v) instead of serving:\n%s", err, out.String())
+		case <-time.After(100 * time.Millisecond):
+		}
+		if m := re.FindStringSubmatch(out.String()); m != nil {
+			url = m[1]
+		}
+	}
+	resp, err := http.Get(url + "api/runs")
+	if err != nil {
+		t.Fatalf("the dashboard is not up after the story: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("GET %sapi/runs = %d", url, resp.StatusCode)
+	}
+	stop() // Ctrl-C
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("interrupt after a successful story: %v, want nil (exit 0)", err)
+		}
+	case <-ctx.Done():
+		t.Fatal("the demo did not stop when interrupted")
+	}
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/url"
 	"os"
@@ -95,6 +96,15 @@ type Mirror struct {
 // already holds every commit in want, nothing is fetched: a burst of deliveries for the same
 // commits costs one fetch, not one each.
 func (m *Mirrors) Sync(ctx context.Context, rawURL string, want ...string) (*Mirror, error) {
+	return m.SyncProgress(ctx, rawURL, nil, want...)
+}
+
+// progressEvery is the longest a fetch's progress stays unlogged while a phase's percentage moves.
+const progressEvery = 3 * time.Second
+
+// SyncProgress is Sync writing the fetch's progress (the server's "Counting objects: 40% (8/20)",
+// throttled and stripped of control characters) to progress, a stage log; nil: none.
+func (m *Mirrors) SyncProgress(ctx context.Context, rawURL string, progress io.Writer, want ...string) (*Mirror, error) {
 	u, rel, err := mirrorPath(rawURL)
 	if err != nil {
 		return nil, m.maskErr(err)
@@ -110,13 +120,13 @@ func (m *Mirrors) Sync(ctx context.Context, rawURL string, want ...string) (*Mir
 		m.mirrors[p] = mi
 	}
 	m.mu.Unlock()
-	if err := mi.sync(ctx, want); err != nil {
+	if err := mi.sync(ctx, want, progress); err != nil {
 		return nil, err
 	}
 	return mi, nil
 }
 
-func (m *Mirror) sync(ctx context.Context, want []string) error {
+func (m *Mirror) sync(ctx context.Context, want []string, progress io.Writer) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	start := time.Now()
@@ -151,14 +161,25 @@ func (m *Mirror) sync(ctx context.Context, want []string) error {
 			auth = &githttp.BasicAuth{Username: "x-access-token", Password: token}
 		}
 	}
-	err = repo.FetchContext(ctx, &git.FetchOptions{
+	var sideband *progressFilter
+	if progress != nil {
+		sideband = newProgressFilter(progress, progressEvery, nil)
+	}
+	opts := &git.FetchOptions{
 		RemoteName: "origin",
 		RemoteURL:  m.url,
 		RefSpecs:   fetchSpecs,
 		Auth:       auth,
 		Tags:       git.NoTags, // tags come from the refspec
 		Force:      true,
-	})
+	}
+	if sideband != nil {
+		opts.Progress = sideband
+	}
+	err = repo.FetchContext(ctx, opts)
+	if sideband != nil {
+		sideband.Flush()
+	}
 	if errors.Is(err, git.NoErrAlreadyUpToDate) || errors.Is(err, transport.ErrEmptyRemoteRepository) {
 		err = nil
 	}

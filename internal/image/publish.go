@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
@@ -56,7 +57,7 @@ func (p *RemotePublisher) Publish(ctx context.Context, r Result, repo, tag strin
 	if base == nil {
 		base = remote.DefaultTransport
 	}
-	opts := []remote.Option{remote.WithContext(ctx), remote.WithTransport(&blobLog{next: base, log: log})}
+	opts := []remote.Option{remote.WithContext(ctx), remote.WithTransport(newBlobLog(base, log, r.Image))}
 	switch {
 	case p.Auth != nil:
 		opts = append(opts, remote.WithAuth(p.Auth))
@@ -136,11 +137,54 @@ func logProgress(log io.Writer, updates <-chan v1.Update) {
 	}
 }
 
-// blobLog reports, per blob, whether the registry already had it or it was uploaded.
+// blobLog reports, per blob, whether the registry already had it or it was uploaded; an image's
+// layers are counted: "pushed layer 3/7 sha256:0123456789ab (12.4 MiB): uploaded".
 type blobLog struct {
 	next http.RoundTripper
 	log  io.Writer
+
+	mu     sync.Mutex
+	layers map[string]int64 // the image's layers: digest -> size (nil for an index)
+	seen   map[string]bool
 }
+
+func newBlobLog(next http.RoundTripper, log io.Writer, img v1.Image) *blobLog {
+	b := &blobLog{next: next, log: log, seen: map[string]bool{}}
+	if img == nil {
+		return b
+	}
+	ls, err := img.Layers()
+	if err != nil {
+		return b // counted without a total: the push itself reports the error
+	}
+	b.layers = map[string]int64{}
+	for _, l := range ls {
+		d, derr := l.Digest()
+		size, serr := l.Size()
+		if derr == nil && serr == nil {
+			b.layers[d.String()] = size
+		}
+	}
+	return b
+}
+
+// report logs one blob's outcome; a layer of the image once, with its number and size.
+func (b *blobLog) report(digest, verb, what string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	size, isLayer := b.layers[digest]
+	if !isLayer {
+		fmt.Fprintf(b.log, "layer %s: %s\n", short(digest), what)
+		return
+	}
+	if b.seen[digest] {
+		return
+	}
+	b.seen[digest] = true
+	fmt.Fprintf(b.log, "%s layer %d/%d %s (%s): %s\n", verb, len(b.seen), len(b.layers), short(digest), mib(size), what)
+}
+
+func mib(n int64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }
 
 func (b *blobLog) RoundTrip(req *http.Request) (*http.Response, error) {
 	resp, err := b.next.RoundTrip(req)
@@ -150,12 +194,12 @@ func (b *blobLog) RoundTrip(req *http.Request) (*http.Response, error) {
 	p := req.URL.Path
 	switch {
 	case req.Method == http.MethodHead && strings.Contains(p, "/blobs/sha256:") && resp.StatusCode == http.StatusOK:
-		fmt.Fprintf(b.log, "layer %s: already present\n", short(p[strings.LastIndex(p, "/")+1:]))
+		b.report(p[strings.LastIndex(p, "/")+1:], "have", "already present")
 	case req.Method == http.MethodPut && strings.Contains(p, "/blobs/uploads/") && resp.StatusCode == http.StatusCreated:
-		fmt.Fprintf(b.log, "layer %s: uploaded\n", short(req.URL.Query().Get("digest")))
+		b.report(req.URL.Query().Get("digest"), "pushed", "uploaded")
 	case req.Method == http.MethodPost && strings.Contains(p, "/blobs/uploads/") && req.URL.Query().Get("mount") != "" &&
 		resp.StatusCode == http.StatusCreated:
-		fmt.Fprintf(b.log, "layer %s: mounted from %s\n", short(req.URL.Query().Get("mount")), req.URL.Query().Get("from"))
+		b.report(req.URL.Query().Get("mount"), "pushed", "mounted from "+req.URL.Query().Get("from"))
 	}
 	return resp, nil
 }

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -543,5 +544,45 @@ func TestPublishBaseImageFromAnotherRegistry(t *testing.T) {
 			}
 			checkImage(t, img, "linux/amd64", "1000", true)
 		})
+	}
+}
+
+// The stage log counts an image's layers as they are pushed, each once with its size.
+func TestPublishCountsLayers(t *testing.T) {
+	ctx := context.Background()
+	s := newStack(t)
+	repo, err := s.ecr.EnsureRepository(ctx, "backend", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := s.builder(t).Build(ctx, spec(), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Image == nil {
+		t.Skip("the build made an index: layers are counted per image")
+	}
+	layers, err := res.Image.Layers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := len(layers)
+	pub := s.publisher(repo)
+	for _, tc := range []struct {
+		tag, verb string
+	}{{revision, "pushed"}, {"release-1", "have"}} {
+		var log syncBuffer
+		if _, err := pub.Publish(ctx, res, repo.URI, tc.tag, &log); err != nil {
+			t.Fatal(err)
+		}
+		for i := 1; i <= n; i++ {
+			want := fmt.Sprintf("%s layer %d/%d sha256:", tc.verb, i, n)
+			if c := strings.Count(log.String(), want); c != 1 {
+				t.Errorf("%s: %q appears %d times, want once:\n%s", tc.tag, want, c, log.String())
+			}
+		}
+		if !strings.Contains(log.String(), " MiB): ") {
+			t.Errorf("%s: layer sizes missing:\n%s", tc.tag, log.String())
+		}
 	}
 }

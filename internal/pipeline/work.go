@@ -146,7 +146,7 @@ func (w *work) checkout(ctx context.Context) error {
 		if !zeroOrEmpty(ev.BaseSHA) {
 			want = append(want, ev.BaseSHA)
 		}
-		m, err := w.e.deps.Git.Sync(ctx, ev.CloneURL, want...)
+		m, err := w.e.deps.Git.SyncProgress(ctx, ev.CloneURL, log, want...)
 		if err != nil {
 			return "", nil, fmt.Errorf("fetch %s: %w", ev.Repo, err)
 		}

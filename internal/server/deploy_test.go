@@ -118,6 +118,14 @@ func TestMergeDeploysEverything(t *testing.T) {
 	if !strings.Contains(ref, "/backend@sha256:") {
 		t.Fatalf("image ref = %q", ref)
 	}
+	// Long steps show progress in their stage logs: the fetch, the resources applied, the layers pushed.
+	for stage, want := range map[string]string{
+		"checkout": "git: ", "dev/apply": "apply: ", "image:backend": "pushed layer 1/",
+	} {
+		if log := h.stageLogText(stages[stage].ID); !strings.Contains(log, want) {
+			t.Errorf("stage %s log lacks progress %q:\n%s", stage, want, log)
+		}
+	}
 
 	// The image is in the registry, labelled with the commit.
 	r, err := name.ParseReference(ref, name.Insecure)

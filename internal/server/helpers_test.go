@@ -282,6 +282,27 @@ func dumpRun(t *testing.T, run store.Run) {
 	}
 }
 
+// stageLogText is a stage's whole log through the API.
+func (h *harness) stageLogText(id int64) string {
+	h.t.Helper()
+	resp, err := h.apiGet(fmt.Sprintf("/api/stages/%d/log", id))
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var body struct {
+		Lines []store.LogLine `json:"lines"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+		h.t.Fatal(err)
+	}
+	var b strings.Builder
+	for _, l := range body.Lines {
+		b.WriteString(l.Line + "\n")
+	}
+	return b.String()
+}
+
 // assertNoSecretInLogs reads every stage log of the run through the API and
 // fails if a secret shows up in one.
 func (h *harness) assertNoSecretInLogs(run store.Run, secrets ...string) {

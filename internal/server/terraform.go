@@ -234,8 +234,14 @@ func (t *terraformRunner) Apply(ctx context.Context, req pipeline.ApplyRequest) 
 			return nil, err
 		}
 	}
+	// The saved plan's size turns apply's progress into "apply: 12/40 resources"; without it (show
+	// failed) the log still counts resources done.
+	var progress []tf.ApplyOption
+	if p, err := ws.Show(ctx, planFile); err == nil {
+		progress = append(progress, tf.Planned(tf.Summarize(req.Env, p).Changes()))
+	}
 	fmt.Fprintf(req.Log, "$ terraform apply %s\n", req.PlanFile)
-	if err := ws.Apply(ctx, planFile); err != nil {
+	if err := ws.Apply(ctx, planFile, progress...); err != nil {
 		return nil, err
 	}
 	return ws.Outputs(ctx)

@@ -26,6 +26,8 @@ show)    echo '{"format_version":"1.2"}'; exit 0 ;;
 output)  echo '{"name":{"sensitive":false,"type":"string","value":"x"},"n":{"sensitive":false,"type":"number","value":3},"secret":{"sensitive":true,"type":"string","value":"hunter2"}}'; exit 0 ;;
 esac
 case "$FAKE_TF_MODE" in
+apply-progress) for r in a b c d; do echo "null_resource.$r: Creating..."; echo "null_resource.$r: Creation complete after 0s [id=$r]"; done
+	echo "null_resource.b: Destruction complete after 0s"; echo "Apply complete! Resources: 4 added, 0 changed, 0 destroyed."; exit 0 ;;
 ignore-interrupt) trap '' INT ;;
 honour-interrupt) trap 'echo "got interrupt"; kill $child; exit 1' INT ;;
 *) printf 'line one\npartial'; echo ' line two' >&2; echo ' finished'; exit 0 ;;

@@ -26,9 +26,17 @@ func (l *stageLog) writeLine(p []byte) {
 // lineWriter buffers one stream and hands complete lines to the stage log as soon as their newline
 // arrives.
 type lineWriter struct {
-	mu  sync.Mutex
-	log *stageLog
-	buf []byte
+	mu      sync.Mutex
+	log     *stageLog
+	buf     []byte
+	observe func([]byte) // sees each line after the stage log got it (apply progress); may be nil
+}
+
+// setObserver makes f see each line from now on (nil: none).
+func (w *lineWriter) setObserver(f func([]byte)) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.observe = f
 }
 
 func newLineWriter(l *stageLog) *lineWriter { return &lineWriter{log: l} }
@@ -75,5 +83,8 @@ func (w *lineWriter) Flush() {
 
 func (w *lineWriter) emit(line []byte) {
 	w.log.writeLine(line)
+	if w.observe != nil {
+		w.observe(line)
+	}
 	w.buf = w.buf[:0]
 }

@@ -120,6 +120,19 @@ function killGroup(proc, signal) {
   }
 }
 
+/**
+ * Resolves with what promise resolves to, or 'timeout' after ms. The timer is cleared when the promise
+ * wins: a pending grace timer kept the test process alive for its full 25 s after the suite was done.
+ */
+async function raceTimeout(promise, ms) {
+  let timer;
+  try {
+    return await Promise.race([promise, new Promise((res) => (timer = setTimeout(res, ms, 'timeout')))]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** Sends signal, waits up to graceMs, then SIGKILLs the process group. */
 async function stop(proc, signal, graceMs) {
   if (!proc || proc.exited) return proc?.exited;
@@ -128,11 +141,10 @@ async function stop(proc, signal, graceMs) {
   } catch {
     /* already gone */
   }
-  const timer = new Promise((res) => setTimeout(res, graceMs, 'timeout'));
-  const result = await Promise.race([proc.exit, timer]);
+  const result = await raceTimeout(proc.exit, graceMs);
   if (result === 'timeout') {
     killGroup(proc, 'SIGKILL');
-    await Promise.race([proc.exit, new Promise((res) => setTimeout(res, 5_000))]);
+    await raceTimeout(proc.exit, 5_000);
     return { timedOut: true, ...proc.exited };
   }
   killGroup(proc, 'SIGKILL'); // any stragglers (nginx workers)
