@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync/atomic"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
@@ -56,7 +57,8 @@ func (p *RemotePublisher) Publish(ctx context.Context, r Result, repo, tag strin
 	if base == nil {
 		base = remote.DefaultTransport
 	}
-	opts := []remote.Option{remote.WithContext(ctx), remote.WithTransport(&blobLog{next: base, log: log})}
+	blobs := &blobLog{next: base, log: log}
+	opts := []remote.Option{remote.WithContext(ctx), remote.WithTransport(blobs)}
 	switch {
 	case p.Auth != nil:
 		opts = append(opts, remote.WithAuth(p.Auth))
@@ -99,6 +101,7 @@ func (p *RemotePublisher) Publish(ctx context.Context, r Result, repo, tag strin
 	}
 	fmt.Fprintf(log, "pushed %s\n", out.Ref)
 	out.Pushed = true
+	out.UploadedBytes, out.UploadedBlobs = blobs.bytes.Load(), int(blobs.blobs.Load())
 	return out, nil
 }
 
@@ -136,13 +139,20 @@ func logProgress(log io.Writer, updates <-chan v1.Update) {
 	}
 }
 
-// blobLog reports, per blob, whether the registry already had it or it was uploaded.
+// blobLog reports, per blob, whether the registry already had it or it was uploaded, and counts the
+// blobs and bytes uploaded.
 type blobLog struct {
-	next http.RoundTripper
-	log  io.Writer
+	next  http.RoundTripper
+	log   io.Writer
+	bytes atomic.Int64
+	blobs atomic.Int64
 }
 
 func (b *blobLog) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.Body != nil && strings.Contains(req.URL.Path, "/blobs/uploads/") &&
+		(req.Method == http.MethodPatch || req.Method == http.MethodPut) {
+		req.Body = &countingBody{ReadCloser: req.Body, n: &b.bytes}
+	}
 	resp, err := b.next.RoundTrip(req)
 	if err != nil {
 		return resp, err
@@ -153,6 +163,7 @@ func (b *blobLog) RoundTrip(req *http.Request) (*http.Response, error) {
 		fmt.Fprintf(b.log, "layer %s: already present\n", short(p[strings.LastIndex(p, "/")+1:]))
 	case req.Method == http.MethodPut && strings.Contains(p, "/blobs/uploads/") && resp.StatusCode == http.StatusCreated:
 		fmt.Fprintf(b.log, "layer %s: uploaded\n", short(req.URL.Query().Get("digest")))
+		b.blobs.Add(1)
 	case req.Method == http.MethodPost && strings.Contains(p, "/blobs/uploads/") && req.URL.Query().Get("mount") != "" &&
 		resp.StatusCode == http.StatusCreated:
 		fmt.Fprintf(b.log, "layer %s: mounted from %s\n", short(req.URL.Query().Get("mount")), req.URL.Query().Get("from"))
@@ -165,4 +176,16 @@ func short(d string) string {
 		return d[:19]
 	}
 	return d
+}
+
+// countingBody counts the bytes read from a request body (what the transport sends).
+type countingBody struct {
+	io.ReadCloser
+	n *atomic.Int64
+}
+
+func (c *countingBody) Read(p []byte) (int, error) {
+	k, err := c.ReadCloser.Read(p)
+	c.n.Add(int64(k))
+	return k, err
 }
