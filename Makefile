@@ -7,7 +7,7 @@ TERRAFORM ?= $(CACHE)/tf/1.5.7/terraform
 export RUNNER_TERRAFORM_BIN ?= $(TERRAFORM)
 export PATH := $(CACHE)/tf/1.5.7:$(CACHE)/bin:$(PATH)
 
-.PHONY: all build test tools test-tools test-go test-unit test-e2e test-apps validate-infra lint bench demo docker clean
+.PHONY: all build test tools test-tools test-go test-unit test-e2e test-apps test-metrics validate-infra lint bench demo docker clean
 
 all: build
 
@@ -20,7 +20,7 @@ tools:
 	scripts/install-tools.sh
 
 ## test: everything CI checks
-test: tools lint test-go test-tools test-apps validate-infra
+test: tools lint test-go test-tools test-apps test-metrics validate-infra
 
 lint:
 	@echo "== gofmt / go vet"
@@ -58,6 +58,10 @@ test-tools:
 
 test-apps:
 	scripts/test-apps.sh
+
+## test-metrics: promtool on the alerting rules and on a scrape (installs promtool when missing)
+test-metrics:
+	scripts/check-metrics.sh
 
 validate-infra:
 	scripts/validate-infra.sh

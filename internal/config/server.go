@@ -17,7 +17,10 @@ import (
 // Server is the runner process's configuration, from flags and environment
 // variables (a flag wins over its variable). It is read once, at start.
 type Server struct {
-	Listen          string
+	Listen string
+	// MetricsListen, when set, serves /metrics on its own address (without the API token) instead of
+	// on Listen (where it needs the API token when one is set).
+	MetricsListen   string
 	PublicURL       string // base URL of this runner, for links in comments and Slack
 	WebhookSecret   string
 	APIToken        string // guards the API and dashboard when set (health endpoints and webhooks stay open)
@@ -183,6 +186,7 @@ func LoadServer(args []string, getenv func(string) string) (Server, error) {
 	}
 	var allowed string
 	str(&s.Listen, "listen", "RUNNER_LISTEN", ":8080", "address to listen on")
+	str(&s.MetricsListen, "metrics-listen", "RUNNER_METRICS_LISTEN", "", "serve /metrics on this address alone, without the API token (default: on the main address, behind the API token)")
 	str(&s.PublicURL, "public-url", "RUNNER_PUBLIC_URL", "", "base URL of this runner for links")
 	secret(&s.WebhookSecret, "webhook-secret", "RUNNER_WEBHOOK_SECRET", "GitHub webhook secret (required)")
 	secret(&s.APIToken, "api-token", "RUNNER_API_TOKEN", "token required by the API and dashboard (Bearer, or Basic with any user)")
@@ -320,6 +324,15 @@ func (s Server) validate() []string {
 		p = append(p, fmt.Sprintf("RUNNER_LISTEN=%q: want host:port such as :8080 (%v)", s.Listen, err))
 	} else if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
 		p = append(p, fmt.Sprintf("RUNNER_LISTEN=%q: port must be 0-65535", s.Listen))
+	}
+	if s.MetricsListen != "" {
+		if _, port, err := net.SplitHostPort(s.MetricsListen); err != nil {
+			p = append(p, fmt.Sprintf("RUNNER_METRICS_LISTEN=%q: want host:port such as 127.0.0.1:9090 (%v)", s.MetricsListen, err))
+		} else if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+			p = append(p, fmt.Sprintf("RUNNER_METRICS_LISTEN=%q: port must be 0-65535", s.MetricsListen))
+		} else if s.MetricsListen == s.Listen && n != 0 {
+			p = append(p, fmt.Sprintf("RUNNER_METRICS_LISTEN=%q is RUNNER_LISTEN: leave it empty to serve /metrics there", s.MetricsListen))
+		}
 	}
 	if s.DataDir == "" {
 		p = append(p, "RUNNER_DATA_DIR must not be empty")

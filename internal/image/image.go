@@ -58,6 +58,10 @@ type Published struct {
 	Digest string
 	// Pushed is false when the tag already named this digest and nothing was sent.
 	Pushed bool
+	// UploadedBytes and UploadedBlobs count the blobs (layers, configs) sent to the registry; blobs it
+	// had already (or mounted from another repository) are not counted.
+	UploadedBytes int64
+	UploadedBlobs int
 }
 
 // Builder builds an image from a Spec, streaming build output to log.

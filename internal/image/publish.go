@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
@@ -57,7 +58,8 @@ func (p *RemotePublisher) Publish(ctx context.Context, r Result, repo, tag strin
 	if base == nil {
 		base = remote.DefaultTransport
 	}
-	opts := []remote.Option{remote.WithContext(ctx), remote.WithTransport(newBlobLog(base, log, r.Image))}
+	blobs := newBlobLog(base, log, r.Image)
+	opts := []remote.Option{remote.WithContext(ctx), remote.WithTransport(blobs)}
 	switch {
 	case p.Auth != nil:
 		opts = append(opts, remote.WithAuth(p.Auth))
@@ -100,6 +102,7 @@ func (p *RemotePublisher) Publish(ctx context.Context, r Result, repo, tag strin
 	}
 	fmt.Fprintf(log, "pushed %s\n", out.Ref)
 	out.Pushed = true
+	out.UploadedBytes, out.UploadedBlobs = blobs.bytes.Load(), int(blobs.blobs.Load())
 	return out, nil
 }
 
@@ -138,10 +141,13 @@ func logProgress(log io.Writer, updates <-chan v1.Update) {
 }
 
 // blobLog reports, per blob, whether the registry already had it or it was uploaded; an image's
-// layers are counted: "pushed layer 3/7 sha256:0123456789ab (12.4 MiB): uploaded".
+// layers are counted: "pushed layer 3/7 sha256:0123456789ab (12.4 MiB): uploaded". It also counts the
+// blobs and bytes uploaded.
 type blobLog struct {
-	next http.RoundTripper
-	log  io.Writer
+	next  http.RoundTripper
+	log   io.Writer
+	bytes atomic.Int64
+	blobs atomic.Int64
 
 	mu     sync.Mutex
 	layers map[string]int64 // the image's layers: digest -> size (nil for an index)
@@ -187,6 +193,10 @@ func (b *blobLog) report(digest, verb, what string) {
 func mib(n int64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }
 
 func (b *blobLog) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.Body != nil && strings.Contains(req.URL.Path, "/blobs/uploads/") &&
+		(req.Method == http.MethodPatch || req.Method == http.MethodPut) {
+		req.Body = &countingBody{ReadCloser: req.Body, n: &b.bytes}
+	}
 	resp, err := b.next.RoundTrip(req)
 	if err != nil {
 		return resp, err
@@ -197,6 +207,7 @@ func (b *blobLog) RoundTrip(req *http.Request) (*http.Response, error) {
 		b.report(p[strings.LastIndex(p, "/")+1:], "have", "already present")
 	case req.Method == http.MethodPut && strings.Contains(p, "/blobs/uploads/") && resp.StatusCode == http.StatusCreated:
 		b.report(req.URL.Query().Get("digest"), "pushed", "uploaded")
+		b.blobs.Add(1)
 	case req.Method == http.MethodPost && strings.Contains(p, "/blobs/uploads/") && req.URL.Query().Get("mount") != "" &&
 		resp.StatusCode == http.StatusCreated:
 		b.report(req.URL.Query().Get("mount"), "pushed", "mounted from "+req.URL.Query().Get("from"))
@@ -209,4 +220,16 @@ func short(d string) string {
 		return d[:19]
 	}
 	return d
+}
+
+// countingBody counts the bytes read from a request body (what the transport sends).
+type countingBody struct {
+	io.ReadCloser
+	n *atomic.Int64
+}
+
+func (c *countingBody) Read(p []byte) (int, error) {
+	k, err := c.ReadCloser.Read(p)
+	c.n.Add(int64(k))
+	return k, err
 }

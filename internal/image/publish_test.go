@@ -299,11 +299,17 @@ func TestPublishSameCommitAgainPushesNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.publisher(repo).Publish(ctx, first, repo.URI, revision, io.Discard); err != nil {
+	firstPub, err := s.publisher(repo).Publish(ctx, first, repo.URI, revision, io.Discard)
+	if err != nil {
 		t.Fatal(err)
 	}
 	if s.reg.UploadedBytes() == 0 {
 		t.Fatal("first push uploaded no bytes")
+	}
+	// The publisher counts what the registry received (for metrics).
+	if firstPub.UploadedBytes != s.reg.UploadedBytes() || firstPub.UploadedBlobs < 2 {
+		t.Errorf("first push counted %d bytes in %d blobs; the registry received %d bytes (want equal, and at least a layer and a config)",
+			firstPub.UploadedBytes, firstPub.UploadedBlobs, s.reg.UploadedBytes())
 	}
 
 	// A second run: new builder, new temp dir, same commit.
@@ -320,8 +326,8 @@ func TestPublishSameCommitAgainPushesNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if pub.Pushed {
-		t.Error("Pushed = true for an image already under its tag")
+	if pub.Pushed || pub.UploadedBytes != 0 || pub.UploadedBlobs != 0 {
+		t.Errorf("second push: Pushed %v, counted %d bytes in %d blobs; want false, 0, 0", pub.Pushed, pub.UploadedBytes, pub.UploadedBlobs)
 	}
 	if n, m := s.reg.UploadedBytes(), s.reg.ManifestPuts(); n != 0 || m != 0 {
 		t.Errorf("second push sent %d blob bytes and %d manifests, want 0 and 0", n, m)

@@ -55,6 +55,7 @@ func (w *work) lockEnv(ctx context.Context, env string, shown store.StageKey, ma
 		case <-time.After(w.e.opts.LockPoll):
 		}
 	}
+	acquired := time.Now()
 	lctx, cancel := context.WithCancelCause(ctx)
 	done := make(chan struct{})
 	go func() {
@@ -89,6 +90,7 @@ func (w *work) lockEnv(ctx context.Context, env string, shown store.StageKey, ma
 	release := func() {
 		close(done)
 		cancel(nil)
+		w.e.deps.Observer.LockReleased(env, acquired.Sub(start), time.Since(acquired))
 		if _, err := st.ReleaseLock(context.WithoutCancel(ctx), repo, env, holder, "released by holder"); err != nil && !errors.Is(err, store.ErrLockLost) && !errors.Is(err, store.ErrNotFound) {
 			w.log.Warn("release environment lock", "env", env, "err", err)
 		}

@@ -160,7 +160,25 @@ type Deps struct {
 	// stay on this replica's disk (one process), and a run resumed elsewhere plans again.
 	Plans  PlanKeeper
 	Logger *slog.Logger
+	// Observer learns how stages, runs and environment locks went (metrics); nil: nobody.
+	Observer Observer
 }
+
+// Observer learns what the engine did, e.g. to count it. Its values are bounded: kind is the run's
+// kind, stage a stage name, env an environment of the repository, outcome a final status.
+type Observer interface {
+	StageFinished(kind, stage, env, outcome string, d time.Duration)
+	RunFinished(kind, outcome string, d time.Duration)
+	// LockReleased: how long the run waited for env's lock until it had it, and how long it held it.
+	LockReleased(env string, waited, held time.Duration)
+}
+
+// noObserver is the Observer of an engine given none.
+type noObserver struct{}
+
+func (noObserver) StageFinished(string, string, string, string, time.Duration) {}
+func (noObserver) RunFinished(string, string, time.Duration)                   {}
+func (noObserver) LockReleased(string, time.Duration, time.Duration)           {}
 
 // Options tune the engine.
 type Options struct {
@@ -239,6 +257,9 @@ func New(deps Deps, opts Options) (*Engine, error) {
 	if deps.Logger == nil {
 		deps.Logger = slog.Default()
 	}
+	if deps.Observer == nil {
+		deps.Observer = noObserver{}
+	}
 	red := redact.New(redact.Secrets("secret", opts.Secrets...)...)
 	host, err := pgroup.ThisHost()
 	if err != nil {
@@ -294,6 +315,10 @@ func (e *Engine) Execute(ctx context.Context, runID int64) error {
 		args = append(args, "redactions", w.redactions())
 	}
 	log.Info("run finished", args...)
+	if !run.Started.IsZero() {
+		// From the run's first start: a run that waited for an approval or resumed after a restart counts whole.
+		e.deps.Observer.RunFinished(run.Event.Kind, status, time.Since(run.Started))
+	}
 	// The work tree and saved plans served this run only; its logs and outcome are in the store.
 	if err := os.RemoveAll(e.runDir(run.ID)); err != nil {
 		log.Warn("remove the run's work tree", "err", err)

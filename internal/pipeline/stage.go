@@ -103,6 +103,7 @@ func (w *work) runStage(ctx context.Context, key store.StageKey, force bool, fn 
 		return nil, ferr
 	}
 	w.setStage(key, status, detail)
+	w.e.deps.Observer.StageFinished(w.run.Event.Kind, key.Name, key.Env, status, time.Since(start))
 	if status == store.StageFailed {
 		w.failed(key, detail, lw.Tail())
 	}

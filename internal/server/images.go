@@ -17,12 +17,19 @@ import (
 type ImageOptions struct {
 	Insecure     bool          // plain HTTP to the registry (127.0.0.1 stand-ins)
 	ScanInterval time.Duration // first poll interval of the scan wait; default the ecr package's
+	Observer     ImageObserver // nil: nobody
 }
 
 type images struct {
 	ecr   *ecrreg.Registry
 	build *image.GoBuilder
 	opts  ImageOptions
+}
+
+// ImageObserver learns how image builds and pushes went (metrics).
+type ImageObserver interface {
+	ObserveImageBuild(result string, d time.Duration)
+	ObserveImagePush(bytes int64, layers int)
 }
 
 // NewImages returns the pipeline's image builder: `go build` without a Docker
@@ -52,6 +59,7 @@ func (i *images) BuildAndPush(ctx context.Context, req pipeline.ImageRequest) (s
 		AppDir: req.Dir, Name: path.Base(req.App.Path), Platforms: req.App.Platforms, BaseImage: req.App.BaseImage,
 		SourceURL: req.SourceURL, Revision: req.Revision, Created: req.Created,
 	}, req.Log)
+	i.observeBuild(err, time.Since(start))
 	if err != nil {
 		return "", err
 	}
@@ -60,6 +68,9 @@ func (i *images) BuildAndPush(ctx context.Context, req pipeline.ImageRequest) (s
 	p, err := pub.Publish(ctx, res, repo.URI, req.Revision, req.Log)
 	if err != nil {
 		return "", err
+	}
+	if i.opts.Observer != nil {
+		i.opts.Observer.ObserveImagePush(p.UploadedBytes, p.UploadedBlobs)
 	}
 	if p.Pushed {
 		fmt.Fprintf(req.Log, "pushed %s\n", p.Tag)
@@ -75,4 +86,15 @@ func (i *images) BuildAndPush(ctx context.Context, req pipeline.ImageRequest) (s
 		fmt.Fprintf(req.Log, "scan %s: %v\n", scan.Status, scan.Counts)
 	}
 	return p.Ref, nil
+}
+
+func (i *images) observeBuild(err error, d time.Duration) {
+	if i.opts.Observer == nil {
+		return
+	}
+	result := "ok"
+	if err != nil {
+		result = "error"
+	}
+	i.opts.Observer.ObserveImageBuild(result, d)
 }

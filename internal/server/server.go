@@ -19,6 +19,7 @@ import (
 	"github.com/gitops-runner/runner/internal/action"
 	"github.com/gitops-runner/runner/internal/config"
 	"github.com/gitops-runner/runner/internal/gitrepo"
+	"github.com/gitops-runner/runner/internal/metrics"
 	slacknotify "github.com/gitops-runner/runner/internal/notify/slack"
 	"github.com/gitops-runner/runner/internal/pipeline"
 	"github.com/gitops-runner/runner/internal/planvault"
@@ -40,6 +41,11 @@ type Server struct {
 	listener net.Listener
 	unlock   func()
 	slack    *slacknotify.Interactions // nil without a Slack signing secret
+	// metrics is this server's registry (metrics.go); metricsHTTP and metricsListener serve it apart
+	// when RUNNER_METRICS_LISTEN is set.
+	metrics         *metrics.Metrics
+	metricsHTTP     *http.Server
+	metricsListener net.Listener
 }
 
 // Collaborators lets callers (tests, the demo) replace the outside-world clients
@@ -106,6 +112,7 @@ func New(ctx context.Context, cfg config.Server, log *slog.Logger, c Collaborato
 		return nil, err
 	}
 	log.Info("store", "database", cfg.DatabaseDescription())
+	s.metrics = newMetrics(s.store, log)
 	if cfg.DatabaseURL == "" {
 		// This process owns the database: locks left behind belong to a dead process. (On PostgreSQL
 		// other replicas hold theirs; a dead one's expire with their lease.)
@@ -121,6 +128,7 @@ func New(ctx context.Context, cfg config.Server, log *slog.Logger, c Collaborato
 	}
 	if c.Terraform == nil {
 		tfr, err := iso.terraform(ctx, cfg, log)
+		tfr.Observe = s.metrics.ObserveTerraform
 		if err == nil {
 			c.Terraform, err = NewTerraform(tfr)
 		}
@@ -135,6 +143,7 @@ func New(ctx context.Context, cfg config.Server, log *slog.Logger, c Collaborato
 	if err := fillFromConfig(ctx, cfg, log, &c); err != nil {
 		return nil, err
 	}
+	observeImages(&c, s.metrics)
 	host, _ := os.Hostname()
 	auth, err := gitAuth(cfg)
 	if err != nil {
@@ -161,6 +170,7 @@ func New(ctx context.Context, cfg config.Server, log *slog.Logger, c Collaborato
 		Bundles: c.Bundles, Rollouts: c.Rollouts, Logger: log,
 		Policy: runPolicy{p: pol, perms: c.Permissions}, Credentials: c.Credentials,
 		Actions: actions, Replies: c.Replies, Waker: waker, Merged: c.Merged, Checks: c.Checks, Plans: plans,
+		Observer: s.metrics,
 	}, pipeline.Options{
 		WorkDir: filepath.Join(cfg.DataDir, "runs"), StageTimeout: cfg.StageTimeout, LockLease: cfg.LockLease,
 		PlanParallelism: cfg.PlanParallelism, PublicURL: cfg.PublicURL, Holder: fmt.Sprintf("%s/%d", host, os.Getpid()),
@@ -188,7 +198,7 @@ func New(ctx context.Context, cfg config.Server, log *slog.Logger, c Collaborato
 	}))
 	acts := repoOfRun{st: s.store, next: actions}
 	hook, err := webhook.New(webhook.Config{Secret: []byte(cfg.WebhookSecret), AllowedRepos: cfg.AllowedRepos,
-		UnverifiedBudget: int64(cfg.UnverifiedBudgetMiB) << 20}, s.queue, log)
+		UnverifiedBudget: int64(cfg.UnverifiedBudgetMiB) << 20, Observe: s.metrics.ObserveDelivery}, s.queue, log)
 	if err != nil {
 		return nil, err
 	}
@@ -207,8 +217,11 @@ func New(ctx context.Context, cfg config.Server, log *slog.Logger, c Collaborato
 	web.Routes(mux, s.store, s.queue, web.Options{Token: cfg.APIToken, PublicURL: cfg.PublicURL, AllowedHosts: cfg.AllowedHosts,
 		Logger: log, Isolation: iso.Status(), Actions: acts, Approvals: approvalViews{st: s.store},
 		Database: cfg.DatabaseDescription(), Replica: replicaName(cfg, s.queue)})
+	if err := s.serveMetrics(cfg, mux); err != nil {
+		return nil, err
+	}
 	s.http = &http.Server{
-		Handler:           mux,
+		Handler:           s.metrics.HTTP(mux),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,
@@ -238,6 +251,14 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- s.http.Serve(s.listener) }()
+	if s.metricsHTTP != nil {
+		go func() {
+			if err := s.metricsHTTP.Serve(s.metricsListener); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				s.log.Warn("metrics listener stopped", "err", err)
+			}
+		}()
+		s.log.Info("metrics serving", "addr", s.MetricsAddr())
+	}
 	s.log.Info("runner serving", "addr", s.Addr(), "data_dir", s.cfg.DataDir, "workers", s.cfg.Workers)
 	var serveErr error
 	select {
@@ -249,6 +270,9 @@ func (s *Server) Run(ctx context.Context) error {
 	defer cancel()
 	if err := s.http.Shutdown(sctx); err != nil {
 		s.log.Warn("http shutdown", "err", err)
+	}
+	if s.metricsHTTP != nil {
+		_ = s.metricsHTTP.Shutdown(sctx)
 	}
 	if s.slack != nil {
 		// Button presses in flight finish (or are cut off at the grace period's end).
@@ -269,6 +293,9 @@ func (s *Server) Run(ctx context.Context) error {
 func (s *Server) close() {
 	if s.listener != nil {
 		s.listener.Close()
+	}
+	if s.metricsListener != nil {
+		s.metricsListener.Close()
 	}
 	if s.store != nil {
 		s.store.Close()

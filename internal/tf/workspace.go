@@ -78,6 +78,9 @@ type Options struct {
 	VarFiles []string
 	// Attempt names the stage attempt the commands belong to (see Attempt); zero: none.
 	Attempt Attempt
+	// Observe learns each command's verb (its first word: init, plan, apply, show, output, workspace),
+	// result (ok or error) and duration, e.g. for metrics; nil: nobody.
+	Observe func(verb, result string, d time.Duration)
 }
 
 // Attempt is what a Workspace is told of the stage attempt its commands belong to.
@@ -298,6 +301,21 @@ func commandEnv(opts Options, environ []string) map[string]string {
 func (w *Workspace) run(ctx context.Context, verb string, logStdout bool, fn func(context.Context, *tfexec.Terraform) error) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if w.opts.Observe == nil {
+		return w.runLocked(ctx, verb, logStdout, fn)
+	}
+	start := time.Now()
+	err := w.runLocked(ctx, verb, logStdout, fn)
+	result := "ok"
+	if err != nil {
+		result = "error"
+	}
+	v, _, _ := strings.Cut(verb, " ")
+	w.opts.Observe(v, result, time.Since(start))
+	return err
+}
+
+func (w *Workspace) runLocked(ctx context.Context, verb string, logStdout bool, fn func(context.Context, *tfexec.Terraform) error) error {
 	w.lockWait = w.opts.LockTimeout
 	stale := w.opts.Attempt.Stale
 	if stale == nil {

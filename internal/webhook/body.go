@@ -24,6 +24,7 @@ type refusal struct {
 	code       int
 	msg        string
 	retryAfter string
+	reason     string // a Reason constant, for Config.Observe
 }
 
 // signature parses X-Hub-Signature-256 ("sha256=" and 64 hex digits). Anything
@@ -31,15 +32,15 @@ type refusal struct {
 // SHA-1 HMACs are deprecated by GitHub.
 func signature(header string) ([]byte, *refusal) {
 	if header == "" {
-		return nil, &refusal{code: http.StatusUnauthorized, msg: "missing " + signatureHeader}
+		return nil, &refusal{code: http.StatusUnauthorized, msg: "missing " + signatureHeader, reason: ReasonMissingSignature}
 	}
 	hexSig, ok := strings.CutPrefix(header, "sha256=")
 	if !ok || len(hexSig) != 2*sha256.Size {
-		return nil, &refusal{code: http.StatusUnauthorized, msg: "signature does not match"}
+		return nil, &refusal{code: http.StatusUnauthorized, msg: "signature does not match", reason: ReasonBadSignature}
 	}
 	sig, err := hex.DecodeString(hexSig)
 	if err != nil {
-		return nil, &refusal{code: http.StatusUnauthorized, msg: "signature does not match"}
+		return nil, &refusal{code: http.StatusUnauthorized, msg: "signature does not match", reason: ReasonBadSignature}
 	}
 	return sig, nil
 }
@@ -69,7 +70,7 @@ func (h *Handler) readSigned(w http.ResponseWriter, r *http.Request, sig []byte)
 		return nil, ref
 	}
 	if !hmac.Equal(mac.Sum(nil), sig) {
-		return nil, &refusal{code: http.StatusUnauthorized, msg: "signature does not match"}
+		return nil, &refusal{code: http.StatusUnauthorized, msg: "signature does not match", reason: ReasonBadSignature}
 	}
 	if len(chunks) == 1 {
 		return chunks[0], nil
@@ -78,7 +79,7 @@ func (h *Handler) readSigned(w http.ResponseWriter, r *http.Request, sig []byte)
 }
 
 func budgetExhausted() *refusal {
-	return &refusal{code: http.StatusServiceUnavailable, msg: "too many deliveries in flight; retry later", retryAfter: "5"}
+	return &refusal{code: http.StatusServiceUnavailable, msg: "too many deliveries in flight; retry later", retryAfter: "5", reason: ReasonBusy}
 }
 
 // reserve takes n bytes of the budget for this request, waiting at most
@@ -115,7 +116,7 @@ func (h *Handler) readKnown(w http.ResponseWriter, r *http.Request, mac hash.Has
 		mac.Write(body[off : off+k])
 		off += k
 		if err != nil {
-			return nil, &refusal{code: http.StatusBadRequest, msg: "reading body failed"}
+			return nil, &refusal{code: http.StatusBadRequest, msg: "reading body failed", reason: ReasonReadFailed}
 		}
 	}
 	return [][]byte{body}, nil
@@ -147,7 +148,7 @@ func (h *Handler) readChunked(w http.ResponseWriter, r *http.Request, mac hash.H
 		case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
 			return chunks, nil
 		case err != nil:
-			return nil, &refusal{code: http.StatusBadRequest, msg: "reading body failed"}
+			return nil, &refusal{code: http.StatusBadRequest, msg: "reading body failed", reason: ReasonReadFailed}
 		}
 		if !h.budget.tryAcquire(chunkSize) {
 			h.log.Warn("webhook body budget exhausted: delivery refused", "bytes", size, "budget", h.budget.total)
@@ -158,5 +159,5 @@ func (h *Handler) readChunked(w http.ResponseWriter, r *http.Request, mac hash.H
 }
 
 func tooLarge(limit int64) *refusal {
-	return &refusal{code: http.StatusRequestEntityTooLarge, msg: fmt.Sprintf("payload over %d bytes", limit)}
+	return &refusal{code: http.StatusRequestEntityTooLarge, msg: fmt.Sprintf("payload over %d bytes", limit), reason: ReasonBodyTooLarge}
 }

@@ -55,7 +55,41 @@ type Config struct {
 	UnverifiedBudget int64
 	BudgetWait       time.Duration // default DefaultBudgetWait
 	BodyTimeout      time.Duration // default DefaultBodyTimeout
+	// Observe learns how each delivery ended (e.g. to count it); nil: nobody. Its values are bounded:
+	// event is one of the events the runner knows ("other" for the rest), outcome one of the Outcome
+	// constants, reason one of the Reason constants ("" for accepted deliveries).
+	Observe func(event, outcome, reason string)
 }
+
+// Outcomes of a delivery, as Config.Observe is told.
+const (
+	OutcomeAccepted  = "accepted"  // stored, its run queued
+	OutcomeDuplicate = "duplicate" // seen before (ReasonDeliveryID, ReasonReplay): not run again
+	OutcomeIgnored   = "ignored"   // well formed and signed, but nothing to do (ping, other events and actions)
+	OutcomeRefused   = "refused"   // answered 4xx or 503: see the reason
+	OutcomeError     = "error"     // the runner failed to store it (GitHub may redeliver)
+)
+
+// Reasons of a delivery's outcome, as Config.Observe is told.
+const (
+	ReasonDeliveryID       = "delivery_id"        // duplicate: same X-GitHub-Delivery
+	ReasonReplay           = "replay"             // duplicate: another delivery id with the same content
+	ReasonPing             = "ping"               // ignored
+	ReasonUnsupportedEvent = "unsupported_event"  // ignored: an event the runner does not act on
+	ReasonNotActedOn       = "not_acted_on"       // ignored: an action or branch the runner does not act on
+	ReasonMethod           = "method_not_allowed" // refused
+	ReasonMissingSignature = "missing_signature"  // refused
+	ReasonBadSignature     = "bad_signature"      // refused: malformed or not matching
+	ReasonContentType      = "content_type"       // refused
+	ReasonMissingHeaders   = "missing_headers"    // refused: no X-GitHub-Event or X-GitHub-Delivery
+	ReasonBodyTooLarge     = "body_too_large"     // refused
+	ReasonBusy             = "busy"               // refused: the unverified-bytes budget is exhausted
+	ReasonReadFailed       = "read_failed"        // refused: the body could not be read
+	ReasonMalformed        = "malformed"          // refused: a signed body that does not parse
+	ReasonNoRepository     = "no_repository"      // refused
+	ReasonRepoNotAllowed   = "repo_not_allowed"   // refused
+	ReasonStoreFailed      = "store_failed"       // error
+)
 
 // Handler is the POST /webhooks/github endpoint.
 type Handler struct {
@@ -101,7 +135,9 @@ func New(cfg Config, acc Acceptor, log *slog.Logger) (*Handler, error) {
 func (h *Handler) UnverifiedBytes() (held, peak int64) { return h.budget.gauge() }
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	event := eventLabel(github.WebHookType(r))
 	if r.Method != http.MethodPost {
+		h.observe(event, OutcomeRefused, ReasonMethod)
 		w.Header().Set("Allow", http.MethodPost)
 		reply(w, http.StatusMethodNotAllowed, map[string]any{"error": "use POST"})
 		return
@@ -110,16 +146,18 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// body is read: an unsigned request costs nothing but its headers.
 	sig, ref := signature(r.Header.Get(signatureHeader))
 	if ref != nil {
-		refuse(w, ref)
+		h.refuse(w, event, ref)
 		return
 	}
 	ct, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || (ct != "application/json" && ct != "application/x-www-form-urlencoded") {
+		h.observe(event, OutcomeRefused, ReasonContentType)
 		reply(w, http.StatusUnsupportedMediaType, map[string]any{"error": "content type must be application/json or application/x-www-form-urlencoded"})
 		return
 	}
 	name, delivery := github.WebHookType(r), github.DeliveryID(r)
 	if name == "" || delivery == "" {
+		h.observe(event, OutcomeRefused, ReasonMissingHeaders)
 		reply(w, http.StatusBadRequest, map[string]any{"error": "missing X-GitHub-Event or X-GitHub-Delivery"})
 		return
 	}
@@ -127,41 +165,48 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// first, so that a signed body which then fails to parse is a 400, not a 401.
 	body, ref := h.readSigned(w, r, sig)
 	if ref != nil {
-		refuse(w, ref)
+		h.refuse(w, event, ref)
 		return
 	}
 	payload := body
 	if ct == "application/x-www-form-urlencoded" {
 		form, err := url.ParseQuery(string(body))
 		if err != nil {
+			h.observe(event, OutcomeRefused, ReasonMalformed)
 			reply(w, http.StatusBadRequest, map[string]any{"error": "malformed payload"})
 			return
 		}
 		payload = []byte(form.Get("payload"))
 	}
 	if name == "ping" {
+		h.observe(event, OutcomeIgnored, ReasonPing)
 		reply(w, http.StatusOK, map[string]any{"pong": true})
 		return
 	}
 	if !handled(name) {
+		h.observe(event, OutcomeIgnored, ReasonUnsupportedEvent)
 		reply(w, http.StatusAccepted, map[string]any{"ignored": "event " + name + " is not acted on"})
 		return
 	}
 	parsed, err := github.ParseWebHook(name, payload)
 	if err != nil {
+		h.observe(event, OutcomeRefused, ReasonMalformed)
 		reply(w, http.StatusBadRequest, map[string]any{"error": "malformed " + name + " payload"})
 		return
 	}
 	ev, ignored := Normalize(parsed)
 	if ignored != "" {
+		h.observe(event, OutcomeIgnored, ReasonNotActedOn)
 		reply(w, http.StatusAccepted, map[string]any{"ignored": ignored})
 		return
 	}
 	if ev.Repo == "" {
+		h.observe(event, OutcomeRefused, ReasonNoRepository)
 		reply(w, http.StatusBadRequest, map[string]any{"error": "payload names no repository"})
 		return
 	}
 	if !h.allowed(ev.Repo) {
+		h.observe(event, OutcomeRefused, ReasonRepoNotAllowed)
 		h.log.Warn("delivery from a repository not on the allowlist", "repo", ev.Repo, "delivery", delivery)
 		reply(w, http.StatusForbidden, map[string]any{"error": "repository " + ev.Repo + " is not allowed"})
 		return
@@ -170,6 +215,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rec, err := h.acc.Accept(r.Context(), ev)
 	if err != nil {
 		h.log.Error("accept delivery", "delivery", delivery, "err", err)
+		h.observe(event, OutcomeError, ReasonStoreFailed)
 		reply(w, http.StatusServiceUnavailable, map[string]any{"error": "could not store the delivery; GitHub may redeliver it"})
 		return
 	}
@@ -179,12 +225,15 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// event sent to two hooks. Either way it must not run twice.
 		h.log.Warn("replayed delivery: not run again", "delivery", delivery, "event", name, "action", ev.Action,
 			"repo", ev.Repo, "sha", ev.SHA, "pr", ev.PR, "run", rec.Run)
+		h.observe(event, OutcomeDuplicate, ReasonReplay)
 		reply(w, http.StatusOK, map[string]any{"duplicate": true, "run": rec.Run, "replay": true})
 		return
 	case rec.Duplicate:
+		h.observe(event, OutcomeDuplicate, ReasonDeliveryID)
 		reply(w, http.StatusOK, map[string]any{"duplicate": true, "run": rec.Run})
 		return
 	}
+	h.observe(event, OutcomeAccepted, "")
 	h.log.Info("delivery accepted", "delivery", delivery, "event", name, "repo", ev.Repo, "sha", ev.SHA, "run", rec.Run)
 	reply(w, http.StatusAccepted, map[string]any{"run": rec.Run, "kind": ev.Kind})
 }
@@ -205,6 +254,25 @@ func (h *Handler) allowed(repo string) bool {
 		}
 	}
 	return false
+}
+
+// eventLabel bounds an X-GitHub-Event name (unverified when it is read) for Config.Observe.
+func eventLabel(name string) string {
+	if handled(name) || name == "ping" {
+		return name
+	}
+	return "other"
+}
+
+func (h *Handler) observe(event, outcome, reason string) {
+	if h.cfg.Observe != nil {
+		h.cfg.Observe(event, outcome, reason)
+	}
+}
+
+func (h *Handler) refuse(w http.ResponseWriter, event string, ref *refusal) {
+	h.observe(event, OutcomeRefused, ref.reason)
+	refuse(w, ref)
 }
 
 func refuse(w http.ResponseWriter, ref *refusal) {
