@@ -46,10 +46,10 @@ const (
 
 // Options are what every instrumented transport shares.
 type Options struct {
-	Base       http.RoundTripper            // nil: http.DefaultTransport
-	Tracer     trace.TracerProvider         // nil: no spans
+	Base       http.RoundTripper             // nil: http.DefaultTransport
+	Tracer     trace.TracerProvider          // nil: no spans
 	Propagator propagation.TextMapPropagator // nil: no trace headers sent
-	Observer   Observer                     // nil: nothing observed
+	Observer   Observer                      // nil: nothing observed
 }
 
 // GitHub instruments a transport to GitHub's REST API.
@@ -58,7 +58,9 @@ func GitHub(o Options) http.RoundTripper {
 }
 
 // Slack instruments a transport to Slack's Web API (and incoming webhooks, response URLs).
-func Slack(o Options) http.RoundTripper { return newTransport(ServiceSlack, SlackOperation, SlackPath, o) }
+func Slack(o Options) http.RoundTripper {
+	return newTransport(ServiceSlack, SlackOperation, SlackPath, o)
+}
 
 // AWS instruments a transport of the AWS SDK: the operation is the SDK's own ("ecr:DescribeRepositories").
 func AWS(o Options) http.RoundTripper {
