@@ -14,6 +14,9 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
+
 	"github.com/gitops-runner/runner/internal/event"
 	"github.com/gitops-runner/runner/internal/gitrepo"
 	"github.com/gitops-runner/runner/internal/pgroup"
@@ -160,6 +163,9 @@ type Deps struct {
 	// stay on this replica's disk (one process), and a run resumed elsewhere plans again.
 	Plans  PlanKeeper
 	Logger *slog.Logger
+	// Tracer makes a span per run execution, per stage and (through ctx) the spans of Terraform and outbound
+	// calls under them; nil: no spans.
+	Tracer trace.Tracer
 }
 
 // Options tune the engine.
@@ -239,6 +245,9 @@ func New(deps Deps, opts Options) (*Engine, error) {
 	if deps.Logger == nil {
 		deps.Logger = slog.Default()
 	}
+	if deps.Tracer == nil {
+		deps.Tracer = noop.NewTracerProvider().Tracer("")
+	}
 	red := redact.New(redact.Secrets("secret", opts.Secrets...)...)
 	host, err := pgroup.ThisHost()
 	if err != nil {
@@ -264,7 +273,15 @@ func (e *Engine) Execute(ctx context.Context, runID int64) error {
 	}
 	log := e.log.With("run", run.ID, "repo", run.Event.Repo, "sha", short(run.Event.SHA), "kind", run.Event.Kind)
 	log.Info("run started", "attempt", run.Attempts)
+	ctx, span := e.startRunSpan(ctx, run)
 	status, errText, w := e.execute(ctx, run, log)
+	defer func() {
+		red := e.redactor
+		if w != nil && w.redactor != nil {
+			red = w.redactor
+		}
+		endRunSpan(span, status, red.String(errText))
+	}()
 	if w != nil {
 		// Credentials in output are worth knowing about: on a pull request, hostile code may have printed them.
 		if err := e.deps.Store.AddRedactions(context.WithoutCancel(ctx), run.ID, w.redactions()); err != nil {
