@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/terraform-exec/tfexec"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/gitops-runner/runner/internal/sandbox"
 )
@@ -78,6 +79,9 @@ type Options struct {
 	VarFiles []string
 	// Attempt names the stage attempt the commands belong to (see Attempt); zero: none.
 	Attempt Attempt
+	// Tracer makes a span per command ("terraform plan"), a child of the span in the command's context;
+	// nil: none.
+	Tracer trace.Tracer
 }
 
 // Attempt is what a Workspace is told of the stage attempt its commands belong to.
@@ -404,7 +408,9 @@ func lockHeldError(verb, name string, holder LockInfo, err error) error {
 }
 
 // once runs one Terraform command (see run).
-func (w *Workspace) once(ctx context.Context, verb string, logStdout bool, fn func(context.Context, *tfexec.Terraform) error) error {
+func (w *Workspace) once(ctx context.Context, verb string, logStdout bool, fn func(context.Context, *tfexec.Terraform) error) (err error) {
+	ctx, end := w.span(ctx, verb)
+	defer func() { end(err) }()
 	cctx, cancel := context.WithTimeout(ctx, w.opts.CommandTimeout)
 	defer cancel()
 
@@ -434,7 +440,7 @@ func (w *Workspace) once(ctx context.Context, verb string, logStdout bool, fn fu
 	}
 	w.log.writeLine([]byte("$ " + filepath.Base(w.opts.Bin) + " " + verb + "\n"))
 
-	err := fn(cctx, w.tf)
+	err = fn(cctx, w.tf)
 	if cctx.Err() != nil {
 		if n := killLeftovers(commandMarker, marker); n > 0 {
 			w.log.writeLine(fmt.Appendf(nil, "killed %d process(es) left behind by the stopped command\n", n))
