@@ -14,18 +14,21 @@ import (
 	"path/filepath"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/sys/unix"
 
 	"github.com/gitops-runner/runner/internal/action"
 	"github.com/gitops-runner/runner/internal/config"
 	"github.com/gitops-runner/runner/internal/gitrepo"
 	slacknotify "github.com/gitops-runner/runner/internal/notify/slack"
+	"github.com/gitops-runner/runner/internal/outbound"
 	"github.com/gitops-runner/runner/internal/pipeline"
 	"github.com/gitops-runner/runner/internal/planvault"
 	"github.com/gitops-runner/runner/internal/policy"
 	"github.com/gitops-runner/runner/internal/queue"
 	"github.com/gitops-runner/runner/internal/store"
 	"github.com/gitops-runner/runner/internal/tf"
+	"github.com/gitops-runner/runner/internal/tracing"
 	"github.com/gitops-runner/runner/internal/web"
 	"github.com/gitops-runner/runner/internal/webhook"
 )
@@ -40,6 +43,7 @@ type Server struct {
 	listener net.Listener
 	unlock   func()
 	slack    *slacknotify.Interactions // nil without a Slack signing secret
+	traces   *tracing.Provider         // flushed at stop; nil when the caller owns the tracer provider
 }
 
 // Collaborators lets callers (tests, the demo) replace the outside-world clients
@@ -69,6 +73,13 @@ type Collaborators struct {
 	Checks pipeline.Checks
 	// SlackGroups answers Slack user group membership; default: from the Slack bot token.
 	SlackGroups action.SlackGroups
+	// TracerProvider makes the spans of runs, stages, Terraform commands and outbound calls; default: from
+	// the OTEL_* variables (read through Getenv), off without an OTLP endpoint.
+	TracerProvider trace.TracerProvider
+	// Observer is told of every call to GitHub, Slack and AWS (the metrics); nil: none.
+	Observer outbound.Observer
+
+	outbound outbound.Options // the instrumented transports' options (see tracing.go)
 }
 
 // New opens the store (taking the data directory for this process alone), builds
@@ -115,6 +126,12 @@ func New(ctx context.Context, cfg config.Server, log *slog.Logger, c Collaborato
 			log.Warn("released environment locks of a previous process", "count", len(stale))
 		}
 	}
+	if c.Getenv == nil {
+		c.Getenv = os.Getenv
+	}
+	if s.traces, err = setupTracing(ctx, log, &c); err != nil {
+		return nil, err
+	}
 	iso, err := setupIsolation(ctx, cfg, log)
 	if err != nil {
 		return nil, err
@@ -122,6 +139,7 @@ func New(ctx context.Context, cfg config.Server, log *slog.Logger, c Collaborato
 	if c.Terraform == nil {
 		tfr, err := iso.terraform(ctx, cfg, log)
 		if err == nil {
+			tfr.Tracer = c.tracer(tracerTerraform)
 			c.Terraform, err = NewTerraform(tfr)
 		}
 		if err != nil {
@@ -161,6 +179,7 @@ func New(ctx context.Context, cfg config.Server, log *slog.Logger, c Collaborato
 		Bundles: c.Bundles, Rollouts: c.Rollouts, Logger: log,
 		Policy: runPolicy{p: pol, perms: c.Permissions}, Credentials: c.Credentials,
 		Actions: actions, Replies: c.Replies, Waker: waker, Merged: c.Merged, Checks: c.Checks, Plans: plans,
+		Tracer: c.tracer(tracerPipeline),
 	}, pipeline.Options{
 		WorkDir: filepath.Join(cfg.DataDir, "runs"), StageTimeout: cfg.StageTimeout, LockLease: cfg.LockLease,
 		PlanParallelism: cfg.PlanParallelism, PublicURL: cfg.PublicURL, Holder: fmt.Sprintf("%s/%d", host, os.Getpid()),
@@ -277,6 +296,8 @@ func (s *Server) close() {
 		s.unlock()
 		s.unlock = nil
 	}
+	shutdownTracing(s.traces, s.log)
+	s.traces = nil
 }
 
 // lockDataDir takes an exclusive lock on the data directory, so that two

@@ -15,6 +15,8 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/gitops-runner/runner/internal/config"
 	"github.com/gitops-runner/runner/internal/pipeline"
 	"github.com/gitops-runner/runner/internal/tf"
@@ -37,6 +39,7 @@ type terraformRunner struct {
 	// records their process groups.
 	launcher    tf.Sandbox
 	lockTimeout time.Duration
+	tracer      trace.Tracer // nil: no spans
 }
 
 // TerraformOptions configure the runner's Terraform.
@@ -57,6 +60,8 @@ type TerraformOptions struct {
 	Launcher tf.Sandbox
 	// LockTimeout is how long plan and apply wait for a state lock (tf.DefaultLockTimeout when 0).
 	LockTimeout time.Duration
+	// Tracer makes a span per Terraform command; nil: none.
+	Tracer trace.Tracer
 }
 
 // NewTerraform finds the binary (explicit, else terraform, else tofu on PATH).
@@ -66,7 +71,7 @@ func NewTerraform(o TerraformOptions) (pipeline.Terraform, error) {
 		return nil, err
 	}
 	return &terraformRunner{bin: bin, version: o.Version, versions: o.Versions, pluginCache: o.PluginCache, timeout: o.Timeout,
-		sandbox: o.Sandbox, baseEnv: o.BaseEnv, launcher: o.Launcher, lockTimeout: o.LockTimeout}, nil
+		sandbox: o.Sandbox, baseEnv: o.BaseEnv, launcher: o.Launcher, lockTimeout: o.LockTimeout, tracer: o.Tracer}, nil
 }
 
 // binFor is the binary of the Terraform version a project pins ("" for the default).
@@ -98,7 +103,7 @@ func (t *terraformRunner) workspace(env string, root pipeline.Root, dir, workTre
 		Bin: bin, Dir: dir, Environment: cmp.Or(root.Project, env), PluginCacheDir: t.pluginCache, Env: t.env,
 		Log: log, CommandTimeout: t.timeout,
 		Workspace: root.Workspace, VarFiles: root.VarFiles, BackendConfig: root.BackendConfig,
-		LockTimeout: t.lockTimeout, Attempt: att,
+		LockTimeout: t.lockTimeout, Attempt: att, Tracer: t.tracer,
 	}
 
 	if t.baseEnv != nil {
