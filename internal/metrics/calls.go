@@ -9,13 +9,14 @@ import "time"
 //     ("POST /repos/{owner}/{repo}/issues/{number}/comments"), for AWS "<service>.<Operation>"
 //     ("ecr.GetAuthorizationToken"), for Slack the method ("chat.postMessage"). Past 256 distinct
 //     operations new ones are counted as "other".
-//   - result: "ok", "error" (no answer: transport error, timeout) or the status class of an answer
-//     that is a failure ("4xx", "5xx"); see CallResult.
+//   - result: as internal/outbound classifies an answer: "ok", "client_error" (4xx), "server_error"
+//     (5xx), "rate_limited" (429, or GitHub's 403 with no requests left) or "error" (no answer: transport
+//     error, timeout). Other values are counted as "other".
 //   - d: from the request's start to its response headers (or error).
 func (m *Metrics) ObserveCall(service, operation, result string, d time.Duration) {
 	service = m.services.value(service)
 	operation = m.operations.value(operation)
-	result = oneOf(result, "ok", "error", "4xx", "5xx")
+	result = oneOf(result, "ok", "client_error", "server_error", "rate_limited", "error")
 	m.calls.WithLabelValues(service, operation, result).Inc()
 	m.callDuration.WithLabelValues(service, operation).Observe(d.Seconds())
 }
@@ -26,18 +27,4 @@ func (m *Metrics) SetRateLimit(service string, remaining, limit float64) {
 	service = m.services.value(service)
 	m.rateLimitLeft.WithLabelValues(service).Set(remaining)
 	m.rateLimitLimit.WithLabelValues(service).Set(limit)
-}
-
-// CallResult is the result label of a call: "error" when there was no answer, else "ok" for
-// status codes below 400 and "4xx" or "5xx" for the others.
-func CallResult(status int, err error) string {
-	switch {
-	case err != nil:
-		return "error"
-	case status >= 500:
-		return "5xx"
-	case status >= 400:
-		return "4xx"
-	}
-	return "ok"
 }

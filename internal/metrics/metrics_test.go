@@ -279,12 +279,12 @@ func TestLabelsStayBounded(t *testing.T) {
 func TestRateLimitAndCalls(t *testing.T) {
 	m := metrics.New(metrics.Options{})
 	m.SetRateLimit("github", 4200, 5000)
-	m.ObserveCall("github", "POST /repos/{owner}/{repo}/issues/{number}/comments", metrics.CallResult(201, nil), 30*time.Millisecond)
-	m.ObserveCall("github", "POST /repos/{owner}/{repo}/issues/{number}/comments", metrics.CallResult(502, nil), time.Second)
-	m.ObserveCall("aws", "sts.AssumeRole", metrics.CallResult(0, errors.New("timeout")), time.Second)
+	m.ObserveCall("github", "POST /repos/{owner}/{repo}/issues/{number}/comments", "ok", 30*time.Millisecond)
+	m.ObserveCall("github", "POST /repos/{owner}/{repo}/issues/{number}/comments", "server_error", time.Second)
+	m.ObserveCall("aws", "sts.AssumeRole", "error", time.Second)
 	want := `# HELP runner_external_calls_total Calls to outside services, by service (github, slack, aws), operation and result.
 # TYPE runner_external_calls_total counter
-runner_external_calls_total{operation="POST /repos/{owner}/{repo}/issues/{number}/comments",result="5xx",service="github"} 1
+runner_external_calls_total{operation="POST /repos/{owner}/{repo}/issues/{number}/comments",result="server_error",service="github"} 1
 runner_external_calls_total{operation="POST /repos/{owner}/{repo}/issues/{number}/comments",result="ok",service="github"} 1
 runner_external_calls_total{operation="sts.AssumeRole",result="error",service="aws"} 1
 # HELP runner_external_rate_limit_remaining Requests left in the service's current rate limit window, as its last answer said.

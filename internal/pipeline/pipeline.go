@@ -14,6 +14,9 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
+
 	"github.com/gitops-runner/runner/internal/event"
 	"github.com/gitops-runner/runner/internal/gitrepo"
 	"github.com/gitops-runner/runner/internal/pgroup"
@@ -162,6 +165,9 @@ type Deps struct {
 	Logger *slog.Logger
 	// Observer learns how stages, runs and environment locks went (metrics); nil: nobody.
 	Observer Observer
+	// Tracer makes a span per run execution, per stage and (through ctx) the spans of Terraform and outbound
+	// calls under them; nil: no spans.
+	Tracer trace.Tracer
 }
 
 // Observer learns what the engine did, e.g. to count it. Its values are bounded: kind is the run's
@@ -260,6 +266,9 @@ func New(deps Deps, opts Options) (*Engine, error) {
 	if deps.Observer == nil {
 		deps.Observer = noObserver{}
 	}
+	if deps.Tracer == nil {
+		deps.Tracer = noop.NewTracerProvider().Tracer("")
+	}
 	red := redact.New(redact.Secrets("secret", opts.Secrets...)...)
 	host, err := pgroup.ThisHost()
 	if err != nil {
@@ -285,7 +294,15 @@ func (e *Engine) Execute(ctx context.Context, runID int64) error {
 	}
 	log := e.log.With("run", run.ID, "repo", run.Event.Repo, "sha", short(run.Event.SHA), "kind", run.Event.Kind)
 	log.Info("run started", "attempt", run.Attempts)
+	ctx, span := e.startRunSpan(ctx, run)
 	status, errText, w := e.execute(ctx, run, log)
+	defer func() {
+		red := e.redactor
+		if w != nil && w.redactor != nil {
+			red = w.redactor
+		}
+		endRunSpan(span, status, red.String(errText))
+	}()
 	if w != nil {
 		// Credentials in output are worth knowing about: on a pull request, hostile code may have printed them.
 		if err := e.deps.Store.AddRedactions(context.WithoutCancel(ctx), run.ID, w.redactions()); err != nil {

@@ -38,7 +38,7 @@ type stageFunc func(ctx context.Context, log io.Writer) (detail string, out map[
 // runStage executes one stage: it records start, streams the log, applies the
 // stage timeout and records the outcome. A stage that already succeeded (a re-run
 // after a crash) is not run again unless force is set.
-func (w *work) runStage(ctx context.Context, key store.StageKey, force bool, fn stageFunc) (map[string]string, error) {
+func (w *work) runStage(ctx context.Context, key store.StageKey, force bool, fn stageFunc) (out map[string]string, err error) {
 	st, ok := w.stage(key)
 	if !ok {
 		return nil, fmt.Errorf("stage %s/%s was never created", key.Env, key.Name)
@@ -64,13 +64,16 @@ func (w *work) runStage(ctx context.Context, key store.StageKey, force bool, fn 
 		}
 	}()
 	w.setStage(key, store.StageRunning, "")
+	var status string
+	ctx, span := w.startStageSpan(ctx, key, att.Attempt)
+	defer func() { w.endStageSpan(span, status, interrupted, err) }()
 	lw := newLogWriter(w.e.deps.Store, st.ID, w.redactor, w.e.opts.LogTailLines)
 	sctx, cancel := context.WithTimeout(withAttempt(ctx, att), w.e.opts.StageTimeout)
 	start := time.Now()
 	detail, out, err := fn(sctx, lw)
 	cancel()
 	var sk skipError
-	status := store.StageSucceeded
+	status = store.StageSucceeded
 	switch {
 	case err == nil:
 	case errors.As(err, &sk):

@@ -31,7 +31,7 @@ func fillFromConfig(ctx context.Context, cfg config.Server, log *slog.Logger, c 
 	}
 	if (c.PRs == nil || c.Deploys == nil || c.Permissions == nil || c.Replies == nil || c.Merged == nil || c.Pulls == nil) &&
 		(cfg.GitHubToken != "" || cfg.GitHubAppID != 0) {
-		opts := ghnotify.Options{Token: cfg.GitHubToken, BaseURL: cfg.GitHubAPIURL, Secrets: cfg.Secrets()}
+		opts := ghnotify.Options{Token: cfg.GitHubToken, BaseURL: cfg.GitHubAPIURL, Secrets: cfg.Secrets(), HTTPClient: c.githubHTTP()}
 		if cfg.GitHubAppID != 0 {
 			key, err := os.ReadFile(cfg.GitHubAppKeyFile)
 			if err != nil {
@@ -67,11 +67,13 @@ func fillFromConfig(ctx context.Context, cfg config.Server, log *slog.Logger, c 
 		}
 	}
 	if c.SlackGroups == nil && cfg.SlackToken != "" {
-		c.SlackGroups = slacknotify.NewGroups(slacknotify.Options{Token: cfg.SlackToken, APIURL: cfg.SlackAPIURL, Logger: log})
+		c.SlackGroups = slacknotify.NewGroups(slacknotify.Options{Token: cfg.SlackToken, APIURL: cfg.SlackAPIURL, Logger: log,
+			HTTPClient: c.slackHTTP(10 * time.Second)})
 	}
 	if c.Slack == nil && (cfg.SlackToken != "" || cfg.SlackWebhookURL != "") {
 		c.Slack = NewSlack(slacknotify.Options{
 			Token: cfg.SlackToken, WebhookURL: cfg.SlackWebhookURL, Channel: cfg.SlackChannel, APIURL: cfg.SlackAPIURL, Logger: log,
+			HTTPClient: c.slackHTTP(0), // the reporter bounds each request itself
 		})
 	}
 	if c.Rollouts != nil && c.Bundles != nil && c.Images != nil && c.Credentials != nil {
@@ -81,6 +83,7 @@ func fillFromConfig(ctx context.Context, cfg config.Server, log *slog.Logger, c 
 	if err != nil {
 		return err
 	}
+	awsCfg.HTTPClient = c.awsHTTP()
 	if c.Credentials == nil {
 		c.Credentials = phaseCredentials{assumer: awscreds.NewAssumer(awsCfg, cfg.AWSEndpoint), region: awsCfg.Region, getenv: c.Getenv}
 	}

@@ -104,6 +104,7 @@ func TestMetricsAfterADeploy(t *testing.T) {
 		{"runner_http_requests_total", []string{`route="POST /webhooks/github"`, `code="202"`}, eq(1), "1"},
 		{"runner_http_requests_total", []string{`route="GET /api/runs/{id}"`, `code="200"`}, atLeast(1), ">= 1"},
 		{"runner_queue_depth", nil, eq(0), "0"},
+		{"runner_external_calls_total", []string{`service="github"`, `result="ok"`}, atLeast(1), ">= 1"},
 		{"runner_build_info", nil, eq(1), "1"},
 		{"go_goroutines", nil, atLeast(1), ">= 1"},
 	}

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/sys/unix"
 
 	"github.com/gitops-runner/runner/internal/action"
@@ -21,12 +22,14 @@ import (
 	"github.com/gitops-runner/runner/internal/gitrepo"
 	"github.com/gitops-runner/runner/internal/metrics"
 	slacknotify "github.com/gitops-runner/runner/internal/notify/slack"
+	"github.com/gitops-runner/runner/internal/outbound"
 	"github.com/gitops-runner/runner/internal/pipeline"
 	"github.com/gitops-runner/runner/internal/planvault"
 	"github.com/gitops-runner/runner/internal/policy"
 	"github.com/gitops-runner/runner/internal/queue"
 	"github.com/gitops-runner/runner/internal/store"
 	"github.com/gitops-runner/runner/internal/tf"
+	"github.com/gitops-runner/runner/internal/tracing"
 	"github.com/gitops-runner/runner/internal/web"
 	"github.com/gitops-runner/runner/internal/webhook"
 )
@@ -46,6 +49,7 @@ type Server struct {
 	metrics         *metrics.Metrics
 	metricsHTTP     *http.Server
 	metricsListener net.Listener
+	traces          *tracing.Provider // flushed at stop; nil when the caller owns the tracer provider
 }
 
 // Collaborators lets callers (tests, the demo) replace the outside-world clients
@@ -75,6 +79,13 @@ type Collaborators struct {
 	Checks pipeline.Checks
 	// SlackGroups answers Slack user group membership; default: from the Slack bot token.
 	SlackGroups action.SlackGroups
+	// TracerProvider makes the spans of runs, stages, Terraform commands and outbound calls; default: from
+	// the OTEL_* variables (read through Getenv), off without an OTLP endpoint.
+	TracerProvider trace.TracerProvider
+	// Observer is told of every call to GitHub, Slack and AWS; nil: the server's metrics.
+	Observer outbound.Observer
+
+	outbound outbound.Options // the instrumented transports' options (see tracing.go)
 }
 
 // New opens the store (taking the data directory for this process alone), builds
@@ -122,6 +133,15 @@ func New(ctx context.Context, cfg config.Server, log *slog.Logger, c Collaborato
 			log.Warn("released environment locks of a previous process", "count", len(stale))
 		}
 	}
+	if c.Getenv == nil {
+		c.Getenv = os.Getenv
+	}
+	if c.Observer == nil {
+		c.Observer = s.metrics // calls to GitHub, Slack and AWS counted on /metrics
+	}
+	if s.traces, err = setupTracing(ctx, log, &c); err != nil {
+		return nil, err
+	}
 	iso, err := setupIsolation(ctx, cfg, log)
 	if err != nil {
 		return nil, err
@@ -130,6 +150,7 @@ func New(ctx context.Context, cfg config.Server, log *slog.Logger, c Collaborato
 		tfr, err := iso.terraform(ctx, cfg, log)
 		tfr.Observe = s.metrics.ObserveTerraform
 		if err == nil {
+			tfr.Tracer = c.tracer(tracerTerraform)
 			c.Terraform, err = NewTerraform(tfr)
 		}
 		if err != nil {
@@ -171,6 +192,7 @@ func New(ctx context.Context, cfg config.Server, log *slog.Logger, c Collaborato
 		Policy: runPolicy{p: pol, perms: c.Permissions}, Credentials: c.Credentials,
 		Actions: actions, Replies: c.Replies, Waker: waker, Merged: c.Merged, Checks: c.Checks, Plans: plans,
 		Observer: s.metrics,
+		Tracer:   c.tracer(tracerPipeline),
 	}, pipeline.Options{
 		WorkDir: filepath.Join(cfg.DataDir, "runs"), StageTimeout: cfg.StageTimeout, LockLease: cfg.LockLease,
 		PlanParallelism: cfg.PlanParallelism, PublicURL: cfg.PublicURL, Holder: fmt.Sprintf("%s/%d", host, os.Getpid()),
@@ -304,6 +326,8 @@ func (s *Server) close() {
 		s.unlock()
 		s.unlock = nil
 	}
+	shutdownTracing(s.traces, s.log)
+	s.traces = nil
 }
 
 // lockDataDir takes an exclusive lock on the data directory, so that two

@@ -15,6 +15,8 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/gitops-runner/runner/internal/config"
 	"github.com/gitops-runner/runner/internal/pipeline"
 	"github.com/gitops-runner/runner/internal/tf"
@@ -38,6 +40,7 @@ type terraformRunner struct {
 	launcher    tf.Sandbox
 	lockTimeout time.Duration
 	observe     func(verb, result string, d time.Duration)
+	tracer      trace.Tracer // nil: no spans
 }
 
 // TerraformOptions configure the runner's Terraform.
@@ -60,6 +63,8 @@ type TerraformOptions struct {
 	LockTimeout time.Duration
 	// Observe learns each Terraform command's verb, result and duration (metrics); nil: nobody.
 	Observe func(verb, result string, d time.Duration)
+	// Tracer makes a span per Terraform command; nil: none.
+	Tracer trace.Tracer
 }
 
 // NewTerraform finds the binary (explicit, else terraform, else tofu on PATH).
@@ -69,7 +74,8 @@ func NewTerraform(o TerraformOptions) (pipeline.Terraform, error) {
 		return nil, err
 	}
 	return &terraformRunner{bin: bin, version: o.Version, versions: o.Versions, pluginCache: o.PluginCache, timeout: o.Timeout,
-		sandbox: o.Sandbox, baseEnv: o.BaseEnv, launcher: o.Launcher, lockTimeout: o.LockTimeout, observe: o.Observe}, nil
+		sandbox: o.Sandbox, baseEnv: o.BaseEnv, launcher: o.Launcher, lockTimeout: o.LockTimeout, observe: o.Observe,
+		tracer: o.Tracer}, nil
 }
 
 // binFor is the binary of the Terraform version a project pins ("" for the default).
@@ -101,7 +107,7 @@ func (t *terraformRunner) workspace(env string, root pipeline.Root, dir, workTre
 		Bin: bin, Dir: dir, Environment: cmp.Or(root.Project, env), PluginCacheDir: t.pluginCache, Env: t.env,
 		Log: log, CommandTimeout: t.timeout,
 		Workspace: root.Workspace, VarFiles: root.VarFiles, BackendConfig: root.BackendConfig,
-		LockTimeout: t.lockTimeout, Attempt: att, Observe: t.observe,
+		LockTimeout: t.lockTimeout, Attempt: att, Observe: t.observe, Tracer: t.tracer,
 	}
 
 	if t.baseEnv != nil {

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/terraform-exec/tfexec"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/gitops-runner/runner/internal/sandbox"
 )
@@ -81,6 +82,9 @@ type Options struct {
 	// Observe learns each command's verb (its first word: init, plan, apply, show, output, workspace),
 	// result (ok or error) and duration, e.g. for metrics; nil: nobody.
 	Observe func(verb, result string, d time.Duration)
+	// Tracer makes a span per command ("terraform plan"), a child of the span in the command's context;
+	// nil: none.
+	Tracer trace.Tracer
 }
 
 // Attempt is what a Workspace is told of the stage attempt its commands belong to.
@@ -422,7 +426,9 @@ func lockHeldError(verb, name string, holder LockInfo, err error) error {
 }
 
 // once runs one Terraform command (see run).
-func (w *Workspace) once(ctx context.Context, verb string, logStdout bool, fn func(context.Context, *tfexec.Terraform) error) error {
+func (w *Workspace) once(ctx context.Context, verb string, logStdout bool, fn func(context.Context, *tfexec.Terraform) error) (err error) {
+	ctx, end := w.span(ctx, verb)
+	defer func() { end(err) }()
 	cctx, cancel := context.WithTimeout(ctx, w.opts.CommandTimeout)
 	defer cancel()
 
@@ -452,7 +458,7 @@ func (w *Workspace) once(ctx context.Context, verb string, logStdout bool, fn fu
 	}
 	w.log.writeLine([]byte("$ " + filepath.Base(w.opts.Bin) + " " + verb + "\n"))
 
-	err := fn(cctx, w.tf)
+	err = fn(cctx, w.tf)
 	if cctx.Err() != nil {
 		if n := killLeftovers(commandMarker, marker); n > 0 {
 			w.log.writeLine(fmt.Appendf(nil, "killed %d process(es) left behind by the stopped command\n", n))
