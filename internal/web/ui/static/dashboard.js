@@ -72,21 +72,34 @@
     const show = (text) => { if (state) state.textContent = text; };
     const source = new EventSource(`/api/stages/${encodeURIComponent(stage)}/events?after=${last}`);
     source.addEventListener('open', () => show('following…'));
+    // Lines are appended once per animation frame, in one fragment: a burst of thousands of events
+    // costs one layout, not one each.
+    let pending = [];
+    const flush = () => {
+      const stick = log.scrollTop + log.clientHeight >= log.scrollHeight - 4;
+      const frag = document.createDocumentFragment();
+      for (const [seq, text] of pending) {
+        const line = document.createElement('div');
+        line.dataset.seq = String(seq);
+        line.textContent = text;
+        frag.appendChild(line);
+      }
+      pending = [];
+      log.appendChild(frag);
+      log.dataset.last = String(last);
+      if (stick) log.scrollTop = log.scrollHeight;
+    };
     source.addEventListener('line', (ev) => {
       let data;
       try { data = JSON.parse(ev.data); } catch (e) { return; }
       if (typeof data.seq !== 'number' || data.seq <= last) return;
-      const stick = log.scrollTop + log.clientHeight >= log.scrollHeight - 4;
-      const line = document.createElement('div');
-      line.dataset.seq = String(data.seq);
-      line.textContent = data.line;
-      log.appendChild(line);
       last = data.seq;
-      log.dataset.last = String(last);
-      if (stick) log.scrollTop = log.scrollHeight;
+      if (pending.length === 0) requestAnimationFrame(flush);
+      pending.push([data.seq, String(data.line)]);
     });
     source.addEventListener('end', (ev) => {
       source.close();
+      if (pending.length > 0) flush();
       let status = '';
       try { status = JSON.parse(ev.data).status || ''; } catch (e) { /* keep empty */ }
       log.dataset.follow = 'false';
