@@ -7,7 +7,7 @@ TERRAFORM ?= $(CACHE)/tf/1.5.7/terraform
 export RUNNER_TERRAFORM_BIN ?= $(TERRAFORM)
 export PATH := $(CACHE)/tf/1.5.7:$(CACHE)/bin:$(PATH)
 
-.PHONY: all build test tools test-tools test-go test-unit test-e2e test-apps validate-infra lint bench demo docker clean
+.PHONY: all build test tools test-tools test-go test-unit test-e2e test-apps test-dashboard validate-infra lint bench demo docker clean
 
 all: build
 
@@ -19,7 +19,7 @@ tools:
 	scripts/install-tools.sh
 
 ## test: everything CI checks
-test: tools lint test-go test-tools test-apps validate-infra
+test: tools lint test-go test-tools test-apps test-dashboard validate-infra
 
 lint:
 	@echo "== gofmt / go vet"
@@ -29,6 +29,7 @@ lint:
 	cd tools && go mod tidy -diff
 	go vet ./...
 	go vet -tags e2e ./internal/server/ ./internal/demo/
+	go vet -tags browser ./internal/web/
 	go run ./cmd/runner validate .
 
 ## test-go: the runner's unit tests and the end-to-end suites (build tag e2e: the real runner
@@ -47,6 +48,12 @@ test-tools:
 
 test-apps:
 	scripts/test-apps.sh
+
+## test-dashboard: the dashboard's browser suite (tests/dashboard: playwright-core and Debian's Chromium,
+## installed with apt when missing), against the real pages over a seeded store; screenshots in build/dashboard-e2e/
+test-dashboard:
+	cd tests/dashboard && npm ci --no-audit --no-fund
+	go test -race -count=1 -tags browser -run TestBrowser ./internal/web/
 
 validate-infra:
 	scripts/validate-infra.sh
