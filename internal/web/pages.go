@@ -95,7 +95,9 @@ type frame struct {
 	Title   string
 	Nav     string
 	Actions bool
-	Page    any
+	// Isolation is how Terraform on pull requests runs, as /readyz says.
+	Isolation map[string]any
+	Page      any
 }
 
 func (p *pages) render(w http.ResponseWriter, r *http.Request, name string, data any, err error) {
@@ -111,7 +113,7 @@ func (p *pages) render(w http.ResponseWriter, r *http.Request, name string, data
 		name, data = "error", map[string]any{"Code": code, "Message": err.Error()}
 	}
 	var buf bytes.Buffer
-	f := frame{Title: name, Nav: name, Actions: p.actions, Page: data}
+	f := frame{Title: name, Nav: name, Actions: p.actions, Isolation: p.isolation, Page: data}
 	if err := p.tmpl[name].ExecuteTemplate(&buf, "layout", f); err != nil {
 		p.log.Error("render page", "page", name, "err", err)
 		http.Error(w, "the page could not be rendered", http.StatusInternalServerError)
@@ -175,13 +177,12 @@ func (p *pages) runs(r *http.Request) (string, any, error) {
 
 // runPage is one run.
 type runPage struct {
-	Run       store.Run
-	Row       runRow
-	Ref       string
-	BaseRef   string
-	Stages    []stageView
-	Plans     []planView
-	Isolation map[string]any
+	Run     store.Run
+	Row     runRow
+	Ref     string
+	BaseRef string
+	Stages  []stageView
+	Plans   []planView
 }
 
 func (p *pages) run(r *http.Request) (string, any, error) {
@@ -198,7 +199,7 @@ func (p *pages) run(r *http.Request) (string, any, error) {
 	}
 	now := p.now()
 	page := runPage{Run: run, Row: newRunRow(run, now), Ref: branch(run.Event.Ref), BaseRef: branch(run.Event.BaseRef),
-		Stages: timeline(run.Stages, now), Plans: plans(run.Event.Repo, run.Stages), Isolation: p.isolation}
+		Stages: timeline(run.Stages, now), Plans: plans(run.Event.Repo, run.Stages)}
 	for i := range page.Stages {
 		s := &page.Stages[i]
 		lines, err := p.st.Log(r.Context(), s.ID, 0, logLinesShown+1)
