@@ -65,6 +65,10 @@ func (p *pages) routes(mux *http.ServeMux, guard func(http.Handler) http.Handler
 	static, _ := fs.Sub(staticFiles, "ui/static") // a literal, embedded path
 	files := http.StripPrefix("/static/", http.FileServerFS(static))
 	mux.Handle("GET /static/", guard(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/") { // no directory listings
+			http.NotFound(w, r)
+			return
+		}
 		w.Header().Set("X-Content-Type-Options", "nosniff")
 		w.Header().Set("Cache-Control", "no-cache")
 		files.ServeHTTP(w, r)

@@ -209,3 +209,24 @@ func TestRunsPaging(t *testing.T) {
 		t.Errorf("the last page shows %d runs", strings.Count(older, `<tr data-run=`))
 	}
 }
+
+func TestStaticFiles(t *testing.T) {
+	base, _ := pagesServer(t, web.Options{})
+	for _, tc := range []struct {
+		path, contentType string
+		want              int
+	}{
+		{"/static/dashboard.js", "text/javascript; charset=utf-8", http.StatusOK},
+		{"/static/dashboard.css", "text/css; charset=utf-8", http.StatusOK},
+		{"/static/", "", http.StatusNotFound},
+		{"/static/nothing.js", "", http.StatusNotFound},
+	} {
+		code, h, _ := getPage(t, base+tc.path)
+		if code != tc.want {
+			t.Errorf("GET %s = %d, want %d", tc.path, code, tc.want)
+		}
+		if tc.contentType != "" && (h.Get("Content-Type") != tc.contentType || h.Get("X-Content-Type-Options") != "nosniff") {
+			t.Errorf("GET %s: Content-Type %q, nosniff %q", tc.path, h.Get("Content-Type"), h.Get("X-Content-Type-Options"))
+		}
+	}
+}
