@@ -7,7 +7,7 @@ TERRAFORM ?= $(CACHE)/tf/1.5.7/terraform
 export RUNNER_TERRAFORM_BIN ?= $(TERRAFORM)
 export PATH := $(CACHE)/tf/1.5.7:$(CACHE)/bin:$(PATH)
 
-.PHONY: all build test tools test-tools test-go test-unit test-e2e test-apps test-metrics validate-infra lint bench demo docker clean
+.PHONY: all build test tools test-tools test-go test-unit test-e2e test-apps test-metrics test-dashboard validate-infra lint bench demo docker clean
 
 all: build
 
@@ -20,7 +20,7 @@ tools:
 	scripts/install-tools.sh
 
 ## test: everything CI checks
-test: tools lint test-go test-tools test-apps test-metrics validate-infra
+test: tools lint test-go test-tools test-apps test-metrics test-dashboard validate-infra
 
 lint:
 	@echo "== gofmt / go vet"
@@ -30,6 +30,7 @@ lint:
 	cd tools && go mod tidy -diff
 	go vet ./...
 	go vet -tags e2e ./internal/server/ ./internal/demo/
+	go vet -tags browser ./internal/web/
 	go run ./cmd/runner validate .
 
 # gotestsum prints one line per package and the failures; testsummary then the totals and each skip
@@ -62,6 +63,12 @@ test-apps:
 ## test-metrics: promtool on the alerting rules and on a scrape (installs promtool when missing)
 test-metrics:
 	scripts/check-metrics.sh
+
+## test-dashboard: the dashboard's browser suite (tests/dashboard: playwright-core and Debian's Chromium,
+## installed with apt when missing), against the real pages over a seeded store; screenshots in build/dashboard-e2e/
+test-dashboard:
+	cd tests/dashboard && npm ci --no-audit --no-fund
+	go test -race -count=1 -tags browser -run TestBrowser ./internal/web/
 
 validate-infra:
 	scripts/validate-infra.sh

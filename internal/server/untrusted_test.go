@@ -190,7 +190,7 @@ func hostilePlanLeaks(t *testing.T, mod func(*config.Server), process bool) []st
 	for _, s := range gh.Statuses(repoName, head) {
 		shown = append(shown, "status: "+s.Description)
 	}
-	for _, path := range []string{fmt.Sprintf("/api/runs/%d?tail=500", run.ID), "/api/runs", "/", "/readyz"} {
+	for _, path := range []string{fmt.Sprintf("/api/runs/%d?tail=500", run.ID), "/api/runs", "/", fmt.Sprintf("/runs/%d", run.ID), "/environments", "/readyz"} {
 		shown = append(shown, "GET "+path+": "+h.get(path))
 	}
 	for _, stage := range run.Stages {

@@ -423,26 +423,29 @@ func basicAuth(user, pass string) string {
 	return strings.TrimPrefix(r.Header.Get("Authorization"), "Basic ")
 }
 
-// The dashboard acts through the action endpoints as JSON, and puts what it shows into the page as
-// text only: run data comes from pull requests.
+// The dashboard's script acts through the action endpoints as JSON, and puts what it shows into the
+// page as text only: run data comes from pull requests.
 func TestDashboardActsAndInsertsTextOnly(t *testing.T) {
 	base, _ := actionServer(t, web.Options{})
-	resp, err := http.Get(base + "/")
+	resp, err := http.Get(base + "/static/dashboard.js")
 	if err != nil {
 		t.Fatal(err)
 	}
 	raw, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	page := string(raw)
-	for _, want := range []string{"/api/approvals", "/api/deployments", "/api/rollback", "/api/unlock", "/approve", "/reject",
-		"'Content-Type': 'application/json'", "credentials: 'same-origin'", "localStorage", "awaiting_approval"} {
-		if !strings.Contains(page, want) {
-			t.Errorf("the dashboard lacks %q", want)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /static/dashboard.js = %d", resp.StatusCode)
+	}
+	script := string(raw)
+	for _, want := range []string{"form.dataset.endpoint", "'Content-Type': 'application/json'", "credentials: 'same-origin'",
+		"localStorage", "EventSource", "textContent", "data.seq <= last"} {
+		if !strings.Contains(script, want) {
+			t.Errorf("the script lacks %q", want)
 		}
 	}
-	for _, never := range []string{"innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval("} {
-		if strings.Contains(page, never) {
-			t.Errorf("the dashboard uses %s", never)
+	for _, never := range []string{"innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(", "new Function"} {
+		if strings.Contains(script, never) {
+			t.Errorf("the script uses %s", never)
 		}
 	}
 }

@@ -1,10 +1,10 @@
 // Package web serves the runner's JSON API of runs, stages, logs, locks, deployments and approvals,
-// the endpoints through which a person acts on them, the health endpoints, and a small live dashboard.
+// the endpoints through which a person acts on them, the health endpoints, and the operator's
+// dashboard: pages rendered on the server, enhanced by one small script.
 package web
 
 import (
 	"context"
-	_ "embed"
 	"encoding/json"
 	"errors"
 	"log/slog"
@@ -32,9 +32,6 @@ type Store interface {
 type Readiness interface {
 	Running() bool
 }
-
-//go:embed dashboard.html
-var dashboard []byte
 
 // Options tune the API.
 type Options struct {
@@ -224,11 +221,8 @@ func Routes(mux *http.ServeMux, st Store, ready Readiness, opts Options) {
 		writeJSON(w, http.StatusOK, map[string]any{"approvals": list})
 	})
 	actionRoutes(mux, exp, opts.Actions, log)
-	guarded("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		w.Header().Set("Content-Security-Policy", "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'unsafe-inline'")
-		_, _ = w.Write(dashboard)
-	})
+	guarded("GET /api/stages/{id}/events", newLogEvents(st).ServeHTTP)
+	newPages(st, opts, exp, log).routes(mux, exp.guard)
 }
 
 func intParam(v string, def int) (int, error) {

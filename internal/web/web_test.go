@@ -361,10 +361,10 @@ func TestDashboard(t *testing.T) {
 	if ct := h.Get("Content-Type"); ct != "text/html; charset=utf-8" {
 		t.Errorf("Content-Type = %q", ct)
 	}
-	if csp := h.Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'self'") {
+	if csp := h.Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'none'") || strings.Contains(csp, "unsafe-inline") {
 		t.Errorf("Content-Security-Policy = %q", csp)
 	}
-	if !strings.HasPrefix(body, "<!doctype html>") || !strings.Contains(body, "/api/runs") {
+	if !strings.HasPrefix(body, "<!doctype html>") || !strings.Contains(body, "/static/dashboard.js") {
 		t.Errorf("body is not the dashboard: %.80q", body)
 	}
 	if code, _, _ := f.get(t, "/nothing-here", nil); code != http.StatusNotFound {
