@@ -20,7 +20,7 @@ tools:
 	scripts/install-tools.sh
 
 ## test: everything CI checks
-test: tools lint test-go test-tools test-apps test-metrics test-dashboard validate-infra
+test: tools lint test-metrics test-go test-tools test-apps test-dashboard validate-infra
 
 lint:
 	@echo "== gofmt / go vet"
@@ -60,7 +60,8 @@ test-tools:
 test-apps:
 	scripts/test-apps.sh
 
-## test-metrics: promtool on the alerting rules and on a scrape (installs promtool when missing)
+## test-metrics: promtool on the alerting rules and on a scrape (installs promtool when missing; before
+## test-go, whose end-to-end scrapes after a deploy and after the demo are checked by promtool too)
 test-metrics:
 	scripts/check-metrics.sh
 

@@ -5,6 +5,7 @@ package demo_test
 import (
 	"bytes"
 	"context"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -85,6 +86,7 @@ func TestDemoKeepServesTheDashboardUntilInterrupted(t *testing.T) {
 	if resp.StatusCode != http.StatusOK {
 		t.Errorf("GET %sapi/runs = %d", url, resp.StatusCode)
 	}
+	checkScrape(t, url+"metrics")
 	stop() // Ctrl-C
 	select {
 	case err := <-done:
@@ -93,6 +95,40 @@ func TestDemoKeepServesTheDashboardUntilInterrupted(t *testing.T) {
 		}
 	case <-ctx.Done():
 		t.Fatal("the demo did not stop when interrupted")
+	}
+}
+
+// checkScrape reads /metrics after the demo's story: it counts the PR plan and the deploy, and
+// promtool (Debian's prometheus package; scripts/check-metrics.sh installs it) finds it well formed.
+func checkScrape(t *testing.T, url string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatalf("scrape after the demo: %v", err)
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s = %d, %v", url, resp.StatusCode, err)
+	}
+	for _, want := range []string{
+		`runner_runs_total{kind="deploy",outcome="succeeded"} 1`,
+		`runner_runs_total{kind="plan",outcome="succeeded"} 1`,
+		`runner_webhook_deliveries_total{event="push",outcome="accepted",reason=""} 1`,
+	} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("the scrape after the demo lacks %s", want)
+		}
+	}
+	promtool, err := exec.LookPath("promtool")
+	if err != nil {
+		t.Log("promtool not on PATH (scripts/check-metrics.sh installs it): the scrape's format is not checked")
+		return
+	}
+	cmd := exec.Command(promtool, "check", "metrics")
+	cmd.Stdin = bytes.NewReader(body)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Errorf("promtool check metrics on the demo's scrape: %v\n%s", err, out)
 	}
 }
 
