@@ -268,6 +268,14 @@ func (q *Queue) Start(ctx context.Context) error {
 	// River cancels every job in flight when its start context ends; the queue's
 	// lifetime is Stop's to end, so that a cancelled caller context (SIGTERM) still
 	// leaves the runs in flight their grace period.
+	if q.store.Dialect() == "postgres" {
+		// Announce this replica, and give back the runs of dead ones before the workers start: a run cut in
+		// the middle of a deploy is then the first one worked, not raced by the backlog.
+		if err := q.store.Heartbeat(ctx, q.id); err != nil {
+			return err
+		}
+		q.claimDead(ctx)
+	}
 	if err := q.client.Start(context.WithoutCancel(ctx)); err != nil {
 		return fmt.Errorf("start queue: %w", err)
 	}
@@ -275,9 +283,6 @@ func (q *Queue) Start(ctx context.Context) error {
 	q.stopDisp, q.dispDone = cancel, make(chan struct{})
 	go q.dispatcher(dctx)
 	if q.store.Dialect() == "postgres" {
-		if err := q.store.Heartbeat(ctx, q.id); err != nil {
-			return err
-		}
 		bctx, stop := context.WithCancel(context.WithoutCancel(ctx))
 		q.stopBeat, q.beatDone = stop, make(chan struct{})
 		go q.heartbeats(bctx)
@@ -450,21 +455,27 @@ func (q *Queue) heartbeats(ctx context.Context) {
 	t := time.NewTicker(q.lease / 3)
 	defer t.Stop()
 	for {
-		if err := q.store.Heartbeat(ctx, q.id); err != nil && ctx.Err() == nil {
-			q.log.Warn("replica heartbeat", "replica", q.id, "err", err)
-		}
-		dead, err := q.store.ClaimDeadReplicas(ctx, q.id, q.lease, q.takeOver)
-		switch {
-		case err != nil && ctx.Err() == nil:
-			q.log.Warn("take over from dead replicas", "err", err)
-		case len(dead) > 0:
-			q.log.Warn("replicas stopped answering: their runs go back to the queue", "replicas", dead)
-		}
+		// Start did the first beat and take-over.
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
+		if err := q.store.Heartbeat(ctx, q.id); err != nil && ctx.Err() == nil {
+			q.log.Warn("replica heartbeat", "replica", q.id, "err", err)
+		}
+		q.claimDead(ctx)
+	}
+}
+
+// claimDead gives back to the queue the running jobs of the replicas that went silent for a whole lease.
+func (q *Queue) claimDead(ctx context.Context) {
+	dead, err := q.store.ClaimDeadReplicas(ctx, q.id, q.lease, q.takeOver)
+	switch {
+	case err != nil && ctx.Err() == nil:
+		q.log.Warn("take over from dead replicas", "err", err)
+	case len(dead) > 0:
+		q.log.Warn("replicas stopped answering: their runs go back to the queue", "replicas", dead)
 	}
 }
 
