@@ -57,6 +57,8 @@ type Config struct {
 	HTTPClient *http.Client
 	// Logger hears sign-ins and refusals; nil discards.
 	Logger *slog.Logger
+	// Now tells the time sessions are sealed and checked at; nil: time.Now.
+	Now func() time.Time
 }
 
 // SSO serves the sign-in endpoints and recognises sessions.
@@ -109,6 +111,9 @@ func New(ctx context.Context, cfg Config) (*SSO, error) {
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now != nil {
+		s.now = cfg.Now
 	}
 	return s, nil
 }

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -21,6 +22,12 @@ import (
 
 // ssoServer serves the API, the dashboard and single sign-on against a fake provider on 127.0.0.1.
 func ssoServer(t *testing.T, login any, actor web.Actor) string {
+	t.Helper()
+	return ssoServerAt(t, login, actor, time.Now)
+}
+
+// ssoServerAt is ssoServer whose sessions are sealed and checked at the time now tells.
+func ssoServerAt(t *testing.T, login any, actor web.Actor, now func() time.Time) string {
 	t.Helper()
 	p, err := oidcprovider.New(oidcprovider.Options{ClientID: "runner", ClientSecret: "client-secret-0123", Login: login})
 	if err != nil {
@@ -36,7 +43,7 @@ func ssoServer(t *testing.T, login any, actor web.Actor) string {
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	signOn, err := sso.New(t.Context(), sso.Config{Issuer: p.Issuer(), ClientID: "runner", ClientSecret: "client-secret-0123",
-		PublicURL: srv.URL, Key: sso.DeriveKey(actionToken)})
+		PublicURL: srv.URL, Key: sso.DeriveKey(actionToken), Now: now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -159,6 +166,44 @@ func TestSingleSignOnGuards(t *testing.T) {
 			}
 			if tc.path == "/" && tc.code == http.StatusOK && resp.Header.Get("Content-Security-Policy") == "" {
 				t.Errorf("page without its Content-Security-Policy")
+			}
+		})
+	}
+}
+
+// A session ends after 12 hours: its cookie, still in the browser, is refused.
+func TestSingleSignOnSessionExpires(t *testing.T) {
+	var mu sync.Mutex
+	at := time.Now()
+	now := func() time.Time {
+		mu.Lock()
+		defer mu.Unlock()
+		return at
+	}
+	base := ssoServerAt(t, "octo-cat", &fakeActor{}, now)
+	c, code, _ := signIn(t, base)
+	if code != http.StatusOK {
+		t.Fatalf("sign in: %d", code)
+	}
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	for _, tc := range []struct {
+		name  string
+		later time.Duration
+		page  int
+		api   int
+	}{
+		{"within the session", 11 * time.Hour, http.StatusOK, http.StatusOK},
+		{"after it", 12*time.Hour + time.Second, http.StatusSeeOther, http.StatusUnauthorized},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			mu.Lock()
+			at = time.Now().Add(tc.later)
+			mu.Unlock()
+			if code, _ := browse(t, c, base+"/locks"); code != tc.page {
+				t.Errorf("page: %d, want %d", code, tc.page)
+			}
+			if code, _ := browse(t, c, base+"/api/locks"); code != tc.api {
+				t.Errorf("API: %d, want %d", code, tc.api)
 			}
 		})
 	}
