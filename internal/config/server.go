@@ -9,6 +9,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -73,6 +74,8 @@ type Server struct {
 	OIDCClientSecret string
 	// OIDCLoginClaim names the ID token claim that holds the person's GitHub login, the actor of actions.
 	OIDCLoginClaim string
+	// OIDCAllowedLogins, when not empty, are the only GitHub logins that may sign in.
+	OIDCAllowedLogins []string
 
 	// ReposConfig is the server-side repository policy file (RUNNER_REPOS_CONFIG; see internal/policy).
 	ReposConfig string
@@ -201,6 +204,8 @@ func LoadServer(args []string, getenv func(string) string) (Server, error) {
 	str(&s.OIDCClientID, "oidc-client-id", "RUNNER_OIDC_CLIENT_ID", "", "the runner's OpenID Connect client id")
 	secret(&s.OIDCClientSecret, "oidc-client-secret", "RUNNER_OIDC_CLIENT_SECRET", "the runner's OpenID Connect client secret (empty for a public client)")
 	str(&s.OIDCLoginClaim, "oidc-login-claim", "RUNNER_OIDC_LOGIN_CLAIM", "preferred_username", "ID token claim holding the person's GitHub login, the actor of their actions")
+	var oidcAllowed string
+	str(&oidcAllowed, "oidc-allowed-logins", "RUNNER_OIDC_ALLOWED_LOGINS", "", "comma-separated GitHub logins that may sign in (default: whoever the provider signs in)")
 	str(&s.DataDir, "data-dir", "RUNNER_DATA_DIR", "./runner-data", "directory for the database, mirrors and work trees")
 	str(&allowed, "allowed-repos", "RUNNER_ALLOWED_REPOS", "", "comma-separated owner/name globs of repositories to act on")
 	num(&s.Workers, "workers", "RUNNER_WORKERS", 4, "runs worked at once")
@@ -293,6 +298,7 @@ func LoadServer(args []string, getenv func(string) string) (Server, error) {
 	s.TerraformBins = splitList(tfBins)
 	s.SandboxReadOnly, s.SandboxReadWrite = splitList(sandboxRO), splitList(sandboxRW)
 	s.AllowedHosts = splitList(allowedHosts)
+	s.OIDCAllowedLogins = splitList(oidcAllowed)
 	problems = append(problems, s.validate()...)
 	if len(problems) > 0 {
 		return Server{}, errors.New("invalid configuration:\n  " + strings.Join(problems, "\n  "))
@@ -446,12 +452,17 @@ func (s Server) validate() []string {
 // for the session cookies' key.
 func (s Server) validateOIDC() []string {
 	if s.OIDCIssuer == "" {
-		if s.OIDCClientID != "" || s.OIDCClientSecret != "" {
-			return []string{"RUNNER_OIDC_CLIENT_ID and RUNNER_OIDC_CLIENT_SECRET need RUNNER_OIDC_ISSUER: set it to turn on single sign-on"}
+		if s.OIDCClientID != "" || s.OIDCClientSecret != "" || len(s.OIDCAllowedLogins) > 0 {
+			return []string{"RUNNER_OIDC_CLIENT_ID, RUNNER_OIDC_CLIENT_SECRET and RUNNER_OIDC_ALLOWED_LOGINS need RUNNER_OIDC_ISSUER: set it to turn on single sign-on"}
 		}
 		return nil
 	}
 	var p []string
+	for _, l := range s.OIDCAllowedLogins {
+		if !githubLogin.MatchString(l) {
+			p = append(p, fmt.Sprintf("RUNNER_OIDC_ALLOWED_LOGINS entry %q: want a GitHub login", l))
+		}
+	}
 	if u, err := url.Parse(s.OIDCIssuer); err != nil || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
 		p = append(p, fmt.Sprintf("RUNNER_OIDC_ISSUER=%q: want the provider's issuer URL, such as https://accounts.example.com", s.OIDCIssuer))
 	} else if u.Scheme != "https" && (u.Scheme != "http" || !loopbackHost(u.Hostname())) {
@@ -471,6 +482,9 @@ func (s Server) validateOIDC() []string {
 	}
 	return p
 }
+
+// githubLogin is the syntax of a GitHub user's login.
+var githubLogin = regexp.MustCompile(`^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$`)
 
 // loopbackHost reports whether a URL's host is a loopback address or localhost.
 func loopbackHost(h string) bool {

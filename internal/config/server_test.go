@@ -380,6 +380,11 @@ func TestLoadServerOIDC(t *testing.T) {
 		{name: "no API token", env: with("RUNNER_API_TOKEN", ""), want: []string{"needs RUNNER_API_TOKEN"}},
 		{name: "client without issuer", env: map[string]string{"RUNNER_OIDC_CLIENT_ID": "runner"}, want: []string{"need RUNNER_OIDC_ISSUER"}},
 		{name: "bad claim", env: with("RUNNER_OIDC_LOGIN_CLAIM", "a b"), want: []string{"RUNNER_OIDC_LOGIN_CLAIM"}},
+		{name: "allowed logins", env: with("RUNNER_OIDC_ALLOWED_LOGINS", "octo-cat, Hubot")},
+		{name: "allowed login not a login", env: with("RUNNER_OIDC_ALLOWED_LOGINS", "octo-cat,<b>"),
+			want: []string{`RUNNER_OIDC_ALLOWED_LOGINS entry "<b>"`}},
+		{name: "allowed logins without issuer", env: map[string]string{"RUNNER_OIDC_ALLOWED_LOGINS": "octo-cat"},
+			want: []string{"need RUNNER_OIDC_ISSUER"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s, err := config.LoadServer(tc.args, getenv(tc.env))
@@ -402,9 +407,12 @@ func TestLoadServerOIDC(t *testing.T) {
 			}
 		})
 	}
-	s, err := config.LoadServer(nil, getenv(full))
+	s, err := config.LoadServer(nil, getenv(with("RUNNER_OIDC_ALLOWED_LOGINS", " octo-cat, Hubot ,")))
 	if err != nil {
 		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(s.OIDCAllowedLogins, []string{"octo-cat", "Hubot"}) {
+		t.Errorf("allowed logins %q", s.OIDCAllowedLogins)
 	}
 	if s.OIDCIssuer != full["RUNNER_OIDC_ISSUER"] || s.OIDCClientID != "runner" || s.OIDCClientSecret != "client-secret" ||
 		s.OIDCLoginClaim != "preferred_username" {

@@ -243,7 +243,7 @@ func New(ctx context.Context, cfg config.Server, log *slog.Logger, c Collaborato
 		Database: cfg.DatabaseDescription(), Replica: replicaName(cfg, s.queue)}
 	if cfg.OIDCIssuer != "" {
 		signOn, err := sso.New(ctx, sso.Config{Issuer: cfg.OIDCIssuer, ClientID: cfg.OIDCClientID, ClientSecret: cfg.OIDCClientSecret,
-			PublicURL: cfg.PublicURL, LoginClaim: cfg.OIDCLoginClaim, Key: sso.DeriveKey(cfg.APIToken),
+			PublicURL: cfg.PublicURL, LoginClaim: cfg.OIDCLoginClaim, AllowedLogins: cfg.OIDCAllowedLogins, Key: sso.DeriveKey(cfg.APIToken),
 			HTTPClient: &http.Client{Timeout: 15 * time.Second}, Logger: log.With("component", "sso")})
 		if err != nil {
 			return nil, err

@@ -51,6 +51,9 @@ type Config struct {
 	LoginClaim string
 	// Key authenticates session and login-attempt cookies (HMAC-SHA256); at least 32 bytes.
 	Key []byte
+	// AllowedLogins, when not empty, are the only GitHub logins (any case) that may sign in; a session of
+	// a login taken off the list stops working at once.
+	AllowedLogins []string
 	// SessionTTL is how long a session lasts; default 12 hours.
 	SessionTTL time.Duration
 	// HTTPClient talks to the provider; nil: http.DefaultClient.
@@ -67,6 +70,7 @@ type SSO struct {
 	verifier   *oidc.IDTokenVerifier
 	oauth      oauth2.Config
 	claim      string
+	allowed    map[string]bool // lower-case logins; nil: any
 	key        []byte
 	secure     bool
 	ttl        time.Duration
@@ -115,6 +119,12 @@ func New(ctx context.Context, cfg Config) (*SSO, error) {
 	if cfg.Now != nil {
 		s.now = cfg.Now
 	}
+	for _, l := range cfg.AllowedLogins {
+		if s.allowed == nil {
+			s.allowed = map[string]bool{}
+		}
+		s.allowed[strings.ToLower(l)] = true
+	}
 	return s, nil
 }
 
@@ -132,7 +142,12 @@ func (s *SSO) Login(r *http.Request) (string, bool) {
 		return "", false
 	}
 	login, err := parseSession(s.key, c.Value, s.now())
-	return login, err == nil
+	return login, err == nil && s.allows(login)
+}
+
+// allows reports whether login may sign in.
+func (s *SSO) allows(login string) bool {
+	return s.allowed == nil || s.allowed[strings.ToLower(login)]
 }
 
 // attempt is a login under way, kept in its cookie between /auth/login and /auth/callback.
@@ -206,6 +221,10 @@ func (s *SSO) callback(w http.ResponseWriter, r *http.Request) {
 	login, _ := claims[s.claim].(string)
 	if !loginPattern.MatchString(login) {
 		s.fail(w, http.StatusForbidden, fmt.Sprintf("the ID token's %s claim is not a GitHub login: ask the identity provider's administrator to map it to your GitHub login", s.claim), nil)
+		return
+	}
+	if !s.allows(login) {
+		s.fail(w, http.StatusForbidden, login+" may not sign in to this runner (RUNNER_OIDC_ALLOWED_LOGINS)", nil)
 		return
 	}
 	value, err := newSession(s.key, login, s.now().Add(s.ttl))

@@ -22,7 +22,7 @@ const (
 var testKey = DeriveKey("s3cret-api-token-0123456789")
 
 // runner serves single sign-on and a page at / that names the session's login, on 127.0.0.1.
-func runner(t *testing.T, opts oidcprovider.Options) (*SSO, string) {
+func runner(t *testing.T, opts oidcprovider.Options, allowed ...string) (*SSO, string) {
 	t.Helper()
 	opts.ClientID, opts.ClientSecret = testClientID, testSecret
 	p, err := oidcprovider.New(opts)
@@ -34,7 +34,7 @@ func runner(t *testing.T, opts oidcprovider.Options) (*SSO, string) {
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	s, err := New(context.Background(), Config{Issuer: p.Issuer(), ClientID: testClientID, ClientSecret: testSecret,
-		PublicURL: srv.URL, LoginClaim: opts.LoginClaim, Key: testKey})
+		PublicURL: srv.URL, LoginClaim: opts.LoginClaim, Key: testKey, AllowedLogins: allowed})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,6 +102,35 @@ func TestLoginFlow(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestAllowedLogins(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		login   string
+		allowed []string
+		code    int
+	}{
+		{"listed", "octo-cat", []string{"hubot", "octo-cat"}, http.StatusOK},
+		{"listed in other case", "Octo-Cat", []string{"octo-cat"}, http.StatusOK},
+		{"not listed", "mallory", []string{"octo-cat"}, http.StatusForbidden},
+		{"no list", "mallory", nil, http.StatusOK},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, base := runner(t, oidcprovider.Options{Login: tc.login}, tc.allowed...)
+			code, body, _ := fetch(t, browser(t), base+LoginPath)
+			if code != tc.code {
+				t.Fatalf("got %d %q, want %d", code, body, tc.code)
+			}
+		})
+	}
+	// A session of a login taken off the list stops working.
+	s, _ := runner(t, oidcprovider.Options{Login: "octo-cat"}, "hubot")
+	r := httptest.NewRequest("GET", "/", nil)
+	r.AddCookie(&http.Cookie{Name: SessionCookie, Value: mustSession(t, testKey, "octo-cat", time.Now().Add(time.Hour))})
+	if login, ok := s.Login(r); ok {
+		t.Fatalf("a session of %s, not allowed, was accepted", login)
 	}
 }
 
