@@ -26,7 +26,7 @@ const (
 	ChannelComment   = "comment"   // a pull request comment command
 	ChannelSlack     = "slack"     // a Slack button
 	ChannelCheckRun  = "check_run" // a check run's requested action
-	ChannelDashboard = "dashboard" // the dashboard, with the API token
+	ChannelDashboard = "dashboard" // the dashboard: with the API token, or signed in by single sign-on
 	ChannelCLI       = "cli"       // the runner CLI, with the API token
 )
 

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -66,6 +67,15 @@ type Server struct {
 	UnverifiedBudgetMiB int
 	// AllowedHosts are more Host names the API and dashboard answer without a token.
 	AllowedHosts []string
+	// OIDCIssuer, when set, turns on single sign-on to the dashboard with OpenID Connect (besides the
+	// token); OIDCClientID and OIDCClientSecret are the runner's client at that provider.
+	OIDCIssuer       string
+	OIDCClientID     string
+	OIDCClientSecret string
+	// OIDCLoginClaim names the ID token claim that holds the person's GitHub login, the actor of actions.
+	OIDCLoginClaim string
+	// OIDCAllowedLogins, when not empty, are the only GitHub logins that may sign in.
+	OIDCAllowedLogins []string
 
 	// ReposConfig is the server-side repository policy file (RUNNER_REPOS_CONFIG; see internal/policy).
 	ReposConfig string
@@ -111,7 +121,7 @@ type Server struct {
 func (s Server) Secrets() []string {
 	var out []string
 	for _, v := range []string{s.WebhookSecret, s.APIToken, s.GitHubToken, s.SlackToken, s.SlackWebhookURL, s.SlackSigningSecret,
-		s.DatabaseURL, databasePassword(s.DatabaseURL)} {
+		s.OIDCClientSecret, s.DatabaseURL, databasePassword(s.DatabaseURL)} {
 		if v != "" {
 			out = append(out, v)
 		}
@@ -190,6 +200,12 @@ func LoadServer(args []string, getenv func(string) string) (Server, error) {
 	str(&s.PublicURL, "public-url", "RUNNER_PUBLIC_URL", "", "base URL of this runner for links")
 	secret(&s.WebhookSecret, "webhook-secret", "RUNNER_WEBHOOK_SECRET", "GitHub webhook secret (required)")
 	secret(&s.APIToken, "api-token", "RUNNER_API_TOKEN", "token required by the API and dashboard (Bearer, or Basic with any user)")
+	str(&s.OIDCIssuer, "oidc-issuer", "RUNNER_OIDC_ISSUER", "", "OpenID Connect issuer URL: turns on single sign-on to the dashboard (needs RUNNER_PUBLIC_URL and RUNNER_API_TOKEN)")
+	str(&s.OIDCClientID, "oidc-client-id", "RUNNER_OIDC_CLIENT_ID", "", "the runner's OpenID Connect client id")
+	secret(&s.OIDCClientSecret, "oidc-client-secret", "RUNNER_OIDC_CLIENT_SECRET", "the runner's OpenID Connect client secret (empty for a public client)")
+	str(&s.OIDCLoginClaim, "oidc-login-claim", "RUNNER_OIDC_LOGIN_CLAIM", "preferred_username", "ID token claim holding the person's GitHub login, the actor of their actions")
+	var oidcAllowed string
+	str(&oidcAllowed, "oidc-allowed-logins", "RUNNER_OIDC_ALLOWED_LOGINS", "", "comma-separated GitHub logins that may sign in (default: whoever the provider signs in)")
 	str(&s.DataDir, "data-dir", "RUNNER_DATA_DIR", "./runner-data", "directory for the database, mirrors and work trees")
 	str(&allowed, "allowed-repos", "RUNNER_ALLOWED_REPOS", "", "comma-separated owner/name globs of repositories to act on")
 	num(&s.Workers, "workers", "RUNNER_WORKERS", 4, "runs worked at once")
@@ -282,6 +298,7 @@ func LoadServer(args []string, getenv func(string) string) (Server, error) {
 	s.TerraformBins = splitList(tfBins)
 	s.SandboxReadOnly, s.SandboxReadWrite = splitList(sandboxRO), splitList(sandboxRW)
 	s.AllowedHosts = splitList(allowedHosts)
+	s.OIDCAllowedLogins = splitList(oidcAllowed)
 	problems = append(problems, s.validate()...)
 	if len(problems) > 0 {
 		return Server{}, errors.New("invalid configuration:\n  " + strings.Join(problems, "\n  "))
@@ -320,6 +337,7 @@ func (s Server) validate() []string {
 	if s.APIToken != "" && len(s.APIToken) < 16 {
 		p = append(p, "RUNNER_API_TOKEN is shorter than 16 characters: use a long random value")
 	}
+	p = append(p, s.validateOIDC()...)
 	if _, port, err := net.SplitHostPort(s.Listen); err != nil {
 		p = append(p, fmt.Sprintf("RUNNER_LISTEN=%q: want host:port such as :8080 (%v)", s.Listen, err))
 	} else if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
@@ -427,6 +445,54 @@ func (s Server) validate() []string {
 		p = append(p, fmt.Sprintf("RUNNER_LOG_LEVEL=%q: want debug, info, warn or error", s.LogLevel))
 	}
 	return p
+}
+
+// validateOIDC checks single sign-on's settings: all or nothing, an https issuer (plain http only on
+// loopback, for tests), and what sign-on relies on: the public URL for the redirect and the API token
+// for the session cookies' key.
+func (s Server) validateOIDC() []string {
+	if s.OIDCIssuer == "" {
+		if s.OIDCClientID != "" || s.OIDCClientSecret != "" || len(s.OIDCAllowedLogins) > 0 {
+			return []string{"RUNNER_OIDC_CLIENT_ID, RUNNER_OIDC_CLIENT_SECRET and RUNNER_OIDC_ALLOWED_LOGINS need RUNNER_OIDC_ISSUER: set it to turn on single sign-on"}
+		}
+		return nil
+	}
+	var p []string
+	for _, l := range s.OIDCAllowedLogins {
+		if !githubLogin.MatchString(l) {
+			p = append(p, fmt.Sprintf("RUNNER_OIDC_ALLOWED_LOGINS entry %q: want a GitHub login", l))
+		}
+	}
+	if u, err := url.Parse(s.OIDCIssuer); err != nil || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+		p = append(p, fmt.Sprintf("RUNNER_OIDC_ISSUER=%q: want the provider's issuer URL, such as https://accounts.example.com", s.OIDCIssuer))
+	} else if u.Scheme != "https" && (u.Scheme != "http" || !loopbackHost(u.Hostname())) {
+		p = append(p, fmt.Sprintf("RUNNER_OIDC_ISSUER=%q: must be https (plain http only on a loopback address)", s.OIDCIssuer))
+	}
+	if s.OIDCClientID == "" {
+		p = append(p, "RUNNER_OIDC_CLIENT_ID is required with RUNNER_OIDC_ISSUER: the client id registered at the provider")
+	}
+	if s.PublicURL == "" {
+		p = append(p, "RUNNER_OIDC_ISSUER needs RUNNER_PUBLIC_URL: the provider sends people back to RUNNER_PUBLIC_URL/auth/callback")
+	}
+	if s.APIToken == "" {
+		p = append(p, "RUNNER_OIDC_ISSUER needs RUNNER_API_TOKEN: the session cookies' key is derived from it")
+	}
+	if c := s.OIDCLoginClaim; c == "" || strings.ContainsFunc(c, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
+		p = append(p, fmt.Sprintf("RUNNER_OIDC_LOGIN_CLAIM=%q: want a claim name such as preferred_username", c))
+	}
+	return p
+}
+
+// githubLogin is the syntax of a GitHub user's login.
+var githubLogin = regexp.MustCompile(`^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$`)
+
+// loopbackHost reports whether a URL's host is a loopback address or localhost.
+func loopbackHost(h string) bool {
+	if strings.EqualFold(h, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(h)
+	return ip != nil && ip.IsLoopback()
 }
 
 // terraformEnvNames are the runner's variables Terraform may inherit: none holds a credential the

@@ -52,7 +52,7 @@ func TestLoadServerDefaults(t *testing.T) {
 		LogLevel:     "info",
 		Sandbox:      "auto",
 		ReplayWindow: 7 * 24 * time.Hour, DatabaseMaxConns: 10, DatabaseStatementTimeout: 30 * time.Second,
-		UnverifiedBudgetMiB: 64,
+		UnverifiedBudgetMiB: 64, OIDCLoginClaim: "preferred_username",
 	}
 	if !reflect.DeepEqual(s, want) {
 		t.Errorf("defaults:\n got %+v\nwant %+v", s, want)
@@ -102,7 +102,7 @@ func TestLoadServerEnvironmentAndFlags(t *testing.T) {
 	}{
 		{"environment", nil, func(t *testing.T, s config.Server) {
 			want := config.Server{
-				Listen: "127.0.0.1:9000", PublicURL: "https://runner.example.com", WebhookSecret: secret,
+				Listen: "127.0.0.1:9000", PublicURL: "https://runner.example.com", WebhookSecret: secret, OIDCLoginClaim: "preferred_username",
 				DataDir: "/var/lib/runner", AllowedRepos: []string{"acme/infra"}, Workers: 8, PlanParallelism: 5,
 				StageTimeout: time.Hour, ShutdownGrace: 2 * time.Minute, LockLease: 30 * time.Second, TerraformLockTimeout: 2 * time.Minute,
 				GitHubToken: "ghp_token", GitHubAppID: 123, GitHubInstallationID: 456, GitHubAppKeyFile: key,
@@ -275,6 +275,8 @@ func TestSecrets(t *testing.T) {
 		{"webhook secret only", config.Server{WebhookSecret: "w"}, []string{"w"}},
 		{"every secret", config.Server{WebhookSecret: "w", GitHubToken: "g", SlackToken: "s", SlackWebhookURL: "https://hooks/x",
 			PublicURL: "https://runner", GitHubAppKeyFile: "/key.pem"}, []string{"w", "g", "s", "https://hooks/x"}},
+		{"oidc client secret", config.Server{WebhookSecret: "w", OIDCIssuer: "https://idp", OIDCClientID: "c", OIDCClientSecret: "o"},
+			[]string{"w", "o"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := tc.s.Secrets(); !reflect.DeepEqual(got, tc.want) {
@@ -339,5 +341,81 @@ func TestLoadServerDatabase(t *testing.T) {
 	env["RUNNER_DATABASE_URL"] = "mysql://x"
 	if _, err := config.LoadServer(nil, getenv(env)); err == nil || !strings.Contains(err.Error(), "RUNNER_DATABASE_URL must be a postgres:// URL") {
 		t.Errorf("err = %v", err)
+	}
+}
+
+// Single sign-on is all or nothing, needs an https issuer (http on loopback only), the public URL and
+// the API token.
+func TestLoadServerOIDC(t *testing.T) {
+	full := map[string]string{"RUNNER_OIDC_ISSUER": "https://accounts.example.com", "RUNNER_OIDC_CLIENT_ID": "runner",
+		"RUNNER_OIDC_CLIENT_SECRET": "client-secret", "RUNNER_PUBLIC_URL": "https://runner.example.com",
+		"RUNNER_API_TOKEN": "0123456789abcdef-token"}
+	with := func(kv ...string) map[string]string {
+		m := map[string]string{}
+		for k, v := range full {
+			m[k] = v
+		}
+		for i := 0; i < len(kv); i += 2 {
+			m[kv[i]] = kv[i+1]
+		}
+		return m
+	}
+	for _, tc := range []struct {
+		name string
+		args []string
+		env  map[string]string
+		want []string // problems; none: valid
+	}{
+		{name: "off", env: map[string]string{}},
+		{name: "full", env: full},
+		{name: "public client", env: with("RUNNER_OIDC_CLIENT_SECRET", "")},
+		{name: "flags", args: []string{"-oidc-issuer", "https://idp.example", "-oidc-client-id", "x", "-oidc-login-claim", "github"},
+			env: with("RUNNER_OIDC_ISSUER", "")},
+		{name: "http on loopback", env: with("RUNNER_OIDC_ISSUER", "http://127.0.0.1:5556/dex")},
+		{name: "http on localhost", env: with("RUNNER_OIDC_ISSUER", "http://localhost:5556")},
+		{name: "http elsewhere", env: with("RUNNER_OIDC_ISSUER", "http://idp.example.com"), want: []string{"must be https"}},
+		{name: "not a URL", env: with("RUNNER_OIDC_ISSUER", "idp.example.com"), want: []string{"want the provider's issuer URL"}},
+		{name: "no client id", env: with("RUNNER_OIDC_CLIENT_ID", ""), want: []string{"RUNNER_OIDC_CLIENT_ID is required"}},
+		{name: "no public URL", env: with("RUNNER_PUBLIC_URL", ""), want: []string{"needs RUNNER_PUBLIC_URL"}},
+		{name: "no API token", env: with("RUNNER_API_TOKEN", ""), want: []string{"needs RUNNER_API_TOKEN"}},
+		{name: "client without issuer", env: map[string]string{"RUNNER_OIDC_CLIENT_ID": "runner"}, want: []string{"need RUNNER_OIDC_ISSUER"}},
+		{name: "bad claim", env: with("RUNNER_OIDC_LOGIN_CLAIM", "a b"), want: []string{"RUNNER_OIDC_LOGIN_CLAIM"}},
+		{name: "allowed logins", env: with("RUNNER_OIDC_ALLOWED_LOGINS", "octo-cat, Hubot")},
+		{name: "allowed login not a login", env: with("RUNNER_OIDC_ALLOWED_LOGINS", "octo-cat,<b>"),
+			want: []string{`RUNNER_OIDC_ALLOWED_LOGINS entry "<b>"`}},
+		{name: "allowed logins without issuer", env: map[string]string{"RUNNER_OIDC_ALLOWED_LOGINS": "octo-cat"},
+			want: []string{"need RUNNER_OIDC_ISSUER"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := config.LoadServer(tc.args, getenv(tc.env))
+			if len(tc.want) == 0 {
+				if err != nil {
+					t.Fatalf("LoadServer: %v", err)
+				}
+				if s.OIDCLoginClaim == "" {
+					t.Errorf("login claim is empty, want a default")
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("LoadServer accepted %v", tc.env)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not say %q", err, w)
+				}
+			}
+		})
+	}
+	s, err := config.LoadServer(nil, getenv(with("RUNNER_OIDC_ALLOWED_LOGINS", " octo-cat, Hubot ,")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(s.OIDCAllowedLogins, []string{"octo-cat", "Hubot"}) {
+		t.Errorf("allowed logins %q", s.OIDCAllowedLogins)
+	}
+	if s.OIDCIssuer != full["RUNNER_OIDC_ISSUER"] || s.OIDCClientID != "runner" || s.OIDCClientSecret != "client-secret" ||
+		s.OIDCLoginClaim != "preferred_username" {
+		t.Errorf("OIDC settings not read: %+v", s)
 	}
 }

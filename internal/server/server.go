@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"go.opentelemetry.io/otel/trace"
@@ -27,6 +28,7 @@ import (
 	"github.com/gitops-runner/runner/internal/planvault"
 	"github.com/gitops-runner/runner/internal/policy"
 	"github.com/gitops-runner/runner/internal/queue"
+	"github.com/gitops-runner/runner/internal/sso"
 	"github.com/gitops-runner/runner/internal/store"
 	"github.com/gitops-runner/runner/internal/tf"
 	"github.com/gitops-runner/runner/internal/tracing"
@@ -236,9 +238,21 @@ func New(ctx context.Context, cfg config.Server, log *slog.Logger, c Collaborato
 		mux.Handle("POST /slack/interactions", h)
 		s.slack = h
 	}
-	web.Routes(mux, s.store, s.queue, web.Options{Token: cfg.APIToken, PublicURL: cfg.PublicURL, AllowedHosts: cfg.AllowedHosts,
+	webOpts := web.Options{Token: cfg.APIToken, PublicURL: cfg.PublicURL, AllowedHosts: cfg.AllowedHosts,
 		Logger: log, Isolation: iso.Status(), Actions: acts, Approvals: approvalViews{st: s.store},
-		Database: cfg.DatabaseDescription(), Replica: replicaName(cfg, s.queue)})
+		Database: cfg.DatabaseDescription(), Replica: replicaName(cfg, s.queue)}
+	if cfg.OIDCIssuer != "" {
+		signOn, err := sso.New(ctx, sso.Config{Issuer: cfg.OIDCIssuer, ClientID: cfg.OIDCClientID, ClientSecret: cfg.OIDCClientSecret,
+			PublicURL: cfg.PublicURL, LoginClaim: cfg.OIDCLoginClaim, AllowedLogins: cfg.OIDCAllowedLogins, Key: sso.DeriveKey(cfg.APIToken),
+			HTTPClient: &http.Client{Timeout: 15 * time.Second}, Logger: log.With("component", "sso")})
+		if err != nil {
+			return nil, err
+		}
+		signOn.Routes(mux)
+		webOpts.Sessions = signOn
+		log.Info("single sign-on on", "issuer", cfg.OIDCIssuer, "redirect_url", strings.TrimSuffix(cfg.PublicURL, "/")+sso.CallbackPath)
+	}
+	web.Routes(mux, s.store, s.queue, webOpts)
 	if err := s.serveMetrics(cfg, mux); err != nil {
 		return nil, err
 	}

@@ -96,7 +96,9 @@ func actionRoutes(mux *http.ServeMux, exp exposure, actor Actor, log *slog.Logge
 // runner, including those another site's page makes it send (CSRF). Such pages can send a POST
 // without a CORS preflight only with a form content type, which is why application/json is
 // required (the runner answers no preflight); Origin and Sec-Fetch-Site, which browsers set and
-// pages cannot, refuse the rest.
+// pages cannot, refuse the rest. A single sign-on session cookie is sent the same way (SameSite=Lax
+// keeps it off other sites' POSTs in current browsers, but not from same-site pages), so the same
+// checks hold for requests let in by a session.
 func (e exposure) guardAction(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if e.token == nil {
@@ -105,9 +107,9 @@ func (e exposure) guardAction(next http.Handler) http.Handler {
 			})
 			return
 		}
-		if !e.hasToken(r) {
-			w.Header().Set("WWW-Authenticate", `Basic realm="gitops-runner", charset="UTF-8"`)
-			writeJSON(w, http.StatusUnauthorized, map[string]any{"error": "this runner's API needs its token (RUNNER_API_TOKEN)"})
+		r, ok := e.authenticate(r)
+		if !ok {
+			e.unauthorized(w)
 			return
 		}
 		if why := e.crossSite(r); why != "" {
@@ -174,7 +176,7 @@ func (a actions) handle(kind string) http.HandlerFunc {
 			writeJSON(w, http.StatusNotImplemented, map[string]any{"error": "actions are not configured"})
 			return
 		}
-		req, code, err := readRequest(w, r, kind)
+		req, code, err := readRequest(w, r, kind, signedIn(r))
 		if err != nil {
 			writeJSON(w, code, map[string]any{"error": err.Error()})
 			return
@@ -183,7 +185,9 @@ func (a actions) handle(kind string) http.HandlerFunc {
 		if strings.EqualFold(r.Header.Get(ClientHeader), ClientCLI) {
 			req.Actor.Channel = action.ChannelCLI
 		}
-		req.Actor.Operator = true
+		// The token's holder operates the runner and acts as whom they name. A person signed in by single
+		// sign-on holds no token: their login's own permissions are checked through the policy.
+		req.Actor.Operator = signedIn(r) == ""
 		log := a.log.With("kind", kind, "run", req.RunID, "repo", req.Repo, "env", req.Env, "as", req.Actor.Login, "channel", req.Actor.Channel)
 		res, err := a.actor.Do(r.Context(), req)
 		var denied *action.Denied
@@ -211,7 +215,9 @@ type actionAnswer struct {
 }
 
 // readRequest reads an action of kind from r and checks it; on failure it gives the status to answer.
-func readRequest(w http.ResponseWriter, r *http.Request, kind string) (action.Request, int, error) {
+// A person signed in by single sign-on (login not "") acts as that login: "as" may be left out, and
+// naming anyone else is refused.
+func readRequest(w http.ResponseWriter, r *http.Request, kind, login string) (action.Request, int, error) {
 	req := action.Request{Kind: kind}
 	var body any
 	switch kind {
@@ -239,6 +245,12 @@ func readRequest(w http.ResponseWriter, r *http.Request, kind string) (action.Re
 		req.Repo, req.Env, req.To, req.Reason, req.Actor.Login = b.Repo, b.Env, b.To, b.Reason, b.As
 	case *unlockBody:
 		req.Repo, req.Env, req.Reason, req.Actor.Login = b.Repo, b.Env, b.Reason, b.As
+	}
+	if login != "" {
+		if req.Actor.Login != "" && !strings.EqualFold(req.Actor.Login, login) {
+			return req, http.StatusForbidden, fmt.Errorf(`"as" %q is not who is signed in (%s): signed in, you act as yourself`, req.Actor.Login, login)
+		}
+		req.Actor.Login = login
 	}
 	req.Reason = strings.TrimSpace(req.Reason)
 	if err := check(req); err != nil {

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"crypto/subtle"
 	"log/slog"
 	"net"
@@ -30,12 +31,26 @@ type exposure struct {
 	token  []byte
 	hosts  map[string]bool // allowed Host names without a token, lower case, no port
 	public *url.URL        // the public URL, whose origin the dashboard's actions may come from; nil if none
+	// sessions recognises single sign-on's sessions, which stand in for the token; nil: none. It is set
+	// only with a token (the configuration requires one for single sign-on).
+	sessions Sessions
+}
+
+// signedInKey is the request context key of the login of the session a request was let in by.
+type signedInKey struct{}
+
+// signedIn is the login of the single sign-on session a request was let in by; "" when it was let in
+// otherwise (by the token, or on loopback).
+func signedIn(r *http.Request) string {
+	login, _ := r.Context().Value(signedInKey{}).(string)
+	return login
 }
 
 func newExposure(opts Options) exposure {
 	e := exposure{hosts: map[string]bool{"localhost": true}}
 	if opts.Token != "" {
 		e.token = []byte(opts.Token)
+		e.sessions = opts.Sessions
 	}
 	if u, err := url.Parse(opts.PublicURL); err == nil && u.Hostname() != "" {
 		e.hosts[strings.ToLower(u.Hostname())] = true
@@ -51,6 +66,10 @@ func newExposure(opts Options) exposure {
 
 // describe says which mode is in effect, for the log at start.
 func (e exposure) describe(log *slog.Logger) {
+	if e.token != nil && e.sessions != nil {
+		log.Info("API and dashboard: token (RUNNER_API_TOKEN) or single sign-on session required")
+		return
+	}
 	if e.token != nil {
 		log.Info("API and dashboard: token required (RUNNER_API_TOKEN)")
 		return
@@ -64,12 +83,23 @@ func (e exposure) describe(log *slog.Logger) {
 }
 
 // guard lets a request through to next when exposure allows it.
-func (e exposure) guard(next http.Handler) http.Handler {
+func (e exposure) guard(next http.Handler) http.Handler { return e.guarding(next, false) }
+
+// guardPage is guard for the dashboard's pages: with single sign-on, a browser that is not signed in
+// is sent to sign in instead of being asked for the token.
+func (e exposure) guardPage(next http.Handler) http.Handler { return e.guarding(next, true) }
+
+func (e exposure) guarding(next http.Handler, page bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if e.token != nil {
-			if !e.hasToken(r) {
-				w.Header().Set("WWW-Authenticate", `Basic realm="gitops-runner", charset="UTF-8"`)
-				writeJSON(w, http.StatusUnauthorized, map[string]any{"error": "this runner's API needs its token (RUNNER_API_TOKEN)"})
+			r, ok := e.authenticate(r)
+			if !ok {
+				if page && e.sessions != nil && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
+					w.Header().Set("Cache-Control", "no-store")
+					http.Redirect(w, r, SignInPath, http.StatusSeeOther)
+					return
+				}
+				e.unauthorized(w)
 				return
 			}
 			next.ServeHTTP(w, r)
@@ -89,6 +119,36 @@ func (e exposure) guard(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// authenticate lets a request in by the token or, with single sign-on, by a valid session, whose login
+// it records in the request's context. The token wins: a request carrying it acts as it says.
+func (e exposure) authenticate(r *http.Request) (*http.Request, bool) {
+	if e.hasToken(r) {
+		return r, true
+	}
+	if e.sessions == nil {
+		return r, false
+	}
+	login, ok := e.sessions.Login(r)
+	if !ok || login == "" {
+		return r, false
+	}
+	return r.WithContext(context.WithValue(r.Context(), signedInKey{}, login)), true
+}
+
+// unauthorized answers a request that presented neither the token nor a session.
+func (e exposure) unauthorized(w http.ResponseWriter) {
+	if e.sessions != nil {
+		// No Basic challenge: a browser's script calling the API would pop up a password dialog.
+		w.Header().Set("WWW-Authenticate", `Bearer realm="gitops-runner"`)
+		writeJSON(w, http.StatusUnauthorized, map[string]any{
+			"error": "this runner's API needs its token (RUNNER_API_TOKEN) or a session: sign in at " + SignInPath,
+		})
+		return
+	}
+	w.Header().Set("WWW-Authenticate", `Basic realm="gitops-runner", charset="UTF-8"`)
+	writeJSON(w, http.StatusUnauthorized, map[string]any{"error": "this runner's API needs its token (RUNNER_API_TOKEN)"})
 }
 
 func (e exposure) hasToken(r *http.Request) bool {

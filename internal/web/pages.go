@@ -99,6 +99,10 @@ type frame struct {
 	Title   string
 	Nav     string
 	Actions bool
+	// SignedIn is the login of the single sign-on session the page is shown to; "" otherwise. Actions are
+	// then taken as that login, and the page offers to sign out at SignOut.
+	SignedIn string
+	SignOut  string
 	// Isolation is how Terraform on pull requests runs, as /readyz says.
 	Isolation map[string]any
 	Page      any
@@ -117,7 +121,8 @@ func (p *pages) render(w http.ResponseWriter, r *http.Request, name string, data
 		name, data = "error", map[string]any{"Code": code, "Message": err.Error()}
 	}
 	var buf bytes.Buffer
-	f := frame{Title: name, Nav: name, Actions: p.actions, Isolation: p.isolation, Page: data}
+	f := frame{Title: name, Nav: name, Actions: p.actions, SignedIn: signedIn(r), SignOut: SignOutPath,
+		Isolation: p.isolation, Page: data}
 	if err := p.tmpl[name].ExecuteTemplate(&buf, "layout", f); err != nil {
 		p.log.Error("render page", "page", name, "err", err)
 		http.Error(w, "the page could not be rendered", http.StatusInternalServerError)

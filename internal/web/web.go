@@ -49,7 +49,7 @@ type Options struct {
 	// Logger hears, once, which exposure is in effect, and every action asked; nil discards.
 	Logger *slog.Logger
 	// Actions carries out approve, reject, rollback and unlock; nil: those endpoints answer 501. They
-	// answer only with Token set and presented, whatever the client's address.
+	// answer only with Token set and presented (or a single sign-on session), whatever the client's address.
 	Actions Actor
 	// Approvals lists deploys waiting for approval and recent decisions; nil: none.
 	Approvals Approvals
@@ -57,7 +57,24 @@ type Options struct {
 	Database string
 	// Replica is this process's id among the replicas of a shared database, for /readyz; "" when alone.
 	Replica string
+	// Sessions, when set (single sign-on, which needs Token), recognises people signed in at SignInPath:
+	// their session is as good as the token for the dashboard and the API, pages send a browser without
+	// either to sign in, and their actions are taken as their own login.
+	Sessions Sessions
 }
+
+// Sessions recognises people signed in by single sign-on.
+type Sessions interface {
+	// Login gives the GitHub login of the request's valid session, if it has one.
+	Login(r *http.Request) (string, bool)
+}
+
+// SignInPath and SignOutPath are single sign-on's endpoints (served by internal/sso), which the
+// dashboard links to.
+const (
+	SignInPath  = "/auth/login"
+	SignOutPath = "/auth/logout"
+)
 
 // Routes registers the API on mux.
 func Routes(mux *http.ServeMux, st Store, ready Readiness, opts Options) {
@@ -222,7 +239,7 @@ func Routes(mux *http.ServeMux, st Store, ready Readiness, opts Options) {
 	})
 	actionRoutes(mux, exp, opts.Actions, log)
 	guarded("GET /api/stages/{id}/events", newLogEvents(st).ServeHTTP)
-	newPages(st, opts, exp, log).routes(mux, exp.guard)
+	newPages(st, opts, exp, log).routes(mux, exp.guardPage)
 }
 
 func intParam(v string, def int) (int, error) {

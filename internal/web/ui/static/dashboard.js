@@ -13,8 +13,10 @@
   }
 
   // ---- acting: the forms post JSON to the action endpoints, as the login at the top.
+  // Signed in by single sign-on, the server fills the login in (read-only) and acts as it: nothing to
+  // remember.
   const asInput = document.getElementById('as');
-  if (asInput) {
+  if (asInput && !asInput.readOnly) {
     try { asInput.value = localStorage.getItem('runner.as') || ''; } catch (e) { /* storage off */ }
     asInput.addEventListener('change', () => {
       try { localStorage.setItem('runner.as', asInput.value.trim()); } catch (e) { /* storage off */ }
