@@ -41,6 +41,10 @@ type Server struct {
 	GitHubAppKeyFile     string
 	GitHubAPIURL         string
 
+	// GitTransport is how mirrors fetch: "auto" (the git CLI when git 2.31 or later is on PATH, else
+	// go-git), "git" or "go-git".
+	GitTransport string
+
 	TerraformBin string
 	// TerraformBins are other Terraform binaries (absolute paths) that projects pinning their version
 	// (terraform_version in .runner.yaml) may use, within the server policy's terraform_versions.
@@ -223,6 +227,7 @@ func LoadServer(args []string, getenv func(string) string) (Server, error) {
 	id(&s.GitHubInstallationID, "github-installation-id", "GITHUB_INSTALLATION_ID", "GitHub App installation id")
 	str(&s.GitHubAppKeyFile, "github-app-key", "GITHUB_APP_PRIVATE_KEY_FILE", "", "GitHub App private key (PEM file)")
 	str(&s.GitHubAPIURL, "github-api-url", "RUNNER_GITHUB_API_URL", "", "GitHub API base URL (GitHub Enterprise)")
+	str(&s.GitTransport, "git-transport", "RUNNER_GIT_TRANSPORT", "auto", "how mirrors fetch: auto (the git CLI when git 2.31+ is on PATH, else go-git), git or go-git")
 	str(&s.TerraformBin, "terraform", "RUNNER_TERRAFORM_BIN", "", "terraform or tofu binary (default: terraform, then tofu, on PATH)")
 	str(&s.TFLintBin, "tflint", "RUNNER_TFLINT_BIN", "", "tflint binary for workflows' tflint steps (default: tflint on PATH)")
 	str(&s.PolicyDir, "policy-dir", "RUNNER_POLICY_DIR", "", "folder of the operator's Open Policy Agent policies (.rego), checked by every policy step")
@@ -336,6 +341,11 @@ func (s Server) validate() []string {
 	}
 	if s.APIToken != "" && len(s.APIToken) < 16 {
 		p = append(p, "RUNNER_API_TOKEN is shorter than 16 characters: use a long random value")
+	}
+	switch strings.ToLower(s.GitTransport) {
+	case "", "auto", "git", "go-git":
+	default:
+		p = append(p, fmt.Sprintf("RUNNER_GIT_TRANSPORT=%q: want auto, git or go-git", s.GitTransport))
 	}
 	p = append(p, s.validateOIDC()...)
 	if _, port, err := net.SplitHostPort(s.Listen); err != nil {

@@ -52,7 +52,7 @@ func TestLoadServerDefaults(t *testing.T) {
 		LogLevel:     "info",
 		Sandbox:      "auto",
 		ReplayWindow: 7 * 24 * time.Hour, DatabaseMaxConns: 10, DatabaseStatementTimeout: 30 * time.Second,
-		UnverifiedBudgetMiB: 64, OIDCLoginClaim: "preferred_username",
+		UnverifiedBudgetMiB: 64, OIDCLoginClaim: "preferred_username", GitTransport: "auto",
 	}
 	if !reflect.DeepEqual(s, want) {
 		t.Errorf("defaults:\n got %+v\nwant %+v", s, want)
@@ -102,7 +102,7 @@ func TestLoadServerEnvironmentAndFlags(t *testing.T) {
 	}{
 		{"environment", nil, func(t *testing.T, s config.Server) {
 			want := config.Server{
-				Listen: "127.0.0.1:9000", PublicURL: "https://runner.example.com", WebhookSecret: secret, OIDCLoginClaim: "preferred_username",
+				Listen: "127.0.0.1:9000", PublicURL: "https://runner.example.com", WebhookSecret: secret, OIDCLoginClaim: "preferred_username", GitTransport: "auto",
 				DataDir: "/var/lib/runner", AllowedRepos: []string{"acme/infra"}, Workers: 8, PlanParallelism: 5,
 				StageTimeout: time.Hour, ShutdownGrace: 2 * time.Minute, LockLease: 30 * time.Second, TerraformLockTimeout: 2 * time.Minute,
 				GitHubToken: "ghp_token", GitHubAppID: 123, GitHubInstallationID: 456, GitHubAppKeyFile: key,
@@ -380,6 +380,7 @@ func TestLoadServerOIDC(t *testing.T) {
 		{name: "no API token", env: with("RUNNER_API_TOKEN", ""), want: []string{"needs RUNNER_API_TOKEN"}},
 		{name: "client without issuer", env: map[string]string{"RUNNER_OIDC_CLIENT_ID": "runner"}, want: []string{"need RUNNER_OIDC_ISSUER"}},
 		{name: "bad claim", env: with("RUNNER_OIDC_LOGIN_CLAIM", "a b"), want: []string{"RUNNER_OIDC_LOGIN_CLAIM"}},
+		{name: "bad git transport", env: with("RUNNER_GIT_TRANSPORT", "libgit2"), want: []string{"RUNNER_GIT_TRANSPORT"}},
 		{name: "allowed logins", env: with("RUNNER_OIDC_ALLOWED_LOGINS", "octo-cat, Hubot")},
 		{name: "allowed login not a login", env: with("RUNNER_OIDC_ALLOWED_LOGINS", "octo-cat,<b>"),
 			want: []string{`RUNNER_OIDC_ALLOWED_LOGINS entry "<b>"`}},

@@ -20,6 +20,7 @@ import (
 	git "github.com/go-git/go-git/v5"
 	gitconfig "github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/plumbing/transport"
 	githttp "github.com/go-git/go-git/v5/plumbing/transport/http"
 
@@ -28,6 +29,11 @@ import (
 
 // Errors callers branch on.
 var (
+	// ErrAuth: the Git host refused the credentials (or asked for some and none were set).
+	ErrAuth = errors.New("authentication required: the Git host refused the token")
+	// ErrRepoNotFound: the Git host has no such repository (or hides it from this token).
+	ErrRepoNotFound = errors.New("repository not found")
+
 	ErrCommitNotFound = errors.New("commit not found")
 	ErrNoMergeBase    = errors.New("no merge base")
 	ErrBadURL         = errors.New("unsupported repository URL")
@@ -65,28 +71,54 @@ type Mirrors struct {
 	log    *slog.Logger
 	redact *redact.Redactor // the token, out of errors
 
+	transport    Transport // as configured; resolved once, at the first sync
+	gitBin       string
+	resolve      sync.Once
+	resolved     Transport
+	resolvedDesc string
+	gitPath      string
+	resolveErr   error
+
 	mu      sync.Mutex
 	mirrors map[string]*Mirror // by mirror path
 }
 
 // NewMirrors keeps mirrors under root. A nil log discards.
-func NewMirrors(root string, auth Auth, log *slog.Logger) *Mirrors {
+func NewMirrors(root string, auth Auth, log *slog.Logger, opts ...Option) *Mirrors {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	red := redact.New(redact.Secret{Kind: redact.KindGitHubToken, Value: auth.Token})
-	return &Mirrors{root: root, auth: auth, log: log, redact: red, mirrors: map[string]*Mirror{}}
+	m := &Mirrors{root: root, auth: auth, log: log, redact: red, mirrors: map[string]*Mirror{}, transport: TransportAuto}
+	for _, o := range opts {
+		o(m)
+	}
+	return m
+}
+
+// Transport resolves the configured transport (once: TransportAuto becomes the git CLI when a recent
+// enough one is on PATH, go-git otherwise) and returns it with a description for the log, e.g.
+// "git CLI 2.39.5 at /usr/bin/git". An explicit TransportGit without a usable git CLI is an error.
+func (m *Mirrors) Transport(ctx context.Context) (Transport, string, error) {
+	m.resolve.Do(func() {
+		m.resolved, m.gitPath, m.resolvedDesc, m.resolveErr = resolveTransport(ctx, m.transport, m.gitBin)
+		if m.resolveErr == nil {
+			m.log.Info("git transport", "transport", m.resolvedDesc)
+		}
+	})
+	return m.resolved, m.resolvedDesc, m.resolveErr
 }
 
 // Mirror is one bare mirror. Its methods are safe for concurrent use: a fetch excludes readers,
 // readers run in parallel, each with its own go-git repository value.
 type Mirror struct {
-	url  string // without credentials
-	path string
-	auth Auth
-	http bool // the URL is http(s): the token is sent
-	mask func(err error, tokens ...string) error
-	log  *slog.Logger
+	url    string // without credentials
+	path   string
+	auth   Auth
+	http   bool // the URL is http(s): the token is sent
+	mask   func(err error, tokens ...string) error
+	log    *slog.Logger
+	gitBin string // the git CLI that fetches; "" fetches with go-git
 
 	mu sync.RWMutex
 }
@@ -109,6 +141,10 @@ func (m *Mirrors) SyncProgress(ctx context.Context, rawURL string, progress io.W
 	if err != nil {
 		return nil, m.maskErr(err)
 	}
+	t, _, err := m.Transport(ctx)
+	if err != nil {
+		return nil, err
+	}
 	p := filepath.Join(m.root, filepath.FromSlash(rel))
 	m.mu.Lock()
 	mi, ok := m.mirrors[p]
@@ -116,6 +152,9 @@ func (m *Mirrors) SyncProgress(ctx context.Context, rawURL string, progress io.W
 		mi = &Mirror{
 			url: u, path: p, auth: m.auth, mask: m.maskErr, log: m.log.With("repo", u),
 			http: strings.HasPrefix(u, "https://") || strings.HasPrefix(u, "http://"),
+		}
+		if t == TransportGit {
+			mi.gitBin = m.gitPath
 		}
 		m.mirrors[p] = mi
 	}
@@ -135,35 +174,96 @@ func (m *Mirror) sync(ctx context.Context, want []string, progress io.Writer) er
 		return nil
 	}
 	created := false
-	if errors.Is(err, git.ErrRepositoryNotExists) {
-		repo, err = m.create()
+	switch {
+	case errors.Is(err, git.ErrRepositoryNotExists):
+		created = true
+	case err != nil:
+		// Not a repository any more (a damaged config or HEAD): make it anew.
+		m.rebuilding(progress, err)
+		if err := os.RemoveAll(m.path); err != nil {
+			return fmt.Errorf("remove the damaged mirror of %s: %w", m.url, err)
+		}
 		created = true
 	}
-	if err == nil {
-		if _, rerr := repo.Remote("origin"); errors.Is(rerr, git.ErrRemoteNotFound) {
-			// A process killed between init and CreateRemote left the mirror without its remote.
-			_, err = repo.CreateRemote(&gitconfig.RemoteConfig{Name: "origin", URLs: []string{m.url}, Fetch: fetchSpecs})
-		}
-	}
-	if err != nil {
-		return m.mask(fmt.Errorf("open mirror of %s: %w", m.url, err))
-	}
-	var auth transport.AuthMethod
 	token := ""
 	if m.http {
 		if token, err = m.auth.token(ctx); err != nil {
-			if created {
-				_ = os.RemoveAll(m.path)
-			}
 			return m.mask(fmt.Errorf("fetch %s: git token: %w", m.url, err))
-		}
-		if token != "" {
-			auth = &githttp.BasicAuth{Username: "x-access-token", Password: token}
 		}
 	}
 	var sideband *progressFilter
+	var fetchProgress io.Writer // nil, not a nil *progressFilter
 	if progress != nil {
 		sideband = newProgressFilter(progress, progressEvery, nil)
+		fetchProgress = sideband
+	}
+	err = m.fetch(ctx, created, token, fetchProgress)
+	if !created && ctx.Err() == nil && (err != nil || !m.holds(want)) {
+		// A fetch that failed, or left a wanted commit missing, may be the mirror's fault (a truncated
+		// pack, a lost object): a damaged mirror is rebuilt from scratch, a sound one keeps the error.
+		if cerr := m.check(); cerr != nil {
+			m.rebuilding(progress, cerr)
+			if rerr := os.RemoveAll(m.path); rerr != nil {
+				return fmt.Errorf("remove the damaged mirror of %s: %w", m.url, rerr)
+			}
+			created = true
+			err = m.fetch(ctx, true, token, fetchProgress)
+		}
+	}
+	if sideband != nil {
+		sideband.Flush()
+	}
+	if err != nil {
+		if ctx.Err() != nil && !errors.Is(err, ctx.Err()) {
+			err = fmt.Errorf("%w (%v)", ctx.Err(), err)
+		}
+		return m.mask(fmt.Errorf("fetch %s: %w", m.url, err), token)
+	}
+	m.log.Info("mirror synced", "created", created, "took", time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+// rebuilding says, in the log and the stage's, that the mirror is damaged and made anew.
+func (m *Mirror) rebuilding(progress io.Writer, why error) {
+	m.log.Warn("mirror damaged: rebuilding it", "path", m.path, "err", why)
+	if progress != nil {
+		fmt.Fprintf(progress, "the mirror of %s is damaged (%v): fetching it anew\n", m.url, m.mask(why))
+	}
+}
+
+// fetch brings the remote's refs into the mirror, creating it first when created. A failed first
+// fetch leaves no half mirror behind.
+func (m *Mirror) fetch(ctx context.Context, created bool, token string, progress io.Writer) (err error) {
+	var repo *git.Repository
+	if created {
+		if repo, err = m.create(); err != nil {
+			return fmt.Errorf("create the mirror: %w", err)
+		}
+		defer func() {
+			if err != nil {
+				_ = os.RemoveAll(m.path)
+			}
+		}()
+	} else if repo, err = git.PlainOpen(m.path); err != nil {
+		return fmt.Errorf("open the mirror: %w", err)
+	}
+	if _, rerr := repo.Remote("origin"); errors.Is(rerr, git.ErrRemoteNotFound) {
+		// A process killed between init and CreateRemote left the mirror without its remote.
+		if _, err := repo.CreateRemote(&gitconfig.RemoteConfig{Name: "origin", URLs: []string{m.url}, Fetch: fetchSpecs}); err != nil {
+			return fmt.Errorf("repair the mirror's remote: %w", err)
+		}
+	}
+	if m.gitBin != "" {
+		return m.fetchCLI(ctx, token, progress)
+	}
+	return m.fetchGoGit(ctx, repo, token, progress)
+}
+
+// fetchGoGit fetches with go-git.
+func (m *Mirror) fetchGoGit(ctx context.Context, repo *git.Repository, token string, progress io.Writer) error {
+	var auth transport.AuthMethod
+	if token != "" {
+		auth = &githttp.BasicAuth{Username: "x-access-token", Password: token}
 	}
 	opts := &git.FetchOptions{
 		RemoteName: "origin",
@@ -172,28 +272,64 @@ func (m *Mirror) sync(ctx context.Context, want []string, progress io.Writer) er
 		Auth:       auth,
 		Tags:       git.NoTags, // tags come from the refspec
 		Force:      true,
+		Prune:      true,
 	}
-	if sideband != nil {
-		opts.Progress = sideband
+	if progress != nil {
+		opts.Progress = progress
 	}
-	err = repo.FetchContext(ctx, opts)
-	if sideband != nil {
-		sideband.Flush()
+	err := repo.FetchContext(ctx, opts)
+	switch {
+	case errors.Is(err, git.NoErrAlreadyUpToDate) || errors.Is(err, transport.ErrEmptyRemoteRepository):
+		return nil
+	case errors.Is(err, transport.ErrAuthenticationRequired) || errors.Is(err, transport.ErrAuthorizationFailed):
+		return fmt.Errorf("%w (%v)", ErrAuth, err)
+	case errors.Is(err, transport.ErrRepositoryNotFound):
+		return fmt.Errorf("%w (%v)", ErrRepoNotFound, err)
 	}
-	if errors.Is(err, git.NoErrAlreadyUpToDate) || errors.Is(err, transport.ErrEmptyRemoteRepository) {
-		err = nil
+	return err
+}
+
+// holds reports whether the mirror, read anew (a fetch by the git CLI adds packs a repository value
+// opened before it does not see), holds every commit in want.
+func (m *Mirror) holds(want []string) bool {
+	if len(want) == 0 {
+		return true
 	}
+	repo, err := git.PlainOpen(m.path)
+	return err == nil && hasAll(repo, want)
+}
+
+// check reads the commit and root tree every ref of the mirror names: nil when all are there.
+func (m *Mirror) check() error {
+	repo, err := git.PlainOpen(m.path)
 	if err != nil {
-		if created {
-			_ = os.RemoveAll(m.path) // a failed first fetch leaves no half mirror behind
-		}
-		if ctx.Err() != nil {
-			err = fmt.Errorf("%w (%v)", ctx.Err(), err)
-		}
-		return m.mask(fmt.Errorf("fetch %s: %w", m.url, err), token)
+		return err
 	}
-	m.log.Info("mirror synced", "created", created, "took", time.Since(start).Round(time.Millisecond))
-	return nil
+	refs, err := repo.References()
+	if err != nil {
+		return fmt.Errorf("list refs: %w", err)
+	}
+	defer refs.Close()
+	return refs.ForEach(func(r *plumbing.Reference) error {
+		if r.Type() != plumbing.HashReference {
+			return nil
+		}
+		obj, err := repo.Storer.EncodedObject(plumbing.AnyObject, r.Hash())
+		if err != nil {
+			return fmt.Errorf("%s: object %s: %w", r.Name(), r.Hash(), err)
+		}
+		if obj.Type() != plumbing.CommitObject {
+			return nil // an annotated tag
+		}
+		c, err := object.DecodeCommit(repo.Storer, obj)
+		if err != nil {
+			return fmt.Errorf("%s: commit %s: %w", r.Name(), r.Hash(), err)
+		}
+		if _, err := c.Tree(); err != nil {
+			return fmt.Errorf("%s: tree of %s: %w", r.Name(), r.Hash(), err)
+		}
+		return nil
+	})
 }
 
 func (m *Mirror) create() (*git.Repository, error) {

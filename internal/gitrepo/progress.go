@@ -69,7 +69,7 @@ func (f *progressFilter) Flush() {
 }
 
 func (f *progressFilter) line(raw string) {
-	l := sanitize(raw)
+	l := strings.TrimPrefix(sanitize(raw), "remote: ") // the git CLI's prefix to the server's lines
 	if l == "" {
 		return
 	}

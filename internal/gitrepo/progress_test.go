@@ -96,9 +96,13 @@ func FuzzProgressFilter(f *testing.F) {
 
 // A clone over git http-backend logs the server's progress into the stage log.
 func TestSyncProgressLogsTheServersProgress(t *testing.T) {
+	eachTransport(t, testSyncProgressLogsTheServersProgress)
+}
+
+func testSyncProgressLogsTheServersProgress(t *testing.T, tr Option) {
 	src := newSource(t)
 	buildBase(src)
-	mirrors := NewMirrors(t.TempDir(), Auth{Token: testToken}, nil)
+	mirrors := NewMirrors(t.TempDir(), Auth{Token: testToken}, nil, tr)
 	var log bytes.Buffer
 	if _, err := mirrors.SyncProgress(context.Background(), src.url, &log); err != nil {
 		t.Fatal(err)

@@ -14,6 +14,10 @@ import (
 // A mirror that already holds the wanted commits does not fetch: the source may
 // be gone and Sync still succeeds; a commit it lacks makes it fetch (and fail here).
 func TestSyncSkipsFetchWhenCommitsArePresent(t *testing.T) {
+	eachTransport(t, testSyncSkipsFetchWhenCommitsArePresent)
+}
+
+func testSyncSkipsFetchWhenCommitsArePresent(t *testing.T, tr gitrepo.Option) {
 	src := filepath.Join(t.TempDir(), "src")
 	for _, args := range [][]string{
 		{"init", "-q", "-b", "main", src},
@@ -29,7 +33,7 @@ func TestSyncSkipsFetchWhenCommitsArePresent(t *testing.T) {
 	}
 	head := strings.TrimSpace(string(out))
 	url := "file://" + src
-	ms := gitrepo.NewMirrors(t.TempDir(), gitrepo.Auth{}, nil)
+	ms := gitrepo.NewMirrors(t.TempDir(), gitrepo.Auth{}, nil, tr)
 	ctx := context.Background()
 	if _, err := ms.Sync(ctx, url, head); err != nil {
 		t.Fatalf("first sync: %v", err)
@@ -48,6 +52,10 @@ func TestSyncSkipsFetchWhenCommitsArePresent(t *testing.T) {
 // A process killed while creating a mirror (after `init`, before its remote was
 // recorded) leaves a bare repository without "origin"; the next Sync must still work.
 func TestSyncRepairsMirrorLeftWithoutRemote(t *testing.T) {
+	eachTransport(t, testSyncRepairsMirrorLeftWithoutRemote)
+}
+
+func testSyncRepairsMirrorLeftWithoutRemote(t *testing.T, tr gitrepo.Option) {
 	src := filepath.Join(t.TempDir(), "src")
 	for _, args := range [][]string{
 		{"init", "-q", "-b", "main", src},
@@ -63,7 +71,7 @@ func TestSyncRepairsMirrorLeftWithoutRemote(t *testing.T) {
 	}
 	head := strings.TrimSpace(string(out))
 	root := t.TempDir()
-	ms := gitrepo.NewMirrors(root, gitrepo.Auth{}, nil)
+	ms := gitrepo.NewMirrors(root, gitrepo.Auth{}, nil, tr)
 	m, err := ms.Sync(context.Background(), "file://"+src, head)
 	if err != nil {
 		t.Fatalf("first sync: %v", err)
@@ -75,7 +83,7 @@ func TestSyncRepairsMirrorLeftWithoutRemote(t *testing.T) {
 	if out, err := exec.Command("git", "init", "-q", "--bare", m.Path()).CombinedOutput(); err != nil {
 		t.Fatalf("git init: %v %s", err, out)
 	}
-	fresh := gitrepo.NewMirrors(root, gitrepo.Auth{}, nil) // the restarted process
+	fresh := gitrepo.NewMirrors(root, gitrepo.Auth{}, nil, tr) // the restarted process
 	m, err = fresh.Sync(context.Background(), "file://"+src, head)
 	if err != nil {
 		t.Fatalf("sync into a mirror without a remote: %v", err)
@@ -83,4 +91,16 @@ func TestSyncRepairsMirrorLeftWithoutRemote(t *testing.T) {
 	if !m.HasCommit(head) {
 		t.Fatal("mirror lacks the commit after sync")
 	}
+}
+
+// eachTransport runs a sync test with go-git and with the git CLI (when installed).
+func eachTransport(t *testing.T, test func(t *testing.T, tr gitrepo.Option)) {
+	t.Run("go-git", func(t *testing.T) { test(t, gitrepo.WithTransport(gitrepo.TransportGoGit)) })
+	t.Run("git", func(t *testing.T) {
+		ms := gitrepo.NewMirrors(t.TempDir(), gitrepo.Auth{}, nil, gitrepo.WithTransport(gitrepo.TransportGit))
+		if _, _, err := ms.Transport(context.Background()); err != nil {
+			t.Skipf("the git CLI transport is not usable here: %v", err)
+		}
+		test(t, gitrepo.WithTransport(gitrepo.TransportGit))
+	})
 }

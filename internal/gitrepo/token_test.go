@@ -46,6 +46,10 @@ func serveRotating(t *testing.T, src *source, host *rotating) string {
 // The token source is asked on every fetch: when the first installation token has expired and
 // the source hands out the next, fetching goes on working, which a token fixed at start cannot do.
 func TestSyncAsksTheTokenSourceOnEveryFetch(t *testing.T) {
+	eachTransport(t, testSyncAsksTheTokenSourceOnEveryFetch)
+}
+
+func testSyncAsksTheTokenSourceOnEveryFetch(t *testing.T, tr Option) {
 	const tokenA, tokenB = "ghs_installation-token-A-0123456789", "ghs_installation-token-B-0123456789"
 	src := newSource(t)
 	h := buildBase(src)
@@ -58,7 +62,7 @@ func TestSyncAsksTheTokenSourceOnEveryFetch(t *testing.T) {
 		}
 		return tokenB, nil
 	}
-	mirrors := NewMirrors(t.TempDir(), Auth{Token: "ignored-static-token", TokenSource: source}, nil)
+	mirrors := NewMirrors(t.TempDir(), Auth{Token: "ignored-static-token", TokenSource: source}, nil, tr)
 	ctx := context.Background()
 	m, err := mirrors.Sync(ctx, url)
 	if err != nil {
@@ -79,13 +83,17 @@ func TestSyncAsksTheTokenSourceOnEveryFetch(t *testing.T) {
 	if asked.Load() != 2 {
 		t.Errorf("token source asked %d times, want once per fetch (2)", asked.Load())
 	}
-	if _, err := NewMirrors(t.TempDir(), Auth{Token: tokenA}, nil).Sync(ctx, url); err == nil {
+	if _, err := NewMirrors(t.TempDir(), Auth{Token: tokenA}, nil, tr).Sync(ctx, url); err == nil {
 		t.Error("the expired static token still clones: the test proves nothing")
 	}
 }
 
 // Whatever goes wrong with a token from the source, no error carries it.
 func TestTokenSourceFailuresDoNotLeakTheToken(t *testing.T) {
+	eachTransport(t, testTokenSourceFailuresDoNotLeakTheToken)
+}
+
+func testTokenSourceFailuresDoNotLeakTheToken(t *testing.T, tr Option) {
 	const wrong = "ghs_revoked-installation-token-0123456789"
 	src := newSource(t)
 	buildBase(src)
@@ -103,7 +111,7 @@ func TestTokenSourceFailuresDoNotLeakTheToken(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			root := t.TempDir()
-			mirrors := NewMirrors(root, Auth{TokenSource: tc.source}, nil)
+			mirrors := NewMirrors(root, Auth{TokenSource: tc.source}, nil, tr)
 			_, err := mirrors.Sync(context.Background(), url)
 			if err == nil {
 				t.Fatal("sync succeeded")

@@ -148,8 +148,10 @@ func New(ctx context.Context, cfg config.Server, log *slog.Logger, c Collaborato
 	if err != nil {
 		return nil, err
 	}
+	// Each binary's version is learned once for the process (not once per plan): see tf.Versions.
+	known := tf.NewVersions(filepath.Join(cfg.DataDir, "terraform"))
 	if c.Terraform == nil {
-		tfr, err := iso.terraform(ctx, cfg, log)
+		tfr, err := iso.terraform(ctx, cfg, log, known)
 		tfr.Observe = s.metrics.ObserveTerraform
 		if err == nil {
 			tfr.Tracer = c.tracer(tracerTerraform)
@@ -187,8 +189,16 @@ func New(ctx context.Context, cfg config.Server, log *slog.Logger, c Collaborato
 		}
 		plans = v
 	}
+	transport, err := gitrepo.ParseTransport(cfg.GitTransport)
+	if err != nil {
+		return nil, err
+	}
+	mirrors := gitrepo.NewMirrors(filepath.Join(cfg.DataDir, "mirrors"), auth, log, gitrepo.WithTransport(transport))
+	if _, _, err := mirrors.Transport(ctx); err != nil {
+		return nil, err
+	}
 	engine, err := pipeline.New(pipeline.Deps{
-		Store: s.store, Git: gitrepo.NewMirrors(filepath.Join(cfg.DataDir, "mirrors"), auth, log),
+		Store: s.store, Git: mirrors,
 		Terraform: c.Terraform, Steps: stepRunner, PRs: c.PRs, Deploys: c.Deploys, Slack: c.Slack, Images: c.Images,
 		Bundles: c.Bundles, Rollouts: c.Rollouts, Logger: log,
 		Policy: runPolicy{p: pol, perms: c.Permissions}, Credentials: c.Credentials,
@@ -198,7 +208,7 @@ func New(ctx context.Context, cfg config.Server, log *slog.Logger, c Collaborato
 	}, pipeline.Options{
 		WorkDir: filepath.Join(cfg.DataDir, "runs"), StageTimeout: cfg.StageTimeout, LockLease: cfg.LockLease,
 		PlanParallelism: cfg.PlanParallelism, PublicURL: cfg.PublicURL, Holder: fmt.Sprintf("%s/%d", host, os.Getpid()),
-		Secrets: cfg.Secrets(), Isolation: iso.pipeline(), TerraformVersion: terraformVersion(ctx, cfg, log),
+		Secrets: cfg.Secrets(), Isolation: iso.pipeline(), TerraformVersion: terraformVersion(ctx, cfg, log, known),
 		CommandPrefix: cfg.CommandPrefix, ApprovalTimeout: cfg.ApprovalTimeout, ApprovalPoll: cfg.ApprovalPoll,
 	})
 	if err != nil {
