@@ -52,6 +52,7 @@ func BenchmarkPlanOneEnvironmentAWS(b *testing.B) {
 	o := newProjectOrigin(b, root, "")
 	clock := newCommandClock(b, bin)
 	cfg := baseConfig(b, o, clock.bin)
+	cfg.SandboxReadWrite = append(cfg.SandboxReadWrite, clock.dir) // sandboxed Terraform appends to the clock's log
 	cfg.Workers, cfg.PlanParallelism = 2, 3
 	r := startRunner(b, cfg)
 	hand := handPlanner{bin: clock.bin, cache: filepath.Join(b.TempDir(), "plugin-cache"), url: authURL(o.git.URL(repoName))}

@@ -54,6 +54,7 @@ func BenchmarkPlanDeployedAWS(b *testing.B) {
 
 	clock := newCommandClock(b, bin)
 	cfg := baseConfig(b, o, clock.bin)
+	cfg.SandboxReadWrite = append(cfg.SandboxReadWrite, clock.dir) // sandboxed Terraform appends to the clock's log
 	cfg.Workers, cfg.PlanParallelism = 2, 3
 	r := startRunner(b, cfg)
 	hand := handPlanner{bin: clock.bin, cache: filepath.Join(b.TempDir(), "plugin-cache"), url: authURL(o.git.URL(repoName))}

@@ -92,11 +92,11 @@ func setupIsolation(ctx context.Context, cfg config.Server, log *slog.Logger) (*
 }
 
 // terraform returns the options of the runner's Terraform under this isolation.
-func (i *isolation) terraform(ctx context.Context, cfg config.Server, log *slog.Logger) (TerraformOptions, error) {
+func (i *isolation) terraform(ctx context.Context, cfg config.Server, log *slog.Logger, known *tf.Versions) (TerraformOptions, error) {
 	o := TerraformOptions{Bin: cfg.TerraformBin, Timeout: cfg.StageTimeout, BaseEnv: i.baseEnv, PluginCache: cfg.PluginCacheDir,
-		Version: terraformVersion(ctx, cfg, log), LockTimeout: cfg.TerraformLockTimeout}
+		Version: terraformVersion(ctx, cfg, log, known), LockTimeout: cfg.TerraformLockTimeout, Known: known}
 	for _, b := range cfg.TerraformBins {
-		v, err := tf.BinaryVersion(ctx, b)
+		v, err := known.Of(ctx, b)
 		if err != nil {
 			log.Warn("RUNNER_TERRAFORM_BINS: not a Terraform binary; left out", "bin", b, "err", err)
 			continue
@@ -188,7 +188,7 @@ func SandboxedTerraform(ctx context.Context, cfg config.Server, log *slog.Logger
 	if !iso.sandbox.Isolated() {
 		return nil, "", fmt.Errorf("Terraform cannot run isolated here: %s", iso.sandbox.Reason())
 	}
-	o, err := iso.terraform(ctx, cfg, log)
+	o, err := iso.terraform(ctx, cfg, log, tf.NewVersions(filepath.Join(cfg.DataDir, "terraform")))
 	if err != nil {
 		return nil, "", err
 	}

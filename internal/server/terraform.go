@@ -41,6 +41,7 @@ type terraformRunner struct {
 	lockTimeout time.Duration
 	observe     func(verb, result string, d time.Duration)
 	tracer      trace.Tracer // nil: no spans
+	known       *tf.Versions // the binaries' versions, shared by every workspace
 }
 
 // TerraformOptions configure the runner's Terraform.
@@ -65,6 +66,9 @@ type TerraformOptions struct {
 	Observe func(verb, result string, d time.Duration)
 	// Tracer makes a span per Terraform command; nil: none.
 	Tracer trace.Tracer
+	// Known learns each binary's version once; terraform-exec's version checks are answered from it
+	// (nil: a `terraform version` per plan and per apply).
+	Known *tf.Versions
 }
 
 // NewTerraform finds the binary (explicit, else terraform, else tofu on PATH).
@@ -75,7 +79,7 @@ func NewTerraform(o TerraformOptions) (pipeline.Terraform, error) {
 	}
 	return &terraformRunner{bin: bin, version: o.Version, versions: o.Versions, pluginCache: o.PluginCache, timeout: o.Timeout,
 		sandbox: o.Sandbox, baseEnv: o.BaseEnv, launcher: o.Launcher, lockTimeout: o.LockTimeout, observe: o.Observe,
-		tracer: o.Tracer}, nil
+		tracer: o.Tracer, known: o.Known}, nil
 }
 
 // binFor is the binary of the Terraform version a project pins ("" for the default).
@@ -107,7 +111,7 @@ func (t *terraformRunner) workspace(env string, root pipeline.Root, dir, workTre
 		Bin: bin, Dir: dir, Environment: cmp.Or(root.Project, env), PluginCacheDir: t.pluginCache, Env: t.env,
 		Log: log, CommandTimeout: t.timeout,
 		Workspace: root.Workspace, VarFiles: root.VarFiles, BackendConfig: root.BackendConfig,
-		LockTimeout: t.lockTimeout, Attempt: att, Observe: t.observe, Tracer: t.tracer,
+		LockTimeout: t.lockTimeout, Attempt: att, Observe: t.observe, Tracer: t.tracer, Versions: t.known,
 	}
 
 	if t.baseEnv != nil {
@@ -287,12 +291,12 @@ func (t *terraformRunner) promote(ws *tf.Workspace, phase string, log io.Writer)
 
 // terraformVersion is the runner's Terraform version, for the policy's allowed versions ("" when it
 // cannot be told: the check is then skipped, and plans fail on the missing binary anyway).
-func terraformVersion(ctx context.Context, cfg config.Server, log *slog.Logger) string {
+func terraformVersion(ctx context.Context, cfg config.Server, log *slog.Logger, known *tf.Versions) string {
 	bin, err := tf.FindBinary(cfg.TerraformBin, execLookPath)
 	if err != nil {
 		return ""
 	}
-	v, err := tf.BinaryVersion(ctx, bin)
+	v, err := known.Of(ctx, bin)
 	if err != nil {
 		log.Warn("terraform version unknown: the policy's terraform_versions are not checked", "err", err)
 		return ""

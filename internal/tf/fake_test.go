@@ -16,10 +16,13 @@ import (
 
 // fakeTerraform is a stand-in executable for behaviour that does not need real Terraform: which
 // arguments and environment each command gets, and how a command that ignores or honours the interrupt
-// is stopped. It records "args" and "env" lines per invocation into $FAKE_TF_RECORD.
+// is stopped. It records "args" and "env" lines per invocation into $FAKE_TF_RECORD, when set (BinaryVersion
+// runs it with an environment of its own).
 const fakeTerraform = `#!/bin/bash
+if [ -n "$FAKE_TF_RECORD" ]; then
 { echo "args $*"; env | sort | sed 's/^/env /'; echo "env FAKE_TF_UID=$(id -u)"; echo end; } >> "$FAKE_TF_RECORD"
 echo $$ >> "$FAKE_TF_RECORD.pids"
+fi
 case "$1" in
 version) echo '{"terraform_version":"1.5.7","platform":"linux_amd64","provider_selections":{},"terraform_outdated":false}'; exit 0 ;;
 show)    echo '{"format_version":"1.2"}'; exit 0 ;;
@@ -236,40 +239,49 @@ func TestStoppingACommand(t *testing.T) {
 		},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			f := newFake(t)
-			w, log := f.workspace(t, "dev", tt.mode, func(o *Options) {
-				o.GracePeriod = tt.grace
-				o.CommandTimeout = tt.timeout
+		for _, front := range []bool{false, true} {
+			name := tt.name
+			if front {
+				name += ", through the version front"
+			}
+			t.Run(name, func(t *testing.T) {
+				t.Parallel()
+				f := newFake(t)
+				w, log := f.workspace(t, "dev", tt.mode, func(o *Options) {
+					o.GracePeriod = tt.grace
+					o.CommandTimeout = tt.timeout
+					if front {
+						o.Versions = NewVersions(filepath.Join(f.dir, "fronts"))
+					}
+				})
+				ctx, cancel := context.WithCancel(context.Background())
+				defer cancel()
+				done := make(chan error, 1)
+				go func() { done <- w.Apply(ctx, "p") }()
+				eventually(t, 10*time.Second, "the command to start", func() bool { return log.Contains("started") })
+				stopped := time.Now()
+				if tt.timeout == 0 {
+					cancel()
+				}
+				select {
+				case err := <-done:
+					if !errors.Is(err, tt.wantErr) {
+						t.Errorf("error = %v, want %v", err, tt.wantErr)
+					}
+					if tt.wantErr == ErrTimeout && errors.Is(err, context.Canceled) && ctx.Err() != nil {
+						t.Errorf("timeout reported as the caller's cancellation")
+					}
+				case <-time.After(tt.wantWithin):
+					t.Fatalf("still running %s after being stopped", tt.wantWithin)
+				}
+				if tt.mode == "honour-interrupt" && time.Since(stopped) > tt.grace/2 {
+					t.Errorf("took %s: killed, not interrupted", time.Since(stopped))
+				}
+				if tt.wantLog != "" && !log.Contains(tt.wantLog) {
+					t.Errorf("log lacks %q:\n%s", tt.wantLog, log)
+				}
 			})
-			ctx, cancel := context.WithCancel(context.Background())
-			defer cancel()
-			done := make(chan error, 1)
-			go func() { done <- w.Apply(ctx, "p") }()
-			eventually(t, 10*time.Second, "the command to start", func() bool { return log.Contains("started") })
-			stopped := time.Now()
-			if tt.timeout == 0 {
-				cancel()
-			}
-			select {
-			case err := <-done:
-				if !errors.Is(err, tt.wantErr) {
-					t.Errorf("error = %v, want %v", err, tt.wantErr)
-				}
-				if tt.wantErr == ErrTimeout && errors.Is(err, context.Canceled) && ctx.Err() != nil {
-					t.Errorf("timeout reported as the caller's cancellation")
-				}
-			case <-time.After(tt.wantWithin):
-				t.Fatalf("still running %s after being stopped", tt.wantWithin)
-			}
-			if tt.mode == "honour-interrupt" && time.Since(stopped) > tt.grace/2 {
-				t.Errorf("took %s: killed, not interrupted", time.Since(stopped))
-			}
-			if tt.wantLog != "" && !log.Contains(tt.wantLog) {
-				t.Errorf("log lacks %q:\n%s", tt.wantLog, log)
-			}
-		})
+		}
 	}
 }
 
@@ -425,7 +437,6 @@ func TestRunnerTFVarDoesNotBreakCommands(t *testing.T) {
 
 func TestBinaryVersion(t *testing.T) {
 	f := newFake(t)
-	t.Chdir(t.TempDir()) // BinaryVersion gives the fake no FAKE_TF_RECORD: it records under the working directory
 	v, err := BinaryVersion(context.Background(), f.bin)
 	if err != nil || v != "1.5.7" {
 		t.Fatalf("BinaryVersion = %q, %v; want 1.5.7", v, err)

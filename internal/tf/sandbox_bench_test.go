@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/gitops-runner/runner/internal/sandbox"
@@ -11,15 +12,18 @@ import (
 
 // BenchmarkInitPlanShow measures what the sandbox adds to a pull request's Terraform: init, plan
 // and show -json of a small terraform_data configuration, run directly and in each isolation mode,
-// side by side. Report the ratios (machine speed cancels out).
+// side by side, each without and with Versions (+versions: no `terraform version` per workspace).
+// Report the ratios (machine speed cancels out).
 func BenchmarkInitPlanShow(b *testing.B) {
 	bin := terraformBin(b)
 	if os.Geteuid() != 0 {
 		b.Skip("isolation needs root")
 	}
 	config := "resource \"terraform_data\" \"a\" {\n  input = \"x\"\n}\nresource \"terraform_data\" \"b\" {\n  input = terraform_data.a.output\n}\n"
-	for _, mode := range []string{"direct", sandbox.WantUser, sandbox.WantNamespaces} {
-		b.Run(mode, func(b *testing.B) {
+	for _, name := range []string{"direct", "direct+versions", sandbox.WantUser, sandbox.WantUser + "+versions",
+		sandbox.WantNamespaces, sandbox.WantNamespaces + "+versions"} {
+		mode, withVersions := strings.CutSuffix(name, "+versions")
+		b.Run(name, func(b *testing.B) {
 			bin := bin // user mode runs a copy of its own
 			root := b.TempDir()
 			for p := root; p != "/tmp" && p != "/"; p = filepath.Dir(p) {
@@ -39,6 +43,10 @@ func BenchmarkInitPlanShow(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
+			var versions *Versions
+			if withVersions {
+				versions = NewVersions(filepath.Join(root, "fronts"))
+			}
 			runs := filepath.Join(root, "runs")
 			if err := os.MkdirAll(runs, 0o711); err != nil {
 				b.Fatal(err)
@@ -57,7 +65,8 @@ func BenchmarkInitPlanShow(b *testing.B) {
 				if err := os.WriteFile(filepath.Join(dir, "main.tf"), []byte(config), 0o644); err != nil {
 					b.Fatal(err)
 				}
-				opts := Options{Bin: bin, Dir: dir, BaseEnv: map[string]string{"PATH": "/usr/bin:/bin", "TF_CLI_CONFIG_FILE": rc, "HOME": work}}
+				opts := Options{Bin: bin, Dir: dir, BaseEnv: map[string]string{"PATH": "/usr/bin:/bin", "TF_CLI_CONFIG_FILE": rc, "HOME": work},
+					Versions: versions}
 				if sb != nil {
 					opts.Sandbox, opts.WorkTree = sb, work
 				}

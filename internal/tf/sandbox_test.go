@@ -31,13 +31,25 @@ func TestSandboxedWorkspace(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.record = record
-	w, err := New(Options{
-		Bin: f.bin, Dir: dir, Environment: "prod", Sandbox: sb, WorkTree: run,
-		BaseEnv: map[string]string{"PATH": "/usr/bin:/bin", "FAKE_TF_RECORD": record, "AWS_ACCESS_KEY_ID": "ASIASESSION"},
-	})
-	if err != nil {
-		t.Fatal(err)
+	// With Versions, the front runs outside the sandbox and starts the launcher; the version is asked
+	// of the binary by the runner, never inside the sandbox.
+	for _, versions := range []*Versions{nil, NewVersions(filepath.Join(f.dir, "fronts"))} {
+		if err := os.Remove(record); err != nil && !os.IsNotExist(err) {
+			t.Fatal(err)
+		}
+		w, err := New(Options{
+			Bin: f.bin, Dir: dir, Environment: "prod", Sandbox: sb, WorkTree: run, Versions: versions,
+			BaseEnv: map[string]string{"PATH": "/usr/bin:/bin", "FAKE_TF_RECORD": record, "AWS_ACCESS_KEY_ID": "ASIASESSION"},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkSandboxed(t, f, w, run, versions != nil)
 	}
+}
+
+func checkSandboxed(t *testing.T, f *fake, w *Workspace, run string, versions bool) {
+	t.Helper()
 	ctx := context.Background()
 	if err := w.Init(ctx); err != nil {
 		t.Fatal(err)
@@ -50,6 +62,9 @@ func TestSandboxedWorkspace(t *testing.T) {
 		t.Fatalf("%d invocations recorded", len(invs))
 	}
 	for _, inv := range invs {
+		if versions && inv.args[0] == "version" {
+			t.Errorf("with Versions, the sandbox ran %v", inv.args)
+		}
 		if inv.env["AWS_ACCESS_KEY_ID"] != "ASIASESSION" {
 			t.Errorf("%v: the explicit environment did not reach Terraform: %v", inv.args, inv.env)
 		}

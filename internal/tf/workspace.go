@@ -85,6 +85,10 @@ type Options struct {
 	// Tracer makes a span per command ("terraform plan"), a child of the span in the command's context;
 	// nil: none.
 	Tracer trace.Tracer
+	// Versions, shared by the workspaces of a process, knows Bin's version: terraform-exec's version
+	// checks are answered from it instead of by a `terraform version` per Workspace (see Versions).
+	// nil: terraform-exec asks Bin once per Workspace.
+	Versions *Versions
 }
 
 // Attempt is what a Workspace is told of the stage attempt its commands belong to.
@@ -142,7 +146,9 @@ type Workspace struct {
 	mu       sync.Mutex
 	lockWait time.Duration     // -lock-timeout of the command being run (under mu)
 	env      map[string]string // see commandEnv; run adds the command marker
-	tf       *tfexec.Terraform
+	exe      string            // what terraform-exec starts: Bin, or the sandbox's launcher
+	tf       *tfexec.Terraform // made by the first command (see terraform)
+	fronted  bool              // tf starts exe through Options.Versions' front
 	log      *stageLog
 	stdout   *lineWriter
 	stderr   *lineWriter
@@ -155,6 +161,11 @@ func New(opts Options) (*Workspace, error) {
 	}
 	if opts.Dir == "" {
 		return nil, errors.New("terraform workspace: Options.Dir is empty")
+	}
+	if fi, err := os.Stat(opts.Dir); err != nil {
+		return nil, fmt.Errorf("terraform workspace: %w", err)
+	} else if !fi.IsDir() {
+		return nil, fmt.Errorf("terraform workspace: %s is not a directory", opts.Dir)
 	}
 	if opts.CommandTimeout <= 0 {
 		opts.CommandTimeout = DefaultCommandTimeout
@@ -195,15 +206,6 @@ func New(opts Options) (*Workspace, error) {
 		}
 		exe = opts.Sandbox.Launcher()
 	}
-	tf, err := tfexec.NewTerraform(opts.Dir, exe)
-	if err != nil {
-		return nil, fmt.Errorf("terraform workspace %s: %w", name, err)
-	}
-	// terraform-exec cancels through exec.Cmd.Cancel (SIGINT to Terraform, which then releases the
-	// state lock) and kills after exec.Cmd.WaitDelay, which SetWaitDelay sets.
-	if err := tf.SetWaitDelay(opts.GracePeriod); err != nil {
-		return nil, fmt.Errorf("terraform workspace %s: %w", name, err)
-	}
 	env := commandEnv(opts, os.Environ())
 	// Environments sharing one directory (told apart by <environment>.backend.hcl) each need their own
 	// data directory: in a shared .terraform the second init finds the first one's backend and fails,
@@ -222,7 +224,7 @@ func New(opts Options) (*Workspace, error) {
 		opts:   opts,
 		name:   name,
 		env:    env,
-		tf:     tf,
+		exe:    exe,
 		log:    log,
 		stdout: newLineWriter(log),
 		stderr: newLineWriter(log),
@@ -425,6 +427,34 @@ func lockHeldError(verb, name string, holder LockInfo, err error) error {
 		verb, name, ErrLockHeld, describeHolder(holder), err)
 }
 
+// terraform returns the Workspace's tfexec.Terraform, made on the first command: with Options.Versions it
+// starts exe through a front that answers terraform-exec's version checks (see Versions), which is
+// written and checked once per process, so it needs the command's context.
+func (w *Workspace) terraform(ctx context.Context) (*tfexec.Terraform, error) {
+	if w.tf != nil {
+		return w.tf, nil
+	}
+	exe := w.exe
+	if w.opts.Versions != nil {
+		if abs, err := absBinary(exe); err == nil {
+			if f := w.opts.Versions.front(ctx, abs); f != "" {
+				exe, w.fronted = f, true
+			}
+		}
+	}
+	tf, err := tfexec.NewTerraform(w.opts.Dir, exe)
+	if err != nil {
+		return nil, err
+	}
+	// terraform-exec cancels through exec.Cmd.Cancel (SIGINT to Terraform, which then releases the
+	// state lock) and kills after exec.Cmd.WaitDelay, which SetWaitDelay sets.
+	if err := tf.SetWaitDelay(w.opts.GracePeriod); err != nil {
+		return nil, err
+	}
+	w.tf = tf
+	return tf, nil
+}
+
 // once runs one Terraform command (see run).
 func (w *Workspace) once(ctx context.Context, verb string, logStdout bool, fn func(context.Context, *tfexec.Terraform) error) (err error) {
 	ctx, end := w.span(ctx, verb)
@@ -432,18 +462,28 @@ func (w *Workspace) once(ctx context.Context, verb string, logStdout bool, fn fu
 	cctx, cancel := context.WithTimeout(ctx, w.opts.CommandTimeout)
 	defer cancel()
 
-	if logStdout {
-		w.tf.SetStdout(w.stdout)
-	} else {
-		w.tf.SetStdout(nil)
+	tf, err := w.terraform(ctx)
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", verb, w.name, err)
 	}
-	w.tf.SetStderr(w.stderr)
+	if logStdout {
+		tf.SetStdout(w.stdout)
+	} else {
+		tf.SetStdout(nil)
+	}
+	tf.SetStderr(w.stderr)
 	marker := newCommandID()
 	if w.opts.Attempt.Marker != "" {
 		marker = w.opts.Attempt.Marker + "." + marker
 	}
 	env := maps.Clone(w.env)
 	env[commandMarker] = marker
+	if w.fronted {
+		// Without it (the binary cannot tell its version), the front runs the binary for terraform-exec.
+		if v, err := w.opts.Versions.Of(ctx, w.opts.Bin); err == nil {
+			env[versionEnv] = v
+		}
+	}
 	if w.opts.Sandbox != nil {
 		add, release, err := w.opts.Sandbox.Enter(ctx, sandbox.Command{Program: w.opts.Bin, WorkTree: w.opts.WorkTree,
 			Hostname: w.opts.Attempt.Hostname, Records: w.opts.Attempt.Records})
@@ -453,12 +493,12 @@ func (w *Workspace) once(ctx context.Context, verb string, logStdout bool, fn fu
 		defer release()
 		maps.Copy(env, add)
 	}
-	if err := w.tf.SetEnv(env); err != nil {
+	if err := tf.SetEnv(env); err != nil {
 		return fmt.Errorf("%s %s: %w", verb, w.name, err)
 	}
 	w.log.writeLine([]byte("$ " + filepath.Base(w.opts.Bin) + " " + verb + "\n"))
 
-	err = fn(cctx, w.tf)
+	err = fn(cctx, tf)
 	if cctx.Err() != nil {
 		if n := killLeftovers(commandMarker, marker); n > 0 {
 			w.log.writeLine(fmt.Appendf(nil, "killed %d process(es) left behind by the stopped command\n", n))
