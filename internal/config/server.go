@@ -44,6 +44,9 @@ type Server struct {
 	// GitTransport is how mirrors fetch: "auto" (the git CLI when git 2.31 or later is on PATH, else
 	// go-git), "git" or "go-git".
 	GitTransport string
+	// FullWorkTrees writes every file of the commit for pull-request plans too (default: only what the
+	// plans need, see the README's "Work trees").
+	FullWorkTrees bool
 
 	TerraformBin string
 	// TerraformBins are other Terraform binaries (absolute paths) that projects pinning their version
@@ -227,6 +230,7 @@ func LoadServer(args []string, getenv func(string) string) (Server, error) {
 	id(&s.GitHubInstallationID, "github-installation-id", "GITHUB_INSTALLATION_ID", "GitHub App installation id")
 	str(&s.GitHubAppKeyFile, "github-app-key", "GITHUB_APP_PRIVATE_KEY_FILE", "", "GitHub App private key (PEM file)")
 	str(&s.GitHubAPIURL, "github-api-url", "RUNNER_GITHUB_API_URL", "", "GitHub API base URL (GitHub Enterprise)")
+	boolean(&s.FullWorkTrees, "full-work-trees", "RUNNER_FULL_WORK_TREES", "write every file of the commit for pull-request plans too (default: only what the plans need)")
 	str(&s.GitTransport, "git-transport", "RUNNER_GIT_TRANSPORT", "auto", "how mirrors fetch: auto (the git CLI when git 2.31+ is on PATH, else go-git), git or go-git")
 	str(&s.TerraformBin, "terraform", "RUNNER_TERRAFORM_BIN", "", "terraform or tofu binary (default: terraform, then tofu, on PATH)")
 	str(&s.TFLintBin, "tflint", "RUNNER_TFLINT_BIN", "", "tflint binary for workflows' tflint steps (default: tflint on PATH)")

@@ -15,10 +15,11 @@ func (m *Mirror) CommitTime(sha string) (time.Time, error) {
 	}
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	repo, err := m.open()
+	repo, done, err := m.open()
 	if err != nil {
 		return time.Time{}, err
 	}
+	defer done()
 	c, err := repo.CommitObject(plumbing.NewHash(sha))
 	if err != nil {
 		return time.Time{}, fmt.Errorf("commit %s: %w", sha, ErrCommitNotFound)

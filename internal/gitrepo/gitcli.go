@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -33,8 +34,25 @@ func (m *Mirror) fetchCLI(ctx context.Context, token string, progress io.Writer)
 	for _, s := range fetchSpecs {
 		args = append(args, s.String())
 	}
+	return m.runGit(ctx, token, progress, "git fetch", args...)
+}
+
+// cloneCLI makes the mirror with git clone: a bare repository whose remote fetches the mirror's refspecs
+// (branches, tags, pull request heads), kept in its configuration for the fetches that follow.
+func (m *Mirror) cloneCLI(ctx context.Context, token string, progress io.Writer) error {
+	args := []string{"clone", "--bare", "--quiet", "--progress", "--no-tags", "--no-recurse-submodules",
+		"--template=", "-c", "core.hooksPath=" + os.DevNull}
+	for _, s := range fetchSpecs[1:] { // the first, branches, is what --bare fetches
+		args = append(args, "-c", "remote.origin.fetch="+s.String())
+	}
+	args = append(args, "--", m.url, m.path)
+	return m.runGit(ctx, token, progress, "git clone", args...)
+}
+
+// runGit runs the git CLI as described at fetchCLI; what names the command in errors.
+func (m *Mirror) runGit(ctx context.Context, token string, progress io.Writer, what string, args ...string) error {
 	cmd := proc.Command(ctx, cliStopGrace, m.gitBin, args...)
-	cmd.Dir = m.path
+	cmd.Dir = filepath.Dir(m.path)
 	cfg := [][2]string{
 		{"gc.autoDetach", "false"},
 		{"maintenance.autoDetach", "false"},
@@ -74,23 +92,9 @@ func (m *Mirror) fetchCLI(ctx context.Context, token string, progress io.Writer)
 	}
 	said := tail.errorLines()
 	if kind := cliErrorKind(said); kind != nil {
-		return fmt.Errorf("%w (git fetch: %s)", kind, said)
+		return fmt.Errorf("%w (%s: %s)", kind, what, said)
 	}
-	return fmt.Errorf("git fetch: %w: %s", err, said)
-}
-
-// cliErrorKind maps what git said to the errors both transports return, or nil.
-func cliErrorKind(said string) error {
-	switch {
-	case strings.Contains(said, "could not read Username"), strings.Contains(said, "could not read Password"),
-		strings.Contains(said, "Authentication failed"), strings.Contains(said, "returned error: 401"),
-		strings.Contains(said, "returned error: 403"):
-		return ErrAuth
-	case strings.Contains(said, "not found") && strings.Contains(said, "repository"),
-		strings.Contains(said, "does not appear to be a git repository"), strings.Contains(said, "returned error: 404"):
-		return ErrRepoNotFound
-	}
-	return nil
+	return fmt.Errorf("%s: %w: %s", what, err, said)
 }
 
 // tailBuffer keeps the last max bytes written to it.
@@ -133,4 +137,18 @@ func (t *tailBuffer) errorLines() string {
 		return "no output"
 	}
 	return strings.Join(picked, "; ")
+}
+
+// cliErrorKind maps what git said to the errors both transports return, or nil.
+func cliErrorKind(said string) error {
+	switch {
+	case strings.Contains(said, "could not read Username"), strings.Contains(said, "could not read Password"),
+		strings.Contains(said, "Authentication failed"), strings.Contains(said, "returned error: 401"),
+		strings.Contains(said, "returned error: 403"):
+		return ErrAuth
+	case strings.Contains(said, "not found") && strings.Contains(said, "repository"),
+		strings.Contains(said, "does not appear to be a git repository"), strings.Contains(said, "returned error: 404"):
+		return ErrRepoNotFound
+	}
+	return nil
 }

@@ -68,12 +68,13 @@ func testDamagedMirrorIsRebuilt(t *testing.T, tr Option) {
 		name string
 		do   func(t *testing.T, path string)
 		// rebuilt: the sync must say it rebuilt the mirror. Lost objects are fetched again by the
-		// plain fetch (neither transport offers what it does not have), so no rebuild is needed.
+		// plain fetch (neither transport offers what it does not have), and so are truncated packs by the
+		// git CLI (it sets a broken pack aside), so there a rebuild may not be needed.
 		rebuilt bool
 	}{
 		{"objects truncated", func(t *testing.T, path string) {
 			eachObjectFile(t, path, func(p string, size int64) error { return os.Truncate(p, size/2) })
-		}, true},
+		}, false},
 		{"objects lost", func(t *testing.T, path string) {
 			eachObjectFile(t, path, func(p string, _ int64) error { return os.Remove(p) })
 		}, false},

@@ -21,10 +21,11 @@ func OpenLocal(path string) (*Mirror, error) {
 func (m *Mirror) Resolve(rev string) (string, error) {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	repo, err := m.open()
+	repo, done, err := m.open()
 	if err != nil {
 		return "", err
 	}
+	defer done()
 	c, err := commitOf(repo, rev)
 	if err != nil {
 		return "", fmt.Errorf("resolve %q: %w", rev, err)

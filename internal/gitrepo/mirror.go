@@ -17,12 +17,15 @@ import (
 	"sync"
 	"time"
 
+	"github.com/go-git/go-billy/v5/osfs"
 	git "github.com/go-git/go-git/v5"
 	gitconfig "github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/cache"
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/plumbing/transport"
 	githttp "github.com/go-git/go-git/v5/plumbing/transport/http"
+	"github.com/go-git/go-git/v5/storage/filesystem"
 
 	"github.com/gitops-runner/runner/internal/redact"
 )
@@ -235,6 +238,17 @@ func (m *Mirror) rebuilding(progress io.Writer, why error) {
 // fetch leaves no half mirror behind.
 func (m *Mirror) fetch(ctx context.Context, created bool, token string, progress io.Writer) (err error) {
 	var repo *git.Repository
+	if created && m.gitBin != "" {
+		// git clone, unlike a first git fetch into an empty repository, trusts the pack it receives to be
+		// complete and skips walking every object (about 6x less memory on a 240 MB pack).
+		if err := os.MkdirAll(filepath.Dir(m.path), 0o755); err != nil {
+			return fmt.Errorf("create the mirror: %w", err)
+		}
+		if err = m.cloneCLI(ctx, token, progress); err != nil {
+			_ = os.RemoveAll(m.path)
+		}
+		return err
+	}
 	if created {
 		if repo, err = m.create(); err != nil {
 			return fmt.Errorf("create the mirror: %w", err)
@@ -347,13 +361,19 @@ func (m *Mirror) create() (*git.Repository, error) {
 	return repo, nil
 }
 
-// open gives each reader its own repository value: go-git's storage caches are not shared.
-func (m *Mirror) open() (*git.Repository, error) {
-	repo, err := git.PlainOpen(m.path)
+// open gives each reader its own repository value (go-git's storage caches are not shared), and done,
+// which the reader calls when finished. The pack files stay open while the value is used (one open per
+// pack, not one per object read), and the storage assumes that nothing changes the mirror meanwhile:
+// readers hold the mirror's read lock, which a fetch waits for.
+func (m *Mirror) open() (*git.Repository, func(), error) {
+	st := filesystem.NewStorageWithOptions(osfs.New(m.path), cache.NewObjectLRUDefault(),
+		filesystem.Options{KeepDescriptors: true, ExclusiveAccess: true})
+	repo, err := git.Open(st, nil)
 	if err != nil {
-		return nil, fmt.Errorf("open mirror of %s: %w", m.url, err)
+		_ = st.Close()
+		return nil, nil, fmt.Errorf("open mirror of %s: %w", m.url, err)
 	}
-	return repo, nil
+	return repo, func() { _ = st.Close() }, nil
 }
 
 // URL is the repository URL the mirror fetches from (without credentials).

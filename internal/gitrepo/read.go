@@ -28,10 +28,11 @@ func (m *Mirror) HasCommit(sha string) bool {
 	}
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	repo, err := m.open()
+	repo, done, err := m.open()
 	if err != nil {
 		return false
 	}
+	defer done()
 	_, err = repo.CommitObject(plumbing.NewHash(sha))
 	return err == nil
 }
@@ -45,10 +46,11 @@ func (m *Mirror) Checkout(ctx context.Context, sha, dir string) error {
 	}
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	repo, err := m.open()
+	repo, done, err := m.open()
 	if err != nil {
 		return err
 	}
+	defer done()
 	commit, err := commitOf(repo, sha)
 	if err != nil {
 		return fmt.Errorf("checkout %s of %s: %w", sha, m.url, err)
@@ -171,10 +173,11 @@ func writeBlob(tree *object.Tree, e object.TreeEntry, dst string, perm os.FileMo
 func (m *Mirror) MergeBase(ctx context.Context, a, b string) (string, error) {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	repo, err := m.open()
+	repo, done, err := m.open()
 	if err != nil {
 		return "", err
 	}
+	defer done()
 	ca, err := commitOf(repo, a)
 	if err != nil {
 		return "", fmt.Errorf("merge base of %s and %s: %w", a, b, err)
@@ -205,10 +208,11 @@ func (m *Mirror) MergeBase(ctx context.Context, a, b string) (string, error) {
 func (m *Mirror) ChangedFiles(ctx context.Context, from, to string) ([]string, error) {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	repo, err := m.open()
+	repo, done, err := m.open()
 	if err != nil {
 		return nil, err
 	}
+	defer done()
 	ct, err := commitOf(repo, to)
 	if err != nil {
 		return nil, fmt.Errorf("changed files %s..%s: %w", from, to, err)
@@ -281,10 +285,11 @@ func commitOf(repo *git.Repository, rev string) (*object.Commit, error) {
 func (m *Mirror) BranchHead(branch string) (string, error) {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	repo, err := m.open()
+	repo, done, err := m.open()
 	if err != nil {
 		return "", err
 	}
+	defer done()
 	ref, err := repo.Reference(plumbing.NewBranchReferenceName(branch), true)
 	if err != nil {
 		return "", fmt.Errorf("branch %s of %s: %w", branch, m.url, err)

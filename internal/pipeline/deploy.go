@@ -62,6 +62,9 @@ func (w *work) deploy(ctx context.Context) (string, string) {
 	if len(targets) == 0 {
 		return store.StatusNothing, "no environment is affected since its last deploy"
 	}
+	if err := w.widen(ctx, envNames, apps); err != nil {
+		return store.StatusFailed, err.Error()
+	}
 	w.supersedeWaiting(ctx)
 
 	// Stages: images once per run, then per environment in order.

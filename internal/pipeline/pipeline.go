@@ -188,7 +188,10 @@ func (noObserver) LockReleased(string, time.Duration, time.Duration)           {
 
 // Options tune the engine.
 type Options struct {
-	WorkDir         string        // where run work trees go
+	WorkDir string // where run work trees go
+	// FullWorkTrees checks out every file for pull-request plans too, instead of the sparse work tree
+	// (see widen).
+	FullWorkTrees   bool
 	StageTimeout    time.Duration // per stage; default 45m
 	LockLease       time.Duration // default 2m
 	LockPoll        time.Duration // how often a waiting run retries the lock; default 1s
@@ -322,6 +325,11 @@ func (e *Engine) Execute(ctx context.Context, runID int64) error {
 	if w != nil {
 		red = w.redactor
 	}
+	// The work tree and saved plans served this run only; its logs and outcome are in the store. They go
+	// before the run is recorded finished, so that a finished run has none left on disk.
+	if err := os.RemoveAll(e.runDir(run.ID)); err != nil {
+		log.Warn("remove the run's work tree", "err", err)
+	}
 	// The outcome is recorded even if ctx is done.
 	errText = red.String(errText)
 	if err := e.deps.Store.FinishRun(context.WithoutCancel(ctx), run.ID, status, errText); err != nil {
@@ -335,10 +343,6 @@ func (e *Engine) Execute(ctx context.Context, runID int64) error {
 	if !run.Started.IsZero() {
 		// From the run's first start: a run that waited for an approval or resumed after a restart counts whole.
 		e.deps.Observer.RunFinished(run.Event.Kind, status, time.Since(run.Started))
-	}
-	// The work tree and saved plans served this run only; its logs and outcome are in the store.
-	if err := os.RemoveAll(e.runDir(run.ID)); err != nil {
-		log.Warn("remove the run's work tree", "err", err)
 	}
 	return nil
 }

@@ -63,6 +63,9 @@ func (w *work) planPR(ctx context.Context) (string, string) {
 	if len(res.Environments) == 0 {
 		return store.StatusNothing, "the pull request affects no environment"
 	}
+	if err := w.widen(ctx, res.Environments, nil); err != nil {
+		return store.StatusFailed, err.Error()
+	}
 	var keys []store.StageKey
 	for _, env := range res.Environments {
 		keys = append(keys, store.StageKey{Env: env, Name: StagePlan})

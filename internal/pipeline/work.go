@@ -39,6 +39,7 @@ type work struct {
 
 	mirror *gitrepo.Mirror
 	src    string
+	sparse bool             // src holds the sparse work tree: see widen
 	cfg    *config.Repo     // the effective configuration: the repository's under the server policy
 	eff    policy.Effective // what the policy adds per environment (roles, vars per phase)
 	story  *story
@@ -156,7 +157,7 @@ func (w *work) checkout(ctx context.Context) error {
 			return "", nil, fmt.Errorf("clear work tree: %w", err)
 		}
 		fmt.Fprintf(log, "checking out %s\n", ev.SHA)
-		if err := m.Checkout(ctx, ev.SHA, w.src); err != nil {
+		if err := w.checkoutTree(ctx, m, ev.SHA, log); err != nil {
 			return "", nil, fmt.Errorf("check out %s: %w", short(ev.SHA), err)
 		}
 		if n, err := removeTerraformDirs(w.src); err != nil {

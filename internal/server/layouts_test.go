@@ -229,7 +229,7 @@ func TestLayoutsPlanExactlyWhatChanged(t *testing.T) {
 // stageLog is the whole log of one stage of a run.
 func (h *harness) stageLog(run store.Run, env, name string) string {
 	h.t.Helper()
-	resp, err := h.apiGet(fmt.Sprintf("/api/stages/%d/log", stageMap(run)[env+"/"+name].ID))
+	resp, err := h.apiGet(fmt.Sprintf("/api/stages/%d/log", stageMap(run)[strings.TrimPrefix(env+"/"+name, "/")].ID))
 	if err != nil {
 		h.t.Fatal(err)
 	}

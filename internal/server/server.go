@@ -206,7 +206,7 @@ func New(ctx context.Context, cfg config.Server, log *slog.Logger, c Collaborato
 		Observer: s.metrics,
 		Tracer:   c.tracer(tracerPipeline),
 	}, pipeline.Options{
-		WorkDir: filepath.Join(cfg.DataDir, "runs"), StageTimeout: cfg.StageTimeout, LockLease: cfg.LockLease,
+		WorkDir: filepath.Join(cfg.DataDir, "runs"), FullWorkTrees: cfg.FullWorkTrees, StageTimeout: cfg.StageTimeout, LockLease: cfg.LockLease,
 		PlanParallelism: cfg.PlanParallelism, PublicURL: cfg.PublicURL, Holder: fmt.Sprintf("%s/%d", host, os.Getpid()),
 		Secrets: cfg.Secrets(), Isolation: iso.pipeline(), TerraformVersion: terraformVersion(ctx, cfg, log, known),
 		CommandPrefix: cfg.CommandPrefix, ApprovalTimeout: cfg.ApprovalTimeout, ApprovalPoll: cfg.ApprovalPoll,
