@@ -123,7 +123,10 @@ type Mirror struct {
 	log    *slog.Logger
 	gitBin string // the git CLI that fetches; "" fetches with go-git
 
-	mu sync.RWMutex
+	mu sync.RWMutex // readers share it; a fetch holds it alone
+
+	idleMu sync.Mutex
+	idle   []*handle // opened repository values waiting for a reader (see open)
 }
 
 // Sync creates the mirror of url (cloning it) or fetches into it, and returns it. Concurrent
@@ -172,10 +175,13 @@ func (m *Mirror) sync(ctx context.Context, want []string, progress io.Writer) er
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	start := time.Now()
-	repo, err := git.PlainOpen(m.path)
-	if err == nil && len(want) > 0 && hasAll(repo, want) {
+	if len(want) > 0 && m.has(want) {
 		return nil
 	}
+	// Whatever happens next may change the mirror: no reader may use a value opened before.
+	m.forget()
+	defer m.forget()
+	_, err := git.PlainOpen(m.path)
 	created := false
 	switch {
 	case errors.Is(err, git.ErrRepositoryNotExists):
@@ -303,14 +309,24 @@ func (m *Mirror) fetchGoGit(ctx context.Context, repo *git.Repository, token str
 	return err
 }
 
-// holds reports whether the mirror, read anew (a fetch by the git CLI adds packs a repository value
-// opened before it does not see), holds every commit in want.
+// has reports whether the mirror holds every commit in want. The caller holds the mirror's lock.
+func (m *Mirror) has(want []string) bool {
+	repo, done, err := m.open()
+	if err != nil {
+		return false
+	}
+	defer done()
+	return hasAll(repo, want)
+}
+
+// holds reports whether the mirror, read anew (a fetch by the git CLI adds packs that a repository value
+// opened before it does not see), holds every commit in want. The caller holds the write lock.
 func (m *Mirror) holds(want []string) bool {
 	if len(want) == 0 {
 		return true
 	}
-	repo, err := git.PlainOpen(m.path)
-	return err == nil && hasAll(repo, want)
+	m.forget()
+	return m.has(want)
 }
 
 // check reads the commit and root tree every ref of the mirror names: nil when all are there.
@@ -361,19 +377,63 @@ func (m *Mirror) create() (*git.Repository, error) {
 	return repo, nil
 }
 
-// open gives each reader its own repository value (go-git's storage caches are not shared), and done,
-// which the reader calls when finished. The pack files stay open while the value is used (one open per
-// pack, not one per object read), and the storage assumes that nothing changes the mirror meanwhile:
-// readers hold the mirror's read lock, which a fetch waits for.
+// open gives the reader a repository value of its own (go-git's storage is not safe for concurrent use),
+// and done, which the reader calls when finished: the value then waits, idle, for the next reader,
+// because opening one reads the pack indexes (tens of milliseconds on a big repository). The pack files
+// stay open while it is used (one open per pack, not one per object read), and the storage assumes that
+// nothing changes the mirror meanwhile: readers hold the mirror's read lock, and a fetch, which holds the
+// write lock, closes the idle values (forget) before readers come back.
 func (m *Mirror) open() (*git.Repository, func(), error) {
-	st := filesystem.NewStorageWithOptions(osfs.New(m.path), cache.NewObjectLRUDefault(),
+	m.idleMu.Lock()
+	if n := len(m.idle); n > 0 {
+		h := m.idle[n-1]
+		m.idle = m.idle[:n-1]
+		m.idleMu.Unlock()
+		return h.repo, func() { m.release(h) }, nil
+	}
+	m.idleMu.Unlock()
+	st := filesystem.NewStorageWithOptions(osfs.New(m.path), cache.NewObjectLRU(readerCache),
 		filesystem.Options{KeepDescriptors: true, ExclusiveAccess: true})
 	repo, err := git.Open(st, nil)
 	if err != nil {
 		_ = st.Close()
 		return nil, nil, fmt.Errorf("open mirror of %s: %w", m.url, err)
 	}
-	return repo, func() { _ = st.Close() }, nil
+	h := &handle{repo: repo, st: st}
+	return repo, func() { m.release(h) }, nil
+}
+
+// Idle repository values a mirror keeps for its readers, and the object cache of each.
+const (
+	maxIdle     = 2
+	readerCache = 32 * cache.MiByte
+)
+
+// handle is an opened repository value and its storage.
+type handle struct {
+	repo *git.Repository
+	st   *filesystem.Storage
+}
+
+// release keeps h for the next reader, or closes it when enough wait already.
+func (m *Mirror) release(h *handle) {
+	m.idleMu.Lock()
+	defer m.idleMu.Unlock()
+	if len(m.idle) < maxIdle {
+		m.idle = append(m.idle, h)
+		return
+	}
+	_ = h.st.Close()
+}
+
+// forget closes the idle repository values: the mirror changed. The caller holds the write lock.
+func (m *Mirror) forget() {
+	m.idleMu.Lock()
+	defer m.idleMu.Unlock()
+	for _, h := range m.idle {
+		_ = h.st.Close()
+	}
+	m.idle = nil
 }
 
 // URL is the repository URL the mirror fetches from (without credentials).
