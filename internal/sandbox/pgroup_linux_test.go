@@ -60,11 +60,18 @@ func TestLauncherRecordsItsProcessGroup(t *testing.T) {
 			if err != nil || len(leaders) != 1 || leaders[0].PID != cmd.Process.Pid {
 				t.Fatalf("records = %+v, %v; want the launcher %d", leaders, err, cmd.Process.Pid)
 			}
-			members := pgroup.Members(leaders[0])
+			// "started" is written between the two sleeps: the shell may not have executed either yet.
+			var members []int
 			sleeps := 0
-			for _, pid := range members {
-				if b, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/comm"); strings.TrimSpace(string(b)) == "sleep" {
-					sleeps++
+			for wait := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+				members, sleeps = pgroup.Members(leaders[0]), 0
+				for _, pid := range members {
+					if b, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/comm"); strings.TrimSpace(string(b)) == "sleep" {
+						sleeps++
+					}
+				}
+				if sleeps >= 2 || time.Now().After(wait) {
+					break
 				}
 			}
 			if sleeps != 2 {
