@@ -1,4 +1,4 @@
-// Package gitrepo keeps one bare mirror per Git repository (go-git, fetched incrementally) and
+// Package gitrepo keeps one bare mirror per Git repository (fetched incrementally by the git CLI or go-git) and
 // checks out exact commits from it into per-run directories, and lists files changed between commits.
 package gitrepo
 
