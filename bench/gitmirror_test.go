@@ -170,10 +170,9 @@ type childSpec struct {
 }
 
 type childResult struct {
-	Took        time.Duration // the operation alone, in the child
-	Path        string        // the mirror's directory
-	Unsupported string        // the operation is not in gitrepo yet
-	Err         string
+	Took time.Duration // the operation alone, in the child
+	Path string        // the mirror's directory
+	Err  string
 }
 
 // TestGitMirrorChild is BenchmarkGitMirror's child process; it does nothing in a normal test run.
@@ -243,15 +242,14 @@ func countRefs(repo string) int {
 
 // measured is one timed operation: wall time and the peak RSS of its process tree.
 type measured struct {
-	wall    time.Duration
-	rssKB   int64  // the peak of the largest single process of the tree (exact)
-	treeKB  int64  // the largest sum over the tree's processes (sampled)
-	anonKB  int64  // the same, anonymous memory only: without mapped files (packs, binaries)
-	head    string // main after a sync or fetch
-	refs    int
-	dir     string // work tree
-	files   int    // in the work tree
-	missing string // the operation is not available
+	wall   time.Duration
+	rssKB  int64  // the peak of the largest single process of the tree (exact)
+	treeKB int64  // the largest sum over the tree's processes (sampled)
+	anonKB int64  // the same, anonymous memory only: without mapped files (packs, binaries)
+	head   string // main after a sync or fetch
+	refs   int
+	dir    string // work tree
+	files  int    // in the work tree
 }
 
 type mirrorBench struct {
@@ -298,7 +296,7 @@ func (e *mirrorBench) runner(s childSpec) measured {
 	if res.Err != "" {
 		e.b.Fatalf("runner %s (%s): %s", s.Op, s.Transport, res.Err)
 	}
-	m.wall, m.missing = res.Took, res.Unsupported
+	m.wall = res.Took
 	if s.Op == "sync" {
 		m.head, m.refs = e.revParse(res.Path, "refs/heads/main"), countRefs(res.Path)
 	}
@@ -394,9 +392,7 @@ func (e *mirrorBench) trees(sha string, paths []string, mirrors map[string]strin
 				}
 				m = e.runner(childSpec{Op: op, Transport: transportOf(side), Root: mirrors[side], SHA: sha, Dir: dir, Paths: paths, Env: "dev"})
 			}
-			if m.missing == "" {
-				m.dir, m.files = dir, countFiles(e.b, dir)
-			}
+			m.dir, m.files = dir, countFiles(e.b, dir)
 			res[side] = append(res[side], m)
 			if i > 0 {
 				_ = os.RemoveAll(dir)
@@ -406,7 +402,6 @@ func (e *mirrorBench) trees(sha string, paths []string, mirrors map[string]strin
 	for _, side := range sides[1:] {
 		got, want := res[side][0].files, res[gitSide][0].files
 		switch {
-		case res[side][0].missing != "":
 		case paths == nil && got != want:
 			e.b.Errorf("%s work tree of %s, %s: %d files, git archive made %d", kind, sha, side, got, want)
 		case paths != nil:
@@ -463,7 +458,6 @@ type mirrorRow struct {
 	anonKB             int64
 	ratio              float64
 	target, missed     string
-	note               string
 }
 
 // rows makes the report lines of a step: git first, then each runner transport with its ratio to git.
@@ -480,16 +474,10 @@ func (e *mirrorBench) rows(step string, res map[string][]measured, sides []strin
 		for _, m := range ms {
 			walls = append(walls, m.wall)
 			r.rssKB, r.treeKB, r.anonKB = max(r.rssKB, m.rssKB), max(r.treeKB, m.treeKB), max(r.anonKB, m.anonKB)
-			r.note = m.missing
 		}
 		r.wall = median(walls)
 		if side == gitSide {
 			gitWall = r.wall
-			out = append(out, r)
-			continue
-		}
-		if r.note != "" {
-			r.wall, r.rssKB, r.treeKB = 0, 0, 0
 			out = append(out, r)
 			continue
 		}
@@ -544,10 +532,6 @@ func (e *mirrorBench) table(rows []mirrorRow, floor, base measured, before strin
 	w := tabwriter.NewWriter(&tab, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(w, "step\tside\truns\tmedian s\trunner/git\tpeak RSS MB: largest process\tprocess tree\ttree, anonymous\ttarget\t")
 	for _, r := range rows {
-		if r.note != "" {
-			fmt.Fprintf(w, "%s\t%s\t%d\t-\t-\t-\t-\t-\t%s\t\n", r.step, r.side, r.runs, r.note)
-			continue
-		}
 		ratio := "-"
 		if r.ratio > 0 {
 			ratio = fmt.Sprintf("%.2fx", r.ratio)
