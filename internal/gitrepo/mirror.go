@@ -122,6 +122,7 @@ type Mirror struct {
 	mask   func(err error, tokens ...string) error
 	log    *slog.Logger
 	gitBin string // the git CLI that fetches; "" fetches with go-git
+	gitDir string // where the objects and refs are when not at path (a local working copy's .git)
 
 	mu sync.RWMutex // readers share it; a fetch holds it alone
 
@@ -392,7 +393,11 @@ func (m *Mirror) open() (*git.Repository, func(), error) {
 		return h.repo, func() { m.release(h) }, nil
 	}
 	m.idleMu.Unlock()
-	st := filesystem.NewStorageWithOptions(osfs.New(m.path), cache.NewObjectLRU(readerCache),
+	dir := m.path
+	if m.gitDir != "" {
+		dir = m.gitDir
+	}
+	st := filesystem.NewStorageWithOptions(osfs.New(dir), cache.NewObjectLRU(readerCache),
 		filesystem.Options{KeepDescriptors: true, ExclusiveAccess: true})
 	repo, err := git.Open(st, nil)
 	if err != nil {
