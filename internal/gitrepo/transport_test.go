@@ -75,3 +75,34 @@ func TestTransportResolution(t *testing.T) {
 		}
 	})
 }
+
+// Auto makes the first mirror with git clone and fetches into a small mirror with go-git, which keeps each
+// fetch as a pack (git would unpack a fetch of fewer than 100 objects into loose objects).
+func TestAutoFetchesSmallMirrorsWithGoGit(t *testing.T) {
+	if _, _, err := gitCLI(context.Background(), "git"); err != nil {
+		t.Skipf("the git CLI is not usable here: %v", err)
+	}
+	ctx := context.Background()
+	src := newSource(t)
+	h := buildBase(src)
+	ms := NewMirrors(t.TempDir(), Auth{Token: testToken}, nil)
+	m, err := ms.Sync(ctx, src.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg, err := os.ReadFile(filepath.Join(m.Path(), "config")); err != nil || !strings.Contains(string(cfg), "refs/pull/*/head") {
+		t.Errorf("the first mirror is not git clone's with the mirror's refspecs: %s %v", cfg, err)
+	}
+	packs := func() int {
+		p, _ := filepath.Glob(filepath.Join(m.Path(), "objects", "pack", "*.pack"))
+		return len(p)
+	}
+	before := packs()
+	buildMore(src, &h)
+	if _, err := ms.Sync(ctx, src.url, h.merge); err != nil {
+		t.Fatal(err)
+	}
+	if got := packs(); got != before+1 {
+		t.Errorf("packs after a small fetch: %d, want %d (go-git's)", got, before+1)
+	}
+}
