@@ -30,7 +30,7 @@ const cliStopGrace = 5 * time.Second
 // so that it never repacks under a reader: readers wait on the mirror's lock while a fetch runs.
 func (m *Mirror) fetchCLI(ctx context.Context, token string, progress io.Writer) error {
 	args := []string{"--git-dir", m.path, "fetch", "--quiet", "--progress", "--prune", "--force", "--no-tags",
-		"--no-write-fetch-head", "--no-recurse-submodules", "--no-auto-maintenance", m.url}
+		"--no-write-fetch-head", "--no-recurse-submodules", m.url}
 	for _, s := range fetchSpecs {
 		args = append(args, s.String())
 	}
