@@ -14,6 +14,7 @@ all: build
 build:
 	@scripts/heartbeat.sh "building the runner (go build: a few minutes the first time on 2 cores, seconds after)" \
 		go build -o bin/runner ./cmd/runner
+	go build -o bin/runner-sandbox ./cmd/runner-sandbox
 
 ## tools: terraform 1.5.7, tflint, tfsec and gotestsum, built with go install into $(CACHE) (cached)
 tools:

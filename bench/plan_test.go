@@ -95,7 +95,11 @@ func measurePlans(b *testing.B, r *runner, o *origin, hand handPlanner, clock *c
 	for i := 0; i <= sc.oneIterations; i++ {
 		branch, base, head, num := newPR("dev", "environments/dev")
 		_, mark := clock.inside(b, 0, "")
+		sent := time.Now()
 		d, run := runnerPlan(b, r, o, num, base, head, branch, []string{"dev"})
+		if i == sc.oneIterations {
+			r.spans.print(b, "the last PR touching dev", sent)
+		}
 		nv, vt := clock.versions(b, mark)
 		rtf, mark := clock.inside(b, mark, runnerWorkTree)
 		hp, hs := hand.run(b, branch, false, "environments/dev")

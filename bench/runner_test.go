@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/gitops-runner/runner/internal/config"
+	"github.com/gitops-runner/runner/internal/sandbox"
 	"github.com/gitops-runner/runner/internal/server"
 	"github.com/gitops-runner/runner/internal/store"
 	"github.com/gitops-runner/runner/internal/testenv/fakegithub"
@@ -126,7 +127,7 @@ func baseConfig(b *testing.B, o *origin, bin string) config.Server {
 		}
 	}
 	return config.Server{
-		TerraformCLIConfig: os.Getenv("TF_CLI_CONFIG_FILE"), TerraformEnv: tfEnv, Sandbox: "auto",
+		TerraformCLIConfig: os.Getenv("TF_CLI_CONFIG_FILE"), TerraformEnv: tfEnv, Sandbox: "auto", SandboxLauncher: sandboxLauncher(b),
 		SandboxReadWrite: nonEmpty(o.state), SandboxReadOnly: readOnly, UnsafeUnisolatedPlans: true,
 		Listen: "127.0.0.1:0", WebhookSecret: webhookSecret, DataDir: data, AllowedRepos: []string{"acme/*"},
 		Workers: 4, PlanParallelism: 3, StageTimeout: 3 * time.Minute, ShutdownGrace: 5 * time.Second,
@@ -134,6 +135,18 @@ func baseConfig(b *testing.B, o *origin, bin string) config.Server {
 		TerraformBin: bin, PluginCacheDir: filepath.Join(data, "plugin-cache"), PublicURL: "http://runner.test",
 		AWSRegion: "us-east-1", RolloutPoll: time.Second, LogLevel: "info",
 	}
+}
+
+// sandboxLauncher builds cmd/runner-sandbox, the launcher a runner installed by `make build` or its
+// image uses (beside its executable), so that sandboxed commands start as they do in production and
+// not through this benchmark's test binary.
+func sandboxLauncher(b *testing.B) string {
+	b.Helper()
+	out := filepath.Join(b.TempDir(), sandbox.LauncherName)
+	if o, err := exec.Command("go", "build", "-o", out, "github.com/gitops-runner/runner/cmd/runner-sandbox").CombinedOutput(); err != nil {
+		b.Fatalf("go build cmd/runner-sandbox: %v\n%s", err, o)
+	}
+	return out
 }
 
 // runner is `runner serve` in-process: server.New + Run, logging (formatted, as
@@ -144,17 +157,23 @@ type runner struct {
 	base   string
 	cancel context.CancelFunc
 	done   chan error
+	spans  *spanLog // BENCH_SPANS=1
 }
 
 func startRunner(b *testing.B, cfg config.Server) *runner {
 	b.Helper()
 	log := slog.New(slog.NewTextHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	srv, err := server.New(context.Background(), cfg, log, server.Collaborators{})
+	spans := newSpanLog()
+	var collab server.Collaborators
+	if spans != nil {
+		collab.TracerProvider = spans.tp
+	}
+	srv, err := server.New(context.Background(), cfg, log, collab)
 	if err != nil {
 		b.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	r := &runner{srv: srv, cfg: cfg, base: "http://" + srv.Addr(), cancel: cancel, done: make(chan error, 1)}
+	r := &runner{srv: srv, cfg: cfg, base: "http://" + srv.Addr(), cancel: cancel, done: make(chan error, 1), spans: spans}
 	go func() { r.done <- srv.Run(ctx) }()
 	b.Cleanup(func() { r.stop(b) })
 	deadline := time.Now().Add(15 * time.Second)

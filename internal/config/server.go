@@ -91,6 +91,9 @@ type Server struct {
 
 	// Sandbox is the isolation wanted for Terraform: auto, namespaces, user or off.
 	Sandbox string
+	// SandboxLauncher is the sandbox's launcher executable (default: runner-sandbox beside the
+	// runner's executable when present, else the runner's own executable).
+	SandboxLauncher string
 	// UnsafeUnisolatedPlans lets pull requests be planned when Terraform cannot run isolated.
 	UnsafeUnisolatedPlans bool
 	// TerraformEnv is what Terraform takes of the runner's own environment: locale, time zone,
@@ -246,6 +249,7 @@ func LoadServer(args []string, getenv func(string) string) (Server, error) {
 	str(&s.ReposConfig, "repos-config", "RUNNER_REPOS_CONFIG", "", "server-side repository policy (YAML): roles, approvals, deploy branches, who may plan, allowed overrides")
 	boolean(&s.AllowForkPRs, "allow-fork-prs", "RUNNER_ALLOW_FORK_PRS", "plan pull requests from forks (where the repository policy does not say)")
 	str(&s.Sandbox, "sandbox", "RUNNER_SANDBOX", "auto", "isolation of Terraform: auto (strongest available), namespaces, user or off")
+	str(&s.SandboxLauncher, "sandbox-launcher", "RUNNER_SANDBOX_LAUNCHER", "", "the sandbox's launcher (default: runner-sandbox beside the runner when present, else the runner itself, which starts slower)")
 	boolean(&s.UnsafeUnisolatedPlans, "unsafe-unisolated-plans", "RUNNER_UNSAFE_UNISOLATED_PLANS", "plan pull requests even when Terraform cannot run isolated (their code can then read the runner's secrets)")
 	var sandboxRO, sandboxRW string
 	str(&sandboxRO, "sandbox-read-only", "RUNNER_SANDBOX_READ_ONLY", "", "comma-separated absolute paths sandboxed Terraform may read")

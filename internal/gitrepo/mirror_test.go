@@ -25,7 +25,7 @@ const testToken = "ghs_test-token-0123456789"
 
 // source is a real repository built with go-git and served by `git http-backend`.
 type source struct {
-	t    *testing.T
+	t    testing.TB
 	dir  string
 	repo *git.Repository
 	wt   *git.Worktree
@@ -34,7 +34,7 @@ type source struct {
 	hits atomic.Int64 // requests that passed the auth check
 }
 
-func newSource(t *testing.T) *source {
+func newSource(t testing.TB) *source {
 	t.Helper()
 	root := t.TempDir()
 	dir := filepath.Join(root, "acme", "app.git") // http-backend finds app.git/.git
@@ -55,7 +55,7 @@ func newSource(t *testing.T) *source {
 
 // serveGit serves every repository under root through git http-backend, requiring the token as
 // GitHub does: basic auth with any user name and the token as password.
-func serveGit(t *testing.T, root string, hits *atomic.Int64) string {
+func serveGit(t testing.TB, root string, hits *atomic.Int64) string {
 	t.Helper()
 	out, err := exec.Command("git", "--exec-path").Output()
 	if err != nil {

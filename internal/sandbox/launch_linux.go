@@ -19,6 +19,10 @@ import (
 // Main runs the launcher when this process was started as one (the spec variable is set) and never
 // returns then; otherwise it returns at once. Call it first in main and in TestMain.
 func Main() {
+	if _, ok := os.LookupEnv(helloEnv); ok {
+		fmt.Printf("%s spec %d\n", LauncherName, specVersion)
+		os.Exit(0)
+	}
 	v, ok := os.LookupEnv(specEnv)
 	if !ok {
 		if probe, ok := os.LookupEnv(probeEnv); ok {

@@ -12,6 +12,10 @@ import (
 // Main runs the launcher when this process was started as one. Off Linux only ModeNone exists: the
 // program is run as it is.
 func Main() {
+	if _, ok := os.LookupEnv(helloEnv); ok {
+		fmt.Printf("%s spec %d\n", LauncherName, specVersion)
+		os.Exit(0)
+	}
 	v, ok := os.LookupEnv(specEnv)
 	if !ok {
 		if _, ok := os.LookupEnv(probeEnv); ok {

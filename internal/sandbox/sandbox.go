@@ -44,6 +44,18 @@ const (
 // the environment before the real program starts.
 const specEnv = "RUNNER_SANDBOX_SPEC"
 
+// specVersion is the version of the spec's format. A launcher refuses a spec of another version, and
+// New refuses a launcher (other than the runner itself) that speaks another.
+const specVersion = 1
+
+// helloEnv asks a launcher which spec version it speaks (it prints "runner-sandbox spec N" and exits).
+const helloEnv = "RUNNER_SANDBOX_HELLO"
+
+// LauncherName is the small launcher's file name (cmd/runner-sandbox). The runner uses it when it
+// sits beside the runner's own executable: it starts in a few milliseconds where the runner's binary,
+// with every package of the runner to initialise, takes 50 ms or more, twice per sandboxed command.
+const LauncherName = "runner-sandbox"
+
 // Config sets a Sandbox up.
 type Config struct {
 	// Want is auto (the strongest isolation that works here), namespaces, user or off.
@@ -51,7 +63,8 @@ type Config struct {
 	// Dir is the sandbox's own directory (under the runner's data directory): the mount point of the
 	// namespaces' root, the probe's files and copies of read-only inputs that user mode needs.
 	Dir string
-	// Launcher is the executable that calls Main (default: this process's executable).
+	// Launcher is the executable that calls Main. Default: LauncherName beside this process's
+	// executable when it is there and speaks this spec version, else this process's executable.
 	Launcher string
 	// UIDBase and UIDCount give the range of user (and group) ids allocated to work trees.
 	UIDBase, UIDCount int
@@ -104,13 +117,15 @@ func New(ctx context.Context, cfg Config) (*Sandbox, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	if cfg.Launcher == "" {
-		exe, err := os.Executable()
-		if err != nil {
-			return nil, fmt.Errorf("sandbox: find the launcher: %w", err)
-		}
-		cfg.Launcher = exe
+	self, err := os.Executable()
+	if err != nil {
+		return nil, fmt.Errorf("sandbox: find the launcher: %w", err)
 	}
+	launcher, err := findLauncher(ctx, cfg.Launcher, self, cfg.Logger)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Launcher = launcher
 	s := &Sandbox{cfg: cfg, trees: map[string]*tree{}, used: map[int]bool{}}
 	switch cfg.Want {
 	case WantOff:
@@ -324,6 +339,7 @@ func chownTree(dir string, uid, gid int) error {
 
 // spec is what the launcher is told.
 type spec struct {
+	Version   int      `json:"v"`
 	Mode      Mode     `json:"mode"`
 	Program   string   `json:"program"`
 	UID       int      `json:"uid,omitempty"`
@@ -338,6 +354,7 @@ type spec struct {
 }
 
 func (sp spec) encode() string {
+	sp.Version = specVersion
 	b, _ := json.Marshal(sp) // plain strings and ints: never fails
 	return string(b)
 }
@@ -346,6 +363,9 @@ func decodeSpec(v string) (spec, error) {
 	var sp spec
 	if err := json.Unmarshal([]byte(v), &sp); err != nil {
 		return spec{}, fmt.Errorf("sandbox spec: %w", err)
+	}
+	if sp.Version != specVersion {
+		return spec{}, fmt.Errorf("sandbox spec version %d, but this launcher speaks version %d: install the %s built with this runner", sp.Version, specVersion, LauncherName)
 	}
 	if sp.Program == "" {
 		return spec{}, errors.New("sandbox spec names no program")

@@ -38,7 +38,12 @@ func needRoot(t *testing.T) {
 
 func newSandbox(t *testing.T, want string, data string, ro ...string) *Sandbox {
 	t.Helper()
-	sb, err := New(context.Background(), Config{Want: want, Dir: filepath.Join(data, "sandbox"), ReadOnly: ro})
+	return newSandboxWith(t, want, "", data, ro...)
+}
+
+func newSandboxWith(t *testing.T, want, launcher, data string, ro ...string) *Sandbox {
+	t.Helper()
+	sb, err := New(context.Background(), Config{Want: want, Dir: filepath.Join(data, "sandbox"), Launcher: launcher, ReadOnly: ro})
 	if err != nil {
 		if want == WantNamespaces {
 			t.Skipf("namespaces unavailable here: %v", err)
@@ -71,8 +76,16 @@ const canary = "CANARY-9f8e7d6c5b4a"
 func TestSandboxIsolatesTheCommand(t *testing.T) {
 	needRoot(t)
 	t.Setenv("RUNNER_TEST_CANARY", canary)
-	for _, want := range []string{WantNamespaces, WantUser} {
-		t.Run(want, func(t *testing.T) {
+	small := buildLauncher(t)
+	for _, tc := range []struct{ want, launcher string }{
+		{WantNamespaces, ""}, {WantUser, ""}, {WantNamespaces, small}, {WantUser, small},
+	} {
+		want := tc.want
+		name := want + "/runner's own executable"
+		if tc.launcher != "" {
+			name = want + "/" + LauncherName
+		}
+		t.Run(name, func(t *testing.T) {
 			data := openTemp(t)
 			secret := filepath.Join(data, "runner.db")
 			if err := os.WriteFile(secret, []byte(canary), 0o600); err != nil {
@@ -92,7 +105,10 @@ func TestSandboxIsolatesTheCommand(t *testing.T) {
 			if err := os.Chmod(filepath.Dir(work), 0o711); err != nil {
 				t.Fatal(err)
 			}
-			sb := newSandbox(t, want, data, cache)
+			sb := newSandboxWith(t, want, tc.launcher, data, cache)
+			if tc.launcher != "" && sb.Launcher() != tc.launcher {
+				t.Fatalf("launcher %s, want %s", sb.Launcher(), tc.launcher)
+			}
 			if string(sb.Mode()) != want {
 				t.Fatalf("mode %s, want %s", sb.Mode(), want)
 			}

@@ -72,7 +72,7 @@ func setupIsolation(ctx context.Context, cfg config.Server, log *slog.Logger) (*
 		env["AWS_REGION"], env["AWS_DEFAULT_REGION"] = cfg.AWSRegion, cfg.AWSRegion
 	}
 	sb, err := sandbox.New(ctx, sandbox.Config{
-		Want: cfg.Sandbox, Dir: dir, ReadOnly: append(ro, cfg.SandboxReadOnly...), ReadWrite: cfg.SandboxReadWrite, Logger: log,
+		Want: cfg.Sandbox, Dir: dir, Launcher: cfg.SandboxLauncher, ReadOnly: append(ro, cfg.SandboxReadOnly...), ReadWrite: cfg.SandboxReadWrite, Logger: log,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("RUNNER_SANDBOX=%s: %w", cfg.Sandbox, err)
@@ -80,7 +80,7 @@ func setupIsolation(ctx context.Context, cfg config.Server, log *slog.Logger) (*
 	iso := &isolation{sandbox: sb, baseEnv: env, allow: cfg.UnsafeUnisolatedPlans}
 	switch {
 	case sb.Isolated():
-		log.Info("terraform isolation", "mode", sb.Mode(), "detail", sb.Describe())
+		log.Info("terraform isolation", "mode", sb.Mode(), "detail", sb.Describe(), "launcher", sb.Launcher())
 	case cfg.UnsafeUnisolatedPlans:
 		log.Warn("terraform isolation: NONE; pull requests are planned anyway (RUNNER_UNSAFE_UNISOLATED_PLANS=true): their code can read the runner's secrets",
 			"reason", sb.Reason())

@@ -3,6 +3,7 @@ package tf
 import (
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -12,17 +13,26 @@ import (
 
 // BenchmarkInitPlanShow measures what the sandbox adds to a pull request's Terraform: init, plan
 // and show -json of a small terraform_data configuration, run directly and in each isolation mode,
-// side by side, each without and with Versions (+versions: no `terraform version` per workspace).
-// Report the ratios (machine speed cancels out).
+// side by side, with Versions (no `terraform version` per workspace), and in each mode with each
+// launcher: the runner's own executable (cmd/runner, built here) and the small one
+// (cmd/runner-sandbox). Report the ratios (machine speed cancels out).
 func BenchmarkInitPlanShow(b *testing.B) {
 	bin := terraformBin(b)
 	if os.Geteuid() != 0 {
 		b.Skip("isolation needs root")
 	}
+	launchers := map[string]string{}
+	for _, name := range []string{"runner", sandbox.LauncherName} {
+		out := filepath.Join(b.TempDir(), name)
+		if o, err := exec.Command("go", "build", "-o", out, "github.com/gitops-runner/runner/cmd/"+name).CombinedOutput(); err != nil {
+			b.Fatalf("go build cmd/%s: %v\n%s", name, err, o)
+		}
+		launchers[name] = out
+	}
 	config := "resource \"terraform_data\" \"a\" {\n  input = \"x\"\n}\nresource \"terraform_data\" \"b\" {\n  input = terraform_data.a.output\n}\n"
-	for _, name := range []string{"direct", "direct+versions", sandbox.WantUser, sandbox.WantUser + "+versions",
-		sandbox.WantNamespaces, sandbox.WantNamespaces + "+versions"} {
-		mode, withVersions := strings.CutSuffix(name, "+versions")
+	for _, name := range []string{"direct", sandbox.WantUser + "/runner", sandbox.WantUser + "/" + sandbox.LauncherName,
+		sandbox.WantNamespaces + "/runner", sandbox.WantNamespaces + "/" + sandbox.LauncherName} {
+		mode, launcher, _ := strings.Cut(name, "/")
 		b.Run(name, func(b *testing.B) {
 			bin := bin // user mode runs a copy of its own
 			root := b.TempDir()
@@ -36,17 +46,14 @@ func BenchmarkInitPlanShow(b *testing.B) {
 			var sb *sandbox.Sandbox
 			if mode != "direct" {
 				var err error
-				if sb, err = sandbox.New(context.Background(), sandbox.Config{Want: mode, Dir: filepath.Join(root, "sandbox"), ReadOnly: []string{rc}}); err != nil {
+				if sb, err = sandbox.New(context.Background(), sandbox.Config{Want: mode, Dir: filepath.Join(root, "sandbox"), Launcher: launchers[launcher], ReadOnly: []string{rc}}); err != nil {
 					b.Skipf("%s: %v", mode, err)
 				}
 				if bin, err = sb.Expose(bin); err != nil {
 					b.Fatal(err)
 				}
 			}
-			var versions *Versions
-			if withVersions {
-				versions = NewVersions(filepath.Join(root, "fronts"))
-			}
+			versions := NewVersions(filepath.Join(root, "fronts"))
 			runs := filepath.Join(root, "runs")
 			if err := os.MkdirAll(runs, 0o711); err != nil {
 				b.Fatal(err)
