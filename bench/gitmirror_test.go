@@ -120,9 +120,9 @@ func BenchmarkGitMirror(b *testing.B) {
 	rows = append(rows, e.rows("warm fetch (1 commit)", warm, sides, 2)...)
 	sha := e.revParse(mirrors[gitSide], "refs/heads/main")
 
-	// Work trees: the runner checks out from the go-git transport's mirror (reading is go-git's with
-	// either transport), git archive reads git's own mirror.
-	treeSides := []string{gitSide, goGit}
+	// Work trees: each runner side checks out from its own mirror (the go-git transport reads with go-git,
+	// the git transport with git ls-tree and git cat-file --batch), git archive reads git's own mirror.
+	treeSides := []string{gitSide, goGit, gitCLI}
 	full := e.trees(sha, nil, mirrors, treeSides)
 	rows = append(rows, e.rows("full work tree", full, treeSides, 1.5)...)
 	paths := sparsePaths(b, full[gitSide][0].dir)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -51,6 +52,32 @@ func (m *Mirror) cloneCLI(ctx context.Context, token string, progress io.Writer)
 
 // runGit runs the git CLI as described at fetchCLI; what names the command in errors.
 func (m *Mirror) runGit(ctx context.Context, token string, progress io.Writer, what string, args ...string) error {
+	cmd := m.gitCommand(ctx, token, args...)
+	tail := &tailBuffer{max: 4096}
+	var stderr io.Writer = tail
+	if progress != nil {
+		stderr = io.MultiWriter(tail, progress)
+	}
+	cmd.Stderr = stderr
+	cmd.Stdout = io.Discard
+	err := cmd.Run()
+	proc.Reap(cmd)
+	if err == nil {
+		return nil
+	}
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	said := tail.errorLines()
+	if kind := cliErrorKind(said); kind != nil {
+		return fmt.Errorf("%w (%s: %s)", kind, what, said)
+	}
+	return fmt.Errorf("%s: %w: %s", what, err, said)
+}
+
+// gitCommand is git with args, run in the mirror's parent folder with only the configuration set here
+// (see fetchCLI) and, when token is set, the token as an Authorization header scoped to the URL.
+func (m *Mirror) gitCommand(ctx context.Context, token string, args ...string) *exec.Cmd {
 	cmd := proc.Command(ctx, cliStopGrace, m.gitBin, args...)
 	cmd.Dir = filepath.Dir(m.path)
 	cfg := [][2]string{
@@ -75,26 +102,7 @@ func (m *Mirror) runGit(ctx context.Context, token string, progress io.Writer, w
 		env = append(env, fmt.Sprintf("GIT_CONFIG_KEY_%d=%s", i, kv[0]), fmt.Sprintf("GIT_CONFIG_VALUE_%d=%s", i, kv[1]))
 	}
 	cmd.Env = env
-	tail := &tailBuffer{max: 4096}
-	var stderr io.Writer = tail
-	if progress != nil {
-		stderr = io.MultiWriter(tail, progress)
-	}
-	cmd.Stderr = stderr
-	cmd.Stdout = io.Discard
-	err := cmd.Run()
-	proc.Reap(cmd)
-	if err == nil {
-		return nil
-	}
-	if ctx.Err() != nil {
-		return ctx.Err()
-	}
-	said := tail.errorLines()
-	if kind := cliErrorKind(said); kind != nil {
-		return fmt.Errorf("%w (%s: %s)", kind, what, said)
-	}
-	return fmt.Errorf("%s: %w: %s", what, err, said)
+	return cmd
 }
 
 // tailBuffer keeps the last max bytes written to it.

@@ -55,11 +55,19 @@ func (m *Mirror) Checkout(ctx context.Context, sha, dir string) error {
 	if err != nil {
 		return fmt.Errorf("checkout %s of %s: %w", sha, m.url, err)
 	}
-	tree, err := commit.Tree()
-	if err != nil {
+	if err := prepareDir(dir); err != nil {
 		return fmt.Errorf("checkout %s: %w", sha, err)
 	}
-	if err := prepareDir(dir); err != nil {
+	if m.readsWithCLI() {
+		sw := &sparseWriter{ctx: ctx, root: dir, sel: Selection{Paths: []string{"."}}}
+		if err := m.checkoutCLI(ctx, sha, sw); err != nil {
+			return fmt.Errorf("checkout %s into %s: %w", sha, dir, err)
+		}
+		m.log.Debug("checked out", "sha", sha, "dir", dir, "by", "git")
+		return nil
+	}
+	tree, err := commit.Tree()
+	if err != nil {
 		return fmt.Errorf("checkout %s: %w", sha, err)
 	}
 	if err := writeTree(ctx, tree, dir); err != nil {

@@ -71,14 +71,20 @@ func (m *Mirror) CheckoutPaths(ctx context.Context, sha, dir string, sel Selecti
 	if err != nil {
 		return 0, fmt.Errorf("checkout %s of %s: %w", sha, m.url, err)
 	}
-	tree, err := commit.Tree()
-	if err != nil {
-		return 0, fmt.Errorf("checkout %s: %w", sha, err)
-	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return 0, fmt.Errorf("checkout %s: %w", sha, err)
 	}
 	sw := &sparseWriter{ctx: ctx, root: dir, sel: sel}
+	if m.readsWithCLI() {
+		if err := m.checkoutCLI(ctx, sha, sw); err != nil {
+			return sw.written, fmt.Errorf("checkout %s into %s: %w", sha, dir, err)
+		}
+		return sw.written, nil
+	}
+	tree, err := commit.Tree()
+	if err != nil {
+		return 0, fmt.Errorf("checkout %s: %w", sha, err)
+	}
 	if err := sw.tree(tree, ""); err != nil {
 		return sw.written, fmt.Errorf("checkout %s into %s: %w", sha, dir, err)
 	}

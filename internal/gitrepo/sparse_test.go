@@ -31,7 +31,9 @@ func files(t *testing.T, dir string) []string {
 	return out
 }
 
-func TestCheckoutPaths(t *testing.T) {
+func TestCheckoutPaths(t *testing.T) { eachTransport(t, testCheckoutPaths) }
+
+func testCheckoutPaths(t *testing.T, tr Option) {
 	ctx := context.Background()
 	src := newSource(t)
 	sha := src.commit("tree", map[string]*string{
@@ -48,7 +50,7 @@ func TestCheckoutPaths(t *testing.T) {
 		"docs/guide.md":                     str("# guide\n"),
 		"environments/dev/terraform.tfvars": str("a = 1\n"),
 	})
-	m, err := NewMirrors(t.TempDir(), Auth{Token: testToken}, nil).Sync(ctx, src.url)
+	m, err := NewMirrors(t.TempDir(), Auth{Token: testToken}, nil, tr).Sync(ctx, src.url)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -123,6 +125,10 @@ func TestCheckoutPaths(t *testing.T) {
 
 // A symlink committed where a later selection needs a folder cannot lead a write outside the work tree.
 func TestCheckoutPathsDoesNotWriteThroughSymlinks(t *testing.T) {
+	eachTransport(t, testCheckoutPathsDoesNotWriteThroughSymlinks)
+}
+
+func testCheckoutPathsDoesNotWriteThroughSymlinks(t *testing.T, tr Option) {
 	ctx := context.Background()
 	src := newSource(t)
 	outside := t.TempDir()
@@ -130,7 +136,7 @@ func TestCheckoutPathsDoesNotWriteThroughSymlinks(t *testing.T) {
 		"environments/dev": str("->" + outside),
 		"main.tf":          str("# root\n"),
 	})
-	m, err := NewMirrors(t.TempDir(), Auth{Token: testToken}, nil).Sync(ctx, src.url)
+	m, err := NewMirrors(t.TempDir(), Auth{Token: testToken}, nil, tr).Sync(ctx, src.url)
 	if err != nil {
 		t.Fatal(err)
 	}
