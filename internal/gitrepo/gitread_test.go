@@ -2,6 +2,8 @@ package gitrepo
 
 import (
 	"bufio"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -64,4 +66,39 @@ func FuzzParseLsTree(f *testing.F) {
 			return nil
 		})
 	})
+}
+
+func TestReadsWithCLI(t *testing.T) {
+	small, big := t.TempDir(), t.TempDir()
+	for dir, size := range map[string]int64{small: 1 << 20, big: cliFetchFrom} {
+		if err := os.MkdirAll(filepath.Join(dir, "objects", "pack"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		f, err := os.Create(filepath.Join(dir, "objects", "pack", "pack-1.pack"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := f.Truncate(size); err != nil { // sparse: no disk used
+			t.Fatal(err)
+		}
+		f.Close()
+	}
+	tests := []struct {
+		name  string
+		m     Mirror
+		whole bool
+		want  bool
+	}{
+		{"go-git transport", Mirror{path: big}, true, false},
+		{"git transport, whole", Mirror{path: small, gitBin: "git"}, true, true},
+		{"git transport, selection", Mirror{path: small, gitBin: "git"}, false, true},
+		{"auto, big mirror, whole", Mirror{path: big, gitBin: "git", auto: true}, true, true},
+		{"auto, big mirror, selection", Mirror{path: big, gitBin: "git", auto: true}, false, false},
+		{"auto, small mirror, whole", Mirror{path: small, gitBin: "git", auto: true}, true, false},
+	}
+	for _, tt := range tests {
+		if got := tt.m.readsWithCLI(tt.whole); got != tt.want {
+			t.Errorf("%s: %v, want %v", tt.name, got, tt.want)
+		}
+	}
 }
