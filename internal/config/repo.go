@@ -91,7 +91,22 @@ type App struct {
 	BaseImage        string
 	CreateRepository bool
 	FailOnCritical   bool
+	// Migrate, for an image app, runs its database migrations before each environment's apply.
+	Migrate *Migrate
 }
+
+// Migrate is how an image app's database migrations run: a one-off ECS task of the app's task definition,
+// with the image being deployed and Command as the container's command, started before the apply that
+// rolls the service (so before any task is replaced) and waited for; a failure stops the deploy.
+type Migrate struct {
+	Command []string
+	// Output is the environment's Terraform output naming where the task runs (cluster, task definition,
+	// container, subnets, security groups; see internal/migrate). Default MigrateDefaultOutput.
+	Output string
+}
+
+// MigrateDefaultOutput is the default Migrate.Output.
+const MigrateDefaultOutput = "migration"
 
 // NotifySlack is the Slack part of Notify.
 type NotifySlack struct{ Channel string }

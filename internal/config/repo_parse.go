@@ -57,6 +57,10 @@ type rawApp struct {
 	BaseImage        string   `yaml:"base_image"`
 	CreateRepository bool     `yaml:"create_repository"`
 	FailOnCritical   bool     `yaml:"fail_on_critical"`
+	Migrate          *struct {
+		Command []string `yaml:"command"`
+		Output  string   `yaml:"output"`
+	} `yaml:"migrate"`
 }
 
 type rawNotify struct {
@@ -75,6 +79,7 @@ var (
 	repoVarNameRE  = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_-]*$`)
 	repoBucketRE   = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
 	repoECRRE      = regexp.MustCompile(`^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$`)
+	repoOutputRE   = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_-]{0,63}$`) // a Terraform output name
 	repoPlatformRE = regexp.MustCompile(`^[a-z0-9]+/[a-z0-9_]+(/[a-z0-9]+)?$`)
 )
 
@@ -368,8 +373,11 @@ func (v *repoValidator) app(i int, raw *rawApp) App {
 		} else if strings.ContainsAny(a.BaseImage, " \t\n") {
 			v.addf(at("base_image"), "app %s: base_image %q is not an image reference", label, a.BaseImage)
 		}
+		if raw.Migrate != nil {
+			a.Migrate = v.migrate(label, raw.Migrate.Command, raw.Migrate.Output, func(p ...any) int { return at(append([]any{"migrate"}, p...)...) })
+		}
 	case AppKindBundle:
-		for _, k := range []string{"repository", "platforms", "base_image", "create_repository", "fail_on_critical"} {
+		for _, k := range []string{"repository", "platforms", "base_image", "create_repository", "fail_on_critical", "migrate"} {
 			if v.t.Has("apps", i, k) {
 				v.addf(at(k), "app %s: %s applies only to kind %q", label, k, AppKindImage)
 			}
@@ -380,6 +388,28 @@ func (v *repoValidator) app(i int, raw *rawApp) App {
 		v.addf(at("kind"), "app %s: kind must be %q or %q, not %q", label, AppKindImage, AppKindBundle, raw.Kind)
 	}
 	return a
+}
+
+// migrate checks an image app's migrate block.
+func (v *repoValidator) migrate(label string, command []string, output string, at func(p ...any) int) *Migrate {
+	m := &Migrate{Command: command, Output: output}
+	if len(command) == 0 {
+		v.addf(at(), "app %s: migrate.command is required (the container's command that migrates, e.g. [migrate])", label)
+	}
+	if len(command) > 32 {
+		v.addf(at("command"), "app %s: migrate.command has %d arguments; at most 32", label, len(command))
+	}
+	for j, arg := range command {
+		if arg == "" || len(arg) > 1024 || strings.ContainsRune(arg, 0) {
+			v.addf(at("command", j), "app %s: migrate.command[%d] must be 1-1024 characters", label, j)
+		}
+	}
+	if m.Output == "" {
+		m.Output = MigrateDefaultOutput
+	} else if !repoOutputRE.MatchString(m.Output) {
+		v.addf(at("output"), "app %s: migrate.output %q is not a Terraform output name", label, m.Output)
+	}
+	return m
 }
 
 func (v *repoValidator) slackChannel(ch string, p ...any) {

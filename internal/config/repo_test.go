@@ -39,7 +39,8 @@ func TestParseRepoExampleFile(t *testing.T) {
 	}
 	wantApps := []App{
 		{Name: "backend", Path: "apps/backend", Kind: "image", Repository: "example/backend",
-			Platforms: []string{"linux/amd64", "linux/arm64"}, BaseImage: AppDefaultBaseImage, CreateRepository: true, FailOnCritical: true},
+			Platforms: []string{"linux/amd64", "linux/arm64"}, BaseImage: AppDefaultBaseImage, CreateRepository: true, FailOnCritical: true,
+			Migrate: &Migrate{Command: []string{"migrate"}, Output: "migration"}},
 		{Name: "frontend", Path: "apps/frontend", Kind: "bundle"},
 	}
 	if !reflect.DeepEqual(r.Apps, wantApps) {
@@ -127,6 +128,10 @@ func TestParseRepoRejects(t *testing.T) {
 		{"duplicate app", "apps:\n  - {name: web, path: a, kind: bundle}\n  - {name: web, path: b, kind: bundle}\n", []string{`line 3: app "web" is already defined on line 2`}},
 		{"image option on bundle", "apps:\n  - repository: x\n    name: web\n    path: a\n    kind: bundle\n", []string{`line 2: app web: repository applies only to kind "image"`}},
 		{"bad platform", "apps:\n  - {name: api, path: a, kind: image, platforms: [amd64]}\n", []string{`line 2: app api: platform "amd64" is not os/arch[/variant]`}},
+		{"migrate without command", "apps:\n  - name: api\n    path: a\n    kind: image\n    migrate: {output: db}\n", []string{`line 5: app api: migrate.command is required`}},
+		{"migrate empty argument", "apps:\n  - name: api\n    path: a\n    kind: image\n    migrate:\n      command: [migrate, \"\"]\n", []string{`line 6: app api: migrate.command[1] must be 1-1024 characters`}},
+		{"migrate bad output", "apps:\n  - name: api\n    path: a\n    kind: image\n    migrate:\n      command: [migrate]\n      output: \"a b\"\n", []string{`line 7: app api: migrate.output "a b" is not a Terraform output name`}},
+		{"migrate on bundle", "apps:\n  - name: web\n    path: a\n    kind: bundle\n    migrate: {command: [x]}\n", []string{`line 5: app web: migrate applies only to kind "image"`}},
 		{"bad repository", "apps:\n  - {name: api, path: a, kind: image, repository: Bad/Repo}\n", []string{`line 2: app api: repository "Bad/Repo"`}},
 		{"bad slack channel", "notify:\n  slack:\n    channel: \"a b\"\n", []string{`line 3: slack channel "a b"`}},
 		{"every problem is listed", "environments:\n  - name: dev\n    dir: /x\n    refresh:\n      in_progress: no\n  - name: dev\napps:\n  - {name: w, path: p, kind: tar}\n",

@@ -85,16 +85,16 @@ func TestReadsWithCLI(t *testing.T) {
 	}
 	tests := []struct {
 		name  string
-		m     Mirror
+		m     *Mirror
 		whole bool
 		want  bool
 	}{
-		{"go-git transport", Mirror{path: big}, true, false},
-		{"git transport, whole", Mirror{path: small, gitBin: "git"}, true, true},
-		{"git transport, selection", Mirror{path: small, gitBin: "git"}, false, true},
-		{"auto, big mirror, whole", Mirror{path: big, gitBin: "git", auto: true}, true, true},
-		{"auto, big mirror, selection", Mirror{path: big, gitBin: "git", auto: true}, false, false},
-		{"auto, small mirror, whole", Mirror{path: small, gitBin: "git", auto: true}, true, false},
+		{"go-git transport", &Mirror{path: big}, true, false},
+		{"git transport, whole", &Mirror{path: small, gitBin: "git"}, true, true},
+		{"git transport, selection", &Mirror{path: small, gitBin: "git"}, false, true},
+		{"auto, big mirror, whole", &Mirror{path: big, gitBin: "git", auto: true}, true, true},
+		{"auto, big mirror, selection", &Mirror{path: big, gitBin: "git", auto: true}, false, false},
+		{"auto, small mirror, whole", &Mirror{path: small, gitBin: "git", auto: true}, true, false},
 	}
 	for _, tt := range tests {
 		if got := tt.m.readsWithCLI(tt.whole); got != tt.want {

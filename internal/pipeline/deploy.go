@@ -84,6 +84,9 @@ func (w *work) deploy(ctx context.Context) (string, string) {
 		if pe, _ := w.eff.Environment(t.env.Name); t.env.RequireApproval || pe.Protected {
 			keys = append(keys, store.StageKey{Env: t.env.Name, Name: StageApproval})
 		}
+		if _, ok := w.migrator(apps); ok {
+			keys = append(keys, store.StageKey{Env: t.env.Name, Name: StageMigrate})
+		}
 		keys = append(keys,
 			store.StageKey{Env: t.env.Name, Name: StageApply},
 			store.StageKey{Env: t.env.Name, Name: StageService},
@@ -459,6 +462,14 @@ func (w *work) deployLocked(ctx context.Context, t target, images map[string]str
 	rolls := func(fleet string) bool {
 		return !fleetsKnown || slices.Contains(strings.Split(fleets, ","), fleet)
 	}
+	// Migrations, before the apply rolls the service (or, on a first deploy, right after it).
+	migrator, migrating := w.migrator(t.apps)
+	migrateLater := false
+	if migrating {
+		if migrateLater, err = w.migrate(ctx, env, migrator, vars["backend_image"], last["backend_image"], false, nil); err != nil {
+			return w.envFailed(ctx, env, "migration failed", vars, err)
+		}
+	}
 	outputs, err := w.runStage(ctx, applyKey, false, func(ctx context.Context, log io.Writer) (string, map[string]string, error) {
 		if err := w.checkLock(ctx, env.Name); err != nil {
 			return "", nil, fmt.Errorf("apply %s: %w", env.Name, err)
@@ -483,6 +494,11 @@ func (w *work) deployLocked(ctx context.Context, t target, images map[string]str
 	})
 	if err != nil {
 		return w.envFailed(ctx, env, "apply failed", vars, err)
+	}
+	if migrateLater {
+		if _, err := w.migrate(ctx, env, migrator, vars["backend_image"], last["backend_image"], true, outputs); err != nil {
+			return w.envFailed(ctx, env, "migration failed", vars, err)
+		}
 	}
 
 	// Fleets.

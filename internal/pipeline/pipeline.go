@@ -148,6 +148,9 @@ type Deps struct {
 	Images    ImageBuilder   // nil: image apps cannot deploy
 	Bundles   BundleBuilder  // nil: bundle apps cannot deploy
 	Rollouts  Rollouts       // nil: no instance refresh / ECS wait
+	// Migrations runs image apps' database migrations (apps with migrate in .runner.yaml); nil: such
+	// deploys fail at their migrate stage.
+	Migrations Migrations
 	// Policy is the server-side policy; nil: the built-in default, and every pull request is planned.
 	Policy Policy
 	// Credentials give Terraform its per-phase environment; nil: only what the Terraform runner adds.

@@ -32,6 +32,7 @@ type fakeTerraform struct {
 	onPlan    func(ctx context.Context, req PlanRequest)
 	resources []tf.ResourceChange // what every plan changes (default: nothing listed)
 	outputs   map[string]string   // what every apply returns
+	current   map[string]string   // what Outputs returns (the state before an apply)
 }
 
 func (f *fakeTerraform) Plan(ctx context.Context, req PlanRequest) (PlanResult, error) {
@@ -87,7 +88,9 @@ func (f *fakeRollouts) RefreshInstances(ctx context.Context, asg string, prefs c
 }
 
 func (f *fakeTerraform) Outputs(ctx context.Context, req ApplyRequest) (map[string]string, error) {
-	return map[string]string{}, nil
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return maps.Clone(f.current), nil
 }
 
 func (f *fakeTerraform) calls() (plans, applies []string) {

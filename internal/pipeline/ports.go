@@ -156,6 +156,12 @@ type BundleRequest struct {
 	Log      io.Writer
 }
 
+// Migrations runs an image app's database migrations before an environment's apply: a one-off task where
+// target (the environment's Terraform output, JSON) says, with image and command; an error stops the deploy.
+type Migrations interface {
+	Migrate(ctx context.Context, target, image string, command []string, log io.Writer) (detail string, err error)
+}
+
 // Rollouts rolls fleets after an apply.
 type Rollouts interface {
 	RefreshInstances(ctx context.Context, asg string, prefs config.Refresh, log io.Writer) (detail string, err error)

@@ -18,8 +18,9 @@ const (
 	StageCheckout = "checkout"
 	StagePlan     = "plan"
 	StageApply    = "apply"
-	StageImage    = "image"  // per image app: "image:<app>"
-	StageBundle   = "bundle" // per bundle app and environment: "bundle:<app>"
+	StageImage    = "image"   // per image app: "image:<app>"
+	StageBundle   = "bundle"  // per bundle app and environment: "bundle:<app>"
+	StageMigrate  = "migrate" // per environment: the image app's database migrations, before the apply
 	StageService  = "ecs"
 	StageRefresh  = "refresh"
 )

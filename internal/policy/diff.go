@@ -191,8 +191,15 @@ func appFields(a config.App) []field {
 	return []field{
 		{"path", a.Path}, {"kind", a.Kind}, {"repository", show(a.Repository)}, {"platforms", list(a.Platforms)},
 		{"base_image", show(a.BaseImage)}, {"create_repository", strconv.FormatBool(a.CreateRepository)},
-		{"fail_on_critical", strconv.FormatBool(a.FailOnCritical)},
+		{"fail_on_critical", strconv.FormatBool(a.FailOnCritical)}, {"migrate", migrateField(a.Migrate)},
 	}
+}
+
+func migrateField(m *config.Migrate) string {
+	if m == nil {
+		return "(none)"
+	}
+	return fmt.Sprintf("%s from output %s", list(m.Command), m.Output)
 }
 
 func notifyFields(n config.Notify) []field {

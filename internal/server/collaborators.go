@@ -93,10 +93,14 @@ func fillFromConfig(ctx context.Context, cfg config.Server, log *slog.Logger, c 
 		}
 		return aws.String(cfg.AWSEndpoint)
 	}
+	ecsClient := ecs.NewFromConfig(awsCfg, func(o *ecs.Options) { o.BaseEndpoint = ep() })
+	if c.Migrations == nil {
+		c.Migrations = NewMigrations(ecsClient, cfg.RolloutPoll)
+	}
 	if c.Rollouts == nil {
 		c.Rollouts = NewRollouts(
 			autoscaling.NewFromConfig(awsCfg, func(o *autoscaling.Options) { o.BaseEndpoint = ep() }),
-			ecs.NewFromConfig(awsCfg, func(o *ecs.Options) { o.BaseEndpoint = ep() }),
+			ecsClient,
 			RolloutTiming{RefreshPollMin: cfg.RolloutPoll, RefreshPollMax: 6 * cfg.RolloutPoll,
 				ServicePollMin: cfg.RolloutPoll, ServicePollMax: 6 * cfg.RolloutPoll})
 	}

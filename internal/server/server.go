@@ -64,6 +64,9 @@ type Collaborators struct {
 	Images    pipeline.ImageBuilder
 	Bundles   pipeline.BundleBuilder
 	Rollouts  pipeline.Rollouts
+	// Migrations runs image apps' database migrations (ECS one-off tasks); default: on the runner's ECS
+	// client, built with Rollouts.
+	Migrations pipeline.Migrations
 	// Permissions answers who may plan (GitHub look-ups); default: from the GitHub client.
 	Permissions policy.Checker
 	// Credentials give Terraform its per-phase role sessions; default: STS from the runner's own AWS
@@ -200,7 +203,7 @@ func New(ctx context.Context, cfg config.Server, log *slog.Logger, c Collaborato
 	engine, err := pipeline.New(pipeline.Deps{
 		Store: s.store, Git: mirrors,
 		Terraform: c.Terraform, Steps: stepRunner, PRs: c.PRs, Deploys: c.Deploys, Slack: c.Slack, Images: c.Images,
-		Bundles: c.Bundles, Rollouts: c.Rollouts, Logger: log,
+		Bundles: c.Bundles, Rollouts: c.Rollouts, Migrations: c.Migrations, Logger: log,
 		Policy: runPolicy{p: pol, perms: c.Permissions}, Credentials: c.Credentials,
 		Actions: actions, Replies: c.Replies, Waker: waker, Merged: c.Merged, Checks: c.Checks, Plans: plans,
 		Observer: s.metrics,

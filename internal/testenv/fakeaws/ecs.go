@@ -68,7 +68,7 @@ type ecsService struct {
 }
 
 // ECS is a fake of the ECS API (JSON 1.1) covering DescribeServices, with deployments that progress one step
-// on each DescribeServices that returns their service.
+// on each DescribeServices that returns their service, and one-off tasks (see ecs_tasks.go).
 type ECS struct {
 	recorder
 
@@ -77,7 +77,11 @@ type ECS struct {
 	clusters map[string]bool
 	nextID   int
 	now      func() time.Time
-	server   *httptest.Server
+
+	taskDefs    []*taskDef
+	tasks       []*ecsTask
+	taskOutcome *TaskOutcome
+	server      *httptest.Server
 }
 
 // NewECS returns a fake that is not listening; mount it with ServeHTTP or use StartECS.
@@ -234,7 +238,9 @@ func (f *ECS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case "DescribeServices":
 		f.describeServices(w, body)
 	default:
-		writeJSONError(w, http.StatusBadRequest, "UnknownOperationException", "")
+		if !f.serveTasks(w, action, body) {
+			writeJSONError(w, http.StatusBadRequest, "UnknownOperationException", "")
+		}
 	}
 }
 

@@ -112,6 +112,12 @@ func (s *Stack) route() http.Handler {
 func (s *Stack) SeedEnvironment(ctx context.Context, env, bucket string) error {
 	s.ASG.AddGroup(fakeaws.Group{Name: env + "-frontend", LaunchTemplateName: env + "-frontend", LaunchTemplateVersion: "3", Instances: 3})
 	s.ECS.AddService(fakeaws.Service{Cluster: env + "-cluster", Name: env + "-api", TaskDefinition: env + "-api:1", DesiredCount: 2})
+	// The service's task definition (revision 1): what a migration task is registered from.
+	s.ECS.AddTaskDefinition(fmt.Sprintf(`{"family": %q, "networkMode": "awsvpc", "requiresCompatibilities": ["FARGATE"],
+  "cpu": "256", "memory": "512", "executionRoleArn": "arn:aws:iam::123456789012:role/%[2]s-api-execution",
+  "containerDefinitions": [{"name": "api", "image": "registry.example/backend:initial", "essential": true,
+    "logConfiguration": {"logDriver": "awslogs", "options": {"awslogs-group": "/ecs/%[2]s", "awslogs-stream-prefix": "api"}}}]}`,
+		env+"-api", env))
 	if err := s.S3.CreateBucket(ctx, bucket); err != nil && !strings.Contains(err.Error(), "BucketAlreadyOwnedByYou") && !strings.Contains(err.Error(), "BucketAlreadyExists") {
 		return fmt.Errorf("seed %s: %w", env, err)
 	}
