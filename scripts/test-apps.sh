@@ -46,11 +46,17 @@ apt_install_missing /usr/bin/gcc:gcc /usr/sbin/nginx:nginx /usr/bin/chromium:chr
 echo "$(go version); node $(node --version); npm $(npm --version); $(/usr/sbin/nginx -v 2>&1)"
 echo "$(/usr/bin/chromium --version 2>/dev/null | grep -i chromium || echo 'chromium: version unknown')"
 
-section "backend: go vet + go test -race ./... (apps/backend)"
+section "backend: go vet + go test -race ./... (apps/backend, PostgreSQL tests included)"
 (
   cd "$BACKEND"
+  # The store, API, migration and command tests run against a throwaway
+  # PostgreSQL server of their own (internal/pgtest: Debian's binaries,
+  # 127.0.0.1, temp dir). PGTEST_REQUIRE=1 turns "PostgreSQL is not
+  # installed" from a skip into a failure, so they cannot silently not run.
+  pg_server="$(ls /usr/lib/postgresql/*/bin/postgres 2>/dev/null | sort -V | tail -n 1 || true)"
+  apt_install_missing "${pg_server:-/usr/lib/postgresql/missing/bin/postgres}:postgresql"
   go vet ./...
-  CGO_ENABLED=1 go test -race -count=1 ./...
+  CGO_ENABLED=1 PGTEST_REQUIRE=1 go test -race -count=1 ./...
 )
 
 section "frontend: npm ci (apps/frontend)"

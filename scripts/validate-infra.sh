@@ -4,14 +4,18 @@
 #   2. per root -- the account-level roots terraform/bootstrap and terraform/shared first, then every
 #      environment -- in a scratch copy with a local backend: init, validate, plan, show -json
 #      -> build/infra/<root>.plan.json (bootstrap, shared, dev, ...), with hashicorp/aws served by the
-#      schema-replay provider (tools/); only environments must create INFRA_MIN_RESOURCES resources
+#      schema-replay provider (tools/); only environments must create INFRA_MIN_RESOURCES resources.
+#      Each environment's plan is then applied with the same provider (it fills what AWS would
+#      compute with deterministic values) and its state written to build/infra/<env>.applied.json,
+#      for the assertions on values only known after apply (secret ARNs, security group IDs)
 #   3. the plan assertions in tests/infra (go test, INFRA_PLAN_DIR)
 #   4. tflint (built-in terraform ruleset) with no errors, tfsec with no HIGH or CRITICAL finding
 # Any error, and any warning other than the notices the offline provider setup causes, fails the run.
 # Environment: INFRA_MIN_RESOURCES (50), INFRA_PLAN_DIR (build/infra), INFRA_ENVS ("dev staging prod":
 # default every directory under environments/), INFRA_ROOTS ("bootstrap shared": default every
-# directory under terraform/ with .tf files except modules), TERRAFORM_BIN, AWS_REPLAY_SCHEMA, AWS_REPLAY_OVERRIDES,
-# INFRA_KEEP_WORK=1 (keep the scratch directory with every terraform log).
+# directory under terraform/ with .tf files except modules), TERRAFORM_BIN, AWS_REPLAY_SCHEMA,
+# AWS_REPLAY_OVERRIDES (replaces the replay provider's built-in overrides), INFRA_KEEP_WORK=1 (keep the scratch
+# directory with every terraform log).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -44,6 +48,12 @@ if [[ -z "${AWS_REPLAY_SCHEMA:-}" ]]; then
 fi
 AWS_REPLAY_SCHEMA="$(cd "$(dirname "$AWS_REPLAY_SCHEMA")" && pwd)/$(basename "$AWS_REPLAY_SCHEMA")"
 export AWS_REPLAY_SCHEMA
+# AWS_REPLAY_OVERRIDES, when set, replaces the replay provider's built-in overrides
+# (tools/internal/replay/overrides.json, which holds RDS's master user secret the environments read).
+if [[ -n "${AWS_REPLAY_OVERRIDES:-}" ]]; then
+	[[ -f "$AWS_REPLAY_OVERRIDES" ]] || fail "AWS_REPLAY_OVERRIDES=$AWS_REPLAY_OVERRIDES does not exist"
+	export AWS_REPLAY_OVERRIDES
+fi
 # The provider version the filesystem mirror offers is the schema's, so `version` constraints are checked.
 AWS_VERSION="$(basename "$AWS_REPLAY_SCHEMA" | sed -nE 's/^aws-provider-schema-([0-9]+\.[0-9]+\.[0-9]+)\.json(\.gz)?$/\1/p')"
 AWS_VERSION="${AWS_VERSION:-6.47.0}"
@@ -199,6 +209,18 @@ EOF
 	log "$name: plan creates $n resources ($((SECONDS - start))s) -> ${PLAN_DIR#"$ROOT"/}/$name.plan.json"
 }
 
+# apply_root NAME SRC: applies the plan plan_root saved for NAME (the replay provider fills every
+# value AWS would compute) and writes the resulting state -> $PLAN_DIR/NAME.applied.json.
+apply_root() {
+	local name="$1" src="$2" start=$SECONDS
+	local dir="$WORK/tree/$src"
+	log "$name: apply (schema-replay provider, local scratch state)"
+	(cd "$dir" && tf_step "$name" "$WORK/$name.apply.log" apply -input=false -lock=false "$WORK/$name.tfplan")
+	(cd "$dir" && "$TF" show -json -no-color >"$PLAN_DIR/$name.applied.json") ||
+		fail "$name: terraform show -json (state) failed"
+	log "$name: applied ($((SECONDS - start))s) -> ${PLAN_DIR#"$ROOT"/}/$name.applied.json"
+}
+
 for root in "${roots[@]}"; do
 	[[ -d "terraform/$root" && "$root" != modules ]] || fail "$root: no root directory terraform/$root"
 	plan_root "$root" "terraform/$root"
@@ -210,6 +232,7 @@ for env in "${envs[@]}"; do
 	# The minimum applies to environments only: the account-level roots are small on purpose.
 	[[ "${counts[$env]}" -ge "$MIN_RESOURCES" ]] ||
 		fail "$env: plan creates ${counts[$env]} resources, fewer than INFRA_MIN_RESOURCES=$MIN_RESOURCES"
+	apply_root "$env" "environments/$env"
 done
 
 # --- 3. plan assertions -----------------------------------------------------------------------------

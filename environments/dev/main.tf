@@ -24,4 +24,20 @@ module "app_stack" {
   frontend_max_size      = var.frontend_max_size
 
   deletion_protection = var.deletion_protection
+
+  db_instance_class               = var.db_instance_class
+  db_allocated_storage            = var.db_allocated_storage
+  db_max_allocated_storage        = var.db_max_allocated_storage
+  db_multi_az                     = var.db_multi_az
+  db_backup_retention_days        = var.db_backup_retention_days
+  db_deletion_protection          = var.db_deletion_protection
+  db_skip_final_snapshot          = var.db_skip_final_snapshot
+  db_performance_insights_enabled = var.db_performance_insights_enabled
+  db_connections_alarm_threshold  = var.db_connections_alarm_threshold
+
+  waf_mode       = var.waf_mode
+  waf_rate_limit = var.waf_rate_limit
+
+  xray_sampling_rate      = var.xray_sampling_rate
+  backend_secret_settings = var.backend_secret_settings
 }

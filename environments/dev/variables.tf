@@ -116,3 +116,73 @@ variable "deletion_protection" {
   type        = bool
   default     = false
 }
+
+# --- database (terraform.tfvars) ------------------------------------------------------------
+
+variable "db_instance_class" {
+  description = "RDS instance class of the PostgreSQL database."
+  type        = string
+}
+
+variable "db_allocated_storage" {
+  description = "Initial database storage in GiB (gp3, at least 20)."
+  type        = number
+}
+
+variable "db_max_allocated_storage" {
+  description = "Upper bound of database storage autoscaling in GiB."
+  type        = number
+}
+
+variable "db_multi_az" {
+  description = "Synchronous standby in a second zone with automatic failover."
+  type        = bool
+}
+
+variable "db_backup_retention_days" {
+  description = "Days automated backups and point-in-time recovery reach back (1-35)."
+  type        = number
+}
+
+variable "db_deletion_protection" {
+  description = "Refuse to delete the database instance."
+  type        = bool
+}
+
+variable "db_skip_final_snapshot" {
+  description = "Delete the database without a final snapshot."
+  type        = bool
+}
+
+variable "db_performance_insights_enabled" {
+  description = "Performance Insights (7 days, KMS-encrypted) on the database."
+  type        = bool
+}
+
+variable "db_connections_alarm_threshold" {
+  description = "Database connections above which the alarm fires (below the instance class's max_connections)."
+  type        = number
+}
+
+# --- edge and tracing (terraform.tfvars) ----------------------------------------------------
+
+variable "waf_mode" {
+  description = "AWS WAF on the public ALB: \"count\" (rules only count matches) or \"block\"."
+  type        = string
+}
+
+variable "waf_rate_limit" {
+  description = "Requests one client IP may send in 5 minutes before the WAF rate rule acts."
+  type        = number
+}
+
+variable "xray_sampling_rate" {
+  description = "Share of API requests traced after the first each second (X-Ray sampling rule), 0-1."
+  type        = number
+}
+
+variable "backend_secret_settings" {
+  description = "Names of sensitive API settings read from the secret <project>-<environment>-api/settings (put a key's value there before naming it here)."
+  type        = list(string)
+  default     = []
+}

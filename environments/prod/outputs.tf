@@ -44,3 +44,20 @@ output "public_zone_name_servers" {
   description = "Name servers to delegate the environment's domain to."
   value       = module.app_stack.public_zone_name_servers
 }
+
+# Read by the runner to run the API's migrate command as a one-off ECS task (RunTask with the
+# container's command overridden) before the service rollout. IDs and ARNs only.
+output "migration" {
+  description = "RunTask parameters: cluster_arn, task_definition_arn, task_definition_family, container_name, launch_type, subnet_ids, security_group_ids, assign_public_ip."
+  value       = module.app_stack.migration
+}
+
+output "database_endpoint" {
+  description = "Host name and port of the PostgreSQL database (reachable from the API tasks only)."
+  value       = module.app_stack.database_endpoint
+}
+
+output "waf_web_acl_name" {
+  description = "AWS WAF web ACL of the public load balancer."
+  value       = module.app_stack.waf_web_acl_name
+}

@@ -2,7 +2,6 @@ package infra_test
 
 import (
 	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -68,39 +67,27 @@ func checkECSScaling(t *testing.T, p *envPlan) {
 }
 
 func checkTaskDefinition(t *testing.T, p *envPlan) {
-	defs := p.resources("aws_ecs_task_definition")
-	if len(defs) != 1 || defs[0].isUnknown("container_definitions") {
-		t.Fatalf("want one task definition with known container definitions, got %d", len(defs))
-	}
-	td := defs[0]
+	td, containers := p.taskContainers(t)
 	if td.str("network_mode") != "awsvpc" || !slices.Contains(anyStrings(td.after["requires_compatibilities"]), "FARGATE") {
 		t.Errorf("network_mode %q, compatibilities %v; want awsvpc on FARGATE", td.str("network_mode"), td.after["requires_compatibilities"])
 	}
-	var containers []struct {
-		Image                  string `json:"image"`
-		ReadonlyRootFilesystem bool   `json:"readonlyRootFilesystem"`
-		PortMappings           []struct {
-			ContainerPort int `json:"containerPort"`
-		} `json:"portMappings"`
-		LogConfiguration struct {
-			LogDriver string `json:"logDriver"`
-		} `json:"logConfiguration"`
+	if len(containers) != 2 {
+		t.Errorf("%d containers, want two: the API and the ADOT collector sidecar", len(containers))
 	}
-	if err := json.Unmarshal([]byte(td.str("container_definitions")), &containers); err != nil || len(containers) != 1 {
-		t.Fatalf("container definitions: want one container (err %v)", err)
-	}
-	c := containers[0]
+	c := apiContainer(t, containers)
 	if want := variable(p, "backend_image"); c.Image != want || !strings.Contains(c.Image, "@sha256:") {
 		t.Errorf("image %q, want backend_image %q pinned by digest", c.Image, want)
 	}
-	if !c.ReadonlyRootFilesystem {
-		t.Error("container root filesystem is writable")
+	if c.Essential != nil && !*c.Essential {
+		t.Error("the API container is not essential")
 	}
-	if len(c.PortMappings) != 1 || c.PortMappings[0].ContainerPort != 8080 {
-		t.Errorf("port mappings %+v, want 8080", c.PortMappings)
-	}
-	if c.LogConfiguration.LogDriver != "awslogs" {
-		t.Errorf("log driver %q, want awslogs", c.LogConfiguration.LogDriver)
+	for _, c := range containers {
+		if !c.ReadonlyRootFilesystem {
+			t.Errorf("container %s: root filesystem is writable", c.Name)
+		}
+		if c.LogConfiguration.LogDriver != "awslogs" {
+			t.Errorf("container %s: log driver %q, want awslogs", c.Name, c.LogConfiguration.LogDriver)
+		}
 	}
 	for _, role := range []string{"execution_role_arn", "task_role_arn"} {
 		if refs := p.references(td, role); len(refs) != 1 || !strings.Contains(refs[0], "aws_iam_role.") {

@@ -27,10 +27,13 @@ type envPlan struct {
 	// config indexes the configuration's resource blocks by "<module path>.<type>.<name>"
 	// (data sources: "<module path>.data.<type>.<name>").
 	config map[string]configResource
+	// state is the plan applied with the schema-replay provider (environments only; nil for the
+	// account-level roots): see applied_reader_test.go.
+	state *tfjson.State
 }
 
-// loadPlans reads every environment's plan, skipping the test when no plan directory
-// is configured and failing it when a configured directory lacks a plan.
+// loadPlans reads every environment's plan and applied state, skipping the test when no plan
+// directory is configured and failing it when a configured directory lacks either.
 func loadPlans(t *testing.T) []*envPlan {
 	t.Helper()
 	dir := os.Getenv(planDirEnv)
@@ -43,7 +46,11 @@ func loadPlans(t *testing.T) []*envPlan {
 		if err != nil {
 			t.Fatalf("environment %s: %v", env, err)
 		}
-		plans = append(plans, &envPlan{env: env, plan: p, config: indexConfig(p.Config)})
+		st, err := readState(filepath.Join(dir, env+".applied.json"))
+		if err != nil {
+			t.Fatalf("environment %s: %v", env, err)
+		}
+		plans = append(plans, &envPlan{env: env, plan: p, config: indexConfig(p.Config), state: st})
 	}
 	return plans
 }

@@ -22,7 +22,7 @@ var expectations = map[string]struct {
 // runnerOutputs are the outputs the runner reads after apply (docs/CONTRACTS.md).
 var runnerOutputs = []string{
 	"ecs_cluster_name", "ecs_service_name", "frontend_asg_name", "artifacts_bucket",
-	"ecr_repository_url", "app_url", "api_url",
+	"ecr_repository_url", "app_url", "api_url", "migration",
 }
 
 var internet = []string{"0.0.0.0/0", "::/0"}
@@ -56,6 +56,18 @@ func TestPlans(t *testing.T) {
 		{"API name lives in a private hosted zone", checkPrivateZone},
 		{"certificates are DNS-validated", checkCertificates},
 		{"alarms watch CPU, unhealthy hosts and target 5xx", checkAlarms},
+		{"database is private, encrypted with the environment's key and TLS-only", checkDatabase},
+		{"database admits 5432 from the API tasks only", checkDatabaseNetwork},
+		{"database backups, Multi-AZ and deletion protection follow the environment", checkDatabaseResilience},
+		{"database master password is RDS-managed and never in the plan", checkDatabaseCredentials},
+		{"alarms watch the database's CPU, free storage and connections", checkDatabaseAlarms},
+		{"no output carries a password or a secret value", checkOutputsCarryNoSecrets},
+		{"WAF runs the managed groups and a rate limit, counting only in dev", checkWAF},
+		{"WAF protects the public ALB and logs with authorization redacted", checkWAFAttachment},
+		{"API task gets its credentials from Secrets Manager, none in plain text", checkTaskSecrets},
+		{"execution role reads exactly the referenced secrets", checkExecutionRoleSecrets},
+		{"API task exports traces to an ADOT sidecar with X-Ray write access only", checkTracing},
+		{"migration output names the cluster, task definition and service network", checkMigrationOutput},
 	}
 
 	for _, p := range plans {

@@ -76,6 +76,11 @@ server {
         proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
         proxy_set_header X-Forwarded-Proto $scheme;
         proxy_set_header X-Forwarded-Host $host;
+        # W3C trace context from the browser, so the API's trace (X-Ray, through
+        # the ADOT sidecar) continues it. nginx starts no trace of its own, and a
+        # header the client did not send stays absent (an empty value is not sent).
+        proxy_set_header traceparent $http_traceparent;
+        proxy_set_header tracestate $http_tracestate;
         proxy_ssl_server_name on;
         proxy_connect_timeout 5s;
         proxy_send_timeout 30s;

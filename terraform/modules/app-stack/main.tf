@@ -1,6 +1,6 @@
 # One environment of the application: network, security groups, encryption key, buckets,
-# DNS and certificates, the API on ECS (backend-service -> alb), the
-# nginx frontend on EC2 (frontend -> alb) and alarms. Environments are thin roots that
+# DNS and certificates, the API on ECS (backend-service -> alb) and its PostgreSQL database,
+# the nginx frontend on EC2 (frontend -> alb) behind AWS WAF, and alarms. Environments are thin roots that
 # call this module with their own sizes. The image repository is account-level
 # (terraform/shared): every environment runs digests from the same repository.
 
@@ -8,6 +8,7 @@ locals {
   name          = "${var.project}-${var.environment}"
   frontend_port = 8080 # nginx on the frontend instances
   backend_port  = 8080 # the API container
+  database_port = 5432 # PostgreSQL
 
   # The environments' default backend_image: lets a configuration be planned before the runner
   # passes a real image (registry.invalid never resolves, so it can never be deployed either).
@@ -39,6 +40,7 @@ module "security" {
   public_ingress_cidrs = var.public_ingress_cidrs
   frontend_port        = local.frontend_port
   backend_port         = local.backend_port
+  database_port        = local.database_port
 }
 
 module "artifacts" {
@@ -69,6 +71,26 @@ module "dns" {
   vpc_id = module.network.vpc_id
 }
 
+module "database" {
+  source = "../database"
+
+  name                         = local.name
+  subnet_ids                   = module.network.private_subnet_ids
+  security_group_id            = module.security.database_security_group_id
+  kms_key_arn                  = module.kms.key_arn
+  port                         = local.database_port
+  engine_version               = var.db_engine_version
+  instance_class               = var.db_instance_class
+  allocated_storage            = var.db_allocated_storage
+  max_allocated_storage        = var.db_max_allocated_storage
+  multi_az                     = var.db_multi_az
+  backup_retention_days        = var.db_backup_retention_days
+  deletion_protection          = var.db_deletion_protection
+  skip_final_snapshot          = var.db_skip_final_snapshot
+  performance_insights_enabled = var.db_performance_insights_enabled
+  log_retention_days           = var.log_retention_days
+}
+
 module "backend" {
   source = "../backend-service"
 
@@ -96,7 +118,22 @@ module "backend" {
   environment_variables = {
     ALLOWED_ORIGINS = "https://${module.dns.app_fqdn}"
     LOG_LEVEL       = "info"
+    STORE           = "postgres"
+    DB_HOST         = module.database.address
+    DB_PORT         = tostring(module.database.port)
+    DB_NAME         = module.database.db_name
+    DB_SSLMODE      = "require" # the server refuses anything else (rds.force_ssl)
   }
+
+  # The master credentials RDS keeps in Secrets Manager, read by ECS at task start.
+  secrets = {
+    DB_USER     = { secret_arn = module.database.master_user_secret_arn, json_key = "username" }
+    DB_PASSWORD = { secret_arn = module.database.master_user_secret_arn, json_key = "password" }
+  }
+  secret_settings = var.backend_secret_settings
+
+  otel_collector_image = "public.ecr.aws/aws-observability/aws-otel-collector:${var.otel_collector_version}"
+  xray_sampling_rate   = var.xray_sampling_rate
 }
 
 module "frontend" {
@@ -125,6 +162,17 @@ module "frontend" {
   deletion_protection        = var.deletion_protection
 }
 
+module "waf" {
+  source = "../waf"
+
+  name               = local.name
+  resource_arn       = module.frontend.alb_arn
+  mode               = var.waf_mode
+  rate_limit         = var.waf_rate_limit
+  kms_key_arn        = module.kms.key_arn
+  log_retention_days = var.log_retention_days
+}
+
 module "monitoring" {
   source = "../monitoring"
 
@@ -133,6 +181,13 @@ module "monitoring" {
   frontend_asg_name = module.frontend.asg_name
   ecs_cluster_name  = module.backend.cluster_name
   ecs_service_name  = module.backend.service_name
+
+  database = {
+    identifier       = module.database.identifier
+    connections_high = var.db_connections_alarm_threshold
+    # 10% of the initial storage, at least 2 GiB.
+    free_storage_low_bytes = max(2, ceil(var.db_allocated_storage / 10)) * 1073741824
+  }
 
   load_balancers = {
     frontend = {

@@ -47,3 +47,20 @@ output "alarm_topic_arn" {
   description = "SNS topic of the environment's alarms."
   value       = module.monitoring.alarm_topic_arn
 }
+
+# For the runner: run the API image's migrate command as a one-off Fargate task before the
+# service rollout (docs/infrastructure.md, "Database migrations"). IDs and ARNs only.
+output "migration" {
+  description = "RunTask parameters of a one-off task of the API's task definition: cluster_arn, task_definition_arn, task_definition_family, container_name, launch_type, subnet_ids, security_group_ids, assign_public_ip."
+  value       = module.backend.run_task
+}
+
+output "database_endpoint" {
+  description = "Host name and port of the PostgreSQL database (reachable from the API tasks only)."
+  value       = "${module.database.address}:${module.database.port}"
+}
+
+output "waf_web_acl_name" {
+  description = "AWS WAF web ACL of the public load balancer."
+  value       = module.waf.web_acl_name
+}

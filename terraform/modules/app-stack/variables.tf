@@ -94,6 +94,105 @@ variable "backend_max_count" {
   default     = 4
 }
 
+variable "backend_secret_settings" {
+  description = "Names of sensitive API settings read from the settings secret <project>-<environment>-api/settings (a JSON object an operator fills; put a key's value before naming it here)."
+  type        = list(string)
+  default     = []
+}
+
+variable "otel_collector_version" {
+  description = "Version tag of the ADOT collector sidecar image (public.ecr.aws/aws-observability/aws-otel-collector)."
+  type        = string
+  default     = "v0.48.0"
+
+  validation {
+    condition     = can(regex("^v[0-9]+\\.[0-9]+\\.[0-9]+$", var.otel_collector_version))
+    error_message = "otel_collector_version must be a release tag such as v0.48.0 (never latest)."
+  }
+}
+
+variable "xray_sampling_rate" {
+  description = "Share of API requests traced after the first each second (X-Ray sampling rule), 0-1."
+  type        = number
+  default     = 0.05
+}
+
+# --- database ----------------------------------------------------------------------------
+
+variable "db_engine_version" {
+  description = "PostgreSQL version of the database: a major (newest minor, minor upgrades in maintenance windows) or major.minor."
+  type        = string
+  default     = "17"
+}
+
+variable "db_instance_class" {
+  description = "RDS instance class of the database."
+  type        = string
+  default     = "db.t4g.small"
+}
+
+variable "db_allocated_storage" {
+  description = "Initial database storage in GiB (gp3)."
+  type        = number
+  default     = 20
+}
+
+variable "db_max_allocated_storage" {
+  description = "Upper bound of database storage autoscaling in GiB."
+  type        = number
+  default     = 100
+}
+
+variable "db_multi_az" {
+  description = "Run a synchronous standby in a second zone with automatic failover."
+  type        = bool
+  default     = false
+}
+
+variable "db_backup_retention_days" {
+  description = "Days automated backups and point-in-time recovery reach back (1-35)."
+  type        = number
+  default     = 7
+}
+
+variable "db_deletion_protection" {
+  description = "Refuse to delete the database instance."
+  type        = bool
+  default     = true
+}
+
+variable "db_skip_final_snapshot" {
+  description = "Delete the database without a final snapshot."
+  type        = bool
+  default     = false
+}
+
+variable "db_performance_insights_enabled" {
+  description = "Performance Insights (7 days, KMS-encrypted) on the database."
+  type        = bool
+  default     = false
+}
+
+variable "db_connections_alarm_threshold" {
+  description = "Database connections above which the alarm fires (keep it below the instance class's max_connections)."
+  type        = number
+  default     = 150
+}
+
+# --- edge --------------------------------------------------------------------------------
+
+variable "waf_mode" {
+  description = "AWS WAF on the public ALB: \"count\" (rules only count, for tuning) or \"block\"."
+  type        = string
+  default     = "block"
+}
+
+variable "waf_rate_limit" {
+  description = "Requests one client IP may send to the public ALB in 5 minutes before WAF acts."
+  type        = number
+  default     = 2000
+}
+
 # --- frontend ----------------------------------------------------------------------------
 
 variable "frontend_version" {

@@ -1,8 +1,10 @@
 # Two roles, each with only what it needs:
 #   - the execution role lets ECS pull from the account-level image repository (ecr_repository_arn,
-#     the one repository every environment promotes digests from) and write this service's logs;
-#   - the task role is what the API itself runs as; it holds no permissions today, so any
-#     AWS access the API gains later is an explicit, reviewed change here.
+#     the one repository every environment promotes digests from), write this service's logs and
+#     read exactly the secrets the task definition names (decrypting them through Secrets Manager);
+#   - the task role is what the containers run as: the collector sidecar writes traces to X-Ray
+#     with it, and nothing else, so any AWS access the API gains later is an explicit, reviewed
+#     change here.
 
 data "aws_caller_identity" "current" {}
 data "aws_partition" "current" {}
@@ -65,8 +67,65 @@ resource "aws_iam_role_policy" "execution" {
   })
 }
 
+# A separate policy from the one above: the secrets' ARNs are only known once RDS and Secrets
+# Manager have created them, while the pull policy stays known at plan time. The resources are
+# exactly the secrets the task definition references; the key may be used only by Secrets
+# Manager, to decrypt those secrets.
+resource "aws_iam_role_policy" "execution_secrets" {
+  count = length(local.task_secrets) > 0 ? 1 : 0
+
+  name = "read-task-secrets"
+  role = aws_iam_role.execution.id
+
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [
+      {
+        Sid      = "ReadTheTaskSecrets"
+        Effect   = "Allow"
+        Action   = ["secretsmanager:GetSecretValue"]
+        Resource = local.task_secret_arns
+      },
+      {
+        Sid      = "DecryptTheTaskSecrets"
+        Effect   = "Allow"
+        Action   = ["kms:Decrypt"]
+        Resource = var.kms_key_arn
+        Condition = {
+          StringEquals = {
+            "kms:ViaService"                  = "secretsmanager.${data.aws_region.current.region}.amazonaws.com"
+            "kms:EncryptionContext:SecretARN" = local.task_secret_arns
+          }
+        }
+      },
+    ]
+  })
+}
+
 resource "aws_iam_role" "task" {
   name               = "${local.service_name}-task"
-  description        = "Runtime role of ${local.service_name}; no AWS permissions granted"
+  description        = "Runtime role of ${local.service_name}: X-Ray trace writes only"
   assume_role_policy = local.ecs_tasks_trust
+}
+
+# X-Ray has no resource-level permissions for these actions (IAM requires "*"); the region
+# condition keeps them to this environment's region. The same actions as the managed policy
+# AWSXRayDaemonWriteAccess, without its GetSamplingStatisticSummaries.
+#tfsec:ignore:aws-iam-no-policy-wildcards
+resource "aws_iam_role_policy" "task_xray" {
+  name = "write-traces"
+  role = aws_iam_role.task.id
+
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Sid      = "WriteTracesToXRay"
+      Effect   = "Allow"
+      Action   = ["xray:PutTraceSegments", "xray:PutTelemetryRecords", "xray:GetSamplingRules", "xray:GetSamplingTargets"]
+      Resource = "*"
+      Condition = {
+        StringEquals = { "aws:RequestedRegion" = data.aws_region.current.region }
+      }
+    }]
+  })
 }

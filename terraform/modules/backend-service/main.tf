@@ -27,6 +27,73 @@ resource "aws_cloudwatch_log_group" "api" {
   tags = { Name = local.service_name }
 }
 
+# Sensitive settings of the API other than the database credentials: one JSON object, a key per
+# setting. Terraform creates the secret empty and never sets its value; an operator puts it
+# (docs/infrastructure.md) before naming its keys in secret_settings.
+resource "aws_secretsmanager_secret" "settings" {
+  name        = "${local.service_name}/settings"
+  description = "Sensitive settings of ${local.service_name}: a JSON object, one key per setting; its value is put by an operator, never by Terraform"
+  kms_key_id  = var.kms_key_arn
+
+  tags = { Name = "${local.service_name}-settings" }
+}
+
+locals {
+  collector_name = "otel-collector"
+
+  # Every secret the API gets, by environment variable: var.secrets (the database's) plus one
+  # key of the settings secret per name in var.secret_settings.
+  task_secrets = merge(
+    { for name in var.secret_settings : name => { secret_arn = aws_secretsmanager_secret.settings.arn, json_key = name } },
+    var.secrets,
+  )
+  # The execution role may read exactly these.
+  task_secret_arns = distinct([for s in values(local.task_secrets) : s.secret_arn])
+
+  # The ADOT collector sidecar: OTLP from the API on the task's loopback, traces to X-Ray. The
+  # awsproxy extension signs the X-Ray remote sampler's calls (GetSamplingRules/Targets) with
+  # the task role, at the sampler's default endpoint 127.0.0.1:2000.
+  collector_config = yamlencode({
+    extensions = {
+      health_check = {}
+      awsproxy     = { endpoint = "127.0.0.1:2000" }
+    }
+    receivers = {
+      otlp = {
+        protocols = {
+          grpc = { endpoint = "127.0.0.1:4317" }
+          http = { endpoint = "127.0.0.1:4318" }
+        }
+      }
+    }
+    processors = {
+      resourcedetection = { detectors = ["env", "ecs"], timeout = "2s", override = false }
+      batch             = { timeout = "1s", send_batch_size = 50 }
+    }
+    exporters = {
+      awsxray = { region = data.aws_region.current.region }
+    }
+    service = {
+      extensions = ["health_check", "awsproxy"]
+      pipelines = {
+        traces = { receivers = ["otlp"], processors = ["resourcedetection", "batch"], exporters = ["awsxray"] }
+      }
+    }
+  })
+
+  api_environment = merge(var.environment_variables, {
+    PORT              = tostring(var.container_port)
+    OTEL_SERVICE_NAME = local.service_name
+    # OTLP over HTTP (the collector's 4318): the backend's exporter speaks http/protobuf only.
+    OTEL_EXPORTER_OTLP_ENDPOINT = "http://localhost:4318"
+    OTEL_EXPORTER_OTLP_PROTOCOL = "http/protobuf"
+    # The OpenTelemetry SDK samples from these; the X-Ray sampling rule below has the same rate for
+    # an SDK that uses X-Ray remote sampling instead.
+    OTEL_TRACES_SAMPLER     = "parentbased_traceidratio"
+    OTEL_TRACES_SAMPLER_ARG = tostring(var.xray_sampling_rate)
+  })
+}
+
 resource "aws_ecs_task_definition" "api" {
   family                   = local.service_name
   requires_compatibilities = ["FARGATE"]
@@ -41,27 +108,72 @@ resource "aws_ecs_task_definition" "api" {
     cpu_architecture        = "X86_64"
   }
 
-  container_definitions = jsonencode([{
-    name                   = local.container_name
-    image                  = var.image
-    essential              = true
-    readonlyRootFilesystem = true
-    portMappings = [{
-      containerPort = var.container_port
-      protocol      = "tcp"
-    }]
-    environment = [
-      for k, v in merge(var.environment_variables, { PORT = tostring(var.container_port) }) : { name = k, value = v }
-    ]
-    logConfiguration = {
-      logDriver = "awslogs"
-      options = {
-        awslogs-group         = aws_cloudwatch_log_group.api.name
-        awslogs-region        = data.aws_region.current.region
-        awslogs-stream-prefix = local.container_name
+  container_definitions = jsonencode([
+    {
+      name                   = local.container_name
+      image                  = var.image
+      essential              = true
+      readonlyRootFilesystem = true
+      portMappings = [{
+        containerPort = var.container_port
+        protocol      = "tcp"
+      }]
+      environment = [for k, v in local.api_environment : { name = k, value = v }]
+      # ECS reads these at task start with the execution role (valueFrom: <secret ARN>[:<JSON key>::]).
+      secrets = [
+        for k, s in local.task_secrets : {
+          name      = k
+          valueFrom = s.json_key == null ? s.secret_arn : "${s.secret_arn}:${s.json_key}::"
+        }
+      ]
+      dependsOn = [{ containerName = local.collector_name, condition = "START" }]
+      logConfiguration = {
+        logDriver = "awslogs"
+        options = {
+          awslogs-group         = aws_cloudwatch_log_group.api.name
+          awslogs-region        = data.aws_region.current.region
+          awslogs-stream-prefix = local.container_name
+        }
       }
-    }
-  }])
+    },
+    {
+      # Not essential: without it the API serves on and only traces are lost; ECS restarts it.
+      name                   = local.collector_name
+      image                  = var.otel_collector_image
+      essential              = false
+      readonlyRootFilesystem = true
+      memoryReservation      = 64
+      memory                 = var.otel_collector_memory
+      restartPolicy          = { enabled = true, restartAttemptPeriod = 60 }
+      environment            = [{ name = "AOT_CONFIG_CONTENT", value = local.collector_config }]
+      logConfiguration = {
+        logDriver = "awslogs"
+        options = {
+          awslogs-group         = aws_cloudwatch_log_group.api.name
+          awslogs-region        = data.aws_region.current.region
+          awslogs-stream-prefix = local.collector_name
+        }
+      }
+    },
+  ])
+
+  tags = { Name = local.service_name }
+}
+
+# Centralised sampling for this service (X-Ray remote sampler through the collector): the first
+# request each second, then fixed_rate of the rest.
+resource "aws_xray_sampling_rule" "api" {
+  rule_name      = local.service_name
+  priority       = 1000
+  version        = 1
+  reservoir_size = 1
+  fixed_rate     = var.xray_sampling_rate
+  service_name   = local.service_name
+  service_type   = "*"
+  host           = "*"
+  http_method    = "*"
+  url_path       = "*"
+  resource_arn   = "*"
 
   tags = { Name = local.service_name }
 }

@@ -31,9 +31,66 @@ variable "health_check_path" {
 }
 
 variable "environment_variables" {
-  description = "Extra plain (non-secret) environment variables for the API container."
+  description = "Extra plain (non-secret) environment variables for the API container; secrets go in secrets or secret_settings."
   type        = map(string)
   default     = {}
+
+  validation {
+    condition     = alltrue([for k in keys(var.environment_variables) : !can(regex("(?i)(password|passwd|secret|token|credential|private_?key|api_?key)", k))])
+    error_message = "environment_variables must not carry secrets (a name like *PASSWORD*, *SECRET*, *TOKEN*, *CREDENTIAL*, *KEY*): pass them through secrets or secret_settings."
+  }
+}
+
+variable "secrets" {
+  description = "Environment variables of the API container that ECS reads from Secrets Manager at task start, by name: the secret's ARN and, for a JSON secret, the key (e.g. the database's username and password). The execution role may read exactly these secrets."
+  type = map(object({
+    secret_arn = string
+    json_key   = optional(string)
+  }))
+  default = {}
+}
+
+variable "secret_settings" {
+  description = "Names of sensitive settings read from this service's settings secret (<name>-api/settings, a JSON object), one environment variable per key. Put the secret's value with the key first: a task cannot start while a named key is missing."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for k in var.secret_settings : can(regex("^[A-Z][A-Z0-9_]*$", k))])
+    error_message = "secret_settings must be environment variable names (A-Z, 0-9, _)."
+  }
+}
+
+variable "otel_collector_image" {
+  description = "Image of the ADOT collector sidecar, pinned by tag or digest (public.ecr.aws/aws-observability/aws-otel-collector:<version>)."
+  type        = string
+
+  validation {
+    condition     = can(regex("^public\\.ecr\\.aws/aws-observability/aws-otel-collector(:v[0-9]+\\.[0-9]+\\.[0-9]+)?(@sha256:[a-f0-9]{64})?$", var.otel_collector_image)) && (strcontains(var.otel_collector_image, ":v") || strcontains(var.otel_collector_image, "@sha256:"))
+    error_message = "otel_collector_image must be public.ecr.aws/aws-observability/aws-otel-collector pinned by a version tag (:vX.Y.Z) or a digest, never latest."
+  }
+}
+
+variable "otel_collector_memory" {
+  description = "Memory limit of the collector sidecar in MiB (taken from the task's memory)."
+  type        = number
+  default     = 128
+
+  validation {
+    condition     = var.otel_collector_memory >= 64
+    error_message = "otel_collector_memory must be at least 64 MiB."
+  }
+}
+
+variable "xray_sampling_rate" {
+  description = "Share of requests traced after the first each second (X-Ray sampling rule fixed_rate, and OTEL_TRACES_SAMPLER_ARG), 0-1."
+  type        = number
+  default     = 0.05
+
+  validation {
+    condition     = var.xray_sampling_rate >= 0 && var.xray_sampling_rate <= 1
+    error_message = "xray_sampling_rate must be between 0 and 1."
+  }
 }
 
 variable "cpu" {
@@ -114,7 +171,7 @@ variable "log_retention_days" {
 }
 
 variable "kms_key_arn" {
-  description = "KMS key that encrypts the log group."
+  description = "KMS key that encrypts the log group and the settings secret, and that the secrets in var.secrets are encrypted with (the execution role may decrypt them through Secrets Manager)."
   type        = string
 }
 

@@ -27,3 +27,8 @@ output "alb_dns_name" {
   description = "DNS name of the public ALB."
   value       = module.alb.dns_name
 }
+
+output "alb_arn" {
+  description = "ARN of the public ALB (the WAF web ACL is associated with it)."
+  value       = module.alb.arn
+}

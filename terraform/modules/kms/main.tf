@@ -1,6 +1,8 @@
 # One customer-managed key per environment for data at rest: CloudWatch log groups,
-# the artifacts bucket and the alarm topic. Rotation is on. (The image repository is
-# account-level, encrypted with its own key in terraform/shared.)
+# the artifacts bucket, the alarm topic, the database (storage, Performance Insights, the
+# RDS-managed master user secret) and the API's settings secret. Rotation is on. RDS and
+# Secrets Manager use it on behalf of IAM principals the key policy delegates to. (The image
+# repository is account-level, encrypted with its own key in terraform/shared.)
 
 data "aws_caller_identity" "current" {}
 data "aws_region" "current" {}
@@ -13,7 +15,7 @@ locals {
 }
 
 resource "aws_kms_key" "this" {
-  description             = "${var.name}: logs, artifacts and alarm notifications at rest"
+  description             = "${var.name}: logs, artifacts, alarm notifications, database and secrets at rest"
   enable_key_rotation     = true
   deletion_window_in_days = var.deletion_window_in_days
 

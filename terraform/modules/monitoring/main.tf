@@ -94,3 +94,61 @@ resource "aws_cloudwatch_metric_alarm" "elb_5xx" {
   alarm_actions       = [aws_sns_topic.alarms.arn]
   ok_actions          = [aws_sns_topic.alarms.arn]
 }
+
+# --- database ------------------------------------------------------------------------
+
+resource "aws_cloudwatch_metric_alarm" "db_cpu_high" {
+  count = var.database != null ? 1 : 0
+
+  alarm_name          = "${var.name}-db-cpu-high"
+  alarm_description   = "Database average CPU above ${var.cpu_high_percent}% for 15 minutes."
+  namespace           = "AWS/RDS"
+  metric_name         = "CPUUtilization"
+  dimensions          = { DBInstanceIdentifier = var.database.identifier }
+  statistic           = "Average"
+  period              = 300
+  evaluation_periods  = 3
+  comparison_operator = "GreaterThanThreshold"
+  threshold           = var.cpu_high_percent
+  treat_missing_data  = "missing"
+  alarm_actions       = [aws_sns_topic.alarms.arn]
+  ok_actions          = [aws_sns_topic.alarms.arn]
+}
+
+# Storage autoscaling grows the volume, but not past max_allocated_storage, and not again
+# within six hours of the last growth.
+resource "aws_cloudwatch_metric_alarm" "db_free_storage_low" {
+  count = var.database != null ? 1 : 0
+
+  alarm_name          = "${var.name}-db-free-storage-low"
+  alarm_description   = "Database free storage below ${floor(var.database.free_storage_low_bytes / 1048576)} MiB for 10 minutes."
+  namespace           = "AWS/RDS"
+  metric_name         = "FreeStorageSpace"
+  dimensions          = { DBInstanceIdentifier = var.database.identifier }
+  statistic           = "Minimum"
+  period              = 300
+  evaluation_periods  = 2
+  comparison_operator = "LessThanThreshold"
+  threshold           = var.database.free_storage_low_bytes
+  treat_missing_data  = "missing"
+  alarm_actions       = [aws_sns_topic.alarms.arn]
+  ok_actions          = [aws_sns_topic.alarms.arn]
+}
+
+resource "aws_cloudwatch_metric_alarm" "db_connections_high" {
+  count = var.database != null ? 1 : 0
+
+  alarm_name          = "${var.name}-db-connections-high"
+  alarm_description   = "More than ${var.database.connections_high} database connections for 10 minutes (max_connections depends on the instance class)."
+  namespace           = "AWS/RDS"
+  metric_name         = "DatabaseConnections"
+  dimensions          = { DBInstanceIdentifier = var.database.identifier }
+  statistic           = "Maximum"
+  period              = 300
+  evaluation_periods  = 2
+  comparison_operator = "GreaterThanThreshold"
+  threshold           = var.database.connections_high
+  treat_missing_data  = "missing"
+  alarm_actions       = [aws_sns_topic.alarms.arn]
+  ok_actions          = [aws_sns_topic.alarms.arn]
+}

@@ -10,5 +10,8 @@ output "alarm_names" {
     [for a in aws_cloudwatch_metric_alarm.unhealthy_hosts : a.alarm_name],
     [for a in aws_cloudwatch_metric_alarm.target_5xx : a.alarm_name],
     [for a in aws_cloudwatch_metric_alarm.elb_5xx : a.alarm_name],
+    aws_cloudwatch_metric_alarm.db_cpu_high[*].alarm_name,
+    aws_cloudwatch_metric_alarm.db_free_storage_low[*].alarm_name,
+    aws_cloudwatch_metric_alarm.db_connections_high[*].alarm_name,
   )
 }

@@ -52,3 +52,13 @@ variable "target_5xx_threshold" {
     error_message = "target_5xx_threshold must not be negative."
   }
 }
+
+variable "database" {
+  description = "The RDS instance to watch (null: none): its identifier, the connection count and the free storage (bytes) at which to alarm."
+  type = object({
+    identifier             = string
+    connections_high       = number
+    free_storage_low_bytes = number
+  })
+  default = null
+}

@@ -2,7 +2,7 @@
 # can be reviewed at once:
 #
 #   internet --80/443--> public ALB --frontend_port--> frontend instances (nginx)
-#            --443--> internal ALB --backend_port--> API tasks
+#            --443--> internal ALB --backend_port--> API tasks --database_port--> database
 #
 # Instances and tasks also reach AWS APIs (S3, SSM, ECR, CloudWatch Logs) and the OS
 # package mirrors over HTTPS through the NAT gateways. Nothing else is open.
@@ -49,6 +49,19 @@ resource "aws_security_group" "backend" {
   vpc_id      = var.vpc_id
 
   tags = { Name = "${var.name}-backend" }
+
+  lifecycle {
+    create_before_destroy = true
+  }
+}
+
+# No egress rules: the database answers connections, it never opens any.
+resource "aws_security_group" "database" {
+  name        = "${var.name}-database"
+  description = "PostgreSQL: connections from the API tasks only"
+  vpc_id      = var.vpc_id
+
+  tags = { Name = "${var.name}-database" }
 
   lifecycle {
     create_before_destroy = true
@@ -155,13 +168,35 @@ resource "aws_vpc_security_group_ingress_rule" "backend_from_internal_alb" {
   referenced_security_group_id = aws_security_group.internal_alb.id
 }
 
-# ECR (image pulls) and CloudWatch Logs have no fixed addresses; HTTPS only, through NAT.
+# ECR (image pulls), CloudWatch Logs, Secrets Manager (the task's secrets) and X-Ray (the
+# collector sidecar) have no fixed addresses; HTTPS only, through NAT.
 #tfsec:ignore:aws-ec2-no-public-egress-sgr
 resource "aws_vpc_security_group_egress_rule" "backend_https_out" {
   security_group_id = aws_security_group.backend.id
-  description       = "HTTPS to ECR and CloudWatch Logs"
+  description       = "HTTPS to ECR, CloudWatch Logs, Secrets Manager and X-Ray"
   ip_protocol       = "tcp"
   from_port         = 443
   to_port           = 443
   cidr_ipv4         = "0.0.0.0/0"
+}
+
+# The migration task runs with this group too (same task definition, command overridden).
+resource "aws_vpc_security_group_egress_rule" "backend_to_database" {
+  security_group_id            = aws_security_group.backend.id
+  description                  = "PostgreSQL, to the database only"
+  ip_protocol                  = "tcp"
+  from_port                    = var.database_port
+  to_port                      = var.database_port
+  referenced_security_group_id = aws_security_group.database.id
+}
+
+# --- database ----------------------------------------------------------------------
+
+resource "aws_vpc_security_group_ingress_rule" "database_from_backend" {
+  security_group_id            = aws_security_group.database.id
+  description                  = "PostgreSQL, from the API tasks only"
+  ip_protocol                  = "tcp"
+  from_port                    = var.database_port
+  to_port                      = var.database_port
+  referenced_security_group_id = aws_security_group.backend.id
 }

@@ -17,3 +17,8 @@ output "backend_security_group_id" {
   description = "Security group of the API tasks."
   value       = aws_security_group.backend.id
 }
+
+output "database_security_group_id" {
+  description = "Security group of the database (ingress from the API tasks only)."
+  value       = aws_security_group.database.id
+}

@@ -40,3 +40,14 @@ variable "backend_port" {
     error_message = "backend_port must be a TCP port."
   }
 }
+
+variable "database_port" {
+  description = "Port the database listens on (PostgreSQL: 5432)."
+  type        = number
+  default     = 5432
+
+  validation {
+    condition     = var.database_port > 0 && var.database_port < 65536
+    error_message = "database_port must be a TCP port."
+  }
+}

@@ -1,5 +1,6 @@
 // Package api is the backend's HTTP layer: routes, JSON handlers for items,
-// CORS, request logging and panic recovery around an item Store.
+// health checks, CORS, request logging, tracing and panic recovery around
+// an item Store.
 package api
 
 import (
@@ -7,12 +8,15 @@ import (
 	"log/slog"
 	"net/http"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/gitops-runner/runner/apps/backend/internal/items"
+	"github.com/gitops-runner/runner/apps/backend/internal/telemetry"
 )
 
-// Store keeps items. The in-memory items.Memory is the default; a database
-// tier implements the same methods. Implementations validate nothing: the
-// handlers pass only normalized, validated input.
+// Store keeps items: items.Memory (the default, one per process) or
+// items.Postgres. Implementations validate nothing: the handlers pass only
+// normalized, validated input.
 type Store interface {
 	List(ctx context.Context, opts items.ListOptions) (items.Page, error)
 	Create(ctx context.Context, in items.Input) (items.Item, error)
@@ -21,14 +25,28 @@ type Store interface {
 	Delete(ctx context.Context, id string) error
 }
 
-var _ Store = (*items.Memory)(nil)
+var (
+	_ Store  = (*items.Memory)(nil)
+	_ Store  = (*items.Postgres)(nil)
+	_ Pinger = (*items.Postgres)(nil)
+)
 
 // Options configures the handler returned by New.
 type Options struct {
 	// AllowedOrigins get CORS headers; every other origin gets none.
 	AllowedOrigins []string
 	Logger         *slog.Logger
+	// TracerProvider, when set, traces every request but the health checks
+	// (see internal/telemetry); nil means no tracing at all.
+	TracerProvider trace.TracerProvider
 }
+
+// Health check paths: liveness (the load balancer's target health check)
+// and readiness (the store answers).
+const (
+	LivenessPath  = "/health"
+	ReadinessPath = "/readyz"
+)
 
 // New returns the backend's root handler.
 func New(store Store, opts Options) http.Handler {
@@ -39,7 +57,8 @@ func New(store Store, opts Options) http.Handler {
 	h := &itemHandlers{store: store, log: log}
 
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /health", health)
+	mux.HandleFunc("GET "+LivenessPath, live)
+	mux.HandleFunc("GET "+ReadinessPath, h.ready)
 	mux.HandleFunc("GET /api/v1/items", h.list)
 	mux.HandleFunc("POST /api/v1/items", h.create)
 	mux.HandleFunc("GET /api/v1/items/{id}", h.get)
@@ -53,11 +72,9 @@ func New(store Store, opts Options) http.Handler {
 		writeError(w, http.StatusNotFound, "not found")
 	})
 
-	return logRequests(log, recoverPanics(log, newCORS(opts.AllowedOrigins).wrap(mux)))
-}
-
-func health(w http.ResponseWriter, _ *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	// The request log sits inside the trace span, so it can name the trace.
+	logged := logRequests(log, recoverPanics(log, newCORS(opts.AllowedOrigins).wrap(mux)))
+	return telemetry.Handler(logged, opts.TracerProvider, LivenessPath, ReadinessPath)
 }
 
 func methodNotAllowed(allow string) http.Handler {

@@ -10,28 +10,46 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync"
 	"testing"
 
 	"github.com/gitops-runner/runner/apps/backend/internal/items"
+	"github.com/gitops-runner/runner/apps/backend/internal/items/itemstest"
+	"github.com/gitops-runner/runner/apps/backend/internal/pgtest"
 )
+
+func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+
+// forEachStore runs test once per store kind, each with an empty store.
+func forEachStore(t *testing.T, test func(t *testing.T, s Store)) {
+	for _, kind := range itemstest.Kinds() {
+		t.Run(kind.Name, func(t *testing.T) { test(t, kind.New(t)) })
+	}
+}
+
+// apiCase is one request against a store holding one item, "seeded".
+type apiCase struct {
+	name        string
+	method      string
+	path        string // "{id}" is replaced by the seeded item's id
+	body        string
+	contentType string // defaults to application/json when body is set
+	wantStatus  int
+	wantError   string            // substring of the "error" field; empty for success
+	wantFields  map[string]string // exact "fields" of a validation error
+	wantName    string            // "name" of the returned item
+	wantAllow   string
+}
 
 func TestItemsAPI(t *testing.T) {
 	long := strings.Repeat("x", items.MaxNameLen+1)
-	tests := []struct {
-		name        string
-		method      string
-		path        string // "{id}" is replaced by the seeded item's id
-		body        string
-		contentType string // defaults to application/json when body is set
-		wantStatus  int
-		wantError   string            // substring of the "error" field; empty for success
-		wantFields  map[string]string // exact "fields" of a validation error
-		wantName    string            // "name" of the returned item
-		wantAllow   string
-	}{
+	tests := []apiCase{
 		{name: "health", method: "GET", path: "/health", wantStatus: 200},
+		{name: "ready", method: "GET", path: "/readyz", wantStatus: 200},
+		{name: "create with NUL", method: "POST", path: "/api/v1/items", body: `{"name":"a\u0000b"}`, wantStatus: 400,
+			wantFields: map[string]string{"name": "must not contain NUL characters"}},
 		{name: "list", method: "GET", path: "/api/v1/items", wantStatus: 200},
 		{name: "get seeded", method: "GET", path: "/api/v1/items/{id}", wantStatus: 200, wantName: "seeded"},
 		{name: "get unknown", method: "GET", path: "/api/v1/items/nope", wantStatus: 404, wantError: "item not found"},
@@ -64,74 +82,80 @@ func TestItemsAPI(t *testing.T) {
 		{name: "item wrong method", method: "POST", path: "/api/v1/items/{id}", wantStatus: 405, wantError: "method not allowed", wantAllow: "GET, HEAD, PUT, DELETE"},
 		{name: "unknown path", method: "GET", path: "/api/v2/items", wantStatus: 404, wantError: "not found"},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			store := items.NewMemory()
-			seeded, err := store.Create(context.Background(), items.Input{Name: "seeded"})
-			if err != nil {
-				t.Fatal(err)
-			}
-			var body io.Reader
-			if tt.body != "" || tt.contentType != "" {
-				body = strings.NewReader(tt.body)
-			}
-			req := httptest.NewRequest(tt.method, strings.ReplaceAll(tt.path, "{id}", seeded.ID), body)
-			if body != nil {
-				ct := tt.contentType
-				if ct == "" {
-					ct = "application/json"
-				}
-				req.Header.Set("Content-Type", ct)
-			}
-			rec := httptest.NewRecorder()
-			New(store, Options{}).ServeHTTP(rec, req)
+	forEachStore(t, func(t *testing.T, store Store) {
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) { tt.run(t, store) })
+		}
+	})
+}
 
-			if rec.Code != tt.wantStatus {
-				t.Fatalf("status = %d, want %d; body %s", rec.Code, tt.wantStatus, rec.Body)
-			}
-			if tt.wantAllow != "" && rec.Header().Get("Allow") != tt.wantAllow {
-				t.Errorf("Allow = %q, want %q", rec.Header().Get("Allow"), tt.wantAllow)
-			}
-			if rec.Code == http.StatusNoContent {
-				if rec.Body.Len() != 0 {
-					t.Errorf("204 with body %q", rec.Body)
-				}
-				return
-			}
-			if ct := rec.Header().Get("Content-Type"); ct != "application/json; charset=utf-8" {
-				t.Errorf("Content-Type = %q", ct)
-			}
-			var got struct {
-				Error  string            `json:"error"`
-				Fields map[string]string `json:"fields"`
-				Name   string            `json:"name"`
-				ID     string            `json:"id"`
-			}
-			if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil {
-				t.Fatalf("body %q is not JSON: %v", rec.Body, err)
-			}
-			if tt.wantStatus >= 400 {
-				if got.Error == "" || !strings.Contains(got.Error, tt.wantError) {
-					t.Errorf("error = %q, want it to contain %q", got.Error, tt.wantError)
-				}
-				if tt.wantFields != nil && fmt.Sprint(got.Fields) != fmt.Sprint(tt.wantFields) {
-					t.Errorf("fields = %v, want %v", got.Fields, tt.wantFields)
-				}
-			} else if got.Error != "" {
-				t.Errorf("unexpected error %q", got.Error)
-			}
-			if tt.wantName != "" && got.Name != tt.wantName {
-				t.Errorf("name = %q, want %q", got.Name, tt.wantName)
-			}
-			if tt.wantStatus == http.StatusCreated && rec.Header().Get("Location") != "/api/v1/items/"+got.ID {
-				t.Errorf("Location = %q, want the new item's path", rec.Header().Get("Location"))
-			}
-		})
+func (tt apiCase) run(t *testing.T, store Store) {
+	seeded, err := store.Create(context.Background(), items.Input{Name: "seeded"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var body io.Reader
+	if tt.body != "" || tt.contentType != "" {
+		body = strings.NewReader(tt.body)
+	}
+	req := httptest.NewRequest(tt.method, strings.ReplaceAll(tt.path, "{id}", seeded.ID), body)
+	if body != nil {
+		ct := tt.contentType
+		if ct == "" {
+			ct = "application/json"
+		}
+		req.Header.Set("Content-Type", ct)
+	}
+	rec := httptest.NewRecorder()
+	New(store, Options{}).ServeHTTP(rec, req)
+
+	if rec.Code != tt.wantStatus {
+		t.Fatalf("status = %d, want %d; body %s", rec.Code, tt.wantStatus, rec.Body)
+	}
+	if tt.wantAllow != "" && rec.Header().Get("Allow") != tt.wantAllow {
+		t.Errorf("Allow = %q, want %q", rec.Header().Get("Allow"), tt.wantAllow)
+	}
+	if rec.Code == http.StatusNoContent {
+		if rec.Body.Len() != 0 {
+			t.Errorf("204 with body %q", rec.Body)
+		}
+		return
+	}
+	if ct := rec.Header().Get("Content-Type"); ct != "application/json; charset=utf-8" {
+		t.Errorf("Content-Type = %q", ct)
+	}
+	var got struct {
+		Error  string            `json:"error"`
+		Fields map[string]string `json:"fields"`
+		Name   string            `json:"name"`
+		ID     string            `json:"id"`
+	}
+	if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil {
+		t.Fatalf("body %q is not JSON: %v", rec.Body, err)
+	}
+	if tt.wantStatus >= 400 {
+		if got.Error == "" || !strings.Contains(got.Error, tt.wantError) {
+			t.Errorf("error = %q, want it to contain %q", got.Error, tt.wantError)
+		}
+		if tt.wantFields != nil && fmt.Sprint(got.Fields) != fmt.Sprint(tt.wantFields) {
+			t.Errorf("fields = %v, want %v", got.Fields, tt.wantFields)
+		}
+	} else if got.Error != "" {
+		t.Errorf("unexpected error %q", got.Error)
+	}
+	if tt.wantName != "" && got.Name != tt.wantName {
+		t.Errorf("name = %q, want %q", got.Name, tt.wantName)
+	}
+	if tt.wantStatus == http.StatusCreated && rec.Header().Get("Location") != "/api/v1/items/"+got.ID {
+		t.Errorf("Location = %q, want the new item's path", rec.Header().Get("Location"))
 	}
 }
 
 func TestListFollowsCursorToTheEnd(t *testing.T) {
-	store := items.NewMemory()
+	forEachStore(t, testListFollowsCursorToTheEnd)
+}
+
+func testListFollowsCursorToTheEnd(t *testing.T, store Store) {
 	for i := range 5 {
 		if _, err := store.Create(context.Background(), items.Input{Name: fmt.Sprintf("item %d", i)}); err != nil {
 			t.Fatal(err)
@@ -167,11 +191,13 @@ func TestListFollowsCursorToTheEnd(t *testing.T) {
 }
 
 func TestEmptyListIsAnArray(t *testing.T) {
-	rec := httptest.NewRecorder()
-	New(items.NewMemory(), Options{}).ServeHTTP(rec, httptest.NewRequest("GET", "/api/v1/items", nil))
-	if got := strings.TrimSpace(rec.Body.String()); got != `{"items":[]}` {
-		t.Fatalf("body = %s", got)
-	}
+	forEachStore(t, func(t *testing.T, store Store) {
+		rec := httptest.NewRecorder()
+		New(store, Options{}).ServeHTTP(rec, httptest.NewRequest("GET", "/api/v1/items", nil))
+		if got := strings.TrimSpace(rec.Body.String()); got != `{"items":[]}` {
+			t.Fatalf("body = %s", got)
+		}
+	})
 }
 
 // failingStore fails every call, to check how unexpected errors are answered.
@@ -199,7 +225,10 @@ func TestUnexpectedStoreErrorIsLoggedNotShown(t *testing.T) {
 // Run with -race: many clients creating, replacing and deleting at once over
 // real HTTP must neither race nor lose items.
 func TestConcurrentWritesOverHTTP(t *testing.T) {
-	store := items.NewMemory()
+	forEachStore(t, testConcurrentWritesOverHTTP)
+}
+
+func testConcurrentWritesOverHTTP(t *testing.T, store Store) {
 	srv := httptest.NewServer(New(store, Options{}))
 	t.Cleanup(srv.Close)
 

@@ -4,10 +4,12 @@ import (
 	"log/slog"
 	"net/http"
 	"time"
+
+	"go.opentelemetry.io/otel/trace"
 )
 
-// logRequests logs one line per request. Load balancer health checks are
-// logged at debug level so they do not drown the rest.
+// logRequests logs one line per request, with its trace ID when traced.
+// Health checks are logged at debug level so they do not drown the rest.
 func logRequests(log *slog.Logger, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
@@ -17,17 +19,21 @@ func logRequests(log *slog.Logger, next http.Handler) http.Handler {
 		switch {
 		case rec.status >= 500:
 			level = slog.LevelError
-		case r.URL.Path == "/health":
+		case r.URL.Path == LivenessPath, r.URL.Path == ReadinessPath:
 			level = slog.LevelDebug
 		}
-		log.LogAttrs(r.Context(), level, "request",
+		attrs := []slog.Attr{
 			slog.String("method", r.Method),
 			slog.String("path", r.URL.Path),
 			slog.Int("status", rec.status),
 			slog.Int64("bytes", rec.bytes),
 			slog.Duration("duration", time.Since(start)),
 			slog.String("remote", r.RemoteAddr),
-		)
+		}
+		if sc := trace.SpanContextFromContext(r.Context()); sc.IsValid() {
+			attrs = append(attrs, slog.String("trace_id", sc.TraceID().String()))
+		}
+		log.LogAttrs(r.Context(), level, "request", attrs...)
 	})
 }
 

@@ -1,5 +1,5 @@
 // Package config reads the backend's settings from the environment once, at
-// start-up, into a validated Config; nothing else reads the environment.
+// start-up, into validated structs; nothing else reads the environment.
 package config
 
 import (
@@ -11,7 +11,13 @@ import (
 	"strings"
 )
 
-// Config is the backend's validated configuration.
+// Store kinds (STORE).
+const (
+	StoreMemory   = "memory"
+	StorePostgres = "postgres"
+)
+
+// Config is the server's validated configuration.
 type Config struct {
 	// Addr is the listen address, HOST:PORT (HOST empty means all interfaces).
 	Addr string
@@ -19,11 +25,19 @@ type Config struct {
 	// CORS headers. Empty means no cross-origin access at all.
 	AllowedOrigins []string
 	LogLevel       slog.Level
+	// Store is StoreMemory or StorePostgres.
+	Store string
+	// DB is set when Store is StorePostgres.
+	DB      DB
+	Tracing Tracing
 }
 
-// Parse builds a Config from environment variables read through getenv:
-// PORT (default 8080), HOST (default all interfaces), ALLOWED_ORIGINS
-// (comma-separated origins) and LOG_LEVEL (debug, info, warn, error).
+// Parse builds the server's Config from environment variables read through
+// getenv: PORT (default 8080), HOST (default all interfaces),
+// ALLOWED_ORIGINS (comma-separated origins), LOG_LEVEL (debug, info, warn,
+// error), STORE (memory or postgres, default memory), the database
+// variables of ParseDB when STORE is postgres, and the OpenTelemetry ones of
+// parseTracing.
 func Parse(getenv func(string) string) (Config, error) {
 	var cfg Config
 
@@ -48,12 +62,37 @@ func Parse(getenv func(string) string) (Config, error) {
 		cfg.AllowedOrigins = append(cfg.AllowedOrigins, origin)
 	}
 
-	if lvl := strings.TrimSpace(getenv("LOG_LEVEL")); lvl != "" {
-		if err := cfg.LogLevel.UnmarshalText([]byte(lvl)); err != nil {
-			return Config{}, fmt.Errorf("LOG_LEVEL %q: %w", lvl, err)
+	var err error
+	if cfg.LogLevel, err = parseLogLevel(getenv); err != nil {
+		return Config{}, err
+	}
+
+	switch cfg.Store = strings.TrimSpace(getenv("STORE")); cfg.Store {
+	case "":
+		cfg.Store = StoreMemory
+	case StoreMemory:
+	case StorePostgres:
+		if cfg.DB, err = ParseDB(getenv); err != nil {
+			return Config{}, err
 		}
+	default:
+		return Config{}, fmt.Errorf("STORE %q: want %s or %s", cfg.Store, StoreMemory, StorePostgres)
+	}
+
+	if cfg.Tracing, err = parseTracing(getenv); err != nil {
+		return Config{}, err
 	}
 	return cfg, nil
+}
+
+func parseLogLevel(getenv func(string) string) (slog.Level, error) {
+	var level slog.Level
+	if lvl := strings.TrimSpace(getenv("LOG_LEVEL")); lvl != "" {
+		if err := level.UnmarshalText([]byte(lvl)); err != nil {
+			return 0, fmt.Errorf("LOG_LEVEL %q: %w", lvl, err)
+		}
+	}
+	return level, nil
 }
 
 // parseOrigin accepts an origin as a browser sends it in the Origin header

@@ -1,5 +1,5 @@
-// Package items holds the item model, its validation rules and the in-memory
-// store the API uses until a database tier is added.
+// Package items holds the item model, its validation rules and the two
+// stores behind the API: Memory (local runs, tests) and Postgres.
 package items
 
 import (
@@ -77,8 +77,16 @@ func (in Input) Validate() error {
 		fields["description"] = fmt.Sprintf("must be at most %d characters", MaxDescriptionLen)
 	}
 	for name, value := range map[string]string{"name": in.Name, "description": in.Description} {
-		if _, bad := fields[name]; !bad && !utf8.ValidString(value) {
+		if _, bad := fields[name]; bad {
+			continue
+		}
+		switch {
+		case !utf8.ValidString(value):
 			fields[name] = "must be valid UTF-8"
+		case strings.ContainsRune(value, 0):
+			// PostgreSQL text cannot hold NUL; refusing it here keeps both
+			// stores answering the same.
+			fields[name] = "must not contain NUL characters"
 		}
 	}
 	if len(fields) > 0 {

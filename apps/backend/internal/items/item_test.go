@@ -23,6 +23,7 @@ func TestInputValidate(t *testing.T) {
 		{"every bad field is reported", Input{Description: strings.Repeat("a", MaxDescriptionLen+1)},
 			map[string]string{"name": "is required", "description": "must be at most 1000 characters"}},
 		{"invalid UTF-8 is refused", Input{Name: "a\xff"}, map[string]string{"name": "must be valid UTF-8"}},
+		{"NUL is refused", Input{Name: "a", Description: "b\x00c"}, map[string]string{"description": "must not contain NUL characters"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -2,12 +2,8 @@ package items
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
-	"encoding/hex"
 	"fmt"
 	"sort"
-	"strconv"
 	"sync"
 	"time"
 )
@@ -23,13 +19,13 @@ type Memory struct {
 	mu       sync.RWMutex
 	byID     map[string]*entry
 	order    []*entry // ascending seq
-	seq      uint64
+	seq      int64
 	maxItems int
 	now      func() time.Time
 }
 
 type entry struct {
-	seq  uint64
+	seq  int64
 	item Item
 }
 
@@ -128,7 +124,7 @@ func (m *Memory) List(ctx context.Context, opts ListOptions) (Page, error) {
 	if opts.Limit < 1 {
 		return Page{}, fmt.Errorf("list items: limit %d is below 1", opts.Limit)
 	}
-	var after uint64
+	var after int64
 	if opts.Cursor != "" {
 		var err error
 		if after, err = decodeCursor(opts.Cursor); err != nil {
@@ -150,30 +146,6 @@ func (m *Memory) List(ctx context.Context, opts ListOptions) (Page, error) {
 
 // indexAfter returns the index of the first entry whose seq is above seq.
 // The caller holds the lock.
-func (m *Memory) indexAfter(seq uint64) int {
+func (m *Memory) indexAfter(seq int64) int {
 	return sort.Search(len(m.order), func(i int) bool { return m.order[i].seq > seq })
-}
-
-func newID() (string, error) {
-	var b [16]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(b[:]), nil
-}
-
-func encodeCursor(seq uint64) string {
-	return base64.RawURLEncoding.EncodeToString([]byte("s" + strconv.FormatUint(seq, 10)))
-}
-
-func decodeCursor(cursor string) (uint64, error) {
-	raw, err := base64.RawURLEncoding.DecodeString(cursor)
-	if err != nil || len(raw) < 2 || raw[0] != 's' {
-		return 0, ErrInvalidCursor
-	}
-	seq, err := strconv.ParseUint(string(raw[1:]), 10, 64)
-	if err != nil {
-		return 0, ErrInvalidCursor
-	}
-	return seq, nil
 }

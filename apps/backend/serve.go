@@ -1,0 +1,70 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/gitops-runner/runner/apps/backend/internal/api"
+	"github.com/gitops-runner/runner/apps/backend/internal/config"
+	"github.com/gitops-runner/runner/apps/backend/internal/database"
+	"github.com/gitops-runner/runner/apps/backend/internal/items"
+	"github.com/gitops-runner/runner/apps/backend/internal/server"
+	"github.com/gitops-runner/runner/apps/backend/internal/telemetry"
+)
+
+// flushTimeout bounds sending the last spans at exit, inside ECS's stop
+// timeout together with server.ShutdownGrace.
+const flushTimeout = 5 * time.Second
+
+// serve runs the API until ctx ends. It does not migrate the database:
+// `backend migrate` does, before a deploy rolls the service.
+func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
+	cfg, err := config.Parse(getenv)
+	if err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	log := slog.New(slog.NewJSONHandler(stdout, &slog.HandlerOptions{Level: cfg.LogLevel}))
+
+	tracing, err := telemetry.Setup(ctx, cfg.Tracing)
+	if err != nil {
+		return fmt.Errorf("tracing: %w", err)
+	}
+	defer func() {
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), flushTimeout)
+		defer cancel()
+		if err := tracing.Shutdown(fctx); err != nil {
+			log.Warn("could not send the last spans", "err", err)
+		}
+	}()
+
+	attrs := []any{"addr", cfg.Addr, "allowed_origins", cfg.AllowedOrigins, "store", cfg.Store, "tracing", cfg.Tracing.Enabled}
+	var store api.Store
+	switch cfg.Store {
+	case config.StorePostgres:
+		pool, err := database.OpenPool(ctx, cfg.DB, telemetry.QueryTracer(tracing.Provider()))
+		if err != nil {
+			return err
+		}
+		defer pool.Close()
+		store = items.NewPostgres(pool)
+		attrs = append(attrs, "db", cfg.DB)
+	default:
+		store = items.NewMemory()
+	}
+	log.Info("starting", attrs...)
+	if p, ok := store.(api.Pinger); ok {
+		// Start anyway when the database does not answer yet: /readyz says
+		// so, and requests get a 500 until it does.
+		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		if err := p.Ping(pctx); err != nil {
+			log.Warn("database does not answer yet", "err", database.Scrub(cfg.DB, err))
+		}
+		cancel()
+	}
+
+	h := api.New(store, api.Options{AllowedOrigins: cfg.AllowedOrigins, Logger: log, TracerProvider: tracing.Provider()})
+	return server.ListenAndServe(ctx, cfg.Addr, h, log)
+}
