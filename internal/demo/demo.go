@@ -86,7 +86,7 @@ func Run(ctx context.Context, out io.Writer, opts Options) error {
 			return err
 		}
 	}
-	repo, err := fixture.Create(filepath.Join(dir, "repo"), repoName, fixture.Options{StateDir: filepath.Join(dir, "state"), Bucket: "demo-artifacts"})
+	repo, err := fixture.Create(filepath.Join(dir, "repo"), repoName, fixture.Options{StateDir: filepath.Join(dir, "state"), Bucket: "demo-artifacts", Migrate: true})
 	if err != nil {
 		return fmt.Errorf("sample repository: %w", err)
 	}
@@ -196,6 +196,9 @@ func Run(ctx context.Context, out io.Writer, opts Options) error {
 		}
 	}
 	p.info("bundle in S3: s3://demo-artifacts/frontend/%s.tar.gz", merge)
+	for _, t := range st.ECS.TasksStarted() {
+		p.info("migration task in %s: %s %s, %s", t.Cluster, t.Images["api"], strings.Join(t.Command["api"], " "), t.Status)
+	}
 	for _, e := range envs {
 		for _, r := range st.ASG.Refreshes(e + "-frontend") {
 			p.info("instance refresh %s on %s-frontend: %s", r.ID, e, r.Status)

@@ -37,6 +37,8 @@ func TestDemoTellsTheWholeStory(t *testing.T) {
 		"3 sticky plan comments on the pull request",
 		"commit status runner/plan: dev",
 		"GitHub deployment to prod: success",
+		"dev/migrate",
+		"migration task in prod-cluster: ",
 		"| prod | succeeded |",
 		"5. Done: run 1 planned the PR, run 2 deployed it.",
 	} {
