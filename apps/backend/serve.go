@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -14,6 +15,10 @@ import (
 	"github.com/gitops-runner/runner/apps/backend/internal/server"
 	"github.com/gitops-runner/runner/apps/backend/internal/telemetry"
 )
+
+// credentialCheckEvery is how often a fresh connection tests the task's database credentials: RDS rotates
+// its managed master secret (every 7 days by default) and ECS gives a task the secret once, at start.
+const credentialCheckEvery = time.Minute
 
 // flushTimeout bounds sending the last spans at exit, inside ECS's stop
 // timeout together with server.ShutdownGrace.
@@ -42,6 +47,8 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 
 	attrs := []any{"addr", cfg.Addr, "allowed_origins", cfg.AllowedOrigins, "store", cfg.Store, "tracing", cfg.Tracing.Enabled}
 	var store api.Store
+	ctx, stop := context.WithCancelCause(ctx)
+	defer stop(nil)
 	switch cfg.Store {
 	case config.StorePostgres:
 		pool, err := database.OpenPool(ctx, cfg.DB, telemetry.QueryTracer(tracing.Provider()))
@@ -50,6 +57,14 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 		}
 		defer pool.Close()
 		store = items.NewPostgres(pool)
+		go func() {
+			// Rejected credentials stop the task (an error exit) so that ECS starts one with the current secret,
+			// before the pool's connections, which outlive a password change, are replaced and start failing.
+			if err := database.WatchCredentials(ctx, cfg.DB, credentialCheckEvery); err != nil {
+				log.Error("stopping: the database rejects this task's credentials; a new task reads the current secret", "err", err)
+				stop(err)
+			}
+		}()
 		attrs = append(attrs, "db", cfg.DB)
 	default:
 		store = items.NewMemory()
@@ -66,5 +81,11 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 	}
 
 	h := api.New(store, api.Options{AllowedOrigins: cfg.AllowedOrigins, Logger: log, TracerProvider: tracing.Provider()})
-	return server.ListenAndServe(ctx, cfg.Addr, h, log)
+	if err := server.ListenAndServe(ctx, cfg.Addr, h, log); err != nil {
+		return err
+	}
+	if cause := context.Cause(ctx); errors.Is(cause, database.ErrCredentialsRejected) {
+		return cause
+	}
+	return nil
 }

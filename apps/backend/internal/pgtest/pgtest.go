@@ -41,6 +41,10 @@ var errPortTaken = errors.New("port taken before postgres could bind it")
 // superuser is the role initdb creates; connections need no password.
 const superuser = "backend"
 
+// PasswordGroup is a role whose members must give their password (scram-sha-256) to connect over
+// TCP; every other role is trusted. Tests of password handling create their roles IN ROLE it.
+const PasswordGroup = "pgtest_password"
+
 var (
 	once    sync.Once
 	shared  *server
@@ -173,6 +177,18 @@ func start() (*server, error) {
 	if out, err := initdb.CombinedOutput(); err != nil {
 		s.remove()
 		return nil, fmt.Errorf("initdb: %w\n%s", err, out)
+	}
+	// The first matching line wins: members of PasswordGroup need their password, everyone else is trusted.
+	hba := filepath.Join(data, "pg_hba.conf")
+	old, err := os.ReadFile(hba)
+	if err != nil {
+		s.remove()
+		return nil, err
+	}
+	rules := "host all +" + PasswordGroup + " 127.0.0.1/32 scram-sha-256\nhost all +" + PasswordGroup + " ::1/128 scram-sha-256\n"
+	if err := os.WriteFile(hba, append([]byte(rules), old...), 0o600); err != nil {
+		s.remove()
+		return nil, err
 	}
 	// The port is free when chosen but may be taken before the server binds
 	// it (other test binaries run at the same time): try a few.
