@@ -43,6 +43,8 @@ type Summary struct {
 	Resources   []ResourceChange `json:"resources"`
 	Outputs     []OutputChange   `json:"outputs,omitempty"`
 	NoChanges   bool             `json:"no_changes"`
+	// Drift is what changed outside Terraform since the last apply, found by the plan's refresh.
+	Drift []DriftedResource `json:"drift,omitempty"`
 }
 
 // ResourceChange is one resource instance the plan acts on.
@@ -109,6 +111,7 @@ func Summarize(env string, p *tfjson.Plan) Summary {
 		}
 	}
 	s.NoChanges = changes == 0 && len(s.Outputs) == 0
+	s.Drift = drift(p)
 	return s
 }
 
