@@ -131,4 +131,3 @@ func pathOr(p string) string {
 }
 
 func equalJSON(a, b interface{}) bool { return reflect.DeepEqual(a, b) }
-
