@@ -47,6 +47,7 @@ func main() {
 	}
 	provider := replay.New(schemas, overrides)
 	provider.SetReadLatency(cfg.readLatency)
+	provider.SetReality(os.Getenv("AWS_REPLAY_REALITY"))
 	err = tf5server.Serve("registry.terraform.io/hashicorp/aws", func() tfprotov5.ProviderServer { return provider })
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "terraform-provider-aws (replay):", err)
@@ -55,7 +56,7 @@ func main() {
 }
 
 // configFromEnv reads AWS_REPLAY_SCHEMA, AWS_REPLAY_OVERRIDES and AWS_REPLAY_READ_LATENCY (a Go duration
-// such as 150ms). Without AWS_REPLAY_SCHEMA the schema is looked up in shared/terraform beside any
+// such as 150ms); main reads AWS_REPLAY_REALITY (a file of what the cloud holds, see replay.Reality). Without AWS_REPLAY_SCHEMA the schema is looked up in shared/terraform beside any
 // directory from the working directory up (so the repository's ../shared/terraform is found from anywhere
 // inside the repository).
 func configFromEnv() (config, error) {

@@ -27,6 +27,7 @@ type Provider struct {
 	settings settings
 
 	readLatency time.Duration // added to every ReadResource and ReadDataSource (see SetReadLatency)
+	reality     Reality       // what the cloud holds where it differs from the state (see SetReality)
 }
 
 var _ tfprotov5.ProviderServer = (*Provider)(nil)
@@ -186,7 +187,26 @@ func (p *Provider) ReadResource(ctx context.Context, req *tfprotov5.ReadResource
 	if diags := p.apiWait(ctx); diags != nil {
 		return &tfprotov5.ReadResourceResponse{Diagnostics: diags}, nil
 	}
-	return &tfprotov5.ReadResourceResponse{NewState: req.CurrentState, Private: req.Private, NewIdentity: req.CurrentIdentity}, nil
+	if p.reality.Path == "" || req.CurrentState == nil {
+		return &tfprotov5.ReadResourceResponse{NewState: req.CurrentState, Private: req.Private, NewIdentity: req.CurrentIdentity}, nil
+	}
+	s, diags := p.resource(req.TypeName)
+	if diags != nil {
+		return &tfprotov5.ReadResourceResponse{Diagnostics: diags}, nil
+	}
+	state, err := req.CurrentState.Unmarshal(s.Block.Type())
+	if err != nil {
+		return &tfprotov5.ReadResourceResponse{Diagnostics: errorDiag("Cannot decode "+req.TypeName+" state", err)}, nil
+	}
+	real, err := p.reality.apply(req.TypeName, state)
+	if err != nil {
+		return &tfprotov5.ReadResourceResponse{Diagnostics: errorDiag("Cannot read "+req.TypeName, err)}, nil
+	}
+	dv, err := tfprotov5.NewDynamicValue(s.Block.Type(), real)
+	if err != nil {
+		return &tfprotov5.ReadResourceResponse{Diagnostics: errorDiag("Cannot encode "+req.TypeName+" state", err)}, nil
+	}
+	return &tfprotov5.ReadResourceResponse{NewState: &dv, Private: req.Private, NewIdentity: req.CurrentIdentity}, nil
 }
 
 func (p *Provider) PlanResourceChange(_ context.Context, req *tfprotov5.PlanResourceChangeRequest) (*tfprotov5.PlanResourceChangeResponse, error) {
