@@ -255,6 +255,10 @@ func (w *work) planEnv(ctx context.Context, env config.Environment, names []stri
 		s.Add, s.Change, s.Destroy, s.Replace = s.Add+r.Summary.Add, s.Change+r.Summary.Change, s.Destroy+r.Summary.Destroy, s.Replace+r.Summary.Replace
 		s.Resources = append(s.Resources, r.Summary.Resources...)
 		s.NoChanges = s.NoChanges && r.Summary.NoChanges
+		for _, d := range r.Summary.Drift {
+			d.Address = p.Name + ":" + d.Address
+			s.Drift = append(s.Drift, d)
+		}
 		out.Text += fmt.Sprintf("=== project %s (%s, workspace %s) ===\n%s\n", p.Name, p.Dir, p.Workspace, r.Text)
 		for _, f := range r.Fingerprint {
 			f.Address = p.Name + ":" + f.Address
