@@ -2,6 +2,7 @@ package tf
 
 import (
 	"encoding/json"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -74,4 +75,39 @@ func FuzzDrift(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestDriftIsRendered(t *testing.T) {
+	var p tfjson.Plan
+	if err := json.Unmarshal([]byte(driftPlan), &p); err != nil {
+		t.Fatal(err)
+	}
+	s := Summarize("dev", &p)
+	md := s.Markdown()
+	for _, want := range []string{
+		"#### Changed outside Terraform (3)",
+		"- `aws_s3_bucket.logs`: deleted",
+		"- `aws_security_group.api`: `ingress[0].cidr_blocks[0]` `\"10.0.0.0/8\"` → `\"0.0.0.0/0\"`, `tags.owner` `null` → `\"console\"`",
+		"`password` _" + SensitiveValue + "_ → _" + SensitiveValue + "_",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("markdown lacks %q:\n%s", want, md)
+		}
+	}
+	txt := s.Text()
+	if !strings.Contains(txt, "Changed outside Terraform (3):") || !strings.Contains(txt, "~ aws_db_instance.main: instance_class \"db.t4g.micro\" -> \"db.t4g.small\";") {
+		t.Errorf("text:\n%s", txt)
+	}
+	for _, out := range []string{md, txt} {
+		if strings.Contains(out, "secret-value") {
+			t.Errorf("a sensitive value was rendered:\n%s", out)
+		}
+	}
+	many := Summary{Environment: "dev", NoChanges: true}
+	for i := range maxMarkdownItems + 3 {
+		many.Drift = append(many.Drift, DriftedResource{Address: fmt.Sprintf("a.r%d", i), Action: ActionDelete})
+	}
+	if md := many.Markdown(); !strings.Contains(md, "- …and 3 more") {
+		t.Errorf("long drift not bounded:\n%s", md[len(md)-200:])
+	}
 }

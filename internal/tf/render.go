@@ -31,8 +31,10 @@ func (s Summary) Text() string { return s.render("plan.txt.tmpl", 0) }
 
 type summaryView struct {
 	Summary
-	Warning string
-	Groups  []actionGroup
+	Warning    string
+	Groups     []actionGroup
+	DriftShown []DriftedResource // the drift listed (bounded like each action's list)
+	DriftMore  int
 }
 
 type actionGroup struct {
@@ -56,7 +58,10 @@ var groupOrder = []struct{ action, title, symbol string }{
 }
 
 func (s Summary) render(name string, maxItems int) string {
-	v := summaryView{Summary: s, Warning: warning(s)}
+	v := summaryView{Summary: s, Warning: warning(s), DriftShown: s.Drift}
+	if maxItems > 0 && len(s.Drift) > maxItems {
+		v.DriftShown, v.DriftMore = s.Drift[:maxItems], len(s.Drift)-maxItems
+	}
 	for _, g := range groupOrder {
 		ag := actionGroup{Title: g.title, Symbol: g.symbol}
 		for _, r := range s.Resources {
