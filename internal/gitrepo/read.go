@@ -154,7 +154,7 @@ func blobString(tree *object.Tree, e object.TreeEntry) (string, error) {
 	return string(data), err
 }
 
-func writeBlob(tree *object.Tree, e object.TreeEntry, dst string, perm os.FileMode) (err error) {
+func writeBlob(tree *object.Tree, e object.TreeEntry, dst string, perm os.FileMode) error {
 	b, err := tree.TreeEntryFile(&e)
 	if err != nil {
 		return err
@@ -164,17 +164,7 @@ func writeBlob(tree *object.Tree, e object.TreeEntry, dst string, perm os.FileMo
 		return err
 	}
 	defer r.Close()
-	f, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-	}()
-	_, err = io.Copy(f, r)
-	return err
+	return writeFile(dst, perm, r)
 }
 
 // MergeBase returns the best common ancestor of a and b (SHAs or branch/tag names in the mirror).
