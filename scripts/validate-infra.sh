@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Validates terraform/ and environments/ offline (`make validate-infra`):
+# Validates terraform/, environments/ and deploy/terraform/ offline (`make validate-infra`):
 #   1. terraform fmt -check
 #   2. per root -- the account-level roots terraform/bootstrap and terraform/shared first, then every
 #      environment -- in a scratch copy with a local backend: init, validate, plan, show -json
@@ -7,13 +7,16 @@
 #      schema-replay provider (tools/); only environments must create INFRA_MIN_RESOURCES resources.
 #      Each environment's plan is then applied with the same provider (it fills what AWS would
 #      compute with deterministic values) and its state written to build/infra/<env>.applied.json,
-#      for the assertions on values only known after apply (secret ARNs, security group IDs)
+#      for the assertions on values only known after apply (secret ARNs, security group IDs). Then the
+#      runner's own example root deploy/terraform/example, planned and applied the same way
+#      -> build/infra/deploy-example.{plan,applied}.json
 #   3. the plan assertions in tests/infra (go test, INFRA_PLAN_DIR)
 #   4. tflint (built-in terraform ruleset) with no errors, tfsec with no HIGH or CRITICAL finding
 # Any error, and any warning other than the notices the offline provider setup causes, fails the run.
 # Environment: INFRA_MIN_RESOURCES (50), INFRA_PLAN_DIR (build/infra), INFRA_ENVS ("dev staging prod":
 # default every directory under environments/), INFRA_ROOTS ("bootstrap shared": default every
-# directory under terraform/ with .tf files except modules), TERRAFORM_BIN, AWS_REPLAY_SCHEMA,
+# directory under terraform/ with .tf files except modules), INFRA_DEPLOY_ROOTS ("deploy/terraform/example":
+# the default; empty for none), TERRAFORM_BIN, AWS_REPLAY_SCHEMA,
 # AWS_REPLAY_OVERRIDES (replaces the replay provider's built-in overrides), INFRA_KEEP_WORK=1 (keep the scratch
 # directory with every terraform log).
 set -euo pipefail
@@ -125,9 +128,9 @@ tf_step() {
 }
 
 # --- 1. formatting ----------------------------------------------------------------------------------
-log "terraform fmt -check -recursive terraform environments"
+log "terraform fmt -check -recursive terraform environments deploy/terraform"
 fmt_dirs=()
-for d in terraform environments; do [[ -d "$d" ]] && fmt_dirs+=("$d"); done
+for d in terraform environments deploy/terraform; do [[ -d "$d" ]] && fmt_dirs+=("$d"); done
 [[ ${#fmt_dirs[@]} -gt 0 ]] || fail "no terraform/ or environments/ directory"
 if ! "$TF" fmt -check -recursive -diff -no-color "${fmt_dirs[@]}" >"$WORK/fmt.out" 2>&1; then
 	cat "$WORK/fmt.out" >&2
@@ -141,10 +144,30 @@ mkdir -p "$WORK/tree/environments" "$WORK/tree/terraform" "$WORK/state" "$PLAN_D
 shopt -s nullglob
 for entry in "$ROOT"/* "$ROOT"/.[!.]*; do
 	case "$(basename "$entry")" in
-	environments | terraform | .git | build) ;;
+	environments | terraform | deploy | .git | build) ;;
 	*) ln -s "$entry" "$WORK/tree/$(basename "$entry")" ;;
 	esac
 done
+
+# The runner's own roots (deploy/terraform/example): their parent folders are real in the scratch tree,
+# with every other entry linked, so the copies plan_root writes stay out of the repository.
+read -r -a deploy_roots <<<"${INFRA_DEPLOY_ROOTS-deploy/terraform/example}"
+link_beside() { # link_beside DIR KEEP...: DIR's entries into the scratch tree, except those named KEEP
+	local dir="$1" entry
+	shift
+	mkdir -p "$WORK/tree/$dir"
+	for entry in "$ROOT/$dir"/*; do
+		[[ " $* " == *" $(basename "$entry") "* ]] || ln -s "$entry" "$WORK/tree/$dir/$(basename "$entry")"
+	done
+}
+if [[ -d deploy ]]; then
+	keep=()
+	for r in "${deploy_roots[@]}"; do keep+=("$(cut -d/ -f2 <<<"$r")"); done
+	link_beside deploy "${keep[@]}"
+	keep=()
+	for r in "${deploy_roots[@]}"; do keep+=("$(cut -d/ -f3 <<<"$r")"); done
+	[[ ! -d deploy/terraform ]] || link_beside deploy/terraform "${keep[@]}"
+fi
 
 # Account-level roots under terraform/, in apply order: bootstrap, shared, then any other.
 if [[ -n "${INFRA_ROOTS+set}" ]]; then
@@ -235,6 +258,12 @@ for env in "${envs[@]}"; do
 	apply_root "$env" "environments/$env"
 done
 
+for src in "${deploy_roots[@]}"; do
+	[[ "$src" == deploy/terraform/* && -d "$src" ]] || fail "$src: not a directory under deploy/terraform"
+	plan_root "deploy-$(basename "$src")" "$src"
+	apply_root "deploy-$(basename "$src")" "$src"
+done
+
 # --- 3. plan assertions -----------------------------------------------------------------------------
 if [[ -d tests/infra ]]; then
 	log "go test ./tests/infra/... (INFRA_PLAN_DIR=$PLAN_DIR)"
@@ -285,5 +314,5 @@ high="$(awk -F'\t' '$1 == "HIGH" || $1 == "CRITICAL"' "$WORK/tfsec.txt" | wc -l)
 [[ "$high" -eq 0 ]] || fail "tfsec: $high HIGH or CRITICAL findings"
 
 summary=""
-for name in "${roots[@]}" "${envs[@]}"; do summary+=" $name=${counts[$name]}"; done
+for name in "${roots[@]}" "${envs[@]}" "${deploy_roots[@]/#deploy\/terraform\//deploy-}"; do summary+=" $name=${counts[$name]}"; done
 log "validate-infra: OK (resources created per plan:$summary)"
