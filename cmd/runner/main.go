@@ -7,6 +7,7 @@
 //	runner locks | unlock           list or release environment locks
 //	runner approve | reject         decide a deploy waiting for approval, through a runner server
 //	runner rollback                 deploy an environment again at an earlier commit, through a runner server
+//	runner drift                    check an environment for drift now, through a runner server
 //	runner demo                     the whole story on this machine, no accounts needed
 package main
 
@@ -64,6 +65,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = cli.Reject(ctx, env, args[1:])
 	case "rollback":
 		err = cli.Rollback(ctx, env, args[1:])
+	case "drift":
+		err = cli.Drift(ctx, env, args[1:])
 	case "migrate":
 		err = cli.Migrate(ctx, env, args[1:])
 	case "runs":
@@ -117,6 +120,9 @@ usage:
                                          stop a deploy waiting for approval
   runner rollback --repo OWNER/NAME --env NAME [--to SHA|previous] --reason TEXT [--as LOGIN]
                                          deploy an environment again at an earlier deployed commit
+  runner drift --repo OWNER/NAME --env NAME [--as LOGIN]
+                                         check an environment for drift now (its deployed commit, planned
+                                         read-only with the plan role); follow it with runner logs -f
   runner runs [--repo OWNER/NAME] [--env NAME] [--status S] [--kind K] [--limit N]
                                          list a running server's runs, newest first
   runner logs [-f] [--stage NAME] RUN    print a run's stage logs; -f follows them until the run ends

@@ -18,6 +18,7 @@ const (
 	KindReject   = "reject"
 	KindRollback = "rollback"
 	KindOverride = "override" // let a pull request's policy check failures through
+	KindDrift    = "drift"    // check an environment for drift now (read-only)
 	KindHelp     = "help"
 )
 

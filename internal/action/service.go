@@ -123,6 +123,8 @@ func (s *Service) Do(ctx context.Context, req Request) (Result, error) {
 		res, err = s.rollback(ctx, req)
 	case KindOverride:
 		res, err = s.override(ctx, req)
+	case KindDrift:
+		res, err = s.drift(ctx, req)
 	default:
 		return Result{}, Invalidf("unknown request %q", req.Kind)
 	}
@@ -397,6 +399,40 @@ func (s *Service) rollback(ctx context.Context, req Request) (Result, error) {
 	}
 	return Result{RunID: rec.Run, Message: fmt.Sprintf("Rolling %s back from %s to %s (deployed by run %d on %s) in run %d.",
 		req.Env, short(cur.SHA), short(target.SHA), target.RunID, target.At.Format("2006-01-02 15:04 MST"), rec.Run)}, nil
+}
+
+// drift starts a drift check of the environment at its deployed commit: the newest successful deployment.
+func (s *Service) drift(ctx context.Context, req Request) (Result, error) {
+	deps, err := s.d.Store.Succeeded(ctx, req.Repo, req.Env, 1)
+	if err != nil {
+		return Result{}, err
+	}
+	if len(deps) == 0 {
+		return Result{}, Invalidf("%s has no successful deployment to check for drift", req.Env)
+	}
+	cur := deps[0]
+	from, err := s.d.Store.Run(ctx, cur.RunID, 0)
+	if err != nil {
+		return Result{}, fmt.Errorf("read run %d that deployed %s: %w", cur.RunID, short(cur.SHA), err)
+	}
+	ev := DriftEvent(fmt.Sprintf("drift:%s:%s:%d", strings.ToLower(req.Repo), req.Env, s.d.Now().UnixNano()),
+		from, cur, req.Actor.Login, req.Actor.Describe())
+	ev.Comment = req.Reason
+	rec, err := s.d.Runs.Accept(ctx, ev)
+	if err != nil {
+		return Result{}, fmt.Errorf("start the drift check: %w", err)
+	}
+	return Result{RunID: rec.Run, Message: fmt.Sprintf("Checking %s for drift at its deployed commit %s in run %d.", req.Env, short(cur.SHA), rec.Run)}, nil
+}
+
+// DriftEvent is the run of a drift check of dep (the environment's newest successful deployment, made by
+// run from): its commit, cloned as that run cloned it.
+func DriftEvent(deliveryID string, from store.Run, dep store.Deployment, sender, requestedBy string) event.Event {
+	return event.Event{
+		DeliveryID: deliveryID, Name: "drift", Action: "requested", Kind: event.KindDrift, Repo: dep.Repo,
+		CloneURL: from.Event.CloneURL, SHA: dep.SHA, Ref: from.Event.Ref, DefaultBranch: from.Event.DefaultBranch,
+		Sender: sender, RequestedBy: requestedBy, Envs: []string{dep.Env},
+	}
 }
 
 func short(sha string) string {

@@ -77,6 +77,23 @@ func Rollback(ctx context.Context, env Env, args []string) error {
 	return srv.act(ctx, env, "/api/rollback", map[string]string{"repo": *repo, "env": *name, "to": *to, "reason": *reason})
 }
 
+// Drift asks the runner server to check an environment for drift now: its deployed commit planned
+// read-only. The answer names the run; `runner logs -f RUN` follows it.
+func Drift(ctx context.Context, env Env, args []string) error {
+	fs := flag.NewFlagSet("drift", flag.ContinueOnError)
+	fs.SetOutput(env.Stderr)
+	repo := fs.String("repo", "", "repository owner/name (required)")
+	name := fs.String("env", "", "environment (required)")
+	srv := serverFlags(fs, env)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *repo == "" || *name == "" {
+		return errors.New("--repo and --env are required")
+	}
+	return srv.act(ctx, env, "/api/drift", map[string]string{"repo": *repo, "env": *name})
+}
+
 // remote is where and as whom the CLI asks a runner server to act.
 type remote struct {
 	url, token, as *string

@@ -83,6 +83,8 @@ func TestActCommands(t *testing.T) {
 			wantReq: &action.Request{Kind: action.KindRollback, Repo: "acme/infra", Env: "prod", To: "previous", Reason: "500s", Actor: cliActor("alice")}},
 		{name: "rollback to a commit", cmd: cli.Rollback, args: []string{"--repo", "acme/infra", "--env", "prod", "--to", "0123abcd", "--reason", "500s", "--as", "alice"},
 			wantReq: &action.Request{Kind: action.KindRollback, Repo: "acme/infra", Env: "prod", To: "0123abcd", Reason: "500s", Actor: cliActor("alice")}},
+		{name: "drift", cmd: cli.Drift, args: []string{"--repo", "acme/infra", "--env", "prod", "--as", "alice"},
+			wantReq: &action.Request{Kind: action.KindDrift, Repo: "acme/infra", Env: "prod", Actor: cliActor("alice")}},
 
 		{name: "denied", cmd: cli.Approve, args: []string{"--run", "7", "--env", "prod", "--as", "alice"},
 			actorErr: &action.Denied{Kind: "approve", Actor: "alice (cli)", Why: "the author of the change may not approve it"},

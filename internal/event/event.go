@@ -14,6 +14,9 @@ const (
 	// KindAction is a check run's requested action (a button on a check run): Comment holds the action's
 	// identifier and CheckRun the check run's external id.
 	KindAction = "action"
+	// KindDrift checks one environment (Envs) for drift: its deployed commit (SHA) planned read-only, with
+	// the plan role; nothing is applied.
+	KindDrift = "drift"
 )
 
 // ZeroSHA is what GitHub sends as "before" for a new branch and "after" for a deleted one.

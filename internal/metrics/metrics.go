@@ -55,6 +55,7 @@ type Metrics struct {
 	stageDuration *prometheus.HistogramVec
 	lockWait      *prometheus.HistogramVec
 	lockHeld      *prometheus.HistogramVec
+	drifted       *prometheus.GaugeVec
 
 	terraform *prometheus.HistogramVec
 
@@ -99,6 +100,8 @@ func New(opts Options) *Metrics {
 		"Time a run waited for an environment lock until it had it, by environment.", DurationBuckets, "env")
 	m.lockHeld = f.histogram("runner_env_lock_held_seconds",
 		"Time a run held an environment lock, by environment.", DurationBuckets, "env")
+	m.drifted = f.gauge("runner_environment_drifted",
+		"1 when the last drift check of the environment found drift (changed outside Terraform, or differing from the deployed code), 0 when it found none.", "env")
 	m.terraform = f.histogram("runner_terraform_command_duration_seconds",
 		"Time Terraform commands took, by verb (init, plan, apply, show, output, workspace) and result (ok, error).",
 		DurationBuckets, "verb", "result")

@@ -31,6 +31,16 @@ func (m *Metrics) LockReleased(env string, waited, held time.Duration) {
 	m.lockHeld.WithLabelValues(env).Observe(held.Seconds())
 }
 
+// Drift records the outcome of a drift check (pipeline.Observer): runner_environment_drifted{env} follows
+// the environment's last check.
+func (m *Metrics) Drift(repo, env string, drifted bool) {
+	v := 0.0
+	if drifted {
+		v = 1
+	}
+	m.drifted.WithLabelValues(m.envs.value(env)).Set(v)
+}
+
 // ObserveTerraform records one Terraform command: verb is its first word (init, plan, apply, show,
 // output, workspace, force-unlock), result ok or error.
 func (m *Metrics) ObserveTerraform(verb, result string, d time.Duration) {

@@ -19,6 +19,7 @@ type recordingObserver struct {
 	stages []string // kind stage env outcome
 	runs   []string // kind outcome
 	locks  []string // env
+	drift  []string // env drifted
 }
 
 func (o *recordingObserver) StageFinished(kind, stage, env, outcome string, d time.Duration) {
@@ -40,6 +41,12 @@ func (o *recordingObserver) LockReleased(env string, waited, held time.Duration)
 		panic(fmt.Sprintf("negative lock durations %s %s", waited, held))
 	}
 	o.locks = append(o.locks, env)
+}
+
+func (o *recordingObserver) Drift(repo, env string, drifted bool) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.drift = append(o.drift, fmt.Sprint(env, " ", drifted))
 }
 
 // A deploy tells its observer each stage that ran, the run's end and each environment lock it released.

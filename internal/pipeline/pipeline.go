@@ -45,6 +45,7 @@ type Store interface {
 	ReleaseLock(ctx context.Context, repo, env, holder, reason string) (store.Lock, error)
 	RecordDeployment(ctx context.Context, d store.Deployment) error
 	LastDeployment(ctx context.Context, repo, env string) (store.Deployment, error)
+	RecordDriftCheck(ctx context.Context, c store.DriftCheck) (prev store.DriftCheck, found bool, err error)
 	ListRuns(ctx context.Context, f store.ListFilter) ([]store.Run, error)
 	Succeeded(ctx context.Context, repo, env string, limit int) ([]store.Deployment, error)
 	DeploymentsOf(ctx context.Context, repo, env string, limit int) ([]store.Deployment, error)
@@ -180,6 +181,8 @@ type Observer interface {
 	RunFinished(kind, outcome string, d time.Duration)
 	// LockReleased: how long the run waited for env's lock until it had it, and how long it held it.
 	LockReleased(env string, waited, held time.Duration)
+	// Drift: the outcome of a drift check of repo's env.
+	Drift(repo, env string, drifted bool)
 }
 
 // noObserver is the Observer of an engine given none.
@@ -188,6 +191,7 @@ type noObserver struct{}
 func (noObserver) StageFinished(string, string, string, string, time.Duration) {}
 func (noObserver) RunFinished(string, string, time.Duration)                   {}
 func (noObserver) LockReleased(string, time.Duration, time.Duration)           {}
+func (noObserver) Drift(string, string, bool)                                  {}
 
 // Options tune the engine.
 type Options struct {
@@ -387,6 +391,10 @@ func (e *Engine) execute(ctx context.Context, run store.Run, log *slog.Logger) (
 			// Nothing to do until someone decides (or the wait expires): no checkout, no worker held.
 			return statusWaiting, wait.Error(), &work{waiting: wait, redactor: e.redactor.With()}
 		}
+	case event.KindDrift:
+		if len(ev.Envs) != 1 || ev.SHA == "" {
+			return store.StatusFailed, "a drift check names one environment and its deployed commit", w
+		}
 	case event.KindPlan:
 	default:
 		return store.StatusFailed, "unknown run kind " + ev.Kind, w
@@ -419,6 +427,9 @@ func (e *Engine) execute(ctx context.Context, run store.Run, log *slog.Logger) (
 		return status, errText, w
 	case event.KindRollback:
 		status, errText = w.rollback(ctx)
+		return status, errText, w
+	case event.KindDrift:
+		status, errText = w.driftCheck(ctx)
 		return status, errText, w
 	default:
 		status, errText = w.deploy(ctx)

@@ -30,9 +30,10 @@ type fakeTerraform struct {
 	plans     []string // env@sha
 	applies   []string
 	onPlan    func(ctx context.Context, req PlanRequest)
-	resources []tf.ResourceChange // what every plan changes (default: nothing listed)
-	outputs   map[string]string   // what every apply returns
-	current   map[string]string   // what Outputs returns (the state before an apply)
+	resources []tf.ResourceChange  // what every plan changes (default: nothing listed)
+	outputs   map[string]string    // what every apply returns
+	current   map[string]string    // what Outputs returns (the state before an apply)
+	drift     []tf.DriftedResource // what every plan's refresh finds changed outside Terraform
 }
 
 func (f *fakeTerraform) Plan(ctx context.Context, req PlanRequest) (PlanResult, error) {
@@ -49,7 +50,7 @@ func (f *fakeTerraform) Plan(ctx context.Context, req PlanRequest) (PlanResult, 
 	if err := os.WriteFile(req.PlanFile, []byte(fmt.Sprintf("plan %d of %s", len(f.plans), req.Env)), 0o600); err != nil {
 		return PlanResult{}, err
 	}
-	return PlanResult{Summary: tf.Summary{Environment: req.Env, Add: 1, Resources: f.resources}, Text: "+ terraform_data.a"}, nil
+	return PlanResult{Summary: tf.Summary{Environment: req.Env, Add: 1, Resources: f.resources, Drift: f.drift}, Text: "+ terraform_data.a"}, nil
 }
 
 func (f *fakeTerraform) Apply(ctx context.Context, req ApplyRequest) (map[string]string, error) {

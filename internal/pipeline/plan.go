@@ -414,10 +414,10 @@ func (w *work) supersededBy(ctx context.Context) string {
 	return ""
 }
 
-// phase is the Terraform phase of this run's work: a pull request plans with plan credentials, a
-// deploy plans and applies with apply credentials.
+// phase is the Terraform phase of this run's work: a pull request, and a drift check, plan with plan
+// credentials; a deploy plans and applies with apply credentials.
 func (w *work) phase() string {
-	if w.run.Event.Kind == event.KindPlan {
+	if k := w.run.Event.Kind; k == event.KindPlan || k == event.KindDrift {
 		return PhasePlan
 	}
 	return PhaseApply

@@ -103,6 +103,7 @@ type SlackStory interface {
 
 // DeployView is what Slack shows of a deploy.
 type DeployView struct {
+	Title                        string // default "Deploy"
 	Repo, Commit, Author, RunURL string
 	Environments                 []string
 	Stages                       []StageView

@@ -9,8 +9,9 @@ import (
 )
 
 // Command kinds a policy entry can set a rule for (commands.<kind>), with their default rules: plan follows
-// the entry's plan rule; the others need maintain, or to be one of the environment's approvers.
-var commandKinds = []string{"plan", "unlock", "approve", "reject", "rollback", "override"}
+// the entry's plan rule, and so does drift (a read-only check of what is deployed); the others need
+// maintain, or to be one of the environment's approvers.
+var commandKinds = []string{"plan", "unlock", "approve", "reject", "rollback", "override", "drift"}
 
 // slackIDRE matches Slack user and user group ids.
 var slackIDRE = regexp.MustCompile(`^[UWS][A-Z0-9]{2,20}$`)
@@ -22,7 +23,7 @@ func (rp RepoPolicy) CommandRule(kind string) Rule {
 	if r, ok := rp.commands[kind]; ok {
 		return r
 	}
-	if kind == "plan" {
+	if kind == "plan" || kind == "drift" {
 		return rp.Plan
 	}
 	return Rule{MinLevel: LevelMaintain}

@@ -3,6 +3,7 @@ package policy
 import (
 	"errors"
 	"fmt"
+	"github.com/robfig/cron/v3"
 	"io"
 	"os"
 	"path"
@@ -56,6 +57,7 @@ type rawEnv struct {
 	Approvers       *rawApprovers `yaml:"approvers"`
 	PlanRole        *rawRole      `yaml:"plan_role"`
 	ApplyRole       *rawRole      `yaml:"apply_role"`
+	DriftCheck      *string       `yaml:"drift_check"`
 	PassEnv         struct {
 		Plan  *[]string `yaml:"plan"`
 		Apply *[]string `yaml:"apply"`
@@ -248,6 +250,15 @@ func (v *validator) env(raw *rawEnv, label string, at func(...any) int) envSetti
 			}
 		}
 		s.approvers = &Approvers{Users: a.Users, Teams: a.Teams, SlackGroups: a.SlackGroups}
+	}
+	if raw.DriftCheck != nil {
+		spec := strings.TrimSpace(*raw.DriftCheck)
+		if spec != "" && spec != "off" {
+			if _, err := cron.ParseStandard(spec); err != nil {
+				v.addf(at("drift_check"), "%s: drift_check %q is not a cron schedule (five fields, e.g. \"0 */6 * * *\", or @hourly, @daily; \"off\" for none): %v", label, spec, err)
+			}
+		}
+		s.driftCheck = &spec
 	}
 	s.planRole = v.role(raw.PlanRole, label+": plan_role", func(p ...any) int { return at(append([]any{"plan_role"}, p...)...) })
 	s.applyRole = v.role(raw.ApplyRole, label+": apply_role", func(p ...any) int { return at(append([]any{"apply_role"}, p...)...) })

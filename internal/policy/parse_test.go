@@ -51,6 +51,9 @@ func TestParseExampleFile(t *testing.T) {
 	if !reflect.DeepEqual(prod.vars, wantVars) || !reflect.DeepEqual(prod.approvers, &Approvers{Users: []string{"alice"}, Teams: []string{"acme/sre"}, SlackGroups: []string{"S0123PROD"}}) {
 		t.Errorf("prod vars = %v, approvers = %+v", prod.vars, prod.approvers)
 	}
+	if rp.DriftSchedule("prod") == nil || p.For("someone/else").DriftSchedule("prod") != nil {
+		t.Errorf("drift schedules: prod %v, catch-all %v", rp.DriftSchedule("prod"), p.For("someone/else").DriftSchedule("prod"))
+	}
 	// An environment the policy does not list gets the defaults.
 	qa := rp.settings("qa")
 	if *qa.branch != "main" || qa.requireApproval != nil || qa.applyRole != nil || qa.planRole.ARN != "arn:aws:iam::111111111111:role/runner-plan" ||
@@ -59,7 +62,7 @@ func TestParseExampleFile(t *testing.T) {
 	}
 
 	other := p.For("someone/else")
-	if other.Source != "repos[1] (line 76)" || other.Plan.MinLevel != LevelMaintain || other.overrides == nil || other.overridable("vars") {
+	if other.Source != "repos[1] (line 77)" || other.Plan.MinLevel != LevelMaintain || other.overrides == nil || other.overridable("vars") {
 		t.Errorf("catch-all = %+v", other)
 	}
 }
@@ -130,6 +133,7 @@ func TestParseRejects(t *testing.T) {
 		{"user", head + "    plan_users: [\"a b\"]\n", []string{`line 3: repos[0]: plan_users: "a b" is not a GitHub login`}},
 		{"versions", head + "    terraform_versions: \"~> one\"\n", []string{`line 3: repos[0]: terraform_versions "~> one" is not a version constraint`}},
 		{"override key", head + "    allowed_overrides: [vars, plan_role]\n", []string{`line 3: repos[0]: allowed_overrides: "plan_role" is not a key a repository can set`}},
+		{"drift schedule", head + "    defaults:\n      drift_check: \"every hour\"\n", []string{`line 4: repos[0]: defaults: drift_check "every hour" is not a cron schedule`}},
 		{"override twice", head + "    allowed_overrides:\n      - vars\n      - vars\n", []string{`line 5: repos[0]: allowed_overrides: "vars" is listed twice`}},
 		{"name in defaults", head + "    defaults:\n      name: x\n", []string{"line 4: repos[0]: defaults: name is not allowed here"}},
 		{"env name missing", head + "    environments:\n      - branch: main\n", []string{"line 4: repos[0]: environments[0]: name is required"}},

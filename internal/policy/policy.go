@@ -2,6 +2,7 @@ package policy
 
 import (
 	"fmt"
+	"github.com/robfig/cron/v3"
 	"path"
 	"slices"
 	"strings"
@@ -97,6 +98,7 @@ type envSettings struct {
 	approvers       *Approvers
 	planRole        *Role
 	applyRole       *Role
+	driftCheck      *string                      // cron schedule of drift checks; "" or "off": none
 	passEnv         map[string][]string          // by phase; a phase present is set, even if empty
 	vars            map[string]map[string]string // by phase, then name
 }
@@ -164,6 +166,7 @@ func (rp RepoPolicy) settings(env string) envSettings {
 		approvers:       first(e.approvers, d.approvers),
 		planRole:        first(e.planRole, d.planRole),
 		applyRole:       first(e.applyRole, d.applyRole),
+		driftCheck:      first(e.driftCheck, d.driftCheck),
 		passEnv:         map[string][]string{},
 		vars:            map[string]map[string]string{},
 	}
@@ -183,6 +186,19 @@ func (rp RepoPolicy) settings(env string) envSettings {
 		out.vars[ph] = vars
 	}
 	return out
+}
+
+// DriftSchedule is when env is checked for drift (drift_check, cron), or nil when it is not.
+func (rp RepoPolicy) DriftSchedule(env string) cron.Schedule {
+	spec := rp.settings(env).driftCheck
+	if spec == nil || *spec == "" || *spec == "off" {
+		return nil
+	}
+	sched, err := cron.ParseStandard(*spec)
+	if err != nil {
+		return nil // refused when the policy was read
+	}
+	return sched
 }
 
 func first[T any](a, b *T) *T {

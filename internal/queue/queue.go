@@ -63,6 +63,9 @@ type Options struct {
 	// cannot renew its lock stops before it ends, so a replica cut off from the database stops applying
 	// before its work is taken over.
 	ReplicaLease time.Duration
+	// Ticker, when set, is called every TickEvery (default 1m) by one replica (the leader).
+	Ticker    Ticker
+	TickEvery time.Duration
 }
 
 // Queue accepts deliveries and works their runs.
@@ -144,6 +147,16 @@ func New(ctx context.Context, st *store.Store, exec Executor, opts Options) (*Qu
 	if err := river.AddWorkerSafely(workers, &runWorker{exec: exec, store: st, log: opts.Logger}); err != nil {
 		return nil, fmt.Errorf("register run worker: %w", err)
 	}
+	var periodicJobs []*river.PeriodicJob
+	if opts.Ticker != nil {
+		if opts.TickEvery <= 0 {
+			opts.TickEvery = time.Minute
+		}
+		if err := river.AddWorkerSafely(workers, &tickWorker{t: opts.Ticker}); err != nil {
+			return nil, fmt.Errorf("register tick worker: %w", err)
+		}
+		periodicJobs = append(periodicJobs, periodic(opts.TickEvery))
+	}
 	client, err := river.NewClient(driver, &river.Config{
 		Queues: map[string]river.QueueConfig{
 			river.QueueDefault: {MaxWorkers: opts.Workers},
@@ -157,6 +170,7 @@ func New(ctx context.Context, st *store.Store, exec Executor, opts Options) (*Qu
 		FetchCooldown:        min(opts.PollInterval, 100*time.Millisecond),
 		PollOnly:             !driver.SupportsListener(),
 		MaxAttempts:          opts.MaxAttempts,
+		PeriodicJobs:         periodicJobs,
 		Logger:               quiet(opts.Logger),
 	})
 	if err != nil {

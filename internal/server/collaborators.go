@@ -150,7 +150,7 @@ func slackState(s string) string {
 }
 
 func (s slackStory) Update(d pipeline.DeployView) {
-	out := slacknotify.Deploy{Repo: d.Repo, Commit: d.Commit, Author: d.Author, RunURL: d.RunURL, Environments: d.Environments}
+	out := slacknotify.Deploy{Title: d.Title, Repo: d.Repo, Commit: d.Commit, Author: d.Author, RunURL: d.RunURL, Environments: d.Environments}
 	for _, st := range d.Stages {
 		out.Stages = append(out.Stages, slacknotify.Stage{Env: st.Env, Name: st.Name, State: slackState(st.State), Detail: st.Detail})
 	}

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/gitops-runner/runner/internal/drift"
 	"log/slog"
 	"net"
 	"net/http"
@@ -217,8 +218,10 @@ func New(ctx context.Context, cfg config.Server, log *slog.Logger, c Collaborato
 	if err != nil {
 		return nil, err
 	}
+	// Drift checks are started by one replica (River's leader), every minute, when the policy schedules them.
+	driftChecks := &drift.Scheduler{Store: s.store, Schedules: driftSchedules{pol}, Log: log}
 	if s.queue, err = queue.New(ctx, s.store, engine, queue.Options{
-		Workers: cfg.Workers, JobTimeout: 4 * cfg.StageTimeout, Logger: log,
+		Workers: cfg.Workers, JobTimeout: 4 * cfg.StageTimeout, Logger: log, Ticker: driftChecks,
 		ReplicaLease: cfg.LockLease, // a random id per start: a restarted replica never answers for its dead self
 		// A cancelled apply gets Terraform's own interrupt grace to stop and release its state lock
 		// before the process exits.
@@ -226,6 +229,7 @@ func New(ctx context.Context, cfg config.Server, log *slog.Logger, c Collaborato
 	}); err != nil {
 		return nil, err
 	}
+	driftChecks.Runs = s.queue // before the queue starts: no tick comes earlier
 	waker.set(s.queue)
 	if cfg.DatabaseURL != "" {
 		log.Info("replica", "id", s.queue.ReplicaID(), "lease", cfg.LockLease)

@@ -376,6 +376,19 @@ var migrations = []string{
 		UNIQUE (stage_id, attempt)
 	)`,
 	`CREATE INDEX stage_attempts_run ON stage_attempts (run_id, ended_at)`,
+	// Versions 22-23: drift checks of environments (their deployed commit planned read-only).
+	`CREATE TABLE drift_checks (
+		id INTEGER PRIMARY KEY AUTOINCREMENT,
+		repo TEXT NOT NULL,
+		env TEXT NOT NULL,
+		sha TEXT NOT NULL,
+		run_id INTEGER NOT NULL,
+		drifted INTEGER NOT NULL,
+		fingerprint TEXT NOT NULL DEFAULT '',
+		report TEXT NOT NULL DEFAULT '',
+		at TIMESTAMP NOT NULL
+	)`,
+	`CREATE INDEX drift_checks_env ON drift_checks (repo, env, id)`,
 }
 
 // migrationLock is the PostgreSQL advisory lock key under which a replica migrates.

@@ -81,6 +81,7 @@ func actionRoutes(mux *http.ServeMux, exp exposure, actor Actor, log *slog.Logge
 		"POST /api/runs/{id}/reject":  action.KindReject,
 		"POST /api/rollback":          action.KindRollback,
 		"POST /api/unlock":            action.KindUnlock,
+		"POST /api/drift":             action.KindDrift,
 	} {
 		mux.Handle(pattern, exp.guardAction(a.handle(kind)))
 	}
@@ -230,7 +231,7 @@ func readRequest(w http.ResponseWriter, r *http.Request, kind, login string) (ac
 		body = &decisionBody{}
 	case action.KindRollback:
 		body = &rollbackBody{}
-	case action.KindUnlock:
+	case action.KindUnlock, action.KindDrift:
 		body = &unlockBody{}
 	default:
 		return req, http.StatusNotFound, fmt.Errorf("no action %q", kind)
@@ -298,7 +299,7 @@ func check(req action.Request) error {
 		return fmt.Errorf(`"env" %q is not an environment name (lower case letters, digits, - and _)`, req.Env)
 	}
 	switch req.Kind {
-	case action.KindRollback, action.KindUnlock:
+	case action.KindRollback, action.KindUnlock, action.KindDrift:
 		if !validRepo(req.Repo) {
 			return fmt.Errorf(`"repo" %q is not owner/name`, req.Repo)
 		}

@@ -153,6 +153,9 @@ func TestActions(t *testing.T) {
 			wantReq: &action.Request{Kind: action.KindRollback, Repo: "acme/infra", Env: "prod", Reason: "500s", Actor: dashboard("alice")}},
 		{name: "unlock", path: "/api/unlock", body: `{"repo":"acme/infra","env":"dev","reason":"stuck","as":"dependabot[bot]"}`, headers: headers(host), want: 200,
 			wantReq: &action.Request{Kind: action.KindUnlock, Repo: "acme/infra", Env: "dev", Reason: "stuck", Actor: dashboard("dependabot[bot]")}},
+		{name: "drift check", path: "/api/drift", body: `{"repo":"acme/infra","env":"prod","as":"alice"}`, headers: headers(host), want: 200,
+			wantReq: &action.Request{Kind: action.KindDrift, Repo: "acme/infra", Env: "prod", Actor: dashboard("alice")}},
+		{name: "drift check of a bad repository", path: "/api/drift", body: `{"repo":"acme","env":"prod","as":"alice"}`, headers: headers(host), want: 400, wantError: "owner/name"},
 
 		// The token.
 		{name: "without the token", path: "/api/runs/7/approve", body: `{"env":"prod","as":"alice"}`, headers: headers(host, "Authorization", ""), want: 401, wantError: "RUNNER_API_TOKEN"},

@@ -1,6 +1,7 @@
 package slack
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -159,7 +160,7 @@ func finished(d Deploy) bool {
 }
 
 func deployText(d Deploy) string {
-	text := fmt.Sprintf("Deploy %s %s: %s", d.Repo, shortSHA(d.Commit), overall(d))
+	text := fmt.Sprintf("%s %s %s: %s", cmp.Or(d.Title, "Deploy"), d.Repo, shortSHA(d.Commit), overall(d))
 	if len(d.Approvals) > 0 {
 		envs := make([]string, 0, len(d.Approvals))
 		for _, a := range d.Approvals {
@@ -176,7 +177,7 @@ func deployText(d Deploy) string {
 func deployBlocks(d Deploy) []slack.Block {
 	state := overall(d)
 	blocks := []slack.Block{
-		slack.NewHeaderBlock(slack.NewTextBlockObject(slack.PlainTextType, cut("Deploy "+d.Repo, maxHeader), true, false)),
+		slack.NewHeaderBlock(slack.NewTextBlockObject(slack.PlainTextType, cut(cmp.Or(d.Title, "Deploy")+" "+d.Repo, maxHeader), true, false)),
 	}
 	info := fmt.Sprintf("%s *%s*  ·  commit `%s`", stateEmoji(state), state, escape(shortSHA(d.Commit)))
 	if d.Author != "" {

@@ -65,6 +65,8 @@ func (p RetryPolicy) withDefaults() RetryPolicy {
 
 // Deploy is what the message shows.
 type Deploy struct {
+	// Title heads the message before the repository; default "Deploy".
+	Title                        string
 	Repo, Commit, Author, RunURL string
 	Environments                 []string
 	Stages                       []Stage

@@ -2,6 +2,7 @@ package slack
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -439,5 +440,23 @@ func TestTSIsEmptyWithoutABotToken(t *testing.T) {
 		if ch, ts := r.TS(); ch != "" || ts != "" {
 			t.Errorf("TS() = %q %q", ch, ts)
 		}
+	}
+}
+
+func TestTitleHeadsTheMessage(t *testing.T) {
+	d := deploy(StateFailed)
+	if got := deployText(d); !strings.HasPrefix(got, "Deploy acme/shop") {
+		t.Errorf("default text %q", got)
+	}
+	d.Title = "Drift in"
+	if got := deployText(d); !strings.HasPrefix(got, "Drift in acme/shop") {
+		t.Errorf("text %q", got)
+	}
+	b, err := json.Marshal(deployBlocks(d))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), `"text":"Drift in acme/shop"`) {
+		t.Errorf("blocks %s", b)
 	}
 }
