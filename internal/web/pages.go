@@ -5,6 +5,7 @@ import (
 	"cmp"
 	"context"
 	"embed"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"html/template"
@@ -238,6 +239,57 @@ type envView struct {
 	CompareURL  string
 	Between     []runRow // deploy runs of the default branch after the deployed one
 	Deployments string   // GitHub's deployments of the environment
+	Drift       *driftView
+}
+
+// driftView is an environment's last drift check, as the environments page shows it.
+type driftView struct {
+	Drifted bool
+	At      string
+	RunID   int64
+	SHA     string
+	Lines   []string // one per resource
+}
+
+// maxDriftLines bounds the resources the page lists per environment.
+const maxDriftLines = 30
+
+func newDriftView(c store.DriftCheck) *driftView {
+	v := &driftView{Drifted: c.Drifted, At: c.At.UTC().Format("2006-01-02 15:04:05 UTC"), RunID: c.RunID, SHA: c.SHA}
+	var report struct {
+		Drift []struct {
+			Address    string `json:"address"`
+			Action     string `json:"action"`
+			Attributes []struct {
+				Path, Before, After string
+			} `json:"attributes"`
+		} `json:"drift"`
+		Pending []struct {
+			Address string `json:"address"`
+			Action  string `json:"action"`
+		} `json:"pending"`
+	}
+	if err := json.Unmarshal([]byte(c.Report), &report); err != nil {
+		return v
+	}
+	for _, d := range report.Drift {
+		line := d.Address + ": deleted outside Terraform"
+		if d.Action != "delete" {
+			var attrs []string
+			for _, a := range d.Attributes {
+				attrs = append(attrs, a.Path+" "+a.Before+" → "+a.After)
+			}
+			line = d.Address + " changed outside Terraform: " + strings.Join(attrs, "; ")
+		}
+		v.Lines = append(v.Lines, line)
+	}
+	for _, p := range report.Pending {
+		v.Lines = append(v.Lines, p.Address+": the deployed code would "+p.Action+" it")
+	}
+	if len(v.Lines) > maxDriftLines {
+		v.Lines = append(v.Lines[:maxDriftLines], fmt.Sprintf("… and %d more", len(v.Lines)-maxDriftLines))
+	}
+	return v
 }
 
 func (p *pages) environments(r *http.Request) (string, any, error) {
@@ -265,6 +317,15 @@ func (p *pages) environments(r *http.Request) (string, any, error) {
 		}
 	}
 	slices.SortFunc(envs, func(a, b *envView) int { return cmp.Or(cmp.Compare(a.Repo, b.Repo), cmp.Compare(a.Env, b.Env)) })
+	for _, v := range envs {
+		c, err := p.st.LastDriftCheck(ctx, v.Repo, v.Env)
+		switch {
+		case err == nil:
+			v.Drift = newDriftView(c)
+		case !errors.Is(err, store.ErrNotFound):
+			return "", nil, err
+		}
+	}
 	mains := map[string][]store.Run{}
 	now := p.now()
 	for _, v := range envs {

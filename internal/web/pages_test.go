@@ -56,6 +56,10 @@ func seedPages(t *testing.T, st *store.Store) int64 {
 		RunID: rec.Run, Outcome: "succeeded", Note: "<script>alert('note')</script>"}))
 	_, _, err = st.TryLock(ctx, "acme/infra", "dev", "run-1", rec.Run, time.Hour)
 	must(err)
+	_, _, err = st.RecordDriftCheck(ctx, store.DriftCheck{Repo: "acme/infra", Env: "dev", SHA: "0123456789abcdef0123456789abcdef01234567",
+		RunID: rec.Run, Drifted: true, Fingerprint: "f",
+		Report: `{"drift":[{"address":"aws_security_group.api","action":"update","attributes":[{"path":"description","before":"\"api\"","after":"\"<script>alert('drift')</script>\""}]}],"pending":[{"address":"terraform_data.release","action":"create"}]}`})
+	must(err)
 	return rec.Run
 }
 
@@ -103,7 +107,9 @@ func TestPagesRenderEscaped(t *testing.T) {
 		{"/runs/1", []string{`&lt;img src=x onerror=alert(1)&gt;`, `javascript:alert(1)`, `&lt;b&gt;bold&lt;/b&gt;.tf`,
 			`&lt;script&gt;alert(&#39;log&#39;)&lt;/script&gt;`, `class="add">+3`, `class="replace">±1`, `aws_db.main`,
 			`href="https://github.com/acme/infra/commit/0123456789abcdef0123456789abcdef01234567"`}},
-		{"/environments", []string{`&lt;script&gt;alert(&#39;note&#39;)&lt;/script&gt;`, "acme/infra · dev"}},
+		{"/environments", []string{`&lt;script&gt;alert(&#39;note&#39;)&lt;/script&gt;`, "acme/infra · dev",
+			`<strong>drift</strong>`, `aws_security_group.api changed outside Terraform: description &#34;api&#34; → &#34;&lt;script&gt;alert(&#39;drift&#39;)&lt;/script&gt;&#34;`,
+			`terraform_data.release: the deployed code would create it`, `data-endpoint="/api/drift"`}},
 		{"/locks", []string{`data-endpoint="/api/unlock"`, `name="reason" required`}},
 		{"/approvals", []string{`&lt;i&gt;1 to add&lt;/i&gt;`, `&lt;u&gt;no&lt;/u&gt;`, `data-endpoint="/api/runs/1/approve"`, `data-endpoint="/api/runs/1/reject"`}},
 	} {

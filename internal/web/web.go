@@ -26,6 +26,8 @@ type Store interface {
 	Locks(ctx context.Context) ([]store.Lock, error)
 	// DeploymentsOf lists deployments newest first; repo or env "" matches every one.
 	DeploymentsOf(ctx context.Context, repo, env string, limit int) ([]store.Deployment, error)
+	// LastDriftCheck is an environment's newest drift check, or store.ErrNotFound.
+	LastDriftCheck(ctx context.Context, repo, env string) (store.DriftCheck, error)
 }
 
 // Readiness says whether the workers are running.
