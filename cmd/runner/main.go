@@ -8,6 +8,7 @@
 //	runner approve | reject         decide a deploy waiting for approval, through a runner server
 //	runner rollback                 deploy an environment again at an earlier commit, through a runner server
 //	runner drift                    check an environment for drift now, through a runner server
+//	runner fix                      apply an environment's deployed commit again to undo drift, with approvals
 //	runner demo                     the whole story on this machine, no accounts needed
 package main
 
@@ -67,6 +68,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = cli.Rollback(ctx, env, args[1:])
 	case "drift":
 		err = cli.Drift(ctx, env, args[1:])
+	case "fix":
+		err = cli.Fix(ctx, env, args[1:])
 	case "migrate":
 		err = cli.Migrate(ctx, env, args[1:])
 	case "runs":
@@ -123,6 +126,9 @@ usage:
   runner drift --repo OWNER/NAME --env NAME [--as LOGIN]
                                          check an environment for drift now (its deployed commit, planned
                                          read-only with the plan role); follow it with runner logs -f
+  runner fix --repo OWNER/NAME --env NAME --reason TEXT [--as LOGIN]
+                                         apply to fix: apply the deployed commit again, undoing drift,
+                                         through the environment's approvals
   runner runs [--repo OWNER/NAME] [--env NAME] [--status S] [--kind K] [--limit N]
                                          list a running server's runs, newest first
   runner logs [-f] [--stage NAME] RUN    print a run's stage logs; -f follows them until the run ends

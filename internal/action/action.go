@@ -19,7 +19,10 @@ const (
 	KindRollback = "rollback"
 	KindOverride = "override" // let a pull request's policy check failures through
 	KindDrift    = "drift"    // check an environment for drift now (read-only)
-	KindHelp     = "help"
+	// KindFix applies an environment's deployed commit again ("apply to fix"), with the environment's
+	// approvals: what drifted from the code goes back to what the code says.
+	KindFix  = "fix"
+	KindHelp = "help"
 )
 
 // Channels a request arrives by.
@@ -65,10 +68,10 @@ type Request struct {
 	// ApprovalID, when set, is the one approval the decision was offered for (a check run button): a
 	// decision never lands on a later request of the same run.
 	ApprovalID int64
-	Env        string   // the environment (unlock, approve, reject, rollback)
+	Env        string   // the environment (unlock, approve, reject, rollback, drift, fix)
 	Envs       []string // environments to plan (plan); none: every affected one
 	To         string   // rollback target: a SHA (or unique prefix), or "" / "previous" for the deploy before the current one
-	Reason     string   // why (reject, unlock, rollback), free text, recorded
+	Reason     string   // why (reject, unlock, rollback, fix), free text, recorded
 	Actor      Actor
 	// CommentID is the comment that asked (comment commands), for the answer.
 	CommentID int64
@@ -77,7 +80,7 @@ type Request struct {
 // Result is the outcome of a request, in words the channel shows.
 type Result struct {
 	Message string // plain text, one or a few sentences
-	RunID   int64  // the run started (plan, rollback) or decided (approve, reject), if any
+	RunID   int64  // the run started (plan, rollback, drift, fix) or decided (approve, reject), if any
 }
 
 // Denied is returned when the actor may not do what they asked. Needs says what permission is missing,

@@ -25,6 +25,7 @@ type Store interface {
 	Run(ctx context.Context, id int64, tailLines int) (store.Run, error)
 	ReviewedPlan(ctx context.Context, repo string, pr int, env string) (sha string, output map[string]string, ok bool, err error)
 	RecordOverride(ctx context.Context, o store.Override) (store.Override, error)
+	LastDriftCheck(ctx context.Context, repo, env string) (store.DriftCheck, error)
 }
 
 // Runs starts runs and wakes waiting ones (the queue).
@@ -125,6 +126,8 @@ func (s *Service) Do(ctx context.Context, req Request) (Result, error) {
 		res, err = s.override(ctx, req)
 	case KindDrift:
 		res, err = s.drift(ctx, req)
+	case KindFix:
+		res, err = s.fix(ctx, req)
 	default:
 		return Result{}, Invalidf("unknown request %q", req.Kind)
 	}
@@ -423,6 +426,54 @@ func (s *Service) drift(ctx context.Context, req Request) (Result, error) {
 		return Result{}, fmt.Errorf("start the drift check: %w", err)
 	}
 	return Result{RunID: rec.Run, Message: fmt.Sprintf("Checking %s for drift at its deployed commit %s in run %d.", req.Env, short(cur.SHA), rec.Run)}, nil
+}
+
+// fix starts a run that applies the environment's deployed commit again, with the app versions recorded for
+// it, through the environment's approvals: "apply to fix" for drift. The run plans first, so the plan shows
+// exactly what goes back, and the approval is of that plan.
+func (s *Service) fix(ctx context.Context, req Request) (Result, error) {
+	deps, err := s.d.Store.Succeeded(ctx, req.Repo, req.Env, 1)
+	if err != nil {
+		return Result{}, err
+	}
+	if len(deps) == 0 {
+		return Result{}, Invalidf("%s has no successful deployment to apply again", req.Env)
+	}
+	cur := deps[0]
+	from, err := s.d.Store.Run(ctx, cur.RunID, 0)
+	if err != nil {
+		return Result{}, fmt.Errorf("read run %d that deployed %s: %w", cur.RunID, short(cur.SHA), err)
+	}
+	ev := event.Event{
+		DeliveryID: fmt.Sprintf("fix:%s:%s:%d", strings.ToLower(req.Repo), req.Env, s.d.Now().UnixNano()),
+		Name:       "fix", Action: "requested", Kind: event.KindFix, Repo: req.Repo, CloneURL: from.Event.CloneURL,
+		SHA: cur.SHA, Ref: from.Event.Ref, DefaultBranch: from.Event.DefaultBranch, Sender: req.Actor.Login,
+		RequestedBy: req.Actor.Describe(), Envs: []string{req.Env}, Comment: req.Reason,
+	}
+	if from.Event.Kind == event.KindRollback || from.Event.Kind == event.KindFix {
+		ev.BaseSHA = from.Event.BaseSHA
+	}
+	drift := ""
+	switch c, err := s.d.Store.LastDriftCheck(ctx, req.Repo, req.Env); {
+	case errors.Is(err, store.ErrNotFound):
+		drift = " No drift check has run yet: the plan shows what changes."
+	case err != nil:
+		return Result{}, fmt.Errorf("read the last drift check of %s: %w", req.Env, err)
+	case c.SHA != cur.SHA:
+		drift = fmt.Sprintf(" The last drift check (%s) was of %s, not the deployed commit: the plan shows what changes.",
+			c.At.Format("2006-01-02 15:04 MST"), short(c.SHA))
+	case c.Drifted:
+		drift = fmt.Sprintf(" The last drift check (run %d, %s) found drift.", c.RunID, c.At.Format("2006-01-02 15:04 MST"))
+	default:
+		drift = fmt.Sprintf(" The last drift check (run %d, %s) found none: the plan shows whether anything changed since.",
+			c.RunID, c.At.Format("2006-01-02 15:04 MST"))
+	}
+	rec, err := s.d.Runs.Accept(ctx, ev)
+	if err != nil {
+		return Result{}, fmt.Errorf("start the fix: %w", err)
+	}
+	return Result{RunID: rec.Run, Message: fmt.Sprintf("Applying %s's deployed commit %s (deployed by run %d on %s) again in run %d, with the environment's approvals.%s",
+		req.Env, short(cur.SHA), cur.RunID, cur.At.Format("2006-01-02 15:04 MST"), rec.Run, drift)}, nil
 }
 
 // DriftEvent is the run of a drift check of dep (the environment's newest successful deployment, made by

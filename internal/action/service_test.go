@@ -244,6 +244,43 @@ func TestRollbackTargets(t *testing.T) {
 	}
 }
 
+func TestFixAppliesTheDeployedCommitAgain(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	maint := action.Actor{Login: "maint", Channel: action.ChannelComment}
+	req := action.Request{Kind: action.KindFix, Repo: "acme/platform", Env: "prod", Reason: "sg opened in the console", Actor: maint}
+	if _, err := f.svc.Do(ctx, req); !errors.Is(err, action.ErrInvalid) || !strings.Contains(err.Error(), "no successful deployment") {
+		t.Fatalf("fix of an environment never deployed: %v", err)
+	}
+	for _, d := range []struct{ sha, outcome string }{{"1111111111", "succeeded"}, {"2222222222", "succeeded"}, {"3333333333", "failed"}} {
+		if err := f.st.RecordDeployment(ctx, store.Deployment{Repo: "acme/platform", Env: "prod", SHA: d.sha, RunID: f.run, Outcome: d.outcome}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	res, err := f.svc.Do(ctx, req)
+	if err != nil || !strings.Contains(res.Message, "deployed commit 2222222") || !strings.Contains(res.Message, "No drift check has run yet") {
+		t.Fatalf("fix = %+v, %v", res, err)
+	}
+	ev := f.runs.accepted[len(f.runs.accepted)-1]
+	if ev.Kind != event.KindFix || ev.SHA != "2222222222" || len(ev.Envs) != 1 || ev.Envs[0] != "prod" || ev.Comment != "sg opened in the console" ||
+		ev.RequestedBy != "maint (comment)" || ev.Ref != "refs/heads/main" || ev.CloneURL == "" {
+		t.Fatalf("event = %+v", ev)
+	}
+	if _, _, err := f.st.RecordDriftCheck(ctx, store.DriftCheck{Repo: "acme/platform", Env: "prod", SHA: "2222222222", RunID: f.run, Drifted: true, Fingerprint: "f1"}); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := f.svc.Do(ctx, req); err != nil || !strings.Contains(res.Message, "found drift") {
+		t.Fatalf("fix after a drift check = %+v, %v", res, err)
+	}
+	// A writer may not apply.
+	writer := req
+	writer.Actor = action.Actor{Login: "mallory", Channel: action.ChannelComment}
+	var denied *action.Denied
+	if _, err := f.svc.Do(ctx, writer); !errors.As(err, &denied) || !strings.Contains(denied.Needs, "maintain") {
+		t.Fatalf("writer fix err = %v", err)
+	}
+}
+
 // planWithFailures records a successful plan of prod on pull request 7 whose policy checks failed.
 func (f *fixture) planWithFailures(t *testing.T, failures string) {
 	t.Helper()

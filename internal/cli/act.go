@@ -94,6 +94,24 @@ func Drift(ctx context.Context, env Env, args []string) error {
 	return srv.act(ctx, env, "/api/drift", map[string]string{"repo": *repo, "env": *name})
 }
 
+// Fix asks the runner server to apply an environment's deployed commit again, undoing drift, through the
+// environment's approvals. The answer names the run; `runner logs -f RUN` follows it.
+func Fix(ctx context.Context, env Env, args []string) error {
+	fs := flag.NewFlagSet("fix", flag.ContinueOnError)
+	fs.SetOutput(env.Stderr)
+	repo := fs.String("repo", "", "repository owner/name (required)")
+	name := fs.String("env", "", "environment (required)")
+	reason := fs.String("reason", "", "why (required, recorded)")
+	srv := serverFlags(fs, env)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *repo == "" || *name == "" || strings.TrimSpace(*reason) == "" {
+		return errors.New("--repo, --env and --reason are required")
+	}
+	return srv.act(ctx, env, "/api/fix", map[string]string{"repo": *repo, "env": *name, "reason": *reason})
+}
+
 // remote is where and as whom the CLI asks a runner server to act.
 type remote struct {
 	url, token, as *string

@@ -85,6 +85,9 @@ func TestActCommands(t *testing.T) {
 			wantReq: &action.Request{Kind: action.KindRollback, Repo: "acme/infra", Env: "prod", To: "0123abcd", Reason: "500s", Actor: cliActor("alice")}},
 		{name: "drift", cmd: cli.Drift, args: []string{"--repo", "acme/infra", "--env", "prod", "--as", "alice"},
 			wantReq: &action.Request{Kind: action.KindDrift, Repo: "acme/infra", Env: "prod", Actor: cliActor("alice")}},
+		{name: "fix", cmd: cli.Fix, args: []string{"--repo", "acme/infra", "--env", "prod", "--reason", "sg opened in the console", "--as", "alice"},
+			wantReq: &action.Request{Kind: action.KindFix, Repo: "acme/infra", Env: "prod", Reason: "sg opened in the console", Actor: cliActor("alice")}},
+		{name: "fix without a reason", cmd: cli.Fix, args: []string{"--repo", "acme/infra", "--env", "prod", "--as", "alice"}, wantErr: "--repo, --env and --reason are required"},
 
 		{name: "denied", cmd: cli.Approve, args: []string{"--run", "7", "--env", "prod", "--as", "alice"},
 			actorErr: &action.Denied{Kind: "approve", Actor: "alice (cli)", Why: "the author of the change may not approve it"},

@@ -30,11 +30,11 @@ const RollbackPrevious = "previous"
 
 // Command is one request read from a comment.
 type Command struct {
-	Name   string   // action.KindPlan, KindUnlock, KindApprove, KindReject, KindRollback, KindOverride or KindHelp
+	Name   string   // action.KindPlan, KindUnlock, KindApprove, KindReject, KindRollback, KindOverride, KindFix or KindHelp
 	Envs   []string // plan: the environments named, duplicates removed, in order (none: every affected one)
-	Env    string   // unlock, approve, reject, rollback
+	Env    string   // unlock, approve, reject, rollback, override, fix
 	To     string   // rollback: a lowercase hex SHA of 7 to 40 characters, RollbackPrevious, or "" when not given
-	Reason string   // reject, override: the rest of the line, control characters removed, trimmed, at most MaxReason bytes
+	Reason string   // reject, override, fix: the rest of the line, control characters removed, trimmed, at most MaxReason bytes
 }
 
 // Parse finds the command in a comment body. ok is false when the comment is not addressed to the runner
@@ -194,7 +194,7 @@ func lowerASCII(c byte) byte {
 }
 
 var kinds = []string{action.KindPlan, action.KindUnlock, action.KindApprove, action.KindReject, action.KindRollback,
-	action.KindOverride, action.KindHelp}
+	action.KindOverride, action.KindFix, action.KindHelp}
 
 // parseArgs reads the command name and its arguments from what follows the prefix on the command line.
 func parseArgs(prefix, line string) (Command, error) {
@@ -216,7 +216,7 @@ func parseArgs(prefix, line string) (Command, error) {
 		return Command{}, fmt.Errorf("%s is not a command; %s lists the commands", code(Quote(word)), usageCode(prefix, action.KindHelp))
 	}
 	c := Command{Name: name}
-	if name == action.KindReject || name == action.KindOverride {
+	if name == action.KindReject || name == action.KindOverride || name == action.KindFix {
 		// The reason is free text: only the environment is a token.
 		env, reason := nextToken(rest)
 		if err := c.setEnv(prefix, env); err != nil {

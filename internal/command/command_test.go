@@ -96,6 +96,8 @@ func TestParseArguments(t *testing.T) {
 		{"unlock", "/runner unlock prod", Command{Name: action.KindUnlock, Env: "prod"}},
 		{"approve", "/runner approve prod", Command{Name: action.KindApprove, Env: "prod"}},
 		{"reject without reason", "/runner reject prod", Command{Name: action.KindReject, Env: "prod"}},
+		{"fix with a reason", "/runner fix prod sg opened in the console", Command{Name: action.KindFix, Env: "prod", Reason: "sg opened in the console"}},
+		{"fix without a reason", "/runner FIX prod", Command{Name: action.KindFix, Env: "prod"}},
 		{"reject with reason", "/runner reject prod   too risky -- see #12, `x`  ", Command{Name: action.KindReject, Env: "prod", Reason: "too risky -- see #12, `x`"}},
 		{"reject reason loses control characters", "/runner reject prod\tnot\x00 \x1b[31mnow\u2028", Command{Name: action.KindReject, Env: "prod", Reason: "not [31mnow"}},
 		{"reject reason is one line", "/runner reject prod first\nsecond line", Command{Name: action.KindReject, Env: "prod", Reason: "first"}},

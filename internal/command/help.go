@@ -29,6 +29,9 @@ var commands = []commandHelp{
 	{action.KindOverride, "override <env> <reason…>",
 		"let the policy check failures of this pull request's last plan of the environment through when it merges, saying why",
 		"maintain access, or to be one of the environment's approvers"},
+	{action.KindFix, "fix <env> [reason…]",
+		"apply the environment's deployed commit again, undoing drift (changes made outside Terraform), with the environment's approvals",
+		"maintain access, or to be one of the environment's approvers"},
 	{action.KindHelp, "help", "show this help", "nothing more than commenting"},
 }
 

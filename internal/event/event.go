@@ -17,6 +17,9 @@ const (
 	// KindDrift checks one environment (Envs) for drift: its deployed commit (SHA) planned read-only, with
 	// the plan role; nothing is applied.
 	KindDrift = "drift"
+	// KindFix applies one environment's deployed commit (SHA, Envs) again, with the app versions recorded
+	// for it and the environment's approvals: drift goes back to what the code says ("apply to fix").
+	KindFix = "fix"
 )
 
 // ZeroSHA is what GitHub sends as "before" for a new branch and "after" for a deleted one.

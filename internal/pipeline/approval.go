@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/gitops-runner/runner/internal/config"
+	"github.com/gitops-runner/runner/internal/event"
 	"github.com/gitops-runner/runner/internal/store"
 )
 
@@ -55,6 +56,8 @@ func (w *work) needsApproval(env config.Environment, planOut map[string]string) 
 	switch {
 	case w.run.Event.Kind == "rollback":
 		return true, env.Name + " is protected, and a rollback applies a plan nobody reviewed"
+	case w.run.Event.Kind == event.KindFix:
+		return true, env.Name + " is protected, and applying to fix drift applies a plan nobody reviewed"
 	case planOut["review_match"] == "true":
 		return false, ""
 	default:
@@ -393,8 +396,11 @@ func (w *work) deployNote(env string, planOut map[string]string) string {
 		}
 	}
 	w.mu.Unlock()
-	if ev := w.run.Event; ev.Kind == "rollback" {
+	switch ev := w.run.Event; ev.Kind {
+	case event.KindRollback:
 		parts = append(parts, "rollback requested by "+ev.RequestedBy)
+	case event.KindFix:
+		parts = append(parts, "apply to fix drift requested by "+ev.RequestedBy)
 	}
 	return strings.Join(parts, "; ")
 }

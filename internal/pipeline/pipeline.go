@@ -373,9 +373,9 @@ func (e *Engine) execute(ctx context.Context, run store.Run, log *slog.Logger) (
 		w.recoverDead(ctx)
 		status, errText = w.command(ctx)
 		return status, errText, w
-	case event.KindRollback:
+	case event.KindRollback, event.KindFix:
 		if len(ev.Envs) != 1 || ev.SHA == "" {
-			return store.StatusFailed, "a rollback names one environment and one commit", w
+			return store.StatusFailed, "a " + ev.Kind + " names one environment and one commit", w
 		}
 		if wait := e.awaiting(ctx, run); wait != nil {
 			return statusWaiting, wait.Error(), &work{waiting: wait, redactor: e.redactor.With()}
@@ -425,7 +425,7 @@ func (e *Engine) execute(ctx context.Context, run store.Run, log *slog.Logger) (
 	case event.KindPlan:
 		status, errText = w.planPR(ctx)
 		return status, errText, w
-	case event.KindRollback:
+	case event.KindRollback, event.KindFix:
 		status, errText = w.rollback(ctx)
 		return status, errText, w
 	case event.KindDrift:

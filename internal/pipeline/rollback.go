@@ -4,13 +4,15 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/gitops-runner/runner/internal/event"
 	"github.com/gitops-runner/runner/internal/store"
 )
 
 // rollback redeploys one environment at a commit that deployed there successfully before: Terraform at
 // that commit, with the app versions recorded for it (the image by its digest: nothing is built), then the
 // fleets roll, under the environment's lock and with its approvals, like any deploy. It is recorded as a
-// deployment, so the next push diffs from it.
+// deployment, so the next push diffs from it. A fix (apply to fix drift) is the same run at the environment's
+// current commit: it applies only while that is still what is deployed.
 func (w *work) rollback(ctx context.Context) (string, string) {
 	ev := w.run.Event
 	name := ev.Envs[0]
@@ -36,8 +38,16 @@ func (w *work) rollback(ctx context.Context) (string, string) {
 	if len(deps) > 0 {
 		from = deps[0].SHA
 	}
-	t := target{env: env, base: from, reason: []string{fmt.Sprintf("rollback from %s to %s (deployed by run %d), requested by %s",
-		short(from), short(ev.SHA), recorded.RunID, ev.RequestedBy)}}
+	why := fmt.Sprintf("rollback from %s to %s (deployed by run %d), requested by %s", short(from), short(ev.SHA), recorded.RunID, ev.RequestedBy)
+	if ev.Kind == event.KindFix {
+		if from != ev.SHA {
+			// Applying the old commit now would roll the newer deploy back: that is a rollback's to ask.
+			return store.StatusNothing, fmt.Sprintf("not applied: %s has deployed %s since the fix was asked for %s; check it for drift again",
+				name, short(from), short(ev.SHA))
+		}
+		why = fmt.Sprintf("apply to fix drift: %s again (deployed by run %d), requested by %s", short(ev.SHA), recorded.RunID, ev.RequestedBy)
+	}
+	t := target{env: env, base: from, reason: []string{why}}
 	if ev.Comment != "" {
 		t.reason = append(t.reason, "reason: "+ev.Comment)
 	}

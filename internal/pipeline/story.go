@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gitops-runner/runner/internal/event"
 	"github.com/gitops-runner/runner/internal/store"
 )
 
@@ -151,6 +152,9 @@ func (s *story) publish() {
 	all := s.w.snapshot()
 	for ch, st := range s.slack {
 		view := DeployView{Repo: ev.Repo, Commit: ev.SHA, Author: ev.Sender, RunURL: s.w.runURL()}
+		if ev.Kind == event.KindFix {
+			view.Title = "Fixing drift in"
+		}
 		for _, e := range s.envs {
 			if s.envChan[e] == ch {
 				view.Environments = append(view.Environments, e)
@@ -205,8 +209,11 @@ func (s *story) prComment(ctx context.Context) {
 	}
 	var b strings.Builder
 	title := "Deploy"
-	if w.run.Event.Kind == "rollback" {
+	switch w.run.Event.Kind {
+	case event.KindRollback:
 		title = "Rollback"
+	case event.KindFix:
+		title = "Apply to fix drift"
 	}
 	fmt.Fprintf(&b, "### %s of %s\n\n| environment | outcome |\n|---|---|\n", title, short(w.run.Event.SHA))
 	s.mu.Lock()

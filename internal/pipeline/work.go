@@ -173,7 +173,7 @@ func (w *work) checkout(ctx context.Context) error {
 			}
 		}
 		var cfg *config.Repo
-		if ev.Kind == event.KindDeploy || ev.Kind == event.KindRollback || ev.Kind == event.KindDrift {
+		if ev.Kind == event.KindDeploy || ev.Kind == event.KindRollback || ev.Kind == event.KindFix || ev.Kind == event.KindDrift {
 			// Which branch deploys what, and what it needs, is never the pushed commit's to say.
 			c, def, err := w.deployConfig(ctx)
 			if err != nil {
@@ -190,7 +190,7 @@ func (w *work) checkout(ctx context.Context) error {
 		}
 		eff, err := w.applyPolicy(cfg)
 		if err != nil {
-			if ev.Kind != event.KindDeploy && ev.Kind != event.KindRollback && ev.Kind != event.KindDrift {
+			if ev.Kind != event.KindDeploy && ev.Kind != event.KindRollback && ev.Kind != event.KindFix && ev.Kind != event.KindDrift {
 				return "", nil, err
 			}
 			// The default branch's file is reviewed; what it asks beyond the policy is left out.

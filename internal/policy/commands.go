@@ -11,7 +11,7 @@ import (
 // Command kinds a policy entry can set a rule for (commands.<kind>), with their default rules: plan follows
 // the entry's plan rule, and so does drift (a read-only check of what is deployed); the others need
 // maintain, or to be one of the environment's approvers.
-var commandKinds = []string{"plan", "unlock", "approve", "reject", "rollback", "override", "drift"}
+var commandKinds = []string{"plan", "unlock", "approve", "reject", "rollback", "override", "drift", "fix"}
 
 // slackIDRE matches Slack user and user group ids.
 var slackIDRE = regexp.MustCompile(`^[UWS][A-Z0-9]{2,20}$`)

@@ -23,6 +23,7 @@ import (
 // A drift check plans the deployed commit read-only: after the state changes behind the runner's back
 // (a resource forgotten, as if deleted outside Terraform), `runner drift` reports exactly that resource,
 // Slack gets one message, the gauge says so, and a second check of the same drift posts nothing more.
+// Then `runner fix` applies the deployed commit again, and the next check finds no drift.
 func TestDriftCheckReportsNewDriftOnce(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end: runs Terraform")
@@ -36,7 +37,7 @@ func TestDriftCheckReportsNewDriftOnce(t *testing.T) {
 	}
 	slackBefore := len(st.Slack.Messages())
 
-	check := func() store.Run {
+	act := func(cmd func(context.Context, cli.Env, []string) error, args ...string) store.Run {
 		t.Helper()
 		var out, errOut syncBuffer
 		env := cli.Env{Stdout: &out, Stderr: &errOut, Getenv: func(k string) string {
@@ -50,16 +51,17 @@ func TestDriftCheckReportsNewDriftOnce(t *testing.T) {
 			}
 			return ""
 		}}
-		if err := cli.Drift(context.Background(), env, []string{"--repo", repoName, "--env", "dev"}); err != nil {
-			t.Fatalf("runner drift: %v\n%s%s", err, out.String(), errOut.String())
+		if err := cmd(context.Background(), env, append([]string{"--repo", repoName, "--env", "dev"}, args...)); err != nil {
+			t.Fatalf("runner %v: %v\n%s%s", args, err, out.String(), errOut.String())
 		}
 		m := regexp.MustCompile(`(?m)^run (\d+)$`).FindStringSubmatch(out.String())
 		if m == nil {
-			t.Fatalf("runner drift answered %q", out.String())
+			t.Fatalf("runner answered %q", out.String())
 		}
 		id, _ := strconv.ParseInt(m[1], 10, 64)
 		return h.waitRun(id, 3*time.Minute)
 	}
+	check := func() store.Run { t.Helper(); return act(cli.Drift) }
 
 	// No drift yet.
 	run := check()
@@ -109,6 +111,35 @@ func TestDriftCheckReportsNewDriftOnce(t *testing.T) {
 	// Nothing was applied: the state still lacks the resource.
 	if state := mustRead(t, filepath.Dir(statePath), "dev.tfstate"); strings.Contains(state, `"name": "release"`) {
 		t.Errorf("a drift check changed the state")
+	}
+
+	// Apply to fix: the deployed commit is applied again, the resource comes back, and the next check is clean.
+	slackBefore = len(st.Slack.Messages())
+	run = act(cli.Fix, "--reason", "state surgery gone wrong")
+	if run.Status != store.StatusSucceeded || run.Event.Kind != "fix" || run.Event.SHA != first {
+		dumpRun(t, run)
+		t.Fatalf("fix %s (%s at %s)", run.Status, run.Event.Kind, run.Event.SHA)
+	}
+	if p := stageMap(run)["dev/plan"]; !strings.Contains(p.Detail, "1 to add") {
+		t.Errorf("the fix's plan: %q, want the forgotten resource added back", p.Detail)
+	}
+	if state := mustRead(t, filepath.Dir(statePath), "dev.tfstate"); !strings.Contains(state, `"name": "release"`) {
+		t.Errorf("the fix did not bring terraform_data.release back")
+	}
+	fixing := false
+	for _, m := range st.Slack.Messages()[slackBefore:] {
+		fixing = fixing || strings.Contains(m.BlockText(), "Fixing drift in")
+	}
+	if !fixing {
+		t.Errorf("Slack was not told of the fix")
+	}
+	run = check()
+	if run.Status != store.StatusSucceeded || !strings.Contains(stageMap(run)["dev/drift"].Detail, "no drift") {
+		dumpRun(t, run)
+		t.Fatalf("check after the fix %s: %+v", run.Status, stageMap(run)["dev/drift"])
+	}
+	if _, metrics := scrape(t, h.base, apiToken); !strings.Contains(metrics, `runner_environment_drifted{env="dev"} 0`) {
+		t.Errorf("gauge after the fix:\n%s", grepLines(metrics, "drifted"))
 	}
 }
 

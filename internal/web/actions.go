@@ -62,7 +62,7 @@ type rollbackBody struct {
 	As     string `json:"as"`
 }
 
-// unlockBody is the body of unlock.
+// unlockBody is the body of unlock, drift and fix.
 type unlockBody struct {
 	Repo   string `json:"repo"`
 	Env    string `json:"env"`
@@ -82,6 +82,7 @@ func actionRoutes(mux *http.ServeMux, exp exposure, actor Actor, log *slog.Logge
 		"POST /api/rollback":          action.KindRollback,
 		"POST /api/unlock":            action.KindUnlock,
 		"POST /api/drift":             action.KindDrift,
+		"POST /api/fix":               action.KindFix,
 	} {
 		mux.Handle(pattern, exp.guardAction(a.handle(kind)))
 	}
@@ -231,7 +232,7 @@ func readRequest(w http.ResponseWriter, r *http.Request, kind, login string) (ac
 		body = &decisionBody{}
 	case action.KindRollback:
 		body = &rollbackBody{}
-	case action.KindUnlock, action.KindDrift:
+	case action.KindUnlock, action.KindDrift, action.KindFix:
 		body = &unlockBody{}
 	default:
 		return req, http.StatusNotFound, fmt.Errorf("no action %q", kind)
@@ -299,7 +300,7 @@ func check(req action.Request) error {
 		return fmt.Errorf(`"env" %q is not an environment name (lower case letters, digits, - and _)`, req.Env)
 	}
 	switch req.Kind {
-	case action.KindRollback, action.KindUnlock, action.KindDrift:
+	case action.KindRollback, action.KindUnlock, action.KindDrift, action.KindFix:
 		if !validRepo(req.Repo) {
 			return fmt.Errorf(`"repo" %q is not owner/name`, req.Repo)
 		}
@@ -308,7 +309,7 @@ func check(req action.Request) error {
 		return fmt.Errorf(`"to" %q is neither a commit SHA (or a prefix of 4 or more hex digits) nor "previous"`, req.To)
 	}
 	switch req.Kind {
-	case action.KindReject, action.KindRollback, action.KindUnlock:
+	case action.KindReject, action.KindRollback, action.KindUnlock, action.KindFix:
 		if req.Reason == "" {
 			return fmt.Errorf(`"reason" is required to %s`, req.Kind)
 		}

@@ -165,7 +165,7 @@ func (p *pages) runs(r *http.Request) (string, any, error) {
 		return "", nil, err
 	}
 	page := runsPage{Filter: f,
-		Kinds: []string{event.KindDeploy, event.KindPlan, event.KindComment, event.KindMerged, event.KindRollback, event.KindAction},
+		Kinds: []string{event.KindDeploy, event.KindPlan, event.KindComment, event.KindMerged, event.KindRollback, event.KindAction, event.KindDrift, event.KindFix},
 		States: []string{store.StatusQueued, store.StatusRunning, store.StatusSucceeded, store.StatusFailed,
 			store.StatusCancelled, store.StatusNothing}}
 	now := p.now()
