@@ -9,6 +9,7 @@
 //	runner rollback                 deploy an environment again at an earlier commit, through a runner server
 //	runner drift                    check an environment for drift now, through a runner server
 //	runner fix                      apply an environment's deployed commit again to undo drift, with approvals
+//	runner build-self               build the runner's own image, without a Docker daemon
 //	runner demo                     the whole story on this machine, no accounts needed
 package main
 
@@ -78,6 +79,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = cli.Logs(ctx, env, args[1:])
 	case "demo":
 		err = cli.Demo(ctx, env, args[1:])
+	case "sandbox-check":
+		err = cli.SandboxCheck(ctx, env, args[1:])
+	case "build-self":
+		err = cli.BuildSelf(ctx, env, args[1:])
 	case "import":
 		err = cli.Import(ctx, env, args[1:])
 	case "help", "-h", "--help":
@@ -139,6 +144,13 @@ usage:
   runner demo [-keep] [-terraform PATH] [-dir DIR] [-v]
                                          run the whole story locally against stand-ins; -keep leaves the
                                          dashboard up until Ctrl-C
+  runner sandbox-check [--want MODE]    probe the isolation Terraform gets here, as serve does at start
+                                         (exit 1 when pull requests would not be isolated)
+  runner build-self (--out DIR | --tar FILE | --push REF) [--src DIR] [--arch amd64|arm64]
+                   [--terraform PATH --terraform-sha256 HEX] [--go-root DIR|none] [--package NAME]...
+                                         build the runner's own image without a Docker daemon: Debian
+                                         packages from the signed archive, Terraform checksum-verified
+                                         (default: the pinned version built from source), non-root
   runner import [--file atlantis.yaml] [--repo DIR]
                                          print the .runner.yaml equivalent of an Atlantis repo config;
                                          what it cannot map is listed on stderr with its line

@@ -89,7 +89,7 @@ type Server struct {
 	// AllowForkPRs plans pull requests from forks where the policy does not say (default false).
 	AllowForkPRs bool
 
-	// Sandbox is the isolation wanted for Terraform: auto, namespaces, user or off.
+	// Sandbox is the isolation wanted for Terraform: auto, namespaces, user, bwrap or off.
 	Sandbox string
 	// SandboxLauncher is the sandbox's launcher executable (default: runner-sandbox beside the
 	// runner's executable when present, else the runner's own executable).
@@ -248,7 +248,7 @@ func LoadServer(args []string, getenv func(string) string) (Server, error) {
 	str(&allowedHosts, "allowed-hosts", "RUNNER_ALLOWED_HOSTS", "", "comma-separated extra Host names the API and dashboard answer without a token")
 	str(&s.ReposConfig, "repos-config", "RUNNER_REPOS_CONFIG", "", "server-side repository policy (YAML): roles, approvals, deploy branches, who may plan, allowed overrides")
 	boolean(&s.AllowForkPRs, "allow-fork-prs", "RUNNER_ALLOW_FORK_PRS", "plan pull requests from forks (where the repository policy does not say)")
-	str(&s.Sandbox, "sandbox", "RUNNER_SANDBOX", "auto", "isolation of Terraform: auto (strongest available), namespaces, user or off")
+	str(&s.Sandbox, "sandbox", "RUNNER_SANDBOX", "auto", "isolation of Terraform: auto (strongest available), namespaces, user, bwrap (bubblewrap, when not root) or off")
 	str(&s.SandboxLauncher, "sandbox-launcher", "RUNNER_SANDBOX_LAUNCHER", "", "the sandbox's launcher (default: runner-sandbox beside the runner when present, else the runner itself, which starts slower)")
 	boolean(&s.UnsafeUnisolatedPlans, "unsafe-unisolated-plans", "RUNNER_UNSAFE_UNISOLATED_PLANS", "plan pull requests even when Terraform cannot run isolated (their code can then read the runner's secrets)")
 	var sandboxRO, sandboxRW string
@@ -443,9 +443,9 @@ func (s Server) validate() []string {
 		p = append(p, fmt.Sprintf("RUNNER_DATABASE_MAX_CONNS=%d: want at least 2", s.DatabaseMaxConns))
 	}
 	switch s.Sandbox {
-	case "auto", "namespaces", "user", "off":
+	case "auto", "namespaces", "user", "bwrap", "off":
 	default:
-		p = append(p, fmt.Sprintf("RUNNER_SANDBOX=%q: want auto, namespaces, user or off", s.Sandbox))
+		p = append(p, fmt.Sprintf("RUNNER_SANDBOX=%q: want auto, namespaces, user, bwrap or off", s.Sandbox))
 	}
 	for _, l := range []struct {
 		name  string

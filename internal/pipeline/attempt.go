@@ -184,12 +184,15 @@ func stageName(a store.Attempt) string {
 // leftBy reports whether dead attempt a took lock (see the rules above). resumed is when this execution
 // began: the dead attempt took its locks before.
 func leftBy(lock tf.LockInfo, a store.Attempt, resumed time.Time) bool {
-	if a.Mode == modeNamespaces {
+	if a.Mode == modeNamespaces || a.Mode == modeBwrap {
 		return a.Identity != "" && lock.Host() == a.Identity
 	}
 	return a.Host != "" && lock.Host() == a.Host && !lock.Created.IsZero() &&
 		!lock.Created.Before(a.Started.Add(-clockSkew)) && lock.Created.Before(resumed)
 }
 
-// modeNamespaces is the sandbox mode that gives each attempt a host name of its own.
-const modeNamespaces = "namespaces"
+// modeNamespaces and modeBwrap are the sandbox modes that give each attempt a host name of its own.
+const (
+	modeNamespaces = "namespaces"
+	modeBwrap      = "bwrap"
+)

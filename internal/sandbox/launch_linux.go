@@ -44,6 +44,8 @@ func Main() {
 		fail(execProgram(sp))
 	case sp.Mode == ModeUser:
 		fail(dropAndExec(sp))
+	case sp.Mode == ModeBwrap:
+		fail(bwrapExec(sp))
 	case sp.Mode == ModeNamespaces && !sp.Inner:
 		os.Exit(outer(sp))
 	case sp.Mode == ModeNamespaces:

@@ -26,8 +26,16 @@ type probeSpec struct {
 // probe runs a copy of the launcher isolated in mode m and has it check, from inside, that it
 // cannot read a file of the runner's or the runner's environment, and can write its work tree.
 func (s *Sandbox) probe(ctx context.Context, m Mode) error {
-	if os.Geteuid() != 0 {
-		return errors.New("the runner is not root, so it cannot run commands as another user (run it as root in its container, or set RUNNER_UNSAFE_UNISOLATED_PLANS=true to plan pull requests without isolation)")
+	if m == ModeBwrap {
+		if s.cfg.Bwrap == "" {
+			bw, err := exec.LookPath("bwrap")
+			if err != nil {
+				return errors.New("bubblewrap (bwrap) is not installed")
+			}
+			s.cfg.Bwrap = bw
+		}
+	} else if os.Geteuid() != 0 {
+		return errors.New("the runner is not root, so it cannot run commands as another user (install bubblewrap where user namespaces are allowed, run it as root in its container, or set RUNNER_UNSAFE_UNISOLATED_PLANS=true to plan pull requests without isolation)")
 	}
 	if m == ModeUser {
 		if err := searchable(s.cfg.Dir); err != nil {
@@ -62,7 +70,7 @@ func (s *Sandbox) probe(ctx context.Context, m Mode) error {
 		return err
 	}
 	defer release()
-	ps, _ := json.Marshal(probeSpec{Secret: secret, Work: work, RunnerPID: os.Getpid(), Hidden: m == ModeNamespaces})
+	ps, _ := json.Marshal(probeSpec{Secret: secret, Work: work, RunnerPID: os.Getpid(), Hidden: m == ModeNamespaces || m == ModeBwrap})
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, s.cfg.Launcher)

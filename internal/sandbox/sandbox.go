@@ -22,6 +22,11 @@ const (
 	ModeNamespaces Mode = "namespaces"
 	// ModeUser: a separate user only; the file system and /proc are closed to it by permissions.
 	ModeUser Mode = "user"
+	// ModeBwrap: bubblewrap, for a runner that is not root: an unprivileged user namespace (the command
+	// is "nobody" in it) with its own mount, PID, IPC and UTS namespaces and the same view of the file
+	// system as ModeNamespaces. Needs unprivileged user namespaces (refused by Docker's default seccomp
+	// profile, and so on ECS Fargate).
+	ModeBwrap Mode = "bwrap"
 	// ModeNone: no isolation; the command runs as the runner.
 	ModeNone Mode = "none"
 )
@@ -31,6 +36,7 @@ const (
 	WantAuto       = "auto"
 	WantNamespaces = "namespaces"
 	WantUser       = "user"
+	WantBwrap      = "bwrap"
 	WantOff        = "off"
 )
 
@@ -58,8 +64,10 @@ const LauncherName = "runner-sandbox"
 
 // Config sets a Sandbox up.
 type Config struct {
-	// Want is auto (the strongest isolation that works here), namespaces, user or off.
+	// Want is auto (the strongest isolation that works here), namespaces, user, bwrap or off.
 	Want string
+	// Bwrap is the bubblewrap executable for ModeBwrap (default: bwrap on PATH).
+	Bwrap string
 	// Dir is the sandbox's own directory (under the runner's data directory): the mount point of the
 	// namespaces' root, the probe's files and copies of read-only inputs that user mode needs.
 	Dir string
@@ -131,9 +139,9 @@ func New(ctx context.Context, cfg Config) (*Sandbox, error) {
 	case WantOff:
 		s.mode, s.reason = ModeNone, "isolation turned off (RUNNER_SANDBOX=off)"
 		return s, nil
-	case WantAuto, WantNamespaces, WantUser:
+	case WantAuto, WantNamespaces, WantUser, WantBwrap:
 	default:
-		return nil, fmt.Errorf("sandbox: want %q: use auto, namespaces, user or off", cfg.Want)
+		return nil, fmt.Errorf("sandbox: want %q: use auto, namespaces, user, bwrap or off", cfg.Want)
 	}
 	if cfg.Dir == "" {
 		return nil, errors.New("sandbox: Config.Dir is empty")
@@ -147,12 +155,19 @@ func New(ctx context.Context, cfg Config) (*Sandbox, error) {
 		}
 	}
 	var reasons []string
+	// Root isolates with namespaces and users of its own; a runner that is not root can only ask
+	// bubblewrap for an unprivileged user namespace.
 	try := []Mode{ModeNamespaces, ModeUser}
+	if os.Geteuid() != 0 {
+		try = []Mode{ModeBwrap, ModeNamespaces}
+	}
 	switch cfg.Want {
 	case WantNamespaces:
 		try = []Mode{ModeNamespaces}
 	case WantUser:
 		try = []Mode{ModeUser}
+	case WantBwrap:
+		try = []Mode{ModeBwrap}
 	}
 	for _, m := range try {
 		err := s.probe(ctx, m)
@@ -184,6 +199,8 @@ func (s *Sandbox) Describe() string {
 	switch s.mode {
 	case ModeNamespaces:
 		return "separate user in its own mount, PID, IPC and UTS namespaces"
+	case ModeBwrap:
+		return "bubblewrap: nobody in its own user, mount, PID, IPC and UTS namespaces (the runner is not root)"
 	case ModeUser:
 		if s.reason == "" {
 			return "separate user (namespaces not used: RUNNER_SANDBOX=user)"
@@ -246,6 +263,20 @@ func (s *Sandbox) Enter(ctx context.Context, cmd Command) (env map[string]string
 	sp := spec{Mode: s.mode, Program: cmd.Program, Hostname: cmd.Hostname, Records: cmd.Records}
 	if s.mode == ModeNone {
 		return map[string]string{specEnv: sp.encode()}, func() {}, nil
+	}
+	if s.mode == ModeBwrap {
+		// The user namespace maps the command's user to the runner's: what it writes is the runner's, so
+		// the tree needs no user of its own; what it may see is what is bound into its namespace.
+		home, tmp := filepath.Join(cmd.WorkTree, ".sandbox", "home"), filepath.Join(cmd.WorkTree, ".sandbox", "tmp")
+		for _, d := range []string{home, tmp} {
+			if err := os.MkdirAll(d, 0o700); err != nil {
+				return nil, nil, fmt.Errorf("sandbox: %w", err)
+			}
+		}
+		sp.Bwrap = s.cfg.Bwrap
+		sp.ReadWrite = append([]string{cmd.WorkTree}, s.cfg.ReadWrite...)
+		sp.ReadOnly = append(append([]string{cmd.Program}, s.cfg.ReadOnly...), cmd.ReadOnly...)
+		return map[string]string{specEnv: sp.encode(), "HOME": home, "TMPDIR": tmp}, func() {}, nil
 	}
 	if s.mode == ModeUser {
 		// The command reaches its tree by path (HOME, TMPDIR, plan files) through these directories.
@@ -351,6 +382,7 @@ type spec struct {
 	Inner     bool     `json:"inner,omitempty"` // the process inside the new namespaces
 	Hostname  string   `json:"hostname,omitempty"`
 	Records   string   `json:"records,omitempty"` // where the launcher records its process group
+	Bwrap     string   `json:"bwrap,omitempty"`   // ModeBwrap: the bubblewrap executable
 }
 
 func (sp spec) encode() string {

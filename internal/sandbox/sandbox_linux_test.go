@@ -48,6 +48,9 @@ func newSandboxWith(t *testing.T, want, launcher, data string, ro ...string) *Sa
 		if want == WantNamespaces {
 			t.Skipf("namespaces unavailable here: %v", err)
 		}
+		if _, lerr := exec.LookPath("bwrap"); want == WantBwrap && lerr != nil {
+			t.Skipf("bubblewrap is not installed (apt-get install bubblewrap): %v", err)
+		}
 		t.Fatal(err)
 	}
 	return sb
@@ -78,7 +81,7 @@ func TestSandboxIsolatesTheCommand(t *testing.T) {
 	t.Setenv("RUNNER_TEST_CANARY", canary)
 	small := buildLauncher(t)
 	for _, tc := range []struct{ want, launcher string }{
-		{WantNamespaces, ""}, {WantUser, ""}, {WantNamespaces, small}, {WantUser, small},
+		{WantNamespaces, ""}, {WantUser, ""}, {WantNamespaces, small}, {WantUser, small}, {WantBwrap, ""}, {WantBwrap, small},
 	} {
 		want := tc.want
 		name := want + "/runner's own executable"
@@ -179,7 +182,7 @@ func TestSandboxIsolatesTheCommand(t *testing.T) {
 			if !strings.Contains(got["etc shadow"], "denied") && !strings.Contains(got["etc shadow"], "No such file") {
 				t.Errorf("/etc/shadow readable: %q", got["etc shadow"])
 			}
-			if want == WantNamespaces {
+			if want == WantNamespaces || want == WantBwrap {
 				// sh, the check's subshell, ls and grep: the runner's processes are not there.
 				if n := strings.TrimSpace(got["processes"]); n > "6" || len(n) != 1 {
 					t.Errorf("the command sees %s processes; want only its own", n)
