@@ -1,6 +1,7 @@
 # The runner's image: runner + git + terraform. The runner runs as root in its container so that it can run
 # Terraform on pull requests as separate unprivileged users (see SECURITY.md); it needs no added capability.
-# Build: docker build -t gitops-runner .
+# Build: docker build -t gitops-runner .  Without Docker: make image (runner build-self: non-root, bubblewrap,
+# Debian packages from the signed archive, Terraform checksum-verified).
 
 FROM golang:1.26-bookworm AS terraform
 # Terraform 1.5.7 is the last MPL release; built from source so the image needs no download site.
@@ -17,7 +18,7 @@ RUN CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o /out/runner ./cmd/runne
 
 FROM debian:bookworm-slim
 RUN apt-get update \
- && apt-get install -y --no-install-recommends git ca-certificates nodejs npm \
+ && apt-get install -y --no-install-recommends git ca-certificates bubblewrap nodejs npm \
  && rm -rf /var/lib/apt/lists/* \
  && mkdir -p /var/lib/runner && chmod 0711 /var/lib/runner
 COPY --from=terraform /out/terraform /usr/local/bin/terraform

@@ -7,7 +7,7 @@ TERRAFORM ?= $(CACHE)/tf/1.5.7/terraform
 export RUNNER_TERRAFORM_BIN ?= $(TERRAFORM)
 export PATH := $(CACHE)/tf/1.5.7:$(CACHE)/bin:$(PATH)
 
-.PHONY: all build test tools test-tools test-go test-unit test-e2e test-apps test-metrics test-dashboard validate-infra lint bench bench-repo demo docker clean
+.PHONY: all build test tools test-tools test-go test-unit test-e2e test-apps test-metrics test-dashboard validate-infra lint bench bench-repo demo docker image clean
 
 all: build
 
@@ -30,7 +30,7 @@ lint:
 	go mod tidy -diff
 	cd tools && go mod tidy -diff
 	go vet ./...
-	go vet -tags e2e ./internal/server/ ./internal/demo/
+	go vet -tags e2e ./internal/server/ ./internal/demo/ ./internal/selfimage/
 	go vet -tags browser ./internal/web/
 	go run ./cmd/runner validate .
 
@@ -92,6 +92,11 @@ bench-repo:
 demo: build
 	scripts/install-tools.sh terraform
 	./bin/runner demo$(if $(KEEP), -keep)
+
+# The runner's image without a Docker daemon (runner build-self): an OCI layout in build/image. Terraform is
+# the pinned version built from its module source (checksum-verified); add --push REF to push it.
+image:
+	go run ./cmd/runner build-self --out build/image
 
 docker:
 	docker build -t gitops-runner .

@@ -81,6 +81,15 @@ func sum(h hash.Hash) v1.Hash {
 	return v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(h.Sum(nil))}
 }
 
+// MemLayer is a gzip OCI layer held in memory: tarBytes and its gzip compression gzBytes (the caller
+// compresses, once), with both digests computed here.
+func MemLayer(tarBytes, gzBytes []byte) v1.Layer {
+	t, g := sha256.Sum256(tarBytes), sha256.Sum256(gzBytes)
+	return &memLayer{tar: tarBytes, gz: gzBytes,
+		diffID: v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(t[:])},
+		digest: v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(g[:])}}
+}
+
 // memLayer is a gzip OCI layer held in memory with both forms and digests precomputed.
 type memLayer struct {
 	tar, gz        []byte

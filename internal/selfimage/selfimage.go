@@ -274,13 +274,7 @@ func packagesLayer(ctx context.Context, o Options) (v1.Layer, []aptrepo.Package,
 		return nil, nil, err
 	}
 	t := newTree()
-	for _, d := range usrMerged {
-		if d == "lib32" || d == "libx32" {
-			continue
-		}
-		t.symlink(d, "usr/"+d)
-	}
-	t.dir("usr/lib64", 0o755, 0)
+	t.usrLinks()
 	for i, p := range pkgs {
 		if err := unpackDeb(t, files[i], p); err != nil {
 			return nil, nil, fmt.Errorf("debian package %s: %w", p.Name, err)
@@ -368,12 +362,17 @@ func terraformLayer(ctx context.Context, o Options) (v1.Layer, string, error) {
 	}
 	if tf.Binary != "" && o.Arch == goArch() {
 		// A binary of this machine's architecture says its version; one that is not Version is refused.
-		out, err := exec.CommandContext(ctx, bin, "version").Output()
-		if err != nil {
-			return nil, "", fmt.Errorf("terraform: %s version: %w", bin, err)
+		cmd := exec.CommandContext(ctx, bin, "version", "-json")
+		cmd.Env = []string{"CHECKPOINT_DISABLE=1", "TF_CLI_CONFIG_FILE=/dev/null", "PATH=/usr/bin:/bin"}
+		out, err := cmd.Output()
+		var v struct {
+			Version string `json:"terraform_version"`
 		}
-		if !strings.HasPrefix(string(out), "Terraform v"+tf.Version+"\n") {
-			return nil, "", fmt.Errorf("terraform: %s is %q, not v%s", bin, firstLine(string(out)), tf.Version)
+		if err != nil || json.Unmarshal(out, &v) != nil {
+			return nil, "", fmt.Errorf("terraform: %s version -json: %v%s", bin, err, stderrOf(err))
+		}
+		if v.Version != tf.Version {
+			return nil, "", fmt.Errorf("terraform: %s is v%s, not v%s", bin, v.Version, tf.Version)
 		}
 	}
 	fmt.Fprintf(o.Log, "terraform %s: sha256 %s\n", tf.Version, sum)

@@ -14,8 +14,8 @@ import (
 	"github.com/klauspost/compress/gzip"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/static"
-	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/gitops-runner/runner/internal/image"
 )
 
 // tree is the files of one layer, by clean relative path ("usr/bin/git").
@@ -45,6 +45,17 @@ func clean(name string) string {
 	return p
 }
 
+// usrLinks adds the top-level links of merged /usr (bin -> usr/bin, ...), which put would map into /usr.
+func (t *tree) usrLinks() {
+	for _, d := range usrMerged {
+		if d == "lib32" || d == "libx32" {
+			continue
+		}
+		t.files[d] = &file{hdr: tar.Header{Name: d, Typeflag: tar.TypeSymlink, Linkname: "usr/" + d, Mode: 0o777, Format: tar.FormatPAX}}
+		t.dir("usr/"+d, 0o755, 0)
+	}
+}
+
 // put adds or replaces a member. Only regular files, directories and symbolic links are kept; owners
 // become root unless uid says otherwise, and set-id bits are dropped: nothing in the image needs them.
 func (t *tree) put(h tar.Header, data []byte) {
@@ -53,7 +64,7 @@ func (t *tree) put(h tar.Header, data []byte) {
 		return
 	}
 	h.Name = name
-	h.Mode &^= 0o7000
+	h.Mode &^= 0o6000
 	h.Uname, h.Gname = "", ""
 	h.PAXRecords, h.Xattrs = nil, nil
 	h.Format = tar.FormatPAX
@@ -93,12 +104,12 @@ func (t *tree) layer(mtime time.Time) (v1.Layer, error) {
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	var gzBuf bytes.Buffer
+	var tarBuf, gzBuf bytes.Buffer
 	gz, err := gzip.NewWriterLevel(&gzBuf, gzip.BestSpeed)
 	if err != nil {
 		return nil, err
 	}
-	tw := tar.NewWriter(gz)
+	tw := tar.NewWriter(io.MultiWriter(&tarBuf, gz))
 	for _, n := range names {
 		f := t.files[n]
 		h := f.hdr
@@ -122,7 +133,7 @@ func (t *tree) layer(mtime time.Time) (v1.Layer, error) {
 	if err := gz.Close(); err != nil {
 		return nil, err
 	}
-	return static.NewLayer(gzBuf.Bytes(), types.OCILayer), nil
+	return image.MemLayer(tarBuf.Bytes(), gzBuf.Bytes()), nil
 }
 
 // readTar adds a tar stream's members that keep accepts (hard links become copies of their target: a
