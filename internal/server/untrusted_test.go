@@ -228,8 +228,9 @@ func (h *harness) get(path string) string {
 	return string(b)
 }
 
-// A runner that can neither run Terraform as another user nor use namespaces (here: the real binary
-// started as an unprivileged user) does not plan pull requests, and says which setting would change it.
+// A runner that can neither run Terraform as another user nor use namespaces nor find bubblewrap (here:
+// the real binary started as an unprivileged user, with no bwrap on its PATH) does not plan pull
+// requests, and says which setting would change it.
 func TestUnprivilegedRunnerRefusesPullRequestPlans(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end: builds the runner")
@@ -260,10 +261,15 @@ func TestUnprivilegedRunnerRefusesPullRequestPlans(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// A PATH without bubblewrap: with it, an unprivileged runner isolates Terraform (mode bwrap).
+	noTools := filepath.Join(filepath.Dir(h.cfg.DataDir), "no-tools")
+	if err := os.MkdirAll(noTools, 0o755); err != nil {
+		t.Fatal(err)
+	}
 	addr := freeAddr(t)
 	cmd := exec.Command(bin, "serve")
 	cmd.Env = []string{
-		"PATH=/usr/local/bin:/usr/bin:/bin", "HOME=" + home, "RUNNER_LISTEN=" + addr, "RUNNER_WEBHOOK_SECRET=" + testSecret,
+		"PATH=" + noTools, "HOME=" + home, "RUNNER_LISTEN=" + addr, "RUNNER_WEBHOOK_SECRET=" + testSecret,
 		"RUNNER_DATA_DIR=" + h.cfg.DataDir, "RUNNER_ALLOWED_REPOS=acme/*", "GITHUB_TOKEN=" + gitToken,
 		"RUNNER_GITHUB_API_URL=" + h.cfg.GitHubAPIURL, "RUNNER_AWS_ENDPOINT=http://127.0.0.1:1", "AWS_REGION=us-east-1",
 	}
