@@ -70,6 +70,10 @@ type Server struct {
 	DatabaseMaxConns int
 	// DatabaseStatementTimeout bounds every PostgreSQL statement (statement_timeout); 0 turns it off.
 	DatabaseStatementTimeout time.Duration
+	// DatabaseCredentialCheck is how often a fresh PostgreSQL connection tests the credentials; when they
+	// are refused (the secret was rotated), the runner shuts down gracefully and exits non-zero, so that
+	// its supervisor starts one that reads the current secret. 0 turns it off.
+	DatabaseCredentialCheck time.Duration
 	// UnverifiedBudgetMiB bounds the memory held by webhook bodies whose signature is not yet checked.
 	UnverifiedBudgetMiB int
 	// AllowedHosts are more Host names the API and dashboard answer without a token.
@@ -223,6 +227,8 @@ func LoadServer(args []string, getenv func(string) string) (Server, error) {
 	num(&s.DatabaseMaxConns, "database-max-conns", "RUNNER_DATABASE_MAX_CONNS", 10, "PostgreSQL connections of this replica at most")
 	dur(&s.DatabaseStatementTimeout, "database-statement-timeout", "RUNNER_DATABASE_STATEMENT_TIMEOUT", 30*time.Second,
 		"longest a PostgreSQL statement may run (0: no limit; a statement_timeout in the URL's options wins)")
+	dur(&s.DatabaseCredentialCheck, "database-credential-check", "RUNNER_DATABASE_CREDENTIAL_CHECK", time.Minute,
+		"how often a fresh PostgreSQL connection tests the password; refused (rotated), the runner drains and exits 1 so that a new task reads the current secret (0: off)")
 	num(&s.PlanParallelism, "plan-parallelism", "RUNNER_PLAN_PARALLELISM", 3, "environments planned at once per pull request")
 	dur(&s.StageTimeout, "stage-timeout", "RUNNER_STAGE_TIMEOUT", 45*time.Minute, "longest a stage may run")
 	dur(&s.TerraformLockTimeout, "terraform-lock-timeout", "RUNNER_TERRAFORM_LOCK_TIMEOUT", 2*time.Minute, "how long plan and apply wait for a state lock that others hold")
@@ -435,6 +441,9 @@ func (s Server) validate() []string {
 	}
 	if s.DatabaseURL != "" && !strings.HasPrefix(s.DatabaseURL, "postgres://") && !strings.HasPrefix(s.DatabaseURL, "postgresql://") {
 		p = append(p, "RUNNER_DATABASE_URL must be a postgres:// URL")
+	}
+	if s.DatabaseCredentialCheck < 0 {
+		p = append(p, fmt.Sprintf("RUNNER_DATABASE_CREDENTIAL_CHECK=%s: want 0 (off) or a positive duration", s.DatabaseCredentialCheck))
 	}
 	if s.DatabaseStatementTimeout < 0 {
 		p = append(p, fmt.Sprintf("RUNNER_DATABASE_STATEMENT_TIMEOUT=%s: want 0 (no limit) or a positive duration", s.DatabaseStatementTimeout))

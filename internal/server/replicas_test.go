@@ -261,3 +261,54 @@ func stageLogText(t *testing.T, h *harness, stageID int64) string {
 	}
 	return b.String()
 }
+
+// RDS rotates the store's password while the runner runs (ECS gave the task the old one): the runner
+// notices within its check interval, drains like on SIGTERM and stops with ErrCredentialsRejected (the
+// process exits 1), so that ECS starts a task that reads the current secret.
+func TestPostgresRotatedPasswordStopsTheRunner(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end: starts PostgreSQL")
+	}
+	ctx := context.Background()
+	pg, err := postgres.Start(ctx)
+	if errors.Is(err, postgres.ErrUnavailable) {
+		t.Skipf("skipping: %v", err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pg.Stop)
+	const password = "before-rotation"
+	role, url, err := pg.NewPasswordRole(ctx, password)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := newRepoHarness(t, fixture.Options{Environments: []string{"dev"}, NoApps: true}, func(c *config.Server) {
+		c.DatabaseURL, c.DatabaseCredentialCheck = url, 50*time.Millisecond
+	})
+	h.start(serverCollaborators())
+	if ready := h.get("/readyz"); !strings.Contains(ready, `"status": "ready"`) {
+		t.Fatalf("/readyz: %s", ready)
+	}
+	select {
+	case err := <-h.done:
+		t.Fatalf("the runner stopped while its credentials were valid: %v", err)
+	case <-time.After(300 * time.Millisecond):
+	}
+	if err := pg.Exec(ctx, "ALTER ROLE "+role+" PASSWORD 'after-rotation'"); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-h.done:
+		h.cancel() // stopped on its own: nothing left for the cleanup to stop
+		h.cancel = nil
+		if !errors.Is(err, store.ErrCredentialsRejected) {
+			t.Fatalf("Run: %v, want store.ErrCredentialsRejected", err)
+		}
+		if strings.Contains(err.Error(), password) {
+			t.Errorf("the error shows the password: %v", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("the runner went on with a rotated password")
+	}
+}

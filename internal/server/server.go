@@ -313,10 +313,24 @@ func (s *Server) Run(ctx context.Context) error {
 		s.log.Info("metrics serving", "addr", s.MetricsAddr())
 	}
 	s.log.Info("runner serving", "addr", s.Addr(), "data_dir", s.cfg.DataDir, "workers", s.cfg.Workers)
-	var serveErr error
+	// ECS hands a task its secrets once; RDS rotates the store's password under it. Refused, the runner
+	// drains like on SIGTERM and fails, and its supervisor starts one that reads the current secret.
+	credc := make(chan error, 1)
+	wctx, stopWatch := context.WithCancel(ctx)
+	defer stopWatch()
+	if s.cfg.DatabaseURL != "" && s.cfg.DatabaseCredentialCheck > 0 {
+		go func() {
+			if err := s.store.WatchCredentials(wctx, s.cfg.DatabaseCredentialCheck); err != nil {
+				credc <- err
+			}
+		}()
+	}
+	var serveErr, credErr error
 	select {
 	case <-ctx.Done():
 	case serveErr = <-errc:
+	case credErr = <-credc:
+		s.log.Error("stopping: the database refuses this runner's credentials; a new process reads the current secret", "err", credErr)
 	}
 	s.log.Info("shutting down", "grace", s.cfg.ShutdownGrace)
 	sctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownGrace)
@@ -337,6 +351,9 @@ func (s *Server) Run(ctx context.Context) error {
 		s.log.Warn("queue shutdown", "err", err)
 	}
 	s.close()
+	if credErr != nil {
+		return credErr
+	}
 	if serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
 		return serveErr
 	}

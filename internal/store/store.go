@@ -49,7 +49,8 @@ const (
 // Store is the SQL-backed store. Its methods are safe for concurrent use.
 type Store struct {
 	db           conn
-	listen       *pgxpool.Pool // PostgreSQL: the queue's LISTEN connection
+	listen       *pgxpool.Pool   // PostgreSQL: the queue's LISTEN connection
+	pgcfg        *pgx.ConnConfig // PostgreSQL: how a fresh connection is made (WatchCredentials)
 	now          func() time.Time
 	replayWindow time.Duration
 }
@@ -148,7 +149,7 @@ func OpenPostgres(ctx context.Context, url string, po PostgresOptions, opts ...O
 	db := stdlib.OpenDB(*cfg)
 	db.SetMaxOpenConns(po.MaxConns)
 	db.SetMaxIdleConns(po.MaxConns)
-	s := &Store{db: conn{db: db, d: dialectPostgres}, listen: listen, now: func() time.Time { return time.Now().UTC() },
+	s := &Store{db: conn{db: db, d: dialectPostgres}, listen: listen, pgcfg: cfg.Copy(), now: func() time.Time { return time.Now().UTC() },
 		replayWindow: DefaultReplayWindow}
 	for _, o := range opts {
 		o(s)

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	neturl "net/url"
 	"os"
 	"os/exec"
 	"os/user"
@@ -24,6 +25,11 @@ import (
 
 // ErrUnavailable says PostgreSQL's server binaries are not installed.
 var ErrUnavailable = errors.New("PostgreSQL is not installed (apt-get install postgresql; .ci/run does it)")
+
+// PasswordGroup is a role whose members must give their password (scram-sha-256) to connect; every
+// other role is trusted. Tests of password handling (rotation) create their roles IN ROLE it: the server
+// creates the group at start.
+const PasswordGroup = "pgtest_password"
 
 // Server is a running PostgreSQL server.
 type Server struct {
@@ -79,6 +85,18 @@ func Start(ctx context.Context) (*Server, error) {
 		s.Stop()
 		return nil, fmt.Errorf("initdb: %w\n%s", err, out)
 	}
+	// The first matching line wins: members of PasswordGroup need their password, everyone else is trusted.
+	hba := filepath.Join(data, "pg_hba.conf")
+	old, err := os.ReadFile(hba)
+	if err != nil {
+		s.Stop()
+		return nil, fmt.Errorf("read pg_hba.conf: %w", err)
+	}
+	rules := "host all +" + PasswordGroup + " 127.0.0.1/32 scram-sha-256\n"
+	if err := os.WriteFile(hba, append([]byte(rules), old...), 0o600); err != nil {
+		s.Stop()
+		return nil, fmt.Errorf("write pg_hba.conf: %w", err)
+	}
 	if s.port, err = freePort(); err != nil {
 		s.Stop()
 		return nil, err
@@ -89,6 +107,10 @@ func Start(ctx context.Context) (*Server, error) {
 		log, _ := os.ReadFile(filepath.Join(dir, "server.log"))
 		s.Stop()
 		return nil, fmt.Errorf("pg_ctl start: %w\n%s\n%s", err, out, log)
+	}
+	if err := s.exec(ctx, "CREATE ROLE "+PasswordGroup+" NOLOGIN"); err != nil {
+		s.Stop()
+		return nil, err
 	}
 	return s, nil
 }
@@ -122,16 +144,43 @@ func (s *Server) URL(name string) string {
 
 // NewDatabase creates a fresh, empty database and returns its URL.
 func (s *Server) NewDatabase(ctx context.Context) (string, error) {
-	db, err := sql.Open("pgx", s.URL("postgres"))
-	if err != nil {
+	name := fmt.Sprintf("t%d_%d", time.Now().UnixNano()%1e9, s.n.Add(1))
+	if err := s.exec(ctx, "CREATE DATABASE "+name); err != nil {
 		return "", err
 	}
-	defer db.Close()
-	name := fmt.Sprintf("t%d_%d", time.Now().UnixNano()%1e9, s.n.Add(1))
-	if _, err := db.ExecContext(ctx, "CREATE DATABASE "+name); err != nil {
-		return "", fmt.Errorf("create database %s: %w", name, err)
-	}
 	return s.URL(name), nil
+}
+
+// NewPasswordRole creates a login role of PasswordGroup with password, owner of a fresh database, and
+// returns that database's URL for the role, password included. Change the password with Exec.
+func (s *Server) NewPasswordRole(ctx context.Context, password string) (role, url string, err error) {
+	n := s.n.Add(1)
+	role = fmt.Sprintf("r%d_%d", time.Now().UnixNano()%1e9, n)
+	name := "d" + role
+	if err := s.exec(ctx, fmt.Sprintf("CREATE ROLE %s LOGIN PASSWORD '%s' IN ROLE %s", role, strings.ReplaceAll(password, "'", "''"), PasswordGroup)); err != nil {
+		return "", "", err
+	}
+	if err := s.exec(ctx, "CREATE DATABASE "+name+" OWNER "+role); err != nil {
+		return "", "", err
+	}
+	u := neturl.URL{Scheme: "postgres", User: neturl.UserPassword(role, password), Host: fmt.Sprintf("127.0.0.1:%d", s.port),
+		Path: "/" + name, RawQuery: "sslmode=disable"}
+	return role, u.String(), nil
+}
+
+// Exec runs one statement as the superuser (on database postgres).
+func (s *Server) Exec(ctx context.Context, stmt string) error { return s.exec(ctx, stmt) }
+
+func (s *Server) exec(ctx context.Context, stmt string) error {
+	db, err := sql.Open("pgx", s.URL("postgres"))
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if _, err := db.ExecContext(ctx, stmt); err != nil {
+		return fmt.Errorf("postgres: %s: %w", stmt, err)
+	}
+	return nil
 }
 
 // Stop stops the server at once and removes its files.
