@@ -1,6 +1,7 @@
 package config
 
 import (
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -90,6 +91,13 @@ type Server struct {
 
 	// ReposConfig is the server-side repository policy file (RUNNER_REPOS_CONFIG; see internal/policy).
 	ReposConfig string
+	// ReposConfigYAML is that policy's text itself (RUNNER_REPOS_CONFIG_YAML), for a runner whose files
+	// are an image's, such as an ECS task's; at most one of the two is set.
+	ReposConfigYAML string
+	// Policies are the operator's Open Policy Agent policies given as text (RUNNER_POLICIES_JSON, an
+	// object of file name to rego source): the runner writes them into a folder of its data directory and
+	// checks them like RUNNER_POLICY_DIR's, which must then be unset.
+	Policies map[string]string
 	// AllowForkPRs plans pull requests from forks where the policy does not say (default false).
 	AllowForkPRs bool
 
@@ -182,6 +190,16 @@ func LoadServer(args []string, getenv func(string) string) (Server, error) {
 		}
 		fs.DurationVar(p, name, d, usage+" ("+envName+")")
 	}
+	// durOff is dur for a setting that 0 turns off.
+	durOff := func(p *time.Duration, name, envName string, def time.Duration, usage string) {
+		v := env(envName, def.String())
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 {
+			bad(name, fmt.Sprintf("%s=%q: want 0 (off) or a positive duration such as 30s or 2h", envName, v))
+			d = def
+		}
+		fs.DurationVar(p, name, d, usage+" ("+envName+")")
+	}
 	num := func(p *int, name, envName string, def int, usage string) {
 		v := env(envName, strconv.Itoa(def))
 		n, err := strconv.Atoi(v)
@@ -208,7 +226,7 @@ func LoadServer(args []string, getenv func(string) string) (Server, error) {
 		}
 		fs.BoolVar(p, name, b, usage+" ("+envName+")")
 	}
-	var allowed string
+	var allowed, policiesJSON string
 	str(&s.Listen, "listen", "RUNNER_LISTEN", ":8080", "address to listen on")
 	str(&s.MetricsListen, "metrics-listen", "RUNNER_METRICS_LISTEN", "", "serve /metrics on this address alone, without the API token (default: on the main address, behind the API token)")
 	str(&s.PublicURL, "public-url", "RUNNER_PUBLIC_URL", "", "base URL of this runner for links")
@@ -225,9 +243,9 @@ func LoadServer(args []string, getenv func(string) string) (Server, error) {
 	num(&s.Workers, "workers", "RUNNER_WORKERS", 4, "runs worked at once")
 	secret(&s.DatabaseURL, "database-url", "RUNNER_DATABASE_URL", "postgres:// URL: store and queue on PostgreSQL, shared by several replicas (default: SQLite in the data directory)")
 	num(&s.DatabaseMaxConns, "database-max-conns", "RUNNER_DATABASE_MAX_CONNS", 10, "PostgreSQL connections of this replica at most")
-	dur(&s.DatabaseStatementTimeout, "database-statement-timeout", "RUNNER_DATABASE_STATEMENT_TIMEOUT", 30*time.Second,
+	durOff(&s.DatabaseStatementTimeout, "database-statement-timeout", "RUNNER_DATABASE_STATEMENT_TIMEOUT", 30*time.Second,
 		"longest a PostgreSQL statement may run (0: no limit; a statement_timeout in the URL's options wins)")
-	dur(&s.DatabaseCredentialCheck, "database-credential-check", "RUNNER_DATABASE_CREDENTIAL_CHECK", time.Minute,
+	durOff(&s.DatabaseCredentialCheck, "database-credential-check", "RUNNER_DATABASE_CREDENTIAL_CHECK", time.Minute,
 		"how often a fresh PostgreSQL connection tests the password; refused (rotated), the runner drains and exits 1 so that a new task reads the current secret (0: off)")
 	num(&s.PlanParallelism, "plan-parallelism", "RUNNER_PLAN_PARALLELISM", 3, "environments planned at once per pull request")
 	dur(&s.StageTimeout, "stage-timeout", "RUNNER_STAGE_TIMEOUT", 45*time.Minute, "longest a stage may run")
@@ -253,6 +271,8 @@ func LoadServer(args []string, getenv func(string) string) (Server, error) {
 	var allowedHosts string
 	str(&allowedHosts, "allowed-hosts", "RUNNER_ALLOWED_HOSTS", "", "comma-separated extra Host names the API and dashboard answer without a token")
 	str(&s.ReposConfig, "repos-config", "RUNNER_REPOS_CONFIG", "", "server-side repository policy (YAML): roles, approvals, deploy branches, who may plan, allowed overrides")
+	str(&s.ReposConfigYAML, "repos-config-yaml", "RUNNER_REPOS_CONFIG_YAML", "", "the server-side repository policy's YAML itself, instead of RUNNER_REPOS_CONFIG's file (for a task definition)")
+	str(&policiesJSON, "policies-json", "RUNNER_POLICIES_JSON", "", `the operator's OPA policies as a JSON object {"name.rego": "source"}, instead of RUNNER_POLICY_DIR (for a task definition)`)
 	boolean(&s.AllowForkPRs, "allow-fork-prs", "RUNNER_ALLOW_FORK_PRS", "plan pull requests from forks (where the repository policy does not say)")
 	str(&s.Sandbox, "sandbox", "RUNNER_SANDBOX", "auto", "isolation of Terraform: auto (strongest available), namespaces, user, bwrap (bubblewrap, when not root) or off")
 	str(&s.SandboxLauncher, "sandbox-launcher", "RUNNER_SANDBOX_LAUNCHER", "", "the sandbox's launcher (default: runner-sandbox beside the runner when present, else the runner itself, which starts slower)")
@@ -318,6 +338,13 @@ func LoadServer(args []string, getenv func(string) string) (Server, error) {
 	s.SandboxReadOnly, s.SandboxReadWrite = splitList(sandboxRO), splitList(sandboxRW)
 	s.AllowedHosts = splitList(allowedHosts)
 	s.OIDCAllowedLogins = splitList(oidcAllowed)
+	if policiesJSON != "" {
+		pol, err := parsePolicies(policiesJSON)
+		if err != nil {
+			problems = append(problems, "RUNNER_POLICIES_JSON: "+err.Error())
+		}
+		s.Policies = pol
+	}
 	problems = append(problems, s.validate()...)
 	if len(problems) > 0 {
 		return Server{}, errors.New("invalid configuration:\n  " + strings.Join(problems, "\n  "))
@@ -442,6 +469,12 @@ func (s Server) validate() []string {
 	if s.DatabaseURL != "" && !strings.HasPrefix(s.DatabaseURL, "postgres://") && !strings.HasPrefix(s.DatabaseURL, "postgresql://") {
 		p = append(p, "RUNNER_DATABASE_URL must be a postgres:// URL")
 	}
+	if s.ReposConfig != "" && s.ReposConfigYAML != "" {
+		p = append(p, "RUNNER_REPOS_CONFIG and RUNNER_REPOS_CONFIG_YAML: set one of them")
+	}
+	if s.PolicyDir != "" && len(s.Policies) > 0 {
+		p = append(p, "RUNNER_POLICY_DIR and RUNNER_POLICIES_JSON: set one of them")
+	}
 	if s.DatabaseCredentialCheck < 0 {
 		p = append(p, fmt.Sprintf("RUNNER_DATABASE_CREDENTIAL_CHECK=%s: want 0 (off) or a positive duration", s.DatabaseCredentialCheck))
 	}
@@ -561,3 +594,26 @@ func (s Server) DatabaseDescription() string {
 	}
 	return "postgres " + u.Host + u.Path
 }
+
+// maxPolicies bounds RUNNER_POLICIES_JSON: a task definition holds 64 KiB at most anyway.
+const maxPolicies = 256
+
+// parsePolicies reads RUNNER_POLICIES_JSON: an object of plain .rego file names (no folders) to their
+// sources.
+func parsePolicies(text string) (map[string]string, error) {
+	var m map[string]string
+	if err := json.Unmarshal([]byte(text), &m); err != nil {
+		return nil, fmt.Errorf("want a JSON object of file name to rego source: %w", err)
+	}
+	if len(m) > maxPolicies {
+		return nil, fmt.Errorf("%d policies: at most %d", len(m), maxPolicies)
+	}
+	for name := range m {
+		if !policyName.MatchString(name) || name == ".rego" {
+			return nil, fmt.Errorf("policy name %q: want a plain file name ending in .rego (letters, digits, '.', '_', '-')", name)
+		}
+	}
+	return m, nil
+}
+
+var policyName = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]*\.rego$`)

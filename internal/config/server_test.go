@@ -159,6 +159,24 @@ func TestLoadServerReportsProblems(t *testing.T) {
 		env  map[string]string
 		want []string
 	}{
+		{"two repository policies", nil, map[string]string{"RUNNER_REPOS_CONFIG": "/etc/runner/repos.yaml", "RUNNER_REPOS_CONFIG_YAML": "repos: []"},
+			[]string{"RUNNER_REPOS_CONFIG and RUNNER_REPOS_CONFIG_YAML: set one of them"}},
+		{"policies twice", nil, map[string]string{"RUNNER_POLICY_DIR": "/etc/runner/policies", "RUNNER_POLICIES_JSON": `{"a.rego": "package a"}`},
+			[]string{"RUNNER_POLICY_DIR and RUNNER_POLICIES_JSON: set one of them"}},
+		{"policies not JSON", nil, map[string]string{"RUNNER_POLICIES_JSON": "package a"},
+			[]string{"RUNNER_POLICIES_JSON: want a JSON object of file name to rego source"}},
+		{"policies as a list", nil, map[string]string{"RUNNER_POLICIES_JSON": `["package a"]`},
+			[]string{"RUNNER_POLICIES_JSON: want a JSON object of file name to rego source"}},
+		{"policy name with a folder", nil, map[string]string{"RUNNER_POLICIES_JSON": `{"../etc/x.rego": "package a"}`},
+			[]string{`RUNNER_POLICIES_JSON: policy name "../etc/x.rego": want a plain file name ending in .rego`}},
+		{"policy name not rego", nil, map[string]string{"RUNNER_POLICIES_JSON": `{"x.txt": "package a"}`},
+			[]string{`RUNNER_POLICIES_JSON: policy name "x.txt": want a plain file name ending in .rego`}},
+		{"policy name hidden", nil, map[string]string{"RUNNER_POLICIES_JSON": `{".rego": "package a"}`},
+			[]string{`RUNNER_POLICIES_JSON: policy name ".rego": want a plain file name ending in .rego`}},
+		{"negative credential check", nil, map[string]string{"RUNNER_DATABASE_CREDENTIAL_CHECK": "-1s"},
+			[]string{`RUNNER_DATABASE_CREDENTIAL_CHECK="-1s": want 0 (off) or a positive duration`}},
+		{"negative statement timeout", nil, map[string]string{"RUNNER_DATABASE_STATEMENT_TIMEOUT": "-5s"},
+			[]string{`RUNNER_DATABASE_STATEMENT_TIMEOUT="-5s": want 0 (off) or a positive duration`}},
 		{"missing secret", nil, map[string]string{"RUNNER_WEBHOOK_SECRET": ""},
 			[]string{"RUNNER_WEBHOOK_SECRET is required"}},
 		{"short secret", nil, map[string]string{"RUNNER_WEBHOOK_SECRET": "short"},
@@ -337,6 +355,14 @@ func TestLoadServerDatabase(t *testing.T) {
 	}
 	if !found {
 		t.Error("the database password is not among the secrets redacted")
+	}
+	// 0 turns the statement timeout and the credential check off (it was refused as "not positive").
+	env["RUNNER_DATABASE_STATEMENT_TIMEOUT"], env["RUNNER_DATABASE_CREDENTIAL_CHECK"] = "0", "0s"
+	if s, err = config.LoadServer(nil, getenv(env)); err != nil {
+		t.Fatal(err)
+	}
+	if s.DatabaseStatementTimeout != 0 || s.DatabaseCredentialCheck != 0 {
+		t.Errorf("statement timeout %v, credential check %v: want both off", s.DatabaseStatementTimeout, s.DatabaseCredentialCheck)
 	}
 	env["RUNNER_DATABASE_URL"] = "mysql://x"
 	if _, err := config.LoadServer(nil, getenv(env)); err == nil || !strings.Contains(err.Error(), "RUNNER_DATABASE_URL must be a postgres:// URL") {

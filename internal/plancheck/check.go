@@ -480,3 +480,10 @@ func cut(s string, n int) string {
 	r := []rune(s)
 	return string(r[:n-1]) + "…"
 }
+
+// Compile reports whether modules compile as Check compiles them (the same capabilities and limits), for
+// policies to be refused when they are configured rather than at the first plan they check.
+func Compile(modules []Module) error {
+	_, err := compile(slices.Clone(modules), capabilities())
+	return err
+}

@@ -18,10 +18,15 @@ import (
 // loadPolicy reads the server-side repository policy (the built-in default without a file).
 func loadPolicy(cfg config.Server) (*policy.Policy, error) {
 	p := &policy.Policy{}
-	if cfg.ReposConfig != "" {
-		var err error
+	var err error
+	switch {
+	case cfg.ReposConfig != "":
 		if p, err = policy.Load(cfg.ReposConfig); err != nil {
 			return nil, fmt.Errorf("RUNNER_REPOS_CONFIG: %w", err)
+		}
+	case cfg.ReposConfigYAML != "":
+		if p, err = policy.Parse([]byte(cfg.ReposConfigYAML)); err != nil {
+			return nil, fmt.Errorf("RUNNER_REPOS_CONFIG_YAML: %w", err)
 		}
 	}
 	p.AllowForkPRs = cfg.AllowForkPRs

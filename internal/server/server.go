@@ -114,6 +114,13 @@ func New(ctx context.Context, cfg config.Server, log *slog.Logger, c Collaborato
 			s.close()
 		}
 	}()
+	if len(cfg.Policies) > 0 {
+		dir, err := writePolicies(filepath.Join(cfg.DataDir, "server-policies"), cfg.Policies)
+		if err != nil {
+			return nil, err
+		}
+		cfg.PolicyDir, s.cfg.PolicyDir = dir, dir
+	}
 	var storeOpts []store.Option
 	if cfg.ReplayWindow > 0 {
 		storeOpts = append(storeOpts, store.WithReplayWindow(cfg.ReplayWindow))

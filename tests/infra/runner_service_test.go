@@ -1,10 +1,15 @@
 package infra_test
 
 import (
+	"encoding/json"
 	"net/url"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/gitops-runner/runner/internal/config"
+	"github.com/gitops-runner/runner/internal/plancheck"
+	"github.com/gitops-runner/runner/internal/policy"
 )
 
 // TestRunnerLoadBalancer: the load balancer passes on only the webhook, the health endpoints and,
@@ -214,4 +219,65 @@ func isSubset(got, allowed []string) bool {
 		}
 	}
 	return true
+}
+
+// TestRunnerPolicies: the example's server policy and OPA policies reach the runner in its task
+// definition, and are what the runner accepts: the policy parses (strictly, as at the runner's start) and
+// names the module's own roles, the OPA policies compile.
+func TestRunnerPolicies(t *testing.T) {
+	p := loadRunnerExample(t)
+	_, cs := p.runnerContainers(t)
+	if len(cs) != 1 {
+		t.Fatalf("%d containers, want the runner's only", len(cs))
+	}
+	c := cs[0]
+	text, ok := c.env("RUNNER_REPOS_CONFIG_YAML")
+	if !ok {
+		t.Fatal("no RUNNER_REPOS_CONFIG_YAML: the example's server policy does not reach the task")
+	}
+	pol, err := policy.Parse([]byte(text))
+	if err != nil {
+		t.Fatalf("the runner would refuse the example's server policy: %v\n%s", err, text)
+	}
+	rp := pol.For("example-org/infra")
+	eff, err := rp.Apply(&config.Repo{Environments: []config.Environment{{Name: "dev", Branch: "main"}, {Name: "prod", Branch: "main"}}})
+	if err != nil {
+		t.Fatalf("the example's server policy refuses a plain repository: %v", err)
+	}
+	planRole := p.appliedNamed(t, "aws_iam_role", "plan").str("arn")
+	applyRole := p.appliedNamed(t, "aws_iam_role", "apply").str("arn")
+	for _, name := range []string{"dev", "prod"} {
+		env, _ := eff.Environment(name)
+		if r := env.PlanRole; r == nil || r.ARN != planRole || r.ExternalID == "" {
+			t.Errorf("%s: plan role %+v, want the module's %s with an external ID", name, r, planRole)
+		}
+		if r := env.ApplyRole; r == nil || r.ARN != applyRole || r.ExternalID == "" {
+			t.Errorf("%s: apply role %+v, want the module's %s with an external ID", name, r, applyRole)
+		}
+		if rp.DriftSchedule(name) == nil {
+			t.Errorf("%s: no drift_check schedule", name)
+		}
+	}
+	if prod, _ := eff.Environment("prod"); !prod.RequireApproval || !prod.Protected {
+		t.Errorf("prod: require_approval %v, protected %v: want both", prod.RequireApproval, prod.Protected)
+	}
+
+	raw, ok := c.env("RUNNER_POLICIES_JSON")
+	if !ok {
+		t.Fatal("no RUNNER_POLICIES_JSON: the example's OPA policies do not reach the task")
+	}
+	var files map[string]string
+	if err := json.Unmarshal([]byte(raw), &files); err != nil {
+		t.Fatalf("RUNNER_POLICIES_JSON is not an object of file name to source: %v", err)
+	}
+	var modules []plancheck.Module
+	for name, src := range files {
+		modules = append(modules, plancheck.Module{Path: name, Source: src})
+	}
+	if len(modules) == 0 {
+		t.Error("RUNNER_POLICIES_JSON holds no policy")
+	}
+	if err := plancheck.Compile(modules); err != nil {
+		t.Errorf("the runner would refuse the example's OPA policies: %v", err)
+	}
 }

@@ -36,8 +36,8 @@ module "runner" {
   state_kms_key_arn = "arn:aws:kms:eu-west-1:123456789012:key/11111111-1111-1111-1111-111111111111"
   lock_table        = "gitops-app-terraform-locks"
 
-  plan_external_id    = "example-org-runner-plan"
-  apply_external_id   = "example-org-runner-apply"
+  plan_external_id    = local.plan_external_id
+  apply_external_id   = local.apply_external_id
   managed_name_prefix = "gitops-app-"
 
   # What the environments' deploy stages touch (terraform/shared's repository; environments/*).
@@ -48,4 +48,19 @@ module "runner" {
   deploy_autoscaling_group_arns = ["arn:aws:autoscaling:eu-west-1:123456789012:autoScalingGroup:*:autoScalingGroupName/gitops-app-dev-*"]
 
   db_multi_az = true
+
+  # The policies travel in the task definition (the task's files are the image's). The server policy
+  # names the module's own roles: Terraform orders it after them.
+  server_policy = templatefile("${path.module}/policy/repos.yaml.tftpl", {
+    plan_role_arn     = module.runner.plan_role_arn
+    apply_role_arn    = module.runner.apply_role_arn
+    plan_external_id  = local.plan_external_id
+    apply_external_id = local.apply_external_id
+  })
+  opa_policies = { for f in fileset("${path.module}/policy", "*.rego") : f => file("${path.module}/policy/${f}") }
+}
+
+locals {
+  plan_external_id  = "example-org-runner-plan"
+  apply_external_id = "example-org-runner-apply"
 }

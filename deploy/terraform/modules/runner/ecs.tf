@@ -31,6 +31,10 @@ locals {
       RUNNER_DATABASE_URL = "postgres://${aws_db_instance.this.username}@${aws_db_instance.this.address}:${aws_db_instance.this.port}/${aws_db_instance.this.db_name}?sslmode=require"
     },
     var.slack_enabled && var.slack_channel != "" ? { SLACK_CHANNEL = var.slack_channel } : {},
+    # The task's files are the image's: the policies travel in the task definition, as text. Changing
+    # them makes a new revision, which the service rolls out like an image.
+    var.server_policy != "" ? { RUNNER_REPOS_CONFIG_YAML = var.server_policy } : {},
+    length(var.opa_policies) > 0 ? { RUNNER_POLICIES_JSON = jsonencode(var.opa_policies) } : {},
     var.extra_environment,
   )
 
@@ -108,6 +112,14 @@ resource "aws_ecs_task_definition" "runner" {
       }
     },
   ])
+
+  lifecycle {
+    # ECS refuses a task definition over 64 KiB; the policies are most of what can grow.
+    precondition {
+      condition     = length(var.server_policy) + length(jsonencode(var.opa_policies)) <= 48 * 1024
+      error_message = "server_policy and opa_policies together exceed 48 KiB, too much for a task definition (64 KiB in all): bake larger policies into an image and set RUNNER_REPOS_CONFIG or RUNNER_POLICY_DIR in extra_environment."
+    }
+  }
 
   tags = { Name = var.name }
 }

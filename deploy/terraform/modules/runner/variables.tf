@@ -130,6 +130,23 @@ variable "extra_environment" {
   }
 }
 
+variable "server_policy" {
+  description = "The server-side repository policy (YAML: roles, approvals, deploy branches, drift_check schedules; see the runner's README), given to the runner as RUNNER_REPOS_CONFIG_YAML. Empty: the built-in default."
+  type        = string
+  default     = ""
+}
+
+variable "opa_policies" {
+  description = "The operator's Open Policy Agent policies that every policy step checks besides the repository's, as file name => rego source (RUNNER_POLICIES_JSON). A policy that does not compile stops the task at start."
+  type        = map(string)
+  default     = {}
+
+  validation {
+    condition     = alltrue([for k in keys(var.opa_policies) : can(regex("^[A-Za-z0-9_][A-Za-z0-9_.-]*\\.rego$", k))])
+    error_message = "opa_policies: each key is a plain file name ending in .rego (letters, digits, '.', '_', '-')."
+  }
+}
+
 # --- the load balancer ------------------------------------------------------------------------------
 
 variable "certificate_arn" {
