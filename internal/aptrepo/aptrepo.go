@@ -202,7 +202,7 @@ func (ix *Index) verifyRelease(raw []byte) (release, error) {
 			continue
 		}
 		size, err := strconv.ParseInt(f[1], 10, 64)
-		if err != nil || len(f[0]) != 64 {
+		if err != nil || size < 0 || !isSHA256(f[0]) {
 			return release{}, fmt.Errorf("SHA256 line %q", line)
 		}
 		rel.files[f[2]] = fileSum{sha256: strings.ToLower(f[0]), size: size}
@@ -257,7 +257,8 @@ func (ix *Index) add(url string, data []byte) error {
 		pkg := Package{Name: v["Package"], Version: v["Version"], Arch: arch, Filename: v["Filename"], Size: size,
 			SHA256: strings.ToLower(v["SHA256"]), Essential: v["Essential"] == "yes", Priority: v["Priority"],
 			url: url, depends: joinRel(v["Pre-Depends"], v["Depends"])}
-		if pkg.Name == "" || pkg.Filename == "" || len(pkg.SHA256) != 64 {
+		// The checksum names the file in the cache: 64 hex digits, never a path.
+		if pkg.Name == "" || pkg.Filename == "" || !isSHA256(pkg.SHA256) || size < 0 {
 			continue
 		}
 		if old, ok := ix.pkgs[pkg.Name]; ok && newer(old.Version, pkg.Version) {
@@ -277,6 +278,15 @@ func (ix *Index) add(url string, data []byte) error {
 			ix.provides[name] = appendOnce(ix.provides[name], pkg.Name)
 		}
 	}
+}
+
+// isSHA256 reports whether s is a SHA-256 in hex (either case).
+func isSHA256(s string) bool {
+	if len(s) != 64 {
+		return false
+	}
+	_, err := hex.DecodeString(s)
+	return err == nil
 }
 
 // newer reports whether version a is newer than b.
