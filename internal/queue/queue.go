@@ -42,13 +42,16 @@ type Executor interface {
 	Execute(ctx context.Context, runID int64) error
 }
 
+// fetchCooldown is the least time between two fetches of jobs by one queue's workers.
+const fetchCooldown = 20 * time.Millisecond
+
 // Options tune the queue.
 type Options struct {
 	Workers    int           // concurrent runs; default 4
 	JobTimeout time.Duration // longest a run may take; default 2h
-	// PollInterval is how often workers look for new jobs: on SQLite the way jobs are found (default 100ms);
-	// on PostgreSQL a safety net behind LISTEN/NOTIFY, which wakes the workers of every replica as soon as a
-	// job is inserted or made available (default 2s).
+	// PollInterval is how often workers look for new jobs, a safety net (default 2s): they hear of a job as
+	// soon as it is inserted or made available through LISTEN/NOTIFY on PostgreSQL (every replica's
+	// workers), and through River's emulation of it on SQLite, woken by this process's commits.
 	PollInterval time.Duration
 	MaxAttempts  int // tries of a run that keeps failing for infrastructure reasons; default 10
 	// CancelWait is how long Stop waits, after the grace period, for cancelled runs to wind down (e.g.
@@ -72,6 +75,7 @@ type Options struct {
 type Queue struct {
 	store      *store.Store
 	driver     riverdriver.Driver[*sql.Tx]
+	kick       func() // wakes this process's listener after a commit that notified (SQLite; see kickDriver)
 	client     *river.Client[*sql.Tx]
 	log        *slog.Logger
 	running    atomic.Bool
@@ -112,10 +116,11 @@ func New(ctx context.Context, st *store.Store, exec Executor, opts Options) (*Qu
 	}
 	pg := st.Dialect() == "postgres"
 	if opts.PollInterval <= 0 {
-		opts.PollInterval = 100 * time.Millisecond
-		if pg {
-			opts.PollInterval = 2 * time.Second
-		}
+		// A safety net on both databases: workers hear of jobs through notifications (on SQLite River's
+		// emulation, which this process's own dispatches wake at once: see kickDriver). A short poll would
+		// hurt: River fetches at most once per FetchCooldown, so a poll every 100 ms kept a job that arrived
+		// just after one waiting for the cooldown's end, 50 ms on average.
+		opts.PollInterval = 2 * time.Second
 	}
 	if opts.MaxAttempts <= 0 {
 		opts.MaxAttempts = 10
@@ -135,10 +140,15 @@ func New(ctx context.Context, st *store.Store, exec Executor, opts Options) (*Qu
 		opts.ReplicaLease = 2 * time.Minute
 	}
 	driver := driverFor(st)
+	kick := func() {}
 	if pg && st.ListenPool() != nil {
 		// The store's transactions stay on database/sql (a run's job is inserted in the transaction that
 		// marks it dispatched); River listens through riverpgxv5 on a connection of the store's pgx pool.
 		driver = riverdatabasesql.NewWithPgxListener(st.DB(), st.ListenPool())
+	}
+	if !pg {
+		kd := newKickDriver(driver)
+		driver, kick = kd, kd.kick
 	}
 	if err := migrate(ctx, driver, opts.Logger); err != nil {
 		return nil, err
@@ -167,17 +177,21 @@ func New(ctx context.Context, st *store.Store, exec Executor, opts Options) (*Qu
 		JobTimeout:           opts.JobTimeout,
 		RescueStuckJobsAfter: opts.JobTimeout + time.Hour,
 		FetchPollInterval:    opts.PollInterval,
-		FetchCooldown:        min(opts.PollInterval, 100*time.Millisecond),
-		PollOnly:             !driver.SupportsListener(),
-		MaxAttempts:          opts.MaxAttempts,
-		PeriodicJobs:         periodicJobs,
-		Logger:               quiet(opts.Logger),
+		// River fetches at most once per cooldown, and a dispatch makes two notifications (River's and
+		// announce's): with River's default 100 ms, the second one's fetch at the end of the cooldown
+		// started another, and a job arriving in it waited up to 100 ms. 20 ms bounds that wait and
+		// still batches fetches under load (at most 50 a second per queue, none while every worker is busy).
+		FetchCooldown: min(opts.PollInterval, fetchCooldown),
+		PollOnly:      !driver.SupportsListener(),
+		MaxAttempts:   opts.MaxAttempts,
+		PeriodicJobs:  periodicJobs,
+		Logger:        quiet(opts.Logger),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("queue client: %w", err)
 	}
 	wakeCtx, stopWake := context.WithCancel(context.Background())
-	return &Queue{wakeCtx: wakeCtx, stopWake: stopWake, store: st, driver: driver, client: client, log: opts.Logger, maxTry: opts.MaxAttempts,
+	return &Queue{wakeCtx: wakeCtx, stopWake: stopWake, store: st, driver: driver, kick: kick, client: client, log: opts.Logger, maxTry: opts.MaxAttempts,
 		cancelWait: opts.CancelWait, wake: make(chan struct{}, 1), id: opts.ReplicaID, lease: opts.ReplicaLease}, nil
 }
 
@@ -240,6 +254,9 @@ func (q *Queue) dispatch(ctx context.Context) {
 				q.log.Error("dispatch accepted runs", "err", err)
 			}
 			return
+		}
+		if n > 0 {
+			q.kick() // committed: this process's workers hear of the jobs now
 		}
 		if n < dispatchBatch {
 			return
@@ -327,6 +344,7 @@ func (q *Queue) Wake(ctx context.Context, runID int64) error {
 	}
 	if job.State == rivertype.JobStateAvailable {
 		q.announce(ctx, q.driver.GetExecutor(), job.Queue)
+		q.kick()
 	}
 	if job.State == rivertype.JobStateRunning {
 		// River leaves a running job alone: the run may be about to snooze for its whole wait. Retry once it
@@ -363,6 +381,7 @@ func (q *Queue) wakeAfterRun(jobID int64) {
 				return
 			}
 			q.announce(ctx, q.driver.GetExecutor(), job.Queue)
+			q.kick()
 		}
 		return
 	}
