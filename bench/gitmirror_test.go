@@ -123,11 +123,18 @@ func BenchmarkGitMirror(b *testing.B) {
 	// Work trees: each runner side checks out from its own mirror (the go-git transport reads with go-git,
 	// the git transport with git ls-tree and git cat-file --batch), git archive reads git's own mirror.
 	treeSides := []string{gitSide, goGit, gitCLI}
-	full := e.trees(sha, nil, mirrors, treeSides)
+	full := e.trees(sha, nil, mirrors, treeSides, false)
 	rows = append(rows, e.rows("full work tree", full, treeSides, 1.5)...)
 	paths := sparsePaths(b, full[gitSide][0].dir)
-	sparse := e.trees(sha, paths, mirrors, treeSides)
+	sparse := e.trees(sha, paths, mirrors, treeSides, false)
 	rows = append(rows, e.rows(fmt.Sprintf("sparse work tree (%d paths)", len(paths)), sparse, treeSides, 0)...)
+	// A runner is long-lived: its first run after a start opens the mirror's packs, later runs find them open.
+	// auto (the default) reads the git transport's mirror: git fetches it, and selections are read with go-git.
+	auto := runnerSide(gitrepo.TransportAuto)
+	mirrors[auto] = mirrors[gitCLI]
+	againSides := append(slices.Clone(treeSides), auto)
+	again := e.trees(sha, paths, mirrors, againSides, true)
+	rows = append(rows, e.rows(fmt.Sprintf("sparse-again work tree (%d paths, second in the process)", len(paths)), again, againSides, 0)...)
 
 	e.table(rows, floor, base, before)
 	report(b, "sparse paths: %s", strings.Join(paths, " "))
@@ -167,6 +174,9 @@ type childSpec struct {
 	Paths     []string // of a sparse work tree (git's side)
 	Env       string   // the environment a sparse work tree is for (the runner's side)
 	Out       string   // file the child writes its childResult to
+	// Again makes "paths" write the sparse work tree twice in the process (the first into Dir-first) and time
+	// the second: a long-lived runner's later runs, whose mirror readers are open and warm.
+	Again bool
 }
 
 type childResult struct {
@@ -214,6 +224,11 @@ func runChild(ctx context.Context, s childSpec) (res childResult) {
 	m, err := ms.Sync(ctx, s.URL, s.SHA) // the mirror has the commit: no fetch
 	if err != nil {
 		return fail(err)
+	}
+	if s.Op == "paths" && s.Again {
+		if err := sparseTree(ctx, m, s.SHA, s.Dir+"-first", s.Env); err != nil {
+			return fail(err)
+		}
 	}
 	start = time.Now()
 	switch s.Op {
@@ -368,12 +383,15 @@ func (e *mirrorBench) revParse(repo, rev string) string {
 
 // trees checks sha out treeRuns times per side into fresh directories (the whole tree when paths is
 // nil); the first work tree of each side is kept, the others removed.
-func (e *mirrorBench) trees(sha string, paths []string, mirrors map[string]string, sides []string) map[string][]measured {
+func (e *mirrorBench) trees(sha string, paths []string, mirrors map[string]string, sides []string, again bool) map[string][]measured {
 	e.b.Helper()
 	res := map[string][]measured{}
 	kind := "full"
 	if paths != nil {
 		kind = "sparse"
+	}
+	if again {
+		kind += "-again"
 	}
 	for i := range treeRuns {
 		for k := range sides {
@@ -390,7 +408,8 @@ func (e *mirrorBench) trees(sha string, paths []string, mirrors map[string]strin
 				if paths != nil {
 					op = "paths"
 				}
-				m = e.runner(childSpec{Op: op, Transport: transportOf(side), Root: mirrors[side], SHA: sha, Dir: dir, Paths: paths, Env: "dev"})
+				m = e.runner(childSpec{Op: op, Transport: transportOf(side), Root: mirrors[side], SHA: sha, Dir: dir, Paths: paths, Env: "dev", Again: again})
+				_ = os.RemoveAll(dir + "-first")
 			}
 			m.dir, m.files = dir, countFiles(e.b, dir)
 			res[side] = append(res[side], m)
@@ -523,6 +542,8 @@ func sideName(side string) (name, metric string) {
 		return "runner, go-git transport", "runner-gogit"
 	case runnerSide(gitrepo.TransportGit):
 		return "runner, git CLI transport", "runner-gitcli"
+	case runnerSide(gitrepo.TransportAuto):
+		return "runner, auto (the default)", "runner-auto"
 	}
 	return side, side
 }
