@@ -84,20 +84,17 @@ func TestReadsWithCLI(t *testing.T) {
 		f.Close()
 	}
 	tests := []struct {
-		name  string
-		m     *Mirror
-		whole bool
-		want  bool
+		name string
+		m    *Mirror
+		want bool
 	}{
-		{"go-git transport", &Mirror{path: big}, true, false},
-		{"git transport, whole", &Mirror{path: small, gitBin: "git"}, true, true},
-		{"git transport, selection", &Mirror{path: small, gitBin: "git"}, false, true},
-		{"auto, big mirror, whole", &Mirror{path: big, gitBin: "git", auto: true}, true, true},
-		{"auto, big mirror, selection", &Mirror{path: big, gitBin: "git", auto: true}, false, false},
-		{"auto, small mirror, whole", &Mirror{path: small, gitBin: "git", auto: true}, true, false},
+		{"go-git transport", &Mirror{path: big}, false},
+		{"git transport", &Mirror{path: small, gitBin: "git"}, true},
+		{"auto, big mirror", &Mirror{path: big, gitBin: "git", auto: true}, true},
+		{"auto, small mirror", &Mirror{path: small, gitBin: "git", auto: true}, false},
 	}
 	for _, tt := range tests {
-		if got := tt.m.readsWithCLI(tt.whole); got != tt.want {
+		if got := tt.m.readsWithCLI(); got != tt.want {
 			t.Errorf("%s: %v, want %v", tt.name, got, tt.want)
 		}
 	}

@@ -58,7 +58,7 @@ func (m *Mirror) Checkout(ctx context.Context, sha, dir string) error {
 	if err := prepareDir(dir); err != nil {
 		return fmt.Errorf("checkout %s: %w", sha, err)
 	}
-	if m.readsWithCLI(true) {
+	if m.readsWithCLI() {
 		sw := &sparseWriter{ctx: ctx, root: dir, sel: Selection{Paths: []string{"."}}}
 		if err := m.checkoutCLI(ctx, sha, sw); err != nil {
 			return fmt.Errorf("checkout %s into %s: %w", sha, dir, err)

@@ -8,7 +8,6 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"slices"
 	"strings"
 
 	"github.com/go-git/go-git/v5/plumbing/filemode"
@@ -76,7 +75,7 @@ func (m *Mirror) CheckoutPaths(ctx context.Context, sha, dir string, sel Selecti
 		return 0, fmt.Errorf("checkout %s: %w", sha, err)
 	}
 	sw := &sparseWriter{ctx: ctx, root: dir, sel: sel}
-	if m.readsWithCLI(slices.Contains(sel.Paths, ".")) {
+	if m.readsWithCLI() {
 		if err := m.checkoutCLI(ctx, sha, sw); err != nil {
 			return sw.written, fmt.Errorf("checkout %s into %s: %w", sha, dir, err)
 		}
