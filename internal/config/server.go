@@ -71,6 +71,9 @@ type Server struct {
 	DatabaseMaxConns int
 	// DatabaseStatementTimeout bounds every PostgreSQL statement (statement_timeout); 0 turns it off.
 	DatabaseStatementTimeout time.Duration
+	// QueueLogEvery is how often the runner logs its queue (runs waiting and running, the oldest one's age),
+	// for metrics read from logs such as CloudWatch's metric filters; 0 turns it off.
+	QueueLogEvery time.Duration
 	// DatabaseCredentialCheck is how often a fresh PostgreSQL connection tests the credentials; when they
 	// are refused (the secret was rotated), the runner shuts down gracefully and exits non-zero, so that
 	// its supervisor starts one that reads the current secret. 0 turns it off.
@@ -245,6 +248,8 @@ func LoadServer(args []string, getenv func(string) string) (Server, error) {
 	num(&s.DatabaseMaxConns, "database-max-conns", "RUNNER_DATABASE_MAX_CONNS", 10, "PostgreSQL connections of this replica at most")
 	durOff(&s.DatabaseStatementTimeout, "database-statement-timeout", "RUNNER_DATABASE_STATEMENT_TIMEOUT", 30*time.Second,
 		"longest a PostgreSQL statement may run (0: no limit; a statement_timeout in the URL's options wins)")
+	durOff(&s.QueueLogEvery, "queue-log-every", "RUNNER_QUEUE_LOG_EVERY", time.Minute,
+		`how often to log the queue (msg "queue": waiting, running, oldest_queued_seconds) for log-based metrics such as CloudWatch's (0: never)`)
 	durOff(&s.DatabaseCredentialCheck, "database-credential-check", "RUNNER_DATABASE_CREDENTIAL_CHECK", time.Minute,
 		"how often a fresh PostgreSQL connection tests the password; refused (rotated), the runner drains and exits 1 so that a new task reads the current secret (0: off)")
 	num(&s.PlanParallelism, "plan-parallelism", "RUNNER_PLAN_PARALLELISM", 3, "environments planned at once per pull request")

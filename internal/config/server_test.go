@@ -51,7 +51,7 @@ func TestLoadServerDefaults(t *testing.T) {
 		CommandPrefix:        "/runner", ApprovalTimeout: 24 * time.Hour, ApprovalPoll: time.Minute,
 		LogLevel:     "info",
 		Sandbox:      "auto",
-		ReplayWindow: 7 * 24 * time.Hour, DatabaseMaxConns: 10, DatabaseStatementTimeout: 30 * time.Second, DatabaseCredentialCheck: time.Minute,
+		ReplayWindow: 7 * 24 * time.Hour, DatabaseMaxConns: 10, DatabaseStatementTimeout: 30 * time.Second, DatabaseCredentialCheck: time.Minute, QueueLogEvery: time.Minute,
 		UnverifiedBudgetMiB: 64, OIDCLoginClaim: "preferred_username", GitTransport: "auto",
 	}
 	if !reflect.DeepEqual(s, want) {
@@ -113,7 +113,7 @@ func TestLoadServerEnvironmentAndFlags(t *testing.T) {
 				RegistryInsecure: true, LogLevel: "debug", LogJSON: true,
 				TerraformCLIConfig: key, Sandbox: "user", UnsafeUnisolatedPlans: true,
 				SandboxReadWrite: []string{"/srv/state", "/srv/more"},
-				ReplayWindow:     7 * 24 * time.Hour, DatabaseMaxConns: 10, DatabaseStatementTimeout: 30 * time.Second, DatabaseCredentialCheck: time.Minute, UnverifiedBudgetMiB: 64, AllowedHosts: []string{"runner.internal", "10.0.0.5"},
+				ReplayWindow:     7 * 24 * time.Hour, DatabaseMaxConns: 10, DatabaseStatementTimeout: 30 * time.Second, DatabaseCredentialCheck: time.Minute, QueueLogEvery: time.Minute, UnverifiedBudgetMiB: 64, AllowedHosts: []string{"runner.internal", "10.0.0.5"},
 			}
 			if !reflect.DeepEqual(s, want) {
 				t.Errorf("\n got %+v\nwant %+v", s, want)

@@ -61,3 +61,11 @@ func (c *queueCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(c.oldest, prometheus.GaugeValue, age)
 	ch <- prometheus.MustNewConstMetric(c.running, prometheus.GaugeValue, float64(q.Running))
 }
+
+// The queue's line in the runner's log (RUNNER_QUEUE_LOG_EVERY), for metrics read from logs where nothing
+// scrapes /metrics: the runner's own module turns QueueLogAgeField of the lines whose msg is
+// QueueLogMessage into a CloudWatch metric and alarms on it (deploy/terraform).
+const (
+	QueueLogMessage  = "queue"
+	QueueLogAgeField = "oldest_queued_seconds"
+)

@@ -332,6 +332,9 @@ func (s *Server) Run(ctx context.Context) error {
 			}
 		}()
 	}
+	if s.cfg.QueueLogEvery > 0 {
+		go logQueueEvery(wctx, s.store, s.log, s.cfg.QueueLogEvery)
+	}
 	var serveErr, credErr error
 	select {
 	case <-ctx.Done():
@@ -339,6 +342,7 @@ func (s *Server) Run(ctx context.Context) error {
 	case credErr = <-credc:
 		s.log.Error("stopping: the database refuses this runner's credentials; a new process reads the current secret", "err", credErr)
 	}
+	stopWatch() // the credential check and the queue line end before the store closes
 	s.log.Info("shutting down", "grace", s.cfg.ShutdownGrace)
 	sctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownGrace)
 	defer cancel()

@@ -1,8 +1,8 @@
 # Alarms without a metrics pipeline: the runner's metrics are Prometheus (GET /metrics), which
 # CloudWatch does not scrape, so the alarms read what AWS already measures (the load balancer's
-# 5xx answers and healthy targets) and one metric filtered from the runner's JSON logs (failed
-# deploys). Queue age and the other Prometheus alerts (deploy/prometheus/alerts.yml) need a
-# Prometheus or a collector; see the README.
+# 5xx answers and healthy targets) and two metrics filtered from the runner's JSON logs (failed
+# deploys; the queue's age, from the line each replica writes every minute). The other Prometheus
+# alerts (deploy/prometheus/alerts.yml) need a Prometheus or a collector; see the README.
 
 locals {
   alarm_actions = var.alarm_topic_arn == null ? [] : [var.alarm_topic_arn]
@@ -78,4 +78,39 @@ resource "aws_cloudwatch_metric_alarm" "healthy_targets" {
   ok_actions          = local.alarm_actions
 
   tags = { Name = "${var.name}-healthy-replicas" }
+}
+
+# Each replica logs {"msg":"queue","waiting":N,"running":M,"oldest_queued_seconds":S,...} every
+# RUNNER_QUEUE_LOG_EVERY (1m; internal/server, queuelog.go). Replicas share the database, so they log
+# the same age: the alarm takes the maximum.
+resource "aws_cloudwatch_log_metric_filter" "queue_age" {
+  name           = "${var.name}-queue-age"
+  log_group_name = aws_cloudwatch_log_group.runner.name
+  pattern        = "{ $.msg = \"queue\" }"
+
+  metric_transformation {
+    name      = "QueueAgeSeconds"
+    namespace = "GitOpsRunner/${var.name}"
+    value     = "$.oldest_queued_seconds"
+    unit      = "Seconds"
+  }
+}
+
+resource "aws_cloudwatch_metric_alarm" "queue_age" {
+  alarm_name          = "${var.name}-queue-age"
+  alarm_description   = "A run of the GitOps runner has waited more than ${var.queue_age_alarm_seconds} s to start (every worker busy, or none running)."
+  namespace           = "GitOpsRunner/${var.name}"
+  metric_name         = "QueueAgeSeconds"
+  statistic           = "Maximum"
+  period              = 60
+  evaluation_periods  = 3
+  datapoints_to_alarm = 3
+  threshold           = var.queue_age_alarm_seconds
+  comparison_operator = "GreaterThanThreshold"
+  # No line at all means no replica runs: the healthy-targets alarm says that.
+  treat_missing_data = "notBreaching"
+  alarm_actions      = local.alarm_actions
+  ok_actions         = local.alarm_actions
+
+  tags = { Name = "${var.name}-queue-age" }
 }

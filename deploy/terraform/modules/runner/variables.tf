@@ -270,6 +270,17 @@ variable "alarm_topic_arn" {
   default     = null
 }
 
+variable "queue_age_alarm_seconds" {
+  description = "Alarm when a run has waited this long to start, three minutes in a row (the runner's queue line, RUNNER_QUEUE_LOG_EVERY)."
+  type        = number
+  default     = 900
+
+  validation {
+    condition     = var.queue_age_alarm_seconds >= 60
+    error_message = "queue_age_alarm_seconds: at least 60."
+  }
+}
+
 # --- the roles the runner assumes ---------------------------------------------------------------------
 
 variable "state_bucket" {
