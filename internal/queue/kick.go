@@ -3,6 +3,7 @@ package queue
 import (
 	"context"
 	"database/sql"
+	"sync/atomic"
 
 	"github.com/riverqueue/river/riverdriver"
 )
@@ -17,6 +18,7 @@ import (
 type kickDriver struct {
 	riverdriver.Driver[*sql.Tx]
 	kicks chan struct{}
+	cut   atomic.Int64 // waits a kick cut short
 }
 
 func newKickDriver(d riverdriver.Driver[*sql.Tx]) *kickDriver {
@@ -25,7 +27,7 @@ func newKickDriver(d riverdriver.Driver[*sql.Tx]) *kickDriver {
 
 // GetListener is River's listener, wakeable by kick.
 func (d *kickDriver) GetListener(params *riverdriver.GetListenenerParams) riverdriver.Listener {
-	return &kickListener{Listener: d.Driver.GetListener(params), kicks: d.kicks}
+	return &kickListener{Listener: d.Driver.GetListener(params), kicks: d.kicks, cut: &d.cut}
 }
 
 // kick wakes the listener (at most one wake-up waits: more would find the same rows).
@@ -40,6 +42,7 @@ func (d *kickDriver) kick() {
 type kickListener struct {
 	riverdriver.Listener
 	kicks <-chan struct{}
+	cut   *atomic.Int64 // counts the waits a kick cut short (nil: not counted)
 }
 
 // WaitForNotification is River's, started again at once (it reads the table before it sleeps) when kicked.
@@ -61,6 +64,9 @@ func (l *kickListener) WaitForNotification(ctx context.Context) (*riverdriver.No
 		kicked := wctx.Err() != nil && ctx.Err() == nil
 		cancel()
 		if err != nil && kicked {
+			if l.cut != nil {
+				l.cut.Add(1)
+			}
 			continue
 		}
 		return n, err

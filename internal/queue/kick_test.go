@@ -99,11 +99,13 @@ func (p *pickupTimer) at(runID int64) (time.Time, bool) {
 }
 
 // On SQLite a run accepted by this process is picked up when its dispatch commits, not at the listener's
-// next 50 ms poll. Two queues with the production settings, side by side under the same load, one without
-// kicks: runs alternate between them, and each run's wait from its dispatch's commit to its worker is
-// timed. The kicked queue's median must be at least 10 ms below the other's (measured: 1.0 ms against 27 ms,
-// and under the race detector 17-19 ms against 36-41 ms). From the webhook's acceptance, the median pickup went from
-// 67 ms (95 ms at p90; 100 ms polls, River's 100 ms fetch cooldown) to 2.7 ms.
+// next 50 ms poll: the dispatches' kicks cut the listener's waits short. That is checked by counting (a
+// third of the dispatches at least must cut a wait; without kicks none does; 10-13 of 15 did under the race
+// detector on a machine kept busy by two spinning processes), not by timing, which the machine's load decides. The wait from a dispatch's
+// commit to its worker is logged, side by side with a queue that is never kicked: measured 1.0 ms against
+// 27 ms on a quiet machine, 17-35 ms against 34-41 ms under the race detector on a loaded one. From the
+// webhook's acceptance, the median pickup went from 67 ms (95 ms at p90; 100 ms polls, River's 100 ms fetch
+// cooldown) to 2.7 ms.
 func TestSQLiteRunsArePickedUpWhenTheirDispatchCommits(t *testing.T) {
 	ctx := context.Background()
 	type side struct {
@@ -145,7 +147,8 @@ func TestSQLiteRunsArePickedUpWhenTheirDispatchCommits(t *testing.T) {
 	}
 	kicked, polled := newSide(true), newSide(false)
 	time.Sleep(300 * time.Millisecond) // past the workers' first fetch
-	const runs = 21
+	cutBefore := kicked.q.driver.(*kickDriver).cut.Load()
+	const runs = 15
 	for i := range runs {
 		for _, s := range []*side{kicked, polled} {
 			rec, err := s.q.Accept(ctx, event.Event{DeliveryID: fmt.Sprintf("pickup-%d", i), Name: "push", Kind: event.KindDeploy,
@@ -168,11 +171,15 @@ func TestSQLiteRunsArePickedUpWhenTheirDispatchCommits(t *testing.T) {
 		}
 	}
 	median := func(d []time.Duration) time.Duration { d = slices.Clone(d); slices.Sort(d); return d[len(d)/2] }
-	k, p := median(kicked.took), median(polled.took)
-	t.Logf("from commit to worker, median: kicked %s, polled %s", k, p)
-	// The listener's poll adds 25 ms on average to the polled side; the race detector makes both sides'
-	// fetch and start slower (about 17 ms), not that difference.
-	if p-k < 10*time.Millisecond {
-		t.Fatalf("kicked median %s is not well below the polled %s: kicked %v, polled %v", k, p, kicked.took, polled.took)
+	cut := kicked.q.driver.(*kickDriver).cut.Load() - cutBefore
+	t.Logf("from commit to worker, median: kicked %s, never kicked %s; %d of %d dispatches cut a wait", median(kicked.took), median(polled.took), cut, runs)
+	// A kick finds the listener waiting, or in a read that it restarts: either way it cuts a wait. A kick that
+	// comes while the listener delivers an earlier notification is absorbed by the next wait, and under load
+	// the listener's own poll may read the notification before the kick comes.
+	if cut < runs/3 {
+		t.Fatalf("%d of %d dispatches cut the listener's wait short: the workers heard of the others at a poll", cut, runs)
+	}
+	if polled.q.driver.(*kickDriver).cut.Load() != 0 {
+		t.Fatal("a queue that was never kicked counts cut waits")
 	}
 }
