@@ -424,10 +424,13 @@ func (e *mirrorBench) trees(sha string, paths []string, mirrors map[string]strin
 		case paths == nil && got != want:
 			e.b.Errorf("%s work tree of %s, %s: %d files, git archive made %d", kind, sha, side, got, want)
 		case paths != nil:
-			// The runner's sparse tree also holds every Terraform file and folder of the commit (what change
-			// detection reads); it must hold at least what git archive wrote for the needed paths.
+			// The runner works out what the environment needs; git archive is given it by the benchmark.
+			// Each must hold what the other wrote.
 			if lost := missingFrom(e.b, res[gitSide][0].dir, res[side][0].dir); len(lost) > 0 {
 				e.b.Errorf("%s work tree of %s, %s: %d files, lacks %d of git archive's %d: %v", kind, sha, side, got, len(lost), want, lost[:min(5, len(lost))])
+			}
+			if extra := missingFrom(e.b, res[side][0].dir, res[gitSide][0].dir); len(extra) > 0 {
+				e.b.Errorf("%s work tree of %s, %s: %d files, %d more than git archive's %d: %v", kind, sha, side, got, len(extra), want, extra[:min(5, len(extra))])
 			}
 		}
 	}
@@ -598,17 +601,19 @@ func sparsePaths(b *testing.B, tree string) []string {
 	return paths
 }
 
-// sparseTree does what a pull request's plan does to its work tree (internal/pipeline, widen): the
-// Terraform files and symlinks first, then what env's projects need, worked out from them.
+// sparseTree does what a pull request's plan does to its work tree (internal/pipeline, checkoutTree and
+// widen): the commit's tree read into memory (its Terraform files and symlinks read up front), the
+// configuration and what env's projects need worked out from it, then only that written.
 func sparseTree(ctx context.Context, m *gitrepo.Mirror, sha, dir, env string) error {
-	if _, err := m.CheckoutPaths(ctx, sha, dir, gitrepo.Selection{Match: changes.TerraformFile, Links: true, Dirs: true}); err != nil {
-		return err
-	}
-	cfg, err := config.LoadRepo(dir)
+	tree, err := m.Tree(ctx, sha, func(p string) bool { return p == config.RepoFile || changes.TerraformFile(p) })
 	if err != nil {
 		return err
 	}
-	needs, complete, why := changes.Needs(dir, cfg, []string{env})
+	cfg, err := config.LoadRepoFS(tree)
+	if err != nil {
+		return err
+	}
+	needs, complete, why := changes.Needs(tree, cfg, []string{env})
 	if !complete {
 		return fmt.Errorf("the sparse work tree of %s would be the whole tree: %s", env, why)
 	}

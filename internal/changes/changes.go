@@ -12,6 +12,7 @@ import (
 	"github.com/bmatcuk/doublestar/v4"
 
 	"github.com/gitops-runner/runner/internal/config"
+	"github.com/gitops-runner/runner/internal/repofs"
 )
 
 // maxReasons caps the reasons kept for one project or app, so a large change stays readable.
@@ -62,20 +63,24 @@ type Options struct {
 	AllProjects map[string]bool
 }
 
-// Affected maps changed paths (slash-separated, relative to root, as git reports them) to the projects,
-// environments and apps of cfg they affect. root is a checkout of the commit whose configuration counts.
+// Affected maps changed paths (slash-separated, relative to the repository's top, as git reports them)
+// to the projects, environments and apps of cfg they affect. fsys is the commit whose configuration
+// counts: a checkout (repofs.Dir) or the commit itself, read from the mirror.
 //
 // A project is affected by the files directly in its folder, by those of the local modules it calls
 // however deep, by its var files and backend config files, by files its configuration (or its modules')
 // reads through file, templatefile, fileset ... with a path known statically, by changes to the targets
 // of symlinks in those folders, by its when_modified globs, and by .runner.yaml. Files matching the
 // configuration's ignore globs count only when read explicitly (var file, file read, when_modified).
-func Affected(root string, cfg *config.Repo, changed []string) (Result, error) {
-	return AffectedWith(root, cfg, changed, Options{})
+//
+// Symlinks are followed only inside the repository (see Links): one that dangles, loops or leads out
+// of it (an absolute target always does) is not followed, whatever is on the disk at its target.
+func Affected(fsys repofs.FS, cfg *config.Repo, changed []string) (Result, error) {
+	return AffectedWith(fsys, cfg, changed, Options{})
 }
 
 // AffectedWith is Affected with options.
-func AffectedWith(root string, cfg *config.Repo, changed []string, opts Options) (Result, error) {
+func AffectedWith(fsys repofs.FS, cfg *config.Repo, changed []string, opts Options) (Result, error) {
 	res := Result{Projects: map[string][]string{}, Reasons: map[string][]string{}, Why: map[string][]Reason{},
 		Problems: map[string][]string{}}
 	files := normalize(changed)
@@ -91,7 +96,7 @@ func AffectedWith(root string, cfg *config.Repo, changed []string, opts Options)
 			counted = append(counted, f)
 		}
 	}
-	g := newGraph(root)
+	g := newGraph(fsys)
 	covered := map[string]bool{}
 	for _, env := range cfg.Ordered() {
 		for _, p := range env.Projects {
@@ -145,7 +150,7 @@ func AffectedWith(root string, cfg *config.Repo, changed []string, opts Options)
 			res.Reasons[app.Name] = append(res.Reasons[app.Name], reasons...)
 		}
 	}
-	res.Uncovered = uncovered(root, counted, covered)
+	res.Uncovered = uncovered(g.fsys, counted, covered)
 	return res, nil
 }
 
@@ -258,7 +263,7 @@ func ignored(globs []string, f string) bool {
 
 // uncovered lists the folders of changed files that hold Terraform files but are neither a project nor
 // reached as a module by one.
-func uncovered(root string, files []string, covered map[string]bool) []string {
+func uncovered(fsys repofs.FS, files []string, covered map[string]bool) []string {
 	seen := map[string]bool{}
 	var out []string
 	for _, f := range files {
@@ -267,7 +272,7 @@ func uncovered(root string, files []string, covered map[string]bool) []string {
 			continue
 		}
 		seen[d] = true
-		if hasTerraformFiles(filepath.Join(root, filepath.FromSlash(d))) {
+		if hasTerraformFiles(fsys, d) {
 			out = append(out, d)
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/gitops-runner/runner/internal/config"
+	"github.com/gitops-runner/runner/internal/repofs"
 )
 
 const fixture = "testdata/repo"
@@ -66,7 +67,7 @@ func TestAffected(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			res, err := Affected(fixture, cfg, tt.changed)
+			res, err := Affected(repofs.Dir(fixture), cfg, tt.changed)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -99,7 +100,7 @@ func TestAffectedCapsReasons(t *testing.T) {
 	for i := 0; i < maxReasons+5; i++ {
 		changed = append(changed, filepath.ToSlash(filepath.Join("environments/dev", strings.Repeat("f", i+1)+".tf")))
 	}
-	res, err := Affected(fixture, cfg, changed)
+	res, err := Affected(repofs.Dir(fixture), cfg, changed)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -180,7 +181,7 @@ func TestAffectedReportsBrokenConfigurations(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			root := writeFiles(t, tt.files)
-			res, err := Affected(root, cfg, tt.changed)
+			res, err := Affected(repofs.Dir(root), cfg, tt.changed)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -223,7 +224,7 @@ func TestAffectedFollowsEveryLocalSourceSpelling(t *testing.T) {
 				"terraform/modules/x/main.tf":   "",
 				"terraform/modules/x/README.md": "",
 			})
-			res, err := Affected(root, cfg, []string{"terraform/modules/x/main.tf", "terraform/modules/x/README.md"})
+			res, err := Affected(repofs.Dir(root), cfg, []string{"terraform/modules/x/main.tf", "terraform/modules/x/README.md"})
 			if err != nil {
 				t.Fatalf("Affected: %v", err)
 			}
@@ -311,7 +312,7 @@ func TestAffectedLayouts(t *testing.T) {
 				}
 			}
 			cfg := repoOf(t, tt.yaml)
-			res, err := Affected(root, cfg, tt.changed)
+			res, err := Affected(repofs.Dir(root), cfg, tt.changed)
 			if err != nil {
 				t.Fatal(err)
 			}

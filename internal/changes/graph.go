@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path"
 	"path/filepath"
 	"sort"
@@ -12,20 +11,24 @@ import (
 
 	"github.com/bmatcuk/doublestar/v4"
 	"github.com/hashicorp/terraform-config-inspect/tfconfig"
+
+	"github.com/gitops-runner/runner/internal/repofs"
 )
 
 // graph loads each module folder, its reads and its links once per detection; folders are
 // repository-relative, slash-separated.
 type graph struct {
-	root    string
+	fsys    repofs.FS // symlinks followed inside the repository only (within)
+	tf      tfconfig.FS
 	modules map[string]*module
 	read    map[[2]string]*readSet // (module dir, root dir) -> reads: relative paths resolve against the root
 	linked  map[string][]Link
 	isTF    map[string]bool
 }
 
-func newGraph(root string) *graph {
-	return &graph{root: root, modules: map[string]*module{}, read: map[[2]string]*readSet{},
+func newGraph(fsys repofs.FS) *graph {
+	fsys = within(fsys)
+	return &graph{fsys: fsys, tf: repofs.TFConfig(fsys), modules: map[string]*module{}, read: map[[2]string]*readSet{},
 		linked: map[string][]Link{}, isTF: map[string]bool{}}
 }
 
@@ -87,8 +90,7 @@ func (g *graph) load(dir string) *module {
 	}
 	m := &module{}
 	g.modules[dir] = m
-	abs := filepath.Join(g.root, filepath.FromSlash(dir))
-	fi, err := os.Stat(abs)
+	fi, err := fs.Stat(g.fsys, dir)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		m.err = fmt.Errorf("%s: directory does not exist", dir)
@@ -99,13 +101,13 @@ func (g *graph) load(dir string) *module {
 	case !fi.IsDir():
 		m.err = fmt.Errorf("%s: not a directory", dir)
 		return m
-	case !tfconfig.IsModuleDir(abs):
+	case !tfconfig.IsModuleDirOnFilesystem(g.tf, dir):
 		m.err = fmt.Errorf("%s: no Terraform files", dir)
 		return m
 	}
-	mod, diags := tfconfig.LoadModule(abs)
+	mod, diags := tfconfig.LoadModuleFromFilesystem(g.tf, dir)
 	if diags.HasErrors() {
-		m.err = g.diagError(dir, diags)
+		m.err = diagError(dir, diags)
 	}
 	seen := map[string]bool{}
 	var errs []error
@@ -161,7 +163,7 @@ func (g *graph) reads(dir, rootDir string) *readSet {
 	}
 	rs := &readSet{}
 	g.read[k] = rs
-	reads, unresolved, err := Reads(g.root, dir, rootDir)
+	reads, unresolved, err := Reads(g.fsys, dir, rootDir)
 	rs.reads = reads
 	rs.unresolved = unresolved
 	if err != nil {
@@ -174,7 +176,7 @@ func (g *graph) links(dir string) []Link {
 	if l, ok := g.linked[dir]; ok {
 		return l
 	}
-	l, _ := Links(g.root, dir) // a folder that cannot be listed has no links to follow; load reports it
+	l, _ := Links(g.fsys, dir) // a folder that cannot be listed has no links to follow; load reports it
 	g.linked[dir] = l
 	return l
 }
@@ -194,13 +196,14 @@ func (g *graph) terraformDir(d string) bool {
 	if v, ok := g.isTF[d]; ok {
 		return v
 	}
-	v := hasTerraformFiles(filepath.Join(g.root, filepath.FromSlash(d)))
+	v := hasTerraformFiles(g.fsys, d)
 	g.isTF[d] = v
 	return v
 }
 
-func hasTerraformFiles(dir string) bool {
-	entries, err := os.ReadDir(dir)
+// hasTerraformFiles reports whether the folder dir holds a .tf or .tf.json file (or a symlink so named).
+func hasTerraformFiles(fsys repofs.FS, dir string) bool {
+	entries, err := fsys.ReadDir(dir)
 	if err != nil {
 		return false
 	}
@@ -223,8 +226,9 @@ func isLocal(source string) bool {
 	return false
 }
 
-// diagError reports the first error diagnostic as "file:line: summary: detail", file relative to root.
-func (g *graph) diagError(dir string, diags tfconfig.Diagnostics) error {
+// diagError reports the first error diagnostic as "file:line: summary: detail". tfconfig names a file
+// by the module folder it was loaded from, so the name is already repository-relative.
+func diagError(dir string, diags tfconfig.Diagnostics) error {
 	for _, d := range diags {
 		if d.Severity != tfconfig.DiagError {
 			continue
@@ -234,11 +238,8 @@ func (g *graph) diagError(dir string, diags tfconfig.Diagnostics) error {
 			msg += ": " + d.Detail
 		}
 		if d.Pos != nil && d.Pos.Filename != "" {
-			file := d.Pos.Filename
-			if rel, err := filepath.Rel(g.root, file); err == nil && !strings.HasPrefix(rel, "..") {
-				file = filepath.ToSlash(rel)
-			}
-			return fmt.Errorf("%s:%d: %s", file, d.Pos.Line, msg)
+			// tfconfig joins with filepath.Join: OS separators.
+			return fmt.Errorf("%s:%d: %s", filepath.ToSlash(d.Pos.Filename), d.Pos.Line, msg)
 		}
 		return fmt.Errorf("%s: %s", dir, msg)
 	}

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"reflect"
 	"testing"
+
+	"github.com/gitops-runner/runner/internal/repofs"
 )
 
 func TestLinks(t *testing.T) {
@@ -79,11 +81,13 @@ func TestLinks(t *testing.T) {
 			want: []Link{{Path: "env/via-deep", Target: "a/b/c.tfvars"}},
 		},
 		{
-			name:  "an absolute target inside the repository",
+			// The repository is read as a file system of its own (a commit read from the mirror has
+			// no place on disk), so an absolute target leads out of it even where it names the checkout.
+			name:  "an absolute target is outside, even into the checkout",
 			files: map[string]string{"shared.tfvars": ""},
-			links: map[string]string{"env/abs": "REPO/shared.tfvars"},
+			links: map[string]string{"env/abs": "REPO/shared.tfvars", "env/rel": "../shared.tfvars"},
 			dir:   "env",
-			want:  []Link{{Path: "env/abs", Target: "shared.tfvars"}},
+			want:  []Link{{Path: "env/rel", Target: "shared.tfvars"}},
 		},
 		{
 			name:  "links to the repository root and at the root",
@@ -122,7 +126,7 @@ func TestLinks(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			got, err := Links(repo, tt.dir)
+			got, err := Links(repofs.Dir(repo), tt.dir)
 			if !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("Links:\n got %#v\nwant %#v", got, tt.want)
 			}
@@ -154,7 +158,7 @@ func TestLinksRepositoryBehindASymlink(t *testing.T) {
 	if err := os.Symlink(real, alias); err != nil {
 		t.Fatal(err)
 	}
-	got, err := Links(alias, "env")
+	got, err := Links(repofs.Dir(alias), "env")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -167,7 +171,7 @@ func TestLinksHopLimit(t *testing.T) {
 	for _, tt := range []struct {
 		links int
 		ok    bool
-	}{{maxLinkHops, true}, {maxLinkHops + 1, false}} {
+	}{{repofs.MaxLinkHops, true}, {repofs.MaxLinkHops + 1, false}} {
 		t.Run(fmt.Sprintf("%d links", tt.links), func(t *testing.T) {
 			repo := t.TempDir()
 			writeTree(t, repo, map[string]string{"target": "", "env/main.tf": ""})
@@ -187,7 +191,7 @@ func TestLinksHopLimit(t *testing.T) {
 			if err := os.Symlink("../chain/1", filepath.Join(repo, "env", "link")); err != nil {
 				t.Fatal(err)
 			}
-			got, err := Links(repo, "env")
+			got, err := Links(repofs.Dir(repo), "env")
 			if err != nil {
 				t.Fatal(err)
 			}

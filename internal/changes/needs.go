@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/gitops-runner/runner/internal/config"
+	"github.com/gitops-runner/runner/internal/repofs"
 )
 
 // Needs lists what a work tree must hold for the projects of the named environments to be planned and
@@ -15,12 +16,12 @@ import (
 // modules') reads with a path known statically (for fileset, the folder its glob starts in), the
 // targets of symlinks in those folders, its var files and backend config files, and .runner.yaml.
 //
-// root needs only the Terraform files and symlinks of the commit (see TerraformFile): the module graph
+// fsys needs only the Terraform files and symlinks of the commit (see TerraformFile): the module graph
 // and the reads are worked out from them. When something cannot be told statically (a read whose path
 // is a variable, a module folder that does not load), complete is false and names why: the caller then
 // writes the whole tree rather than guess.
-func Needs(root string, cfg *config.Repo, envs []string) (paths []string, complete bool, why string) {
-	g := newGraph(root)
+func Needs(fsys repofs.FS, cfg *config.Repo, envs []string) (paths []string, complete bool, why string) {
+	g := newGraph(fsys)
 	set := map[string]bool{config.RepoFile: true}
 	for _, name := range envs {
 		env, ok := cfg.Environment(name)

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/gitops-runner/runner/internal/config"
+	"github.com/gitops-runner/runner/internal/repofs"
 )
 
 func TestNeeds(t *testing.T) {
@@ -44,7 +45,7 @@ variable "where" { type = string }`)
 		{[]string{"qa"}, "", false, "no environment"},
 	}
 	for _, tc := range tests {
-		got, complete, why := Needs(root, cfg, tc.envs)
+		got, complete, why := Needs(repofs.Dir(root), cfg, tc.envs)
 		if strings.Join(got, ",") != tc.want || complete != tc.complete || !strings.Contains(why, tc.why) {
 			t.Errorf("Needs(%v) = %v, %v, %q; want %s, %v, %q", tc.envs, got, complete, why, tc.want, tc.complete, tc.why)
 		}

@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
+	"io/fs"
 	"path"
 	"path/filepath"
 	"slices"
@@ -15,6 +15,8 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
+
+	"github.com/gitops-runner/runner/internal/repofs"
 )
 
 // Read is a file (or, for fileset, a glob) a module's configuration reads, repository-relative and slash-separated.
@@ -52,10 +54,10 @@ const (
 // supports the same *, **, ?, [...] and {a,b}. *.tf.json files are not read, nor are the
 // templates templatefile renders (a template may call file() in turn).
 //
-// A file that cannot be read, is over 4 MiB, nests too deeply or does not parse is reported in
-// the error ("file:line: problem" where there is a line); what the other files, and what parsed
-// of a file with syntax errors, read is still returned.
-func Reads(repoRoot, moduleDir, rootDir string) ([]Read, []Unresolved, error) {
+// A file that cannot be read (a symlink leading outside the repository among them), is over 4 MiB,
+// nests too deeply or does not parse is reported in the error ("file:line: problem" where there is
+// a line); what the other files, and what parsed of a file with syntax errors, read is still returned.
+func Reads(fsys repofs.FS, moduleDir, rootDir string) ([]Read, []Unresolved, error) {
 	moduleDir, err := repoDir(moduleDir)
 	if err != nil {
 		return nil, nil, fmt.Errorf("reads of module %s: %w", moduleDir, err)
@@ -64,8 +66,8 @@ func Reads(repoRoot, moduleDir, rootDir string) ([]Read, []Unresolved, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("reads of module %s: root module: %w", moduleDir, err)
 	}
-	abs := filepath.Join(repoRoot, filepath.FromSlash(moduleDir))
-	entries, err := os.ReadDir(abs)
+	fsys = within(fsys)
+	entries, err := fsys.ReadDir(moduleDir)
 	if err != nil {
 		return nil, nil, fmt.Errorf("listing the Terraform files of module %s: %w", moduleDir, err)
 	}
@@ -76,7 +78,7 @@ func Reads(repoRoot, moduleDir, rootDir string) ([]Read, []Unresolved, error) {
 		if !strings.HasSuffix(name, ".tf") || ignoredConfigFile(name) {
 			continue
 		}
-		if err := c.file(filepath.Join(abs, name), path.Join(moduleDir, name)); err != nil {
+		if err := c.file(fsys, path.Join(moduleDir, name)); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -85,6 +87,15 @@ func Reads(repoRoot, moduleDir, rootDir string) ([]Read, []Unresolved, error) {
 	}
 	reads, unresolved := c.result()
 	return reads, unresolved, errors.Join(errs...)
+}
+
+// unwrapPath drops a *fs.PathError's operation and name, for an error that names the file itself.
+func unwrapPath(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
 }
 
 // repoDir cleans a repository-relative directory and rejects ones outside the repository.
@@ -122,9 +133,9 @@ type collector struct {
 	dropped    int // calls past maxReads
 }
 
-// file reads one configuration file; rel is its repository-relative path, used in results and errors.
-func (c *collector) file(abs, rel string) error {
-	src, err := readConfigFile(abs)
+// file reads one configuration file; rel is its repository-relative path.
+func (c *collector) file(fsys fs.FS, rel string) error {
+	src, err := readConfigFile(fsys, rel)
 	if err != nil {
 		return fmt.Errorf("%s: %w", rel, err)
 	}
@@ -148,10 +159,10 @@ func (c *collector) file(abs, rel string) error {
 }
 
 // readConfigFile reads a regular file of at most maxConfigFile bytes.
-func readConfigFile(abs string) ([]byte, error) {
-	f, err := os.Open(abs)
+func readConfigFile(fsys fs.FS, name string) ([]byte, error) {
+	f, err := fsys.Open(name)
 	if err != nil {
-		return nil, err
+		return nil, unwrapPath(err) // the caller names the file
 	}
 	defer f.Close()
 	fi, err := f.Stat()

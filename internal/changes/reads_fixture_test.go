@@ -7,6 +7,9 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"testing/fstest"
+
+	"github.com/gitops-runner/runner/internal/repofs"
 )
 
 const readsFixture = "testdata/reads/repo"
@@ -36,7 +39,7 @@ func TestReadsFixture(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.module, func(t *testing.T) {
-			reads, unresolved, err := Reads(readsFixture, tt.module, root)
+			reads, unresolved, err := Reads(repofs.Dir(readsFixture), tt.module, root)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -58,7 +61,7 @@ func TestReadsFixture(t *testing.T) {
 	}
 }
 
-// FuzzReads writes the input as a module's main.tf and reads it: whatever the bytes, Reads must
+// FuzzReads reads the input as a module's main.tf: whatever the bytes, Reads must
 // not panic and must only report clean paths inside the repository.
 func FuzzReads(f *testing.F) {
 	for _, p := range []string{
@@ -82,17 +85,8 @@ func FuzzReads(f *testing.F) {
 	} {
 		f.Add([]byte(s))
 	}
-	// One directory for all inputs: a worker runs them one at a time, and a fresh t.TempDir for
-	// each costs most of an execution.
-	repo := f.TempDir()
-	dir := filepath.Join(repo, "modules", "m")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		f.Fatal(err)
-	}
 	f.Fuzz(func(t *testing.T, src []byte) {
-		if err := os.WriteFile(filepath.Join(dir, "main.tf"), src, 0o644); err != nil {
-			t.Fatal(err)
-		}
+		repo := fstest.MapFS{"modules/m/main.tf": {Data: src, Mode: 0o644}}
 		reads, unresolved, _ := Reads(repo, "modules/m", "environments/prod")
 		for _, r := range reads {
 			if r.Path != path.Clean(r.Path) || path.IsAbs(r.Path) || r.Path == ".." || strings.HasPrefix(r.Path, "../") {

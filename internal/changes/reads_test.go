@@ -7,6 +7,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/gitops-runner/runner/internal/repofs"
 )
 
 // writeTree writes files (repository-relative path -> content) under root.
@@ -277,7 +279,7 @@ locals {
 			if module == "" {
 				module = tt.root
 			}
-			reads, unresolved, err := Reads(repo, module, tt.root)
+			reads, unresolved, err := Reads(repofs.Dir(repo), module, tt.root)
 			if !reflect.DeepEqual(reads, tt.reads) {
 				t.Errorf("reads:\n got %#v\nwant %#v", reads, tt.reads)
 			}
@@ -317,7 +319,7 @@ func TestReadsLimits(t *testing.T) {
 		}
 		b.WriteString("}\n")
 		writeTree(t, repo, map[string]string{"main.tf": b.String()})
-		reads, unresolved, err := Reads(repo, ".", ".")
+		reads, unresolved, err := Reads(repofs.Dir(repo), ".", ".")
 		if len(reads)+len(unresolved) != maxReads {
 			t.Errorf("got %d reads and %d unresolved, want %d in all", len(reads), len(unresolved), maxReads)
 		}
@@ -329,7 +331,7 @@ func TestReadsLimits(t *testing.T) {
 			"big.tf": "locals {\n  a = file(\"big.txt\")\n}\n" + strings.Repeat("#", maxConfigFile),
 			"ok.tf":  "locals {\n  a = file(\"ok.txt\")\n}\n",
 		})
-		reads, _, err := Reads(repo, ".", ".")
+		reads, _, err := Reads(repofs.Dir(repo), ".", ".")
 		if want := []Read{{Path: "ok.txt", Func: "file", At: "ok.tf:2"}}; !reflect.DeepEqual(reads, want) {
 			t.Errorf("reads = %#v, want %#v", reads, want)
 		}
@@ -340,7 +342,7 @@ func TestReadsLimits(t *testing.T) {
 		if err := os.Mkdir(filepath.Join(repo, "dir.tf"), 0o755); err != nil {
 			t.Fatal(err)
 		}
-		_, _, err := Reads(repo, ".", ".")
+		_, _, err := Reads(repofs.Dir(repo), ".", ".")
 		checkErr(t, err, []string{"dir.tf: not a regular file"})
 	})
 }
@@ -399,7 +401,7 @@ func TestCheckNestingGuardsTheParser(t *testing.T) {
 		repo := t.TempDir()
 		src := "a = " + strings.Repeat(unit, 100000) + "x\n"
 		writeTree(t, repo, map[string]string{"main.tf": src})
-		if _, _, err := Reads(repo, ".", "."); err == nil || !strings.Contains(err.Error(), "nest deeper") {
+		if _, _, err := Reads(repofs.Dir(repo), ".", "."); err == nil || !strings.Contains(err.Error(), "nest deeper") {
 			t.Errorf("%q repeated: error %v, want nesting refused", unit, err)
 		}
 	}

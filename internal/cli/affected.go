@@ -13,6 +13,7 @@ import (
 	"github.com/gitops-runner/runner/internal/changes"
 	"github.com/gitops-runner/runner/internal/config"
 	"github.com/gitops-runner/runner/internal/gitrepo"
+	"github.com/gitops-runner/runner/internal/repofs"
 )
 
 // AffectedReport is what `runner affected --json` prints (documented in the README).
@@ -95,7 +96,7 @@ func Affected(ctx context.Context, env Env, args []string) error {
 	if err != nil {
 		return fmt.Errorf("configuration at %s: %w", headSHA[:12], err)
 	}
-	res, err := changes.Affected(src, cfg, changed)
+	res, err := changes.Affected(repofs.Dir(src), cfg, changed)
 	if err != nil {
 		return err
 	}

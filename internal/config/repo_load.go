@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
 	"path"
 	"path/filepath"
 	"sort"
@@ -13,6 +12,8 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclparse"
+
+	"github.com/gitops-runner/runner/internal/repofs"
 )
 
 // LoadRepo reads dir/.runner.yaml, or builds DefaultRepo(dir) when there is none. A file that
@@ -20,10 +21,30 @@ import (
 // gets the default apps. Every environment dir and app path must be a directory inside dir.
 // Problems are returned as RepoErrors whose File is the config file's path.
 func LoadRepo(dir string) (*Repo, error) {
-	file := filepath.Join(dir, RepoFile)
-	data, err := repoReadFile(file)
+	return loadRepo(repofs.Dir(dir), dirNames(dir))
+}
+
+// LoadRepoFS is LoadRepo of a repository read through fsys (a commit read from a mirror, say), naming
+// files by their repository paths.
+func LoadRepoFS(fsys repofs.FS) (*Repo, error) {
+	return loadRepo(fsys, func(rel string) string { return rel })
+}
+
+// dirNames names a repository path as a file under dir, for messages.
+func dirNames(dir string) func(string) string {
+	return func(rel string) string {
+		if rel == "." {
+			return dir
+		}
+		return filepath.Join(dir, filepath.FromSlash(rel))
+	}
+}
+
+func loadRepo(fsys repofs.FS, name func(string) string) (*Repo, error) {
+	file := name(RepoFile)
+	data, err := repoReadFile(fsys, RepoFile, file)
 	if errors.Is(err, fs.ErrNotExist) {
-		return DefaultRepo(dir)
+		return defaultRepo(fsys, name)
 	}
 	if err != nil {
 		return nil, err
@@ -39,31 +60,31 @@ func LoadRepo(dir string) (*Repo, error) {
 	r.source = file
 	var problems RepoErrors
 	if len(r.Environments) == 0 {
-		envs, p := repoDiscoverEnvironments(dir)
+		envs, p := repoDiscoverEnvironments(fsys, name)
 		r.Environments, problems = envs, append(problems, p...)
 	}
 	if !r.appsGiven {
-		r.Apps = repoDiscoverApps(dir)
+		r.Apps = repoDiscoverApps(fsys)
 	}
-	problems = append(problems, r.discoverRoots(dir)...)
-	problems = append(problems, r.checkDirs(dir)...)
+	problems = append(problems, r.discoverRoots(fsys)...)
+	problems = append(problems, r.checkDirs(fsys, name)...)
 	if len(problems) > 0 {
 		return nil, problems.withFile(file)
 	}
 	return r, nil
 }
 
-// repoReadFile reads the config file, refusing anything but a small regular file: the checkout
-// is untrusted, and a symlink could point anywhere on the runner's disk.
-func repoReadFile(file string) ([]byte, error) {
-	fi, err := os.Lstat(file)
+// repoReadFile reads the config file rel (named file in messages), refusing anything but a small regular
+// file: the checkout is untrusted, and a symlink could point anywhere on the runner's disk.
+func repoReadFile(fsys repofs.FS, rel, file string) ([]byte, error) {
+	fi, err := fsys.Lstat(rel)
 	if err != nil {
 		return nil, err
 	}
 	if !fi.Mode().IsRegular() {
 		return nil, RepoErrors{{File: file, Msg: "must be a regular file"}}
 	}
-	f, err := os.Open(file)
+	f, err := fsys.Open(rel)
 	if err != nil {
 		return nil, err
 	}
@@ -79,34 +100,38 @@ func repoReadFile(file string) ([]byte, error) {
 // environments/ is an environment (Order 1..n in name order, branch main), and apps/backend (image)
 // and apps/frontend (bundle) are apps when they exist.
 func DefaultRepo(dir string) (*Repo, error) {
+	return defaultRepo(repofs.Dir(dir), dirNames(dir))
+}
+
+func defaultRepo(fsys repofs.FS, name func(string) string) (*Repo, error) {
 	r := &Repo{Notify: repoDefaultNotify(), lines: map[string]int{}, Ignore: []string{DefaultIgnore}}
-	envs, problems := repoDiscoverEnvironments(dir)
+	envs, problems := repoDiscoverEnvironments(fsys, name)
 	r.Environments = envs
-	r.Apps = repoDiscoverApps(dir)
-	problems = append(problems, r.checkDirs(dir)...)
+	r.Apps = repoDiscoverApps(fsys)
+	problems = append(problems, r.checkDirs(fsys, name)...)
 	if len(problems) > 0 {
 		return nil, problems
 	}
 	return r, nil
 }
 
-func repoDiscoverEnvironments(dir string) ([]Environment, RepoErrors) {
-	entries, err := os.ReadDir(filepath.Join(dir, "environments"))
+func repoDiscoverEnvironments(fsys repofs.FS, file func(string) string) ([]Environment, RepoErrors) {
+	entries, err := fsys.ReadDir("environments")
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, RepoErrors{{File: filepath.Join(dir, "environments"), Msg: err.Error()}}
+		return nil, RepoErrors{{File: file("environments"), Msg: err.Error()}}
 	}
 	var envs []Environment
 	var problems RepoErrors
 	for _, e := range entries { // ReadDir sorts by name
 		name := e.Name()
-		if strings.HasPrefix(name, ".") || !repoIsDir(filepath.Join(dir, "environments", name)) {
+		if strings.HasPrefix(name, ".") || !repofs.IsDir(fsys, path.Join("environments", name)) {
 			continue
 		}
 		if !repoNameRE.MatchString(name) {
-			problems = append(problems, &RepoProblem{File: filepath.Join(dir, "environments", name),
+			problems = append(problems, &RepoProblem{File: file(path.Join("environments", name)),
 				Msg: fmt.Sprintf("environment name %q: use lowercase letters, digits, '-' and '_' (or list environments in %s)", name, RepoFile)})
 			continue
 		}
@@ -125,53 +150,47 @@ func repoDiscoverEnvironments(dir string) ([]Environment, RepoErrors) {
 	return envs, problems
 }
 
-func repoDiscoverApps(dir string) []App {
+func repoDiscoverApps(fsys repofs.FS) []App {
 	var apps []App
-	if repoIsDir(filepath.Join(dir, "apps", "backend")) {
+	if repofs.IsDir(fsys, "apps/backend") {
 		apps = append(apps, App{Name: "backend", Path: "apps/backend", Kind: AppKindImage, Repository: "backend",
 			Platforms: []string{AppDefaultPlatform}, BaseImage: AppDefaultBaseImage})
 	}
-	if repoIsDir(filepath.Join(dir, "apps", "frontend")) {
+	if repofs.IsDir(fsys, "apps/frontend") {
 		apps = append(apps, App{Name: "frontend", Path: "apps/frontend", Kind: AppKindBundle})
 	}
 	return apps
 }
 
-func repoIsDir(p string) bool {
-	fi, err := os.Stat(p)
-	return err == nil && fi.IsDir()
-}
-
 // checkDirs reports environment dirs and app paths that are missing, not directories, or that
 // resolve (through symlinks) outside the repository.
-func (r *Repo) checkDirs(dir string) RepoErrors {
-	root, err := filepath.EvalSymlinks(dir)
-	if err != nil {
-		return RepoErrors{{File: dir, Msg: err.Error()}}
+func (r *Repo) checkDirs(fsys repofs.FS, file func(string) string) RepoErrors {
+	if _, err := fsys.Stat("."); err != nil {
+		return RepoErrors{{File: file("."), Msg: err.Error()}}
 	}
 	var problems RepoErrors
 	check := func(kind, name, rel string, line int) {
-		real, err := filepath.EvalSymlinks(filepath.Join(root, filepath.FromSlash(rel)))
+		real, err := repofs.Resolve(fsys, rel)
 		switch {
+		case errors.Is(err, repofs.ErrOutside):
+			problems = append(problems, &RepoProblem{Line: line, Msg: fmt.Sprintf("%s %s: %s leads outside the repository", kind, name, rel)})
 		case errors.Is(err, fs.ErrNotExist):
 			problems = append(problems, &RepoProblem{Line: line, Msg: fmt.Sprintf("%s %s: %s does not exist", kind, name, rel)})
 		case err != nil:
 			problems = append(problems, &RepoProblem{Line: line, Msg: fmt.Sprintf("%s %s: %v", kind, name, err)})
-		case !repoWithin(root, real):
-			problems = append(problems, &RepoProblem{Line: line, Msg: fmt.Sprintf("%s %s: %s leads outside the repository", kind, name, rel)})
-		case !repoIsDir(real):
+		case !repofs.IsDir(fsys, real):
 			problems = append(problems, &RepoProblem{Line: line, Msg: fmt.Sprintf("%s %s: %s is not a directory", kind, name, rel)})
 		}
 	}
 	checkFile := func(p Project, rel string, line int) {
-		real, err := filepath.EvalSymlinks(filepath.Join(root, filepath.FromSlash(p.RepoPath(rel))))
+		_, err := repofs.Resolve(fsys, p.RepoPath(rel))
 		switch {
+		case errors.Is(err, repofs.ErrOutside):
+			problems = append(problems, &RepoProblem{Line: line, Msg: fmt.Sprintf("project %s: %s leads outside the repository", p.Name, p.RepoPath(rel))})
 		case errors.Is(err, fs.ErrNotExist):
 			problems = append(problems, &RepoProblem{Line: line, Msg: fmt.Sprintf("project %s: %s does not exist", p.Name, p.RepoPath(rel))})
 		case err != nil:
 			problems = append(problems, &RepoProblem{Line: line, Msg: fmt.Sprintf("project %s: %v", p.Name, err)})
-		case !repoWithin(root, real):
-			problems = append(problems, &RepoProblem{Line: line, Msg: fmt.Sprintf("project %s: %s leads outside the repository", p.Name, p.RepoPath(rel))})
 		}
 	}
 	for _, e := range r.Environments {
@@ -194,11 +213,6 @@ func (r *Repo) checkDirs(dir string) RepoErrors {
 		check("app", a.Name, a.Path, r.lines["app/"+a.Name])
 	}
 	return problems
-}
-
-func repoWithin(root, p string) bool {
-	rel, err := filepath.Rel(root, p)
-	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) && !filepath.IsAbs(rel)
 }
 
 // ValidateRepoDir checks a repository checkout the way `runner validate DIR` reports it: the

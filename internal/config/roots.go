@@ -5,12 +5,13 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
-	"path/filepath"
 	"sort"
 	"strings"
 
 	"github.com/bmatcuk/doublestar/v4"
 	"github.com/hashicorp/terraform-config-inspect/tfconfig"
+
+	"github.com/gitops-runner/runner/internal/repofs"
 )
 
 // maxWalkEntries bounds the walk of a checkout looking for Terraform folders.
@@ -19,10 +20,10 @@ const maxWalkEntries = 200_000
 // FindTerraformDirs lists the folders under root that hold .tf or .tf.json files, repository-relative and
 // slash-separated ("." for root itself), sorted. Hidden folders (.git, .terraform, .github ...) and
 // node_modules are skipped, and symlinked folders are not followed.
-func FindTerraformDirs(root string) ([]string, error) {
+func FindTerraformDirs(fsys repofs.FS) ([]string, error) {
 	seen := map[string]bool{}
 	n := 0
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+	err := fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
@@ -31,22 +32,18 @@ func FindTerraformDirs(root string) ([]string, error) {
 		}
 		name := d.Name()
 		if d.IsDir() {
-			if p != root && (strings.HasPrefix(name, ".") || name == "node_modules") {
-				return filepath.SkipDir
+			if p != "." && (strings.HasPrefix(name, ".") || name == "node_modules") {
+				return fs.SkipDir
 			}
 			return nil
 		}
 		if strings.HasSuffix(name, ".tf") || strings.HasSuffix(name, ".tf.json") {
-			rel, err := filepath.Rel(root, filepath.Dir(p))
-			if err != nil {
-				return err
-			}
-			seen[filepath.ToSlash(rel)] = true
+			seen[path.Dir(p)] = true
 		}
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("find Terraform folders in %s: %w", root, err)
+		return nil, fmt.Errorf("find Terraform folders: %w", err)
 	}
 	out := make([]string, 0, len(seen))
 	for d := range seen {
@@ -58,10 +55,10 @@ func FindTerraformDirs(root string) ([]string, error) {
 
 // LocalModuleDirs returns the folders the modules in dirs call as local modules (sources starting with ./
 // or ../), repository-relative. Folders that do not parse call nothing here.
-func LocalModuleDirs(root string, dirs []string) map[string]bool {
+func LocalModuleDirs(fsys repofs.FS, dirs []string) map[string]bool {
 	out := map[string]bool{}
 	for _, d := range dirs {
-		mod, diags := tfconfig.LoadModule(filepath.Join(root, filepath.FromSlash(d)))
+		mod, diags := tfconfig.LoadModuleFromFilesystem(repofs.TFConfig(fsys), d)
 		if diags.HasErrors() {
 			continue
 		}
@@ -78,7 +75,7 @@ func LocalModuleDirs(root string, dirs []string) map[string]bool {
 // discoverRoots gives each environment with roots globs its projects: every folder with Terraform files that
 // a glob matches, except folders that those folders call as local modules (a module is not a root). Each
 // such project is named by its folder.
-func (r *Repo) discoverRoots(dir string) RepoErrors {
+func (r *Repo) discoverRoots(fsys repofs.FS) RepoErrors {
 	var want bool
 	for _, e := range r.Environments {
 		want = want || len(e.Roots) > 0
@@ -86,11 +83,11 @@ func (r *Repo) discoverRoots(dir string) RepoErrors {
 	if !want {
 		return nil
 	}
-	dirs, err := FindTerraformDirs(dir)
+	dirs, err := FindTerraformDirs(fsys)
 	if err != nil {
 		return RepoErrors{{Msg: err.Error()}}
 	}
-	modules := LocalModuleDirs(dir, dirs)
+	modules := LocalModuleDirs(fsys, dirs)
 	var problems RepoErrors
 	for i := range r.Environments {
 		e := &r.Environments[i]

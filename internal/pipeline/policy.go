@@ -2,16 +2,14 @@ package pipeline
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/gitops-runner/runner/internal/config"
 	"github.com/gitops-runner/runner/internal/event"
 	"github.com/gitops-runner/runner/internal/policy"
 	"github.com/gitops-runner/runner/internal/redact"
+	"github.com/gitops-runner/runner/internal/repofs"
 	"github.com/gitops-runner/runner/internal/store"
 )
 
@@ -104,7 +102,7 @@ func (w *work) deployConfig(ctx context.Context) (*config.Repo, string, error) {
 		def = config.EnvironmentDefaultBranch
 	}
 	if ev.Kind == event.KindDeploy && event.Branch(ev.Ref) == def {
-		cfg, err := w.loadRepo(w.src)
+		cfg, err := w.loadRepo(w.repo)
 		return cfg, def, err
 	}
 	// The mirror may not have fetched since the default branch last moved.
@@ -115,25 +113,17 @@ func (w *work) deployConfig(ctx context.Context) (*config.Repo, string, error) {
 	if err != nil {
 		return nil, def, fmt.Errorf("read the default branch %s: %w", def, err)
 	}
-	dir := filepath.Join(w.dir, "default-branch")
-	if err := os.RemoveAll(dir); err != nil {
-		return nil, def, err
+	tree, err := w.mirror.Tree(ctx, head, configFile)
+	if err != nil {
+		return nil, def, fmt.Errorf("read the default branch %s: %w", def, err)
 	}
-	defer os.RemoveAll(dir)
-	if err := w.mirror.Checkout(ctx, head, dir); err != nil {
-		return nil, def, fmt.Errorf("check out the default branch %s: %w", def, err)
-	}
-	cfg, err := w.loadRepo(dir)
+	cfg, err := w.loadRepo(tree)
 	return cfg, def, err
 }
 
-// loadRepo reads a checkout's .runner.yaml, naming files as the repository does.
-func (w *work) loadRepo(dir string) (*config.Repo, error) {
-	cfg, err := config.LoadRepo(dir)
-	if err != nil {
-		return nil, errors.New(strings.ReplaceAll(err.Error(), dir+string(filepath.Separator), ""))
-	}
-	return cfg, nil
+// loadRepo reads a commit's .runner.yaml; files are named by their repository paths.
+func (w *work) loadRepo(fsys repofs.FS) (*config.Repo, error) {
+	return config.LoadRepoFS(fsys)
 }
 
 // configChanges says on the pull request what its .runner.yaml changes in effect, against the
@@ -142,12 +132,10 @@ func (w *work) configChanges(ctx context.Context, base string, changed []string)
 	if !contains(changed, config.RepoFile) {
 		return
 	}
-	dir := filepath.Join(w.dir, "merge-base")
-	defer os.RemoveAll(dir)
 	var lines []string
 	baseEff := policy.Effective{Repo: &config.Repo{}}
-	if err := w.mirror.Checkout(ctx, base, dir); err == nil {
-		if cfg, err := w.loadRepo(dir); err == nil {
+	if tree, err := w.mirror.Tree(ctx, base, configFile); err == nil {
+		if cfg, err := w.loadRepo(tree); err == nil {
 			baseEff, _ = w.policyFor().Apply(cfg)
 		}
 	}

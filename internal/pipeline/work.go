@@ -19,6 +19,7 @@ import (
 	"github.com/gitops-runner/runner/internal/gitrepo"
 	"github.com/gitops-runner/runner/internal/policy"
 	"github.com/gitops-runner/runner/internal/redact"
+	"github.com/gitops-runner/runner/internal/repofs"
 	"github.com/gitops-runner/runner/internal/store"
 )
 
@@ -40,6 +41,7 @@ type work struct {
 	mirror *gitrepo.Mirror
 	src    string
 	sparse bool             // src holds the sparse work tree: see widen
+	repo   repofs.FS        // the commit's files as configuration and change detection read them: see checkoutTree
 	cfg    *config.Repo     // the effective configuration: the repository's under the server policy
 	eff    policy.Effective // what the policy adds per environment (roles, vars per phase)
 	story  *story
@@ -182,7 +184,7 @@ func (w *work) checkout(ctx context.Context) error {
 			fmt.Fprintf(log, "deploy configuration: %s of the default branch %s, under the server policy (%s)\n", config.RepoFile, def, w.policyFor().Source)
 			cfg = c
 		} else {
-			c, err := w.loadRepo(w.src)
+			c, err := w.loadRepo(w.repo)
 			if err != nil {
 				return "", nil, err
 			}
@@ -215,7 +217,7 @@ func (w *work) checkout(ctx context.Context) error {
 
 // affected maps changed paths to environments and apps.
 func (w *work) affected(changed []string) (changes.Result, error) {
-	return changes.Affected(w.src, w.cfg, changed)
+	return changes.Affected(w.repo, w.cfg, changed)
 }
 
 func contains(list []string, s string) bool {

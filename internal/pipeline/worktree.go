@@ -4,44 +4,55 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"time"
 
 	"github.com/gitops-runner/runner/internal/changes"
 	"github.com/gitops-runner/runner/internal/config"
 	"github.com/gitops-runner/runner/internal/event"
 	"github.com/gitops-runner/runner/internal/gitrepo"
+	"github.com/gitops-runner/runner/internal/repofs"
 )
 
-// A pull request's plan and a push's deploy start from a sparse work tree: .runner.yaml, every
-// Terraform file (.tf, .tf.json, .tfvars, .hcl), every symlink and every folder (empty) of the commit,
-// which is what loading the configuration and change detection read. Once the environments (and apps) are known, widen writes what their projects need
-// (folders, the modules they call, the files they read, var and backend files) and the apps' folders from
-// the mirror at the same SHA, or the whole tree when that cannot be told statically or a workflow runs
-// commands of its own. Other runs (rollbacks, commands) check out the whole tree.
+// A pull request's plan and a push's deploy read the commit from the mirror without writing it
+// (gitrepo.Mirror.Tree: the tree listed, its Terraform files and symlinks read into memory): loading
+// the configuration and change detection read that. Once the environments (and apps) are known, widen
+// writes what their projects need (folders, the modules they call, the files they read, var and backend
+// files, .runner.yaml) and the apps' folders from the mirror at the same SHA, or the whole tree when that
+// cannot be told statically or a workflow runs commands of its own. Other runs (rollbacks, commands)
+// check out the whole tree.
 
-// startsSparse reports whether the run's checkout writes the sparse work tree.
+// startsSparse reports whether the run's checkout starts from the commit's tree in memory.
 func (w *work) startsSparse() bool {
 	k := w.run.Event.Kind
 	return (k == event.KindPlan || k == event.KindDeploy) && !w.e.opts.FullWorkTrees
 }
 
-// checkoutTree writes the run's work tree (sparse or whole, see startsSparse) and says what it wrote.
+// configFile is what a Tree reads up front: the files configuration and change detection read.
+func configFile(p string) bool { return p == config.RepoFile || changes.TerraformFile(p) }
+
+// checkoutTree writes the run's whole work tree, or (see startsSparse) reads the commit's tree into memory
+// and makes an empty work tree for widen to fill; it says what it did.
 func (w *work) checkoutTree(ctx context.Context, m *gitrepo.Mirror, sha string, log io.Writer) error {
 	start := time.Now()
 	if !w.startsSparse() {
 		if err := m.Checkout(ctx, sha, w.src); err != nil {
 			return err
 		}
+		w.repo = repofs.Dir(w.src)
 		fmt.Fprintf(log, "wrote the work tree in %s\n", time.Since(start).Round(time.Millisecond))
 		return nil
 	}
-	n, err := m.CheckoutPaths(ctx, sha, w.src, gitrepo.Selection{Match: changes.TerraformFile, Links: true, Dirs: true})
+	tree, err := m.Tree(ctx, sha, configFile)
 	if err != nil {
 		return err
 	}
-	w.sparse = true
-	fmt.Fprintf(log, "wrote %d Terraform files and symlinks (and the folders) in %s; the rest of what the plans need is written once the environments are known\n",
-		n, time.Since(start).Round(time.Millisecond))
+	if err := os.MkdirAll(w.src, 0o755); err != nil {
+		return fmt.Errorf("make the work tree: %w", err)
+	}
+	w.repo, w.sparse = tree, true
+	fmt.Fprintf(log, "read the commit's tree (%d files and folders) in %s; the files the plans need are written once the environments are known\n",
+		tree.Len(), time.Since(start).Round(time.Millisecond))
 	return nil
 }
 
@@ -52,7 +63,7 @@ func (w *work) widen(ctx context.Context, envs, apps []string) error {
 		return nil
 	}
 	start := time.Now()
-	paths, complete, why := changes.Needs(w.src, w.cfg, envs)
+	paths, complete, why := changes.Needs(w.repo, w.cfg, envs)
 	if complete {
 		extra, full := w.stepNeeds(envs)
 		if full != "" {

@@ -1,0 +1,104 @@
+package gitrepo
+
+import (
+	"context"
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/gitops-runner/runner/internal/repofs"
+)
+
+func TestTree(t *testing.T) { eachTransport(t, testTree) }
+
+// testTree reads a commit as a Tree and checks it against the same commit written to disk.
+func testTree(t *testing.T, tr Option) {
+	ctx := context.Background()
+	src := newSource(t)
+	old := src.commit("old", map[string]*string{"environments/dev/main.tf": str("# old\n")})
+	sha := src.commit("tree", map[string]*string{
+		".runner.yaml":                        str("version: 1\n"),
+		"environments/dev/main.tf":            str("# dev\n"),
+		"environments/dev/modules":            str("->../../terraform/modules"),
+		"environments/dev/.terraform/x.tf":    str("# planted\n"),
+		"terraform/modules/net/main.tf":       str("# net\n"),
+		"terraform/modules/net/run.sh*":       str("#!/bin/sh\n"),
+		"docs/guide.md":                       str("# guide\n"),
+		"environments/prod/.terraform/p/bin*": str("ELF"),
+	})
+	m, err := NewMirrors(t.TempDir(), Auth{Token: testToken}, nil, tr).Sync(ctx, src.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tf := func(p string) bool { return strings.HasSuffix(p, ".tf") || p == ".runner.yaml" }
+	tree, err := m.Tree(ctx, sha, tf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	disk := filepath.Join(t.TempDir(), "wt")
+	if err := m.Checkout(ctx, sha, disk); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	if err := tree.Walk(func(p string, k repofs.Kind) error {
+		if k != repofs.Folder {
+			got = append(got, p)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	var want []string
+	for _, f := range files(t, disk) {
+		if !strings.Contains(f, ".terraform/") {
+			want = append(want, f)
+		}
+	}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Fatalf("tree files:\n got %v\nwant %v (the checkout, .terraform left out)", got, want)
+	}
+	for _, f := range want {
+		if fi, err := tree.Lstat(f); err != nil || fi.Mode()&fs.ModeSymlink != 0 {
+			continue // a link to a folder; its target is checked below
+		}
+		a, err := tree.ReadFile(f)
+		if err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		b, err := os.ReadFile(filepath.Join(disk, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(a) != string(b) {
+			t.Errorf("%s: tree %q, disk %q", f, a, b)
+		}
+	}
+	if target, err := tree.ReadLink("environments/dev/modules"); err != nil || target != "../../terraform/modules" {
+		t.Errorf("ReadLink = %q, %v", target, err)
+	}
+	if real, err := repofs.Resolve(tree, "environments/dev/modules/net/main.tf"); err != nil || real != "terraform/modules/net/main.tf" {
+		t.Errorf("Resolve through the link = %q, %v", real, err)
+	}
+	if fi, err := tree.Stat("terraform/modules/net/run.sh"); err != nil || fi.Mode().Perm()&0o100 == 0 {
+		t.Errorf("run.sh: %v, %v: want executable", fi, err)
+	}
+	if _, err := tree.Stat("environments/dev/.terraform"); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf(".terraform: %v, want it left out", err)
+	}
+	oldTree, err := m.Tree(ctx, old, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, err := oldTree.ReadFile("environments/dev/main.tf"); err != nil || string(b) != "# old\n" {
+		t.Errorf("the older commit's file: %q, %v", b, err)
+	}
+	if _, err := m.Tree(ctx, strings.Repeat("ab", 20), nil); !errors.Is(err, ErrCommitNotFound) {
+		t.Errorf("an unknown commit: %v, want ErrCommitNotFound", err)
+	}
+	if _, err := m.Tree(ctx, "main", nil); err == nil {
+		t.Error("a branch name: no error, want a full SHA")
+	}
+}
