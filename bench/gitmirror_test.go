@@ -617,7 +617,7 @@ func sparseTree(ctx context.Context, m *gitrepo.Mirror, sha, dir, env string) er
 	if !complete {
 		return fmt.Errorf("the sparse work tree of %s would be the whole tree: %s", env, why)
 	}
-	_, err = m.CheckoutPaths(ctx, sha, dir, gitrepo.Selection{Paths: needs})
+	_, err = gitrepo.WriteTree(ctx, tree, dir, gitrepo.Selection{Paths: needs})
 	return err
 }
 

@@ -129,6 +129,9 @@ type Mirror struct {
 
 	idleMu sync.Mutex
 	idle   []*handle // opened repository values waiting for a reader (see open)
+
+	blobsOnce sync.Once
+	blobs     *blobCache // what trees read, kept for the next ones (see Tree)
 }
 
 // Sync creates the mirror of url (cloning it) or fetches into it, and returns it. Concurrent

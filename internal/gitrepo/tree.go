@@ -6,6 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"os"
+	"path"
 	"strings"
 
 	"github.com/go-git/go-git/v5"
@@ -43,12 +46,12 @@ func (m *Mirror) Tree(ctx context.Context, sha string, prefetch func(p string) b
 	if m.readsWithCLI() {
 		entries, err = m.treeEntriesCLI(ctx, sha, prefetch)
 	} else {
-		entries, err = treeEntries(ctx, commit, prefetch)
+		entries, err = treeEntries(ctx, commit, prefetch, m.blobCache())
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read the tree of %s: %w", sha, err)
 	}
-	t, err := repofs.NewTree(entries, m.readBlob, commit.Committer.When)
+	t, err := repofs.NewTree(entries, m.readBlobs, commit.Committer.When)
 	if err != nil {
 		return nil, fmt.Errorf("read the tree of %s: %w", sha, err)
 	}
@@ -98,14 +101,24 @@ func (m *Mirror) treeEntriesCLI(ctx context.Context, sha string, prefetch func(s
 		entries = append(entries, repofs.Entry{Path: e.path, Kind: k, ID: e.oid})
 		return nil
 	})
-	if err != nil || len(wanted) == 0 {
+	if err != nil {
 		return entries, err
 	}
+	cache := m.blobCache()
 	at := make(map[string]int, len(wanted)) // path -> index in entries (size carried it)
+	unread := wanted[:0]
 	for _, w := range wanted {
+		if data, ok := cache.get(w.oid); ok {
+			entries[w.size].Data = data
+			continue
+		}
 		at[w.path] = int(w.size)
+		unread = append(unread, w)
 	}
-	err = m.catFiles(ctx, wanted, func(e lsEntry, r io.Reader) error {
+	if len(unread) == 0 {
+		return entries, nil
+	}
+	err = m.catFiles(ctx, unread, func(e lsEntry, r io.Reader) error {
 		if e.size > MaxTreeBlob {
 			return nil // read (and refused) when used
 		}
@@ -114,16 +127,23 @@ func (m *Mirror) treeEntriesCLI(ctx context.Context, sha string, prefetch func(s
 			return err
 		}
 		entries[at[e.path]].Data = data
+		cache.put(e.oid, data)
 		return nil
 	})
 	return entries, err
+}
+
+// blobCache is the mirror's cache of blobs read for trees.
+func (m *Mirror) blobCache() *blobCache {
+	m.blobsOnce.Do(func() { m.blobs = newBlobCache(blobCacheBytes) })
+	return m.blobs
 }
 
 // maxTreeEntries bounds a tree read into memory.
 const maxTreeEntries = 1_000_000
 
 // treeEntries lists the commit's tree with go-git, reading what prefetch selects.
-func treeEntries(ctx context.Context, commit *object.Commit, prefetch func(string) bool) ([]repofs.Entry, error) {
+func treeEntries(ctx context.Context, commit *object.Commit, prefetch func(string) bool, cache *blobCache) ([]repofs.Entry, error) {
 	root, err := commit.Tree()
 	if err != nil {
 		return nil, err
@@ -165,9 +185,15 @@ func treeEntries(ctx context.Context, commit *object.Commit, prefetch func(strin
 				}
 				continue
 			case k == repofs.Symlink || ((k == repofs.File || k == repofs.Executable) && prefetch != nil && prefetch(p)):
-				data, err := readGoGitBlob(t, e)
-				if err != nil && !errors.Is(err, errBlobTooBig) {
-					return fmt.Errorf("%s: %w", p, err)
+				data, ok := cache.get(entry.ID)
+				if !ok {
+					data, err = readGoGitBlob(t, e)
+					if err != nil && !errors.Is(err, ErrBlobTooBig) {
+						return fmt.Errorf("%s: %w", p, err)
+					}
+					if err == nil {
+						cache.put(entry.ID, data)
+					}
 				}
 				entry.Data = data
 			}
@@ -178,7 +204,9 @@ func treeEntries(ctx context.Context, commit *object.Commit, prefetch func(strin
 	return entries, walk(root, "")
 }
 
-var errBlobTooBig = fmt.Errorf("larger than %d bytes, not read from the mirror", MaxTreeBlob)
+// ErrBlobTooBig says a file is larger than MaxTreeBlob: a Tree does not read it into memory (CheckoutPaths
+// writes it from the mirror).
+var ErrBlobTooBig = fmt.Errorf("larger than %d bytes, not read into memory", MaxTreeBlob)
 
 func readGoGitBlob(t *object.Tree, e object.TreeEntry) ([]byte, error) {
 	f, err := t.TreeEntryFile(&e)
@@ -186,7 +214,7 @@ func readGoGitBlob(t *object.Tree, e object.TreeEntry) ([]byte, error) {
 		return nil, err
 	}
 	if f.Size > MaxTreeBlob {
-		return nil, errBlobTooBig
+		return nil, ErrBlobTooBig
 	}
 	r, err := f.Reader()
 	if err != nil {
@@ -196,27 +224,53 @@ func readGoGitBlob(t *object.Tree, e object.TreeEntry) ([]byte, error) {
 	return io.ReadAll(r)
 }
 
-// readBlob reads one blob of the mirror by ID: a Tree's file not read up front.
-func (m *Mirror) readBlob(id string) ([]byte, error) {
+// readBlobs reads blobs of the mirror by ID: a Tree's files not read up front, in one stream of `git
+// cat-file --batch` (or go-git's reads), the cache first.
+func (m *Mirror) readBlobs(ids []string) (map[string][]byte, error) {
+	cache := m.blobCache()
+	out := make(map[string][]byte, len(ids))
+	var todo []lsEntry
+	for _, id := range ids {
+		if data, ok := cache.get(id); ok {
+			out[id] = data
+		} else {
+			todo = append(todo, lsEntry{oid: id, path: id})
+		}
+	}
+	if len(todo) == 0 {
+		return out, nil
+	}
 	m.mu.RLock()
 	defer m.mu.RUnlock()
 	if m.readsWithCLI() {
-		var buf bytes.Buffer
-		err := m.catFiles(context.Background(), []lsEntry{{oid: id, path: id}}, func(e lsEntry, r io.Reader) error {
+		err := m.catFiles(context.Background(), todo, func(e lsEntry, r io.Reader) error {
 			if e.size > MaxTreeBlob {
-				return errBlobTooBig
+				return fmt.Errorf("blob %s: %w", e.oid, ErrBlobTooBig)
 			}
-			_, err := io.Copy(&buf, r)
-			return err
+			data, err := io.ReadAll(r)
+			if err != nil {
+				return err
+			}
+			out[e.oid] = data
+			cache.put(e.oid, data)
+			return nil
 		})
-		return buf.Bytes(), err
+		return out, err
 	}
 	repo, done, err := m.open()
 	if err != nil {
 		return nil, err
 	}
 	defer done()
-	return blobBytes(repo, id)
+	for _, e := range todo {
+		data, err := blobBytes(repo, e.oid)
+		if err != nil {
+			return nil, err
+		}
+		out[e.oid] = data
+		cache.put(e.oid, data)
+	}
+	return out, nil
 }
 
 func blobBytes(repo *git.Repository, id string) ([]byte, error) {
@@ -225,7 +279,7 @@ func blobBytes(repo *git.Repository, id string) ([]byte, error) {
 		return nil, fmt.Errorf("blob %s: %w", id, err)
 	}
 	if b.Size > MaxTreeBlob {
-		return nil, errBlobTooBig
+		return nil, ErrBlobTooBig
 	}
 	r, err := b.Reader()
 	if err != nil {
@@ -233,4 +287,80 @@ func blobBytes(repo *git.Repository, id string) ([]byte, error) {
 	}
 	defer r.Close()
 	return io.ReadAll(r)
+}
+
+// WriteTree writes what sel selects of tree (a commit read by Mirror.Tree) into dir, as CheckoutPaths
+// does from the mirror, but from the tree's memory: the files it has not read yet are read in one go.
+// dir may already hold an earlier selection; files there are kept. Names were validated when the tree
+// was read, and no file is written through a symlink.
+func WriteTree(ctx context.Context, tree *repofs.Tree, dir string, sel Selection) (int, error) {
+	for _, p := range sel.Paths {
+		if c := path.Clean(p); c != p || strings.HasPrefix(p, "../") || p == ".." || path.IsAbs(p) {
+			return 0, fmt.Errorf("write the work tree: path %q is not a clean repository path", p)
+		}
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return 0, fmt.Errorf("write the work tree: %w", err)
+	}
+	sw := &sparseWriter{ctx: ctx, root: dir, sel: sel}
+	type file struct {
+		path string
+		kind repofs.Kind
+	}
+	var files []file
+	var names []string
+	err := tree.Walk(func(p string, k repofs.Kind) error {
+		if sw.visited++; sw.visited%256 == 0 && ctx.Err() != nil {
+			return ctx.Err()
+		}
+		switch k {
+		case repofs.Folder:
+			if !sel.descends(p) {
+				return fs.SkipDir
+			}
+			if sel.Dirs {
+				return sw.mkdirs(p)
+			}
+		case repofs.Submodule:
+			if sel.selected(p) {
+				return sw.mkdirs(p)
+			}
+		default:
+			if sel.selected(p) || (sel.Links && k == repofs.Symlink) {
+				files = append(files, file{p, k})
+				names = append(names, p)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("write the work tree into %s: %w", dir, err)
+	}
+	if err := tree.Load(names); err != nil {
+		return 0, fmt.Errorf("write the work tree into %s: %w", dir, err)
+	}
+	for _, f := range files {
+		var data []byte
+		mode := filemode.Regular
+		switch f.kind {
+		case repofs.Symlink:
+			mode = filemode.Symlink
+			target, err := tree.ReadLink(f.path)
+			if err != nil {
+				return sw.written, fmt.Errorf("write the work tree into %s: %w", dir, err)
+			}
+			data = []byte(target)
+		default:
+			if f.kind == repofs.Executable {
+				mode = filemode.Executable
+			}
+			if data, err = tree.ReadFile(f.path); err != nil {
+				return sw.written, fmt.Errorf("write the work tree into %s: %w", dir, err)
+			}
+		}
+		if err := sw.put(lsEntry{mode: mode, path: f.path, size: int64(len(data))}, bytes.NewReader(data)); err != nil {
+			return sw.written, fmt.Errorf("write the work tree into %s: %s: %w", dir, f.path, err)
+		}
+	}
+	return sw.written, nil
 }

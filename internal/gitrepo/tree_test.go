@@ -102,3 +102,104 @@ func testTree(t *testing.T, tr Option) {
 		t.Error("a branch name: no error, want a full SHA")
 	}
 }
+
+func TestWriteTree(t *testing.T) { eachTransport(t, testWriteTree) }
+
+// testWriteTree writes selections of a Tree and checks each against CheckoutPaths of the same selection.
+func testWriteTree(t *testing.T, tr Option) {
+	ctx := context.Background()
+	src := newSource(t)
+	content := map[string]*string{
+		".runner.yaml":                  str("version: 1\n"),
+		"environments/dev/main.tf":      str("# dev\n"),
+		"environments/dev/files/a.json": str("{}\n"),
+		"environments/dev/modules":      str("->../../terraform/modules"),
+		"environments/prod/main.tf":     str("# prod\n"),
+		"terraform/modules/net/main.tf": str("# net\n"),
+		"terraform/modules/net/run.sh*": str("#!/bin/sh\n"),
+		"docs/guide.md":                 str("# guide\n"),
+	}
+	first := src.commit("first", content)
+	content["terraform/modules/net/main.tf"] = str("# net, changed\n")
+	second := src.commit("second", content)
+	m, err := NewMirrors(t.TempDir(), Auth{Token: testToken}, nil, tr).Sync(ctx, src.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tf := func(p string) bool { return strings.HasSuffix(p, ".tf") }
+	for _, sha := range []string{first, second} { // the second reads most blobs from the cache
+		tree, err := m.Tree(ctx, sha, tf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, sel := range []Selection{
+			{Paths: []string{".runner.yaml", "environments/dev", "terraform/modules/net"}},
+			{Paths: []string{"."}},
+			{Paths: []string{"docs"}, Links: true, Dirs: true},
+		} {
+			a, b := filepath.Join(t.TempDir(), "a"), filepath.Join(t.TempDir(), "b")
+			na, err := WriteTree(ctx, tree, a, sel)
+			if err != nil {
+				t.Fatal(err)
+			}
+			nb, err := m.CheckoutPaths(ctx, sha, b, sel)
+			if err != nil {
+				t.Fatal(err)
+			}
+			fa, fb := files(t, a), files(t, b)
+			if na != nb || strings.Join(fa, " ") != strings.Join(fb, " ") {
+				t.Fatalf("%v: WriteTree wrote %d %v, CheckoutPaths %d %v", sel, na, fa, nb, fb)
+			}
+			for _, f := range fa {
+				ia, _ := os.Lstat(filepath.Join(a, f))
+				ib, _ := os.Lstat(filepath.Join(b, f))
+				if ia.Mode() != ib.Mode() {
+					t.Errorf("%s: mode %v, CheckoutPaths %v", f, ia.Mode(), ib.Mode())
+				}
+				if ia.Mode()&fs.ModeSymlink != 0 {
+					la, _ := os.Readlink(filepath.Join(a, f))
+					lb, _ := os.Readlink(filepath.Join(b, f))
+					if la != lb {
+						t.Errorf("%s: link to %q, CheckoutPaths %q", f, la, lb)
+					}
+					continue
+				}
+				ca, _ := os.ReadFile(filepath.Join(a, f))
+				cb, _ := os.ReadFile(filepath.Join(b, f))
+				if string(ca) != string(cb) {
+					t.Errorf("%s: %q, CheckoutPaths %q", f, ca, cb)
+				}
+			}
+			// Written again over itself: nothing new.
+			if n, err := WriteTree(ctx, tree, a, sel); err != nil || n != 0 {
+				t.Errorf("%v written twice: %d new files, %v", sel, n, err)
+			}
+		}
+	}
+	if _, err := WriteTree(ctx, nil, t.TempDir(), Selection{Paths: []string{"../x"}}); err == nil {
+		t.Error("a path outside the repository: no error")
+	}
+}
+
+func TestBlobCacheKeepsItsBudget(t *testing.T) {
+	c := newBlobCache(100)
+	c.put("a", make([]byte, 20))
+	c.put("b", make([]byte, 20))
+	c.put("huge", make([]byte, 26)) // over a quarter of the budget: not kept
+	if _, ok := c.get("huge"); ok {
+		t.Error("a blob over a quarter of the budget was kept")
+	}
+	c.get("a") // b is now the least recently used
+	for i := range 4 { // 120 bytes in all: one must go
+		c.put(string(rune('c'+i)), make([]byte, 20))
+	}
+	if _, ok := c.get("b"); ok {
+		t.Error("the least recently used blob was kept over budget")
+	}
+	if _, ok := c.get("a"); !ok {
+		t.Error("a recently used blob was dropped")
+	}
+	if c.used > 100 {
+		t.Errorf("%d bytes kept, budget 100", c.used)
+	}
+}

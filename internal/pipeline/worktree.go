@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -79,7 +80,16 @@ func (w *work) widen(ctx context.Context, envs, apps []string) error {
 	if !complete {
 		paths = []string{"."}
 	}
-	n, err := w.mirror.CheckoutPaths(ctx, w.run.Event.SHA, w.src, gitrepo.Selection{Paths: paths})
+	var n int
+	var err error
+	tree, inMemory := w.repo.(*repofs.Tree)
+	if complete && inMemory {
+		// From the tree read at checkout: its Terraform files are in memory already.
+		n, err = gitrepo.WriteTree(ctx, tree, w.src, gitrepo.Selection{Paths: paths})
+	}
+	if !complete || !inMemory || errors.Is(err, gitrepo.ErrBlobTooBig) {
+		n, err = w.mirror.CheckoutPaths(ctx, w.run.Event.SHA, w.src, gitrepo.Selection{Paths: paths})
+	}
 	if err != nil {
 		return fmt.Errorf("write the work tree: %w", err)
 	}

@@ -41,15 +41,19 @@ func newTestTree(t *testing.T) (*Tree, *int) {
 	t.Helper()
 	reads := 0
 	var mu sync.Mutex
-	tree, err := NewTree(layout, func(id string) ([]byte, error) {
+	tree, err := NewTree(layout, func(ids []string) (map[string][]byte, error) {
 		mu.Lock()
 		reads++
 		mu.Unlock()
-		b, ok := blobs[id]
-		if !ok {
-			return nil, errors.New("no such blob " + id)
+		out := map[string][]byte{}
+		for _, id := range ids {
+			b, ok := blobs[id]
+			if !ok {
+				return nil, errors.New("no such blob " + id)
+			}
+			out[id] = []byte(b)
 		}
-		return []byte(b), nil
+		return out, nil
 	}, time.Unix(1_700_000_000, 0))
 	if err != nil {
 		t.Fatal(err)
@@ -210,6 +214,16 @@ func TestTreeReadsEachBlobOnceAndOnlyWhenUsed(t *testing.T) {
 	if *reads != 1 {
 		t.Fatalf("8 concurrent reads of one file read its blob %d times", *reads)
 	}
+	// Load reads what is not read yet in one call; what is read already is not asked again.
+	if err := tree.Load([]string{"environments/dev/main.tf", "environments/dev/run.sh", "modules/net/vars.tf", "modules/net", "nope"}); err != nil {
+		t.Fatal(err)
+	}
+	if *reads != 2 {
+		t.Fatalf("Load of two files not read yet made %d reads in all, want 2", *reads)
+	}
+	if b, err := tree.ReadFile("modules/net/vars.tf"); err != nil || string(b) != blobs["b-vars"] || *reads != 2 {
+		t.Fatalf("a loaded file: %q, %v, %d reads", b, err, *reads)
+	}
 }
 
 func TestTreePassesFSTest(t *testing.T) {
@@ -220,7 +234,13 @@ func TestTreePassesFSTest(t *testing.T) {
 			plain = append(plain, e)
 		}
 	}
-	tree, err := NewTree(plain, func(id string) ([]byte, error) { return []byte(blobs[id]), nil }, time.Unix(0, 0))
+	tree, err := NewTree(plain, func(ids []string) (map[string][]byte, error) {
+		out := map[string][]byte{}
+		for _, id := range ids {
+			out[id] = []byte(blobs[id])
+		}
+		return out, nil
+	}, time.Unix(0, 0))
 	if err != nil {
 		t.Fatal(err)
 	}

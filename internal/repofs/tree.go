@@ -39,9 +39,13 @@ const MaxLinkTarget = 4096
 // changes.
 type Tree struct {
 	nodes map[string]*node // by repository path; "." is the top
-	read  func(id string) ([]byte, error)
+	read  BlobReader
 	mod   time.Time
 }
+
+// BlobReader reads the contents of blobs by object ID, several in one go; the answer holds every ID
+// asked for.
+type BlobReader func(ids []string) (map[string][]byte, error)
 
 type node struct {
 	name     string
@@ -58,7 +62,7 @@ type node struct {
 // NewTree builds a Tree from entries, in any order (folders are made for paths whose folders are not
 // listed). read gives a blob's content by ID; modTime is what Stat reports for every entry (the commit's
 // time). It fails on a path that is not a clean repository path or is listed twice.
-func NewTree(entries []Entry, read func(id string) ([]byte, error), modTime time.Time) (*Tree, error) {
+func NewTree(entries []Entry, read BlobReader, modTime time.Time) (*Tree, error) {
 	t := &Tree{nodes: map[string]*node{".": {name: ".", kind: Folder, loaded: true}}, read: read, mod: modTime}
 	for _, e := range entries {
 		if !fs.ValidPath(e.Path) || e.Path == "." {
@@ -110,14 +114,59 @@ func (t *Tree) content(n *node) ([]byte, error) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if !n.loaded {
+		var got map[string][]byte
 		if t.read == nil {
 			n.err = errors.New("no reader for the tree's contents")
-		} else {
-			n.data, n.err = t.read(n.id)
+		} else if got, n.err = t.read([]string{n.id}); n.err == nil {
+			n.data = got[n.id]
 		}
 		n.loaded = true
 	}
 	return n.data, n.err
+}
+
+// Load reads, in one call of the tree's reader, the contents of the files and symlinks at names
+// (repository paths without symlinks in their folders, as Walk gives them) not read yet. Folders and
+// names not in the tree are passed over.
+func (t *Tree) Load(names []string) error {
+	var todo []*node
+	var ids []string
+	seen := map[string]bool{}
+	for _, name := range names {
+		n, ok := t.lookup(name)
+		if !ok || n.kind == Folder || n.kind == Submodule {
+			continue
+		}
+		n.mu.Lock()
+		loaded := n.loaded
+		n.mu.Unlock()
+		if loaded {
+			continue
+		}
+		todo = append(todo, n)
+		if !seen[n.id] {
+			seen[n.id] = true
+			ids = append(ids, n.id)
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	if t.read == nil {
+		return errors.New("no reader for the tree's contents")
+	}
+	got, err := t.read(ids)
+	if err != nil {
+		return err
+	}
+	for _, n := range todo {
+		n.mu.Lock()
+		if !n.loaded {
+			n.data, n.loaded = got[n.id], true
+		}
+		n.mu.Unlock()
+	}
+	return nil
 }
 
 // lookup finds the entry at p, whose folders hold no symlinks.
