@@ -61,6 +61,8 @@ type UnresolvedRead struct {
 type Options struct {
 	// AllProjects names environments whose every project counts as affected (a plan command naming them).
 	AllProjects map[string]bool
+	// Cache keeps what was parsed for later detections (see Cache); nil: nothing is kept.
+	Cache *Cache
 }
 
 // Affected maps changed paths (slash-separated, relative to the repository's top, as git reports them)
@@ -96,7 +98,7 @@ func AffectedWith(fsys repofs.FS, cfg *config.Repo, changed []string, opts Optio
 			counted = append(counted, f)
 		}
 	}
-	g := newGraph(fsys)
+	g := newGraph(fsys, opts.Cache)
 	covered := map[string]bool{}
 	for _, env := range cfg.Ordered() {
 		for _, p := range env.Projects {

@@ -65,32 +65,47 @@ func TestAffected(t *testing.T) {
 			envs: []string{"dev", "staging", "prod"}, apps: []string{"frontend"},
 			reasons: map[string][]string{"dev": {"environments/dev/main.tf → environments/dev", "terraform/modules/network/main.tf → module network → environments/dev"}}},
 	}
+	// Each case runs without a cache, then twice with one shared by every case (the second time from it).
+	cache := NewCache()
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			res, err := Affected(repofs.Dir(fixture), cfg, tt.changed)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !reflect.DeepEqual(res.Environments, tt.envs) {
-				t.Errorf("Environments = %q, want %q", res.Environments, tt.envs)
-			}
-			if !reflect.DeepEqual(res.Apps, tt.apps) {
-				t.Errorf("Apps = %q, want %q", res.Apps, tt.apps)
-			}
-			for k, want := range tt.reasons {
-				if got := res.Reasons[k]; !reflect.DeepEqual(got, want) {
-					t.Errorf("Reasons[%s] = %q, want %q", k, got, want)
+		for _, run := range []struct {
+			name  string
+			cache *Cache
+		}{{"", nil}, {"/cache filled", cache}, {"/from the cache", cache}} {
+			t.Run(tt.name+run.name, func(t *testing.T) {
+				res, err := AffectedWith(repofs.Dir(fixture), cfg, tt.changed, Options{Cache: run.cache})
+				if err != nil {
+					t.Fatal(err)
 				}
-			}
-			for _, name := range append(append([]string(nil), res.Environments...), res.Apps...) {
-				if len(res.Reasons[name]) == 0 {
-					t.Errorf("%s affected without a reason", name)
-				}
-			}
-			if len(res.Problems) > 0 {
-				t.Errorf("problems: %v", res.Problems)
-			}
-		})
+				checkAffected(t, res, tt.envs, tt.apps, tt.reasons)
+			})
+		}
+	}
+	if len(cache.modules) == 0 || len(cache.reads) == 0 {
+		t.Errorf("the cache kept %d modules and %d read sets", len(cache.modules), len(cache.reads))
+	}
+}
+
+func checkAffected(t *testing.T, res Result, envs, apps []string, reasons map[string][]string) {
+	t.Helper()
+	if !reflect.DeepEqual(res.Environments, envs) {
+		t.Errorf("Environments = %q, want %q", res.Environments, envs)
+	}
+	if !reflect.DeepEqual(res.Apps, apps) {
+		t.Errorf("Apps = %q, want %q", res.Apps, apps)
+	}
+	for k, want := range reasons {
+		if got := res.Reasons[k]; !reflect.DeepEqual(got, want) {
+			t.Errorf("Reasons[%s] = %q, want %q", k, got, want)
+		}
+	}
+	for _, name := range append(append([]string(nil), res.Environments...), res.Apps...) {
+		if len(res.Reasons[name]) == 0 {
+			t.Errorf("%s affected without a reason", name)
+		}
+	}
+	if len(res.Problems) > 0 {
+		t.Errorf("problems: %v", res.Problems)
 	}
 }
 

@@ -1,6 +1,7 @@
 package changes
 
 import (
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -24,12 +25,14 @@ type graph struct {
 	read    map[[2]string]*readSet // (module dir, root dir) -> reads: relative paths resolve against the root
 	linked  map[string][]Link
 	isTF    map[string]bool
+	cache   *Cache                       // shared with other detections; nil: none
+	sums    map[string][sha256.Size]byte // fingerprints of folders, once per detection
 }
 
-func newGraph(fsys repofs.FS) *graph {
+func newGraph(fsys repofs.FS, cache *Cache) *graph {
 	fsys = within(fsys)
 	return &graph{fsys: fsys, tf: repofs.TFConfig(fsys), modules: map[string]*module{}, read: map[[2]string]*readSet{},
-		linked: map[string][]Link{}, isTF: map[string]bool{}}
+		linked: map[string][]Link{}, isTF: map[string]bool{}, cache: cache, sums: map[string][sha256.Size]byte{}}
 }
 
 type call struct{ name, dir string }
@@ -105,6 +108,14 @@ func (g *graph) load(dir string) *module {
 		m.err = fmt.Errorf("%s: no Terraform files", dir)
 		return m
 	}
+	sum, cacheable := g.fingerprint(dir)
+	if cached, ok := g.cache.module(cacheKey{dir: dir, sum: sum}); cacheable && ok {
+		g.modules[dir] = cached
+		return cached
+	}
+	if cacheable {
+		defer g.cache.putModule(cacheKey{dir: dir, sum: sum}, m)
+	}
 	mod, diags := tfconfig.LoadModuleFromFilesystem(g.tf, dir)
 	if diags.HasErrors() {
 		m.err = diagError(dir, diags)
@@ -161,8 +172,16 @@ func (g *graph) reads(dir, rootDir string) *readSet {
 	if rs, ok := g.read[k]; ok {
 		return rs
 	}
+	sum, cacheable := g.fingerprint(dir)
+	if cached, ok := g.cache.readSet(cacheKey{dir: dir, rootDir: rootDir, sum: sum}); cacheable && ok {
+		g.read[k] = cached
+		return cached
+	}
 	rs := &readSet{}
 	g.read[k] = rs
+	if cacheable {
+		defer g.cache.putReadSet(cacheKey{dir: dir, rootDir: rootDir, sum: sum}, rs)
+	}
 	reads, unresolved, err := Reads(g.fsys, dir, rootDir)
 	rs.reads = reads
 	rs.unresolved = unresolved

@@ -21,7 +21,12 @@ import (
 // is a variable, a module folder that does not load), complete is false and names why: the caller then
 // writes the whole tree rather than guess.
 func Needs(fsys repofs.FS, cfg *config.Repo, envs []string) (paths []string, complete bool, why string) {
-	g := newGraph(fsys)
+	return NeedsWith(fsys, cfg, envs, Options{})
+}
+
+// NeedsWith is Needs with options: only opts.Cache counts.
+func NeedsWith(fsys repofs.FS, cfg *config.Repo, envs []string, opts Options) (paths []string, complete bool, why string) {
+	g := newGraph(fsys, opts.Cache)
 	set := map[string]bool{config.RepoFile: true}
 	for _, name := range envs {
 		env, ok := cfg.Environment(name)

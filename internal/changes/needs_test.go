@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"testing/fstest"
 
 	"github.com/gitops-runner/runner/internal/config"
 	"github.com/gitops-runner/runner/internal/repofs"
@@ -64,5 +65,41 @@ func TestGlobBaseAndCompact(t *testing.T) {
 	}
 	if got := compact(map[string]bool{".": true, "a": true}); strings.Join(got, ",") != "." {
 		t.Errorf("compact with the root = %v", got)
+	}
+}
+
+// A cache shared by detections of successive commits answers each commit by its own files: a module
+// folder whose files changed is parsed again, one that did not comes from the cache.
+func TestNeedsWithACacheFollowsEachCommit(t *testing.T) {
+	cfg := &config.Repo{Environments: []config.Environment{
+		{Name: "dev", Projects: []config.Project{{Name: "dev", Dir: "envs/dev"}}},
+	}}
+	commit := func(aCalls, bReads string) fstest.MapFS {
+		return fstest.MapFS{
+			"envs/dev/main.tf": {Data: []byte(`module "a" { source = "../../mods/a" }`)},
+			"mods/a/main.tf":   {Data: []byte(`module "x" { source = "../` + aCalls + `" }`)},
+			"mods/b/main.tf":   {Data: []byte(`resource "terraform_data" "b" { input = file("${path.module}/../files/` + bReads + `") }`)},
+			"mods/c/main.tf":   {Data: []byte(`# c`)},
+		}
+	}
+	cache := NewCache()
+	for _, tc := range []struct {
+		fsys fstest.MapFS
+		want string
+	}{
+		{commit("b", "one.txt"), ".runner.yaml,envs/dev,mods/a,mods/b,mods/files/one.txt"},
+		{commit("b", "one.txt"), ".runner.yaml,envs/dev,mods/a,mods/b,mods/files/one.txt"},
+		{commit("b", "two.txt"), ".runner.yaml,envs/dev,mods/a,mods/b,mods/files/two.txt"},
+		{commit("c", "two.txt"), ".runner.yaml,envs/dev,mods/a,mods/c"},
+		{commit("b", "one.txt"), ".runner.yaml,envs/dev,mods/a,mods/b,mods/files/one.txt"},
+	} {
+		got, complete, why := NeedsWith(tc.fsys, cfg, []string{"dev"}, Options{Cache: cache})
+		uncached, _, _ := Needs(tc.fsys, cfg, []string{"dev"})
+		if strings.Join(got, ",") != tc.want || !complete || strings.Join(uncached, ",") != tc.want {
+			t.Errorf("NeedsWith = %v, %v, %q; without the cache %v; want %s", got, complete, why, uncached, tc.want)
+		}
+	}
+	if n := len(cache.modules); n != 6 { // envs/dev; mods/a twice (calling b, c); mods/b twice (one, two); mods/c
+		t.Errorf("the cache holds %d modules, want 6", n)
 	}
 }

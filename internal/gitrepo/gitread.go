@@ -126,6 +126,8 @@ func (m *Mirror) lsTree(ctx context.Context, sha string, paths []string, each fu
 		return ctx.Err()
 	case perr != nil:
 		return perr
+	case werr != nil && strings.Contains(tail.errorLines(), "Not a valid object name"):
+		return fmt.Errorf("%s: %w", strings.TrimSuffix(sha, "^{commit}"), ErrCommitNotFound)
 	case werr != nil:
 		return fmt.Errorf("git ls-tree %s: %w: %s", sha, werr, tail.errorLines())
 	}

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path"
 	"strings"
+	"time"
 
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
@@ -33,25 +34,32 @@ func (m *Mirror) Tree(ctx context.Context, sha string, prefetch func(p string) b
 	}
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	repo, done, err := m.open()
-	if err != nil {
-		return nil, err
+	var entries []repofs.Entry
+	var when time.Time
+	var err error
+	if m.readsWithCLI() {
+		// No go-git here: opening the mirror with it reads every pack's index, tens of ms on a big one.
+		// ls-tree of sha^{commit} fails for anything but a commit.
+		entries, err = m.treeEntriesCLI(ctx, sha, prefetch)
+	} else {
+		repo, done, oerr := m.open()
+		if oerr != nil {
+			return nil, oerr
+		}
+		defer done()
+		commit, cerr := commitOf(repo, sha)
+		if cerr != nil {
+			return nil, fmt.Errorf("read the tree of %s of %s: %w", sha, m.url, cerr)
+		}
+		when = commit.Committer.When
+		if entries, err = treeEntries(ctx, commit, prefetch, m.blobCache()); err != nil {
+			return nil, fmt.Errorf("read the tree of %s: %w", sha, err)
+		}
 	}
-	defer done()
-	commit, err := commitOf(repo, sha)
 	if err != nil {
 		return nil, fmt.Errorf("read the tree of %s of %s: %w", sha, m.url, err)
 	}
-	var entries []repofs.Entry
-	if m.readsWithCLI() {
-		entries, err = m.treeEntriesCLI(ctx, sha, prefetch)
-	} else {
-		entries, err = treeEntries(ctx, commit, prefetch, m.blobCache())
-	}
-	if err != nil {
-		return nil, fmt.Errorf("read the tree of %s: %w", sha, err)
-	}
-	t, err := repofs.NewTree(entries, m.readBlobs, commit.Committer.When)
+	t, err := repofs.NewTree(entries, m.readBlobs, when)
 	if err != nil {
 		return nil, fmt.Errorf("read the tree of %s: %w", sha, err)
 	}
@@ -84,7 +92,7 @@ func treeKind(mode filemode.FileMode) (repofs.Kind, error) {
 func (m *Mirror) treeEntriesCLI(ctx context.Context, sha string, prefetch func(string) bool) ([]repofs.Entry, error) {
 	var entries []repofs.Entry
 	var wanted []lsEntry
-	err := m.lsTree(ctx, sha, nil, func(e lsEntry) error {
+	err := m.lsTree(ctx, sha+"^{commit}", nil, func(e lsEntry) error {
 		if underTerraformDir(e.path) {
 			return nil
 		}

@@ -189,7 +189,7 @@ func TestBlobCacheKeepsItsBudget(t *testing.T) {
 	if _, ok := c.get("huge"); ok {
 		t.Error("a blob over a quarter of the budget was kept")
 	}
-	c.get("a") // b is now the least recently used
+	c.get("a")         // b is now the least recently used
 	for i := range 4 { // 120 bytes in all: one must go
 		c.put(string(rune('c'+i)), make([]byte, 20))
 	}

@@ -17,6 +17,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 	"go.opentelemetry.io/otel/trace/noop"
 
+	"github.com/gitops-runner/runner/internal/changes"
 	"github.com/gitops-runner/runner/internal/event"
 	"github.com/gitops-runner/runner/internal/gitrepo"
 	"github.com/gitops-runner/runner/internal/pgroup"
@@ -232,6 +233,8 @@ type Engine struct {
 	// redactor redacts the configured secrets and credential shapes; each run derives its own.
 	redactor *redact.Redactor
 	host     pgroup.Host // this host and boot, for the processes of stage attempts
+	// detected keeps what change detection parsed, for the next runs (see changes.Cache).
+	detected *changes.Cache
 }
 
 // New returns an engine.
@@ -285,7 +288,7 @@ func New(deps Deps, opts Options) (*Engine, error) {
 		// Dead attempts' processes are then never killed from here, and weak lock checks never match.
 		deps.Logger.Warn("this host's identity is unknown", "err", err)
 	}
-	return &Engine{deps: deps, opts: opts, log: deps.Logger, redactor: red, host: host}, nil
+	return &Engine{deps: deps, opts: opts, log: deps.Logger, redactor: red, host: host, detected: changes.NewCache()}, nil
 }
 
 // ErrAbandoned is returned when the process stops while a run is in flight: the

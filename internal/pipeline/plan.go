@@ -35,7 +35,7 @@ func (w *work) planPR(ctx context.Context) (string, string) {
 	for _, e := range ev.Envs {
 		named[e] = true
 	}
-	res, err := changes.AffectedWith(w.repo, w.cfg, changed, changes.Options{AllProjects: named})
+	res, err := changes.AffectedWith(w.repo, w.cfg, changed, changes.Options{AllProjects: named, Cache: w.e.detected})
 	if err != nil {
 		w.planComment(ctx, detectionKey, "### Change detection failed\n\n```\n"+fence(w.redactor.String(err.Error()))+"\n```\n", "")
 		return store.StatusFailed, fmt.Sprintf("change detection: %v", err)

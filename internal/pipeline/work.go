@@ -217,7 +217,7 @@ func (w *work) checkout(ctx context.Context) error {
 
 // affected maps changed paths to environments and apps.
 func (w *work) affected(changed []string) (changes.Result, error) {
-	return changes.Affected(w.repo, w.cfg, changed)
+	return changes.AffectedWith(w.repo, w.cfg, changed, changes.Options{Cache: w.e.detected})
 }
 
 func contains(list []string, s string) bool {

@@ -64,7 +64,7 @@ func (w *work) widen(ctx context.Context, envs, apps []string) error {
 		return nil
 	}
 	start := time.Now()
-	paths, complete, why := changes.Needs(w.repo, w.cfg, envs)
+	paths, complete, why := changes.NeedsWith(w.repo, w.cfg, envs, changes.Options{Cache: w.e.detected})
 	if complete {
 		extra, full := w.stepNeeds(envs)
 		if full != "" {
