@@ -161,7 +161,7 @@ func measurePlans(b *testing.B, r *runner, o *origin, hand handPlanner, clock *c
 	row("    of it outside terraform (lock, statuses, comment, process starts)", stageOwn)
 	row("  of which between stages (started -> checkout -> plan stage)", betweenStages)
 	row("  of which after the last stage until finished", tail)
-	row("  of which outside the run (webhook -> created, finished -> seen by the poll)", outsideRun)
+	row("  of which outside the run (webhook -> created)", outsideRun)
 	row("  of which inside terraform (init, plan, show -json)", runnerTF)
 	row(fmt.Sprintf("  of which terraform version (%d calls in %d plans)", versionCalls, len(runnerOne)), runnerVersion)
 	row("  of which the runner's own (all but init, plan, show -json)", runnerOwn)
@@ -212,8 +212,9 @@ func measurePlans(b *testing.B, r *runner, o *origin, hand handPlanner, clock *c
 	b.ReportMetric(float64(versionCalls)/float64(len(runnerOne)), m+"version-calls/plan")
 }
 
-// runnerPlan sends a signed pull_request "opened" and polls the run every 20 ms
-// until it is finished; it returns the time from send to finished.
+// runnerPlan sends a signed pull_request "opened" and polls the run every 20 ms until it is finished; it
+// returns the time from send to the run's recorded finish (the runner's clock, the same as this process's:
+// the poll's own delay is the benchmark's, not the runner's).
 func runnerPlan(b *testing.B, r *runner, o *origin, number int, base, head, branch string, wantEnvs []string) (time.Duration, store.Run) {
 	b.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
@@ -232,6 +233,9 @@ func runnerPlan(b *testing.B, r *runner, o *origin, number int, base, head, bran
 		}
 		if store.Finished(run.Status) {
 			took := time.Since(start)
+			if f := run.Finished.Sub(start); run.Finished.After(start) && f < took {
+				took = f
+			}
 			if run.Status != store.StatusSucceeded || !slices.Equal(run.Environments, wantEnvs) {
 				for _, s := range run.Stages {
 					report(b, "stage %s/%s: %s %s %v", s.Env, s.Name, s.Status, s.Detail, s.LogTail)

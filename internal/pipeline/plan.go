@@ -282,7 +282,11 @@ func (w *work) plan(ctx context.Context, env config.Environment, p config.Projec
 	}
 	req := PlanRequest{
 		Env: env.Name, Root: rootOf(env, p), Dir: dir, WorkTree: w.dir, Phase: w.phase(), PlanFile: planFile, Vars: use,
-		Environ: g.Env, Log: log, PlanJSON: planFile + ".json", Attempt: w.tfAttempt(ctx, env.Name),
+		Environ: g.Env, Log: log, Attempt: w.tfAttempt(ctx, env.Name),
+	}
+	if len(after) > 0 {
+		// Steps after the plan (policy steps) read its JSON form; written only for them (1 MB for 500 resources).
+		req.PlanJSON = planFile + ".json"
 	}
 	if len(afterInit) > 0 {
 		req.AfterInit = func(ctx context.Context) error { return sr.run(ctx, afterInit, "") }
