@@ -174,8 +174,9 @@ type childSpec struct {
 	Paths     []string // of a sparse work tree (git's side)
 	Env       string   // the environment a sparse work tree is for (the runner's side)
 	Out       string   // file the child writes its childResult to
-	// Again makes "paths" write the sparse work tree twice in the process (the first into Dir-first) and time
-	// the second: a long-lived runner's later runs, whose mirror readers are open and warm.
+	// Again makes "paths" write the sparse work tree of the commit's parent first (into Dir-first), then time
+	// the commit's: a long-lived runner's next run, whose mirror keeps the blobs it read and whose change
+	// detection keeps what it parsed (one file of the environment differs).
 	Again bool
 }
 
@@ -225,8 +226,15 @@ func runChild(ctx context.Context, s childSpec) (res childResult) {
 	if err != nil {
 		return fail(err)
 	}
+	cache := changes.NewCache() // the engine's: one per runner process
 	if s.Op == "paths" && s.Again {
-		if err := sparseTree(ctx, m, s.SHA, s.Dir+"-first", s.Env); err != nil {
+		// The runner's previous run: the parent commit, which the warm fetch step's commit changed one file of
+		// (environments/dev/variables.tf), as a pull request's next push does.
+		out, err := exec.CommandContext(ctx, "git", "--git-dir", m.Path(), "rev-parse", s.SHA+"^").Output()
+		if err != nil {
+			return fail(fmt.Errorf("the parent of %s: %w", s.SHA, err))
+		}
+		if err := sparseTree(ctx, m, strings.TrimSpace(string(out)), s.Dir+"-first", s.Env, cache); err != nil {
 			return fail(err)
 		}
 	}
@@ -235,7 +243,7 @@ func runChild(ctx context.Context, s childSpec) (res childResult) {
 	case "checkout":
 		err = m.Checkout(ctx, s.SHA, s.Dir)
 	case "paths":
-		err = sparseTree(ctx, m, s.SHA, s.Dir, s.Env)
+		err = sparseTree(ctx, m, s.SHA, s.Dir, s.Env, cache)
 	default:
 		err = fmt.Errorf("unknown operation %q", s.Op)
 	}
@@ -604,7 +612,7 @@ func sparsePaths(b *testing.B, tree string) []string {
 // sparseTree does what a pull request's plan does to its work tree (internal/pipeline, checkoutTree and
 // widen): the commit's tree read into memory (its Terraform files and symlinks read up front), the
 // configuration and what env's projects need worked out from it, then only that written.
-func sparseTree(ctx context.Context, m *gitrepo.Mirror, sha, dir, env string) error {
+func sparseTree(ctx context.Context, m *gitrepo.Mirror, sha, dir, env string, cache *changes.Cache) error {
 	tree, err := m.Tree(ctx, sha, func(p string) bool { return p == config.RepoFile || changes.TerraformFile(p) })
 	if err != nil {
 		return err
@@ -613,7 +621,7 @@ func sparseTree(ctx context.Context, m *gitrepo.Mirror, sha, dir, env string) er
 	if err != nil {
 		return err
 	}
-	needs, complete, why := changes.Needs(tree, cfg, []string{env})
+	needs, complete, why := changes.NeedsWith(tree, cfg, []string{env}, changes.Options{Cache: cache})
 	if !complete {
 		return fmt.Errorf("the sparse work tree of %s would be the whole tree: %s", env, why)
 	}

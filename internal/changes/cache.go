@@ -89,10 +89,20 @@ func (g *graph) fingerprint(dir string) (sum [sha256.Size]byte, ok bool) {
 	if g.cache == nil {
 		return sum, false
 	}
-	if s, done := g.sums[dir]; done {
+	g.sumsMu.Lock()
+	s, done := g.sums[dir]
+	g.sumsMu.Unlock()
+	if done {
 		return s, s != [sha256.Size]byte{}
 	}
-	g.sums[dir] = sum // a failure below is remembered as the zero sum
+	sum, ok = g.sum(dir)
+	g.sumsMu.Lock()
+	g.sums[dir] = sum // a failure is remembered as the zero sum
+	g.sumsMu.Unlock()
+	return sum, ok
+}
+
+func (g *graph) sum(dir string) (sum [sha256.Size]byte, ok bool) {
 	entries, err := g.fsys.ReadDir(dir)
 	if err != nil {
 		return sum, false
@@ -111,6 +121,5 @@ func (g *graph) fingerprint(dir string) (sum [sha256.Size]byte, ok bool) {
 		h.Write(data)
 	}
 	h.Sum(sum[:0])
-	g.sums[dir] = sum
 	return sum, true
 }

@@ -99,6 +99,11 @@ func AffectedWith(fsys repofs.FS, cfg *config.Repo, changed []string, opts Optio
 		}
 	}
 	g := newGraph(fsys, opts.Cache)
+	var roots []string
+	for _, p := range cfg.Projects() {
+		roots = append(roots, p.Dir)
+	}
+	g.prepare(roots)
 	covered := map[string]bool{}
 	for _, env := range cfg.Ordered() {
 		for _, p := range env.Projects {

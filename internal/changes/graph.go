@@ -8,6 +8,7 @@ import (
 	"path"
 	"path/filepath"
 	"sort"
+	"sync"
 	"strings"
 
 	"github.com/bmatcuk/doublestar/v4"
@@ -26,6 +27,7 @@ type graph struct {
 	linked  map[string][]Link
 	isTF    map[string]bool
 	cache   *Cache                       // shared with other detections; nil: none
+	sumsMu  sync.Mutex
 	sums    map[string][sha256.Size]byte // fingerprints of folders, once per detection
 }
 
@@ -91,8 +93,15 @@ func (g *graph) load(dir string) *module {
 	if m, ok := g.modules[dir]; ok {
 		return m
 	}
-	m := &module{}
+	m := g.loadModule(dir)
 	g.modules[dir] = m
+	return m
+}
+
+// loadModule loads the module in dir (or takes it from the cache). It touches no map of g's but sums, so
+// several run at once (see prepare).
+func (g *graph) loadModule(dir string) *module {
+	m := &module{}
 	fi, err := fs.Stat(g.fsys, dir)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
@@ -110,7 +119,6 @@ func (g *graph) load(dir string) *module {
 	}
 	sum, cacheable := g.fingerprint(dir)
 	if cached, ok := g.cache.module(cacheKey{dir: dir, sum: sum}); cacheable && ok {
-		g.modules[dir] = cached
 		return cached
 	}
 	if cacheable {
@@ -172,13 +180,19 @@ func (g *graph) reads(dir, rootDir string) *readSet {
 	if rs, ok := g.read[k]; ok {
 		return rs
 	}
+	rs := g.readModule(dir, rootDir)
+	g.read[k] = rs
+	return rs
+}
+
+// readModule lists what the module in dir reads for the root module rootDir (or takes it from the
+// cache). Like loadModule, several run at once.
+func (g *graph) readModule(dir, rootDir string) *readSet {
 	sum, cacheable := g.fingerprint(dir)
 	if cached, ok := g.cache.readSet(cacheKey{dir: dir, rootDir: rootDir, sum: sum}); cacheable && ok {
-		g.read[k] = cached
 		return cached
 	}
 	rs := &readSet{}
-	g.read[k] = rs
 	if cacheable {
 		defer g.cache.putReadSet(cacheKey{dir: dir, rootDir: rootDir, sum: sum}, rs)
 	}

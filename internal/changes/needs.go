@@ -27,6 +27,15 @@ func Needs(fsys repofs.FS, cfg *config.Repo, envs []string) (paths []string, com
 // NeedsWith is Needs with options: only opts.Cache counts.
 func NeedsWith(fsys repofs.FS, cfg *config.Repo, envs []string, opts Options) (paths []string, complete bool, why string) {
 	g := newGraph(fsys, opts.Cache)
+	var roots []string
+	for _, name := range envs {
+		if env, ok := cfg.Environment(name); ok {
+			for _, p := range env.Projects {
+				roots = append(roots, p.Dir)
+			}
+		}
+	}
+	g.prepare(roots)
 	set := map[string]bool{config.RepoFile: true}
 	for _, name := range envs {
 		env, ok := cfg.Environment(name)

@@ -20,8 +20,18 @@ import (
 	"github.com/gitops-runner/runner/internal/repofs"
 )
 
-// MaxTreeBlob is the largest file a Tree reads into memory; reading a bigger one fails.
+// MaxTreeBlob is the largest file a Tree reads into memory; reading a bigger one fails with ErrBlobTooBig.
 const MaxTreeBlob = 16 << 20
+
+// Prefetching (see Tree) leaves files over prefetchBlob to be read when used, and stops at prefetchBytes in
+// all: what a Terraform file may be to be parsed (4 MiB) and a budget well within repofs.MaxTreeBytes.
+const (
+	prefetchBlob  = 4 << 20
+	prefetchBytes = 64 << 20
+)
+
+// maxReadBatch bounds the contents one read of several blobs (a work tree's files) holds at once.
+const maxReadBatch = 64 << 20
 
 // Tree returns commit sha's files as an in-memory file system, without writing anything: what a run
 // reads to learn what it needs (its configuration, its Terraform module graph) before it writes a work
@@ -88,8 +98,10 @@ func treeKind(mode filemode.FileMode) (repofs.Kind, error) {
 }
 
 // treeEntriesCLI lists the tree with `git ls-tree` and reads what prefetch selects with `git cat-file
-// --batch`.
+// --batch`. (Running the two at once, each blob asked for as soon as it is listed, was measured no faster
+// on 2 cores: both are CPU-bound, as is reading their output.)
 func (m *Mirror) treeEntriesCLI(ctx context.Context, sha string, prefetch func(string) bool) ([]repofs.Entry, error) {
+	cache := m.blobCache()
 	var entries []repofs.Entry
 	var wanted []lsEntry
 	err := m.lsTree(ctx, sha+"^{commit}", nil, func(e lsEntry) error {
@@ -103,37 +115,34 @@ func (m *Mirror) treeEntriesCLI(ctx context.Context, sha string, prefetch func(s
 		if len(entries) >= maxTreeEntries {
 			return fmt.Errorf("more than %d files and folders", maxTreeEntries)
 		}
+		entry := repofs.Entry{Path: e.path, Kind: k, ID: e.oid}
 		if k == repofs.Symlink || ((k == repofs.File || k == repofs.Executable) && prefetch != nil && prefetch(e.path)) {
-			wanted = append(wanted, lsEntry{mode: e.mode, oid: e.oid, path: e.path, size: int64(len(entries))}) // size: the entry's index
+			if data, ok := cache.get(e.oid); ok {
+				entry.Data = data
+			} else {
+				wanted = append(wanted, lsEntry{mode: e.mode, oid: e.oid, path: e.path, size: int64(len(entries))}) // size: the entry's index
+			}
 		}
-		entries = append(entries, repofs.Entry{Path: e.path, Kind: k, ID: e.oid})
+		entries = append(entries, entry)
 		return nil
 	})
-	if err != nil {
+	if err != nil || len(wanted) == 0 {
 		return entries, err
 	}
-	cache := m.blobCache()
 	at := make(map[string]int, len(wanted)) // path -> index in entries (size carried it)
-	unread := wanted[:0]
 	for _, w := range wanted {
-		if data, ok := cache.get(w.oid); ok {
-			entries[w.size].Data = data
-			continue
-		}
 		at[w.path] = int(w.size)
-		unread = append(unread, w)
 	}
-	if len(unread) == 0 {
-		return entries, nil
-	}
-	err = m.catFiles(ctx, unread, func(e lsEntry, r io.Reader) error {
-		if e.size > MaxTreeBlob {
-			return nil // read (and refused) when used
+	var held int64
+	err = m.catFiles(ctx, wanted, func(e lsEntry, r io.Reader) error {
+		if e.size > prefetchBlob || held+e.size > prefetchBytes {
+			return nil // read when used
 		}
 		data, err := io.ReadAll(r)
 		if err != nil {
 			return err
 		}
+		held += int64(len(data))
 		entries[at[e.path]].Data = data
 		cache.put(e.oid, data)
 		return nil
@@ -141,14 +150,14 @@ func (m *Mirror) treeEntriesCLI(ctx context.Context, sha string, prefetch func(s
 	return entries, err
 }
 
+// maxTreeEntries bounds a tree read into memory.
+const maxTreeEntries = 1_000_000
+
 // blobCache is the mirror's cache of blobs read for trees.
 func (m *Mirror) blobCache() *blobCache {
 	m.blobsOnce.Do(func() { m.blobs = newBlobCache(blobCacheBytes) })
 	return m.blobs
 }
-
-// maxTreeEntries bounds a tree read into memory.
-const maxTreeEntries = 1_000_000
 
 // treeEntries lists the commit's tree with go-git, reading what prefetch selects.
 func treeEntries(ctx context.Context, commit *object.Commit, prefetch func(string) bool, cache *blobCache) ([]repofs.Entry, error) {
@@ -157,6 +166,7 @@ func treeEntries(ctx context.Context, commit *object.Commit, prefetch func(strin
 		return nil, err
 	}
 	var entries []repofs.Entry
+	var held int64 // prefetched bytes
 	var walk func(t *object.Tree, prefix string) error
 	walk = func(t *object.Tree, prefix string) error {
 		if err := ctx.Err(); err != nil {
@@ -192,10 +202,10 @@ func treeEntries(ctx context.Context, commit *object.Commit, prefetch func(strin
 					return err
 				}
 				continue
-			case k == repofs.Symlink || ((k == repofs.File || k == repofs.Executable) && prefetch != nil && prefetch(p)):
+			case held < prefetchBytes && (k == repofs.Symlink || ((k == repofs.File || k == repofs.Executable) && prefetch != nil && prefetch(p))):
 				data, ok := cache.get(entry.ID)
 				if !ok {
-					data, err = readGoGitBlob(t, e)
+					data, err = readGoGitBlob(t, e, prefetchBlob)
 					if err != nil && !errors.Is(err, ErrBlobTooBig) {
 						return fmt.Errorf("%s: %w", p, err)
 					}
@@ -203,6 +213,7 @@ func treeEntries(ctx context.Context, commit *object.Commit, prefetch func(strin
 						cache.put(entry.ID, data)
 					}
 				}
+				held += int64(len(data))
 				entry.Data = data
 			}
 			entries = append(entries, entry)
@@ -212,17 +223,17 @@ func treeEntries(ctx context.Context, commit *object.Commit, prefetch func(strin
 	return entries, walk(root, "")
 }
 
-// ErrBlobTooBig says a file is larger than MaxTreeBlob: a Tree does not read it into memory (CheckoutPaths
-// writes it from the mirror).
-var ErrBlobTooBig = fmt.Errorf("larger than %d bytes, not read into memory", MaxTreeBlob)
+// ErrBlobTooBig says files are too big to read into memory (one over MaxTreeBlob, or several over a
+// read's budget): CheckoutPaths writes them from the mirror, streamed. It is repofs.ErrTooBig.
+var ErrBlobTooBig = repofs.ErrTooBig
 
-func readGoGitBlob(t *object.Tree, e object.TreeEntry) ([]byte, error) {
+func readGoGitBlob(t *object.Tree, e object.TreeEntry, limit int64) ([]byte, error) {
 	f, err := t.TreeEntryFile(&e)
 	if err != nil {
 		return nil, err
 	}
-	if f.Size > MaxTreeBlob {
-		return nil, ErrBlobTooBig
+	if f.Size > limit {
+		return nil, fmt.Errorf("larger than %d bytes: %w", limit, ErrBlobTooBig)
 	}
 	r, err := f.Reader()
 	if err != nil {
@@ -250,10 +261,14 @@ func (m *Mirror) readBlobs(ids []string) (map[string][]byte, error) {
 	}
 	m.mu.RLock()
 	defer m.mu.RUnlock()
+	var held int64
 	if m.readsWithCLI() {
 		err := m.catFiles(context.Background(), todo, func(e lsEntry, r io.Reader) error {
 			if e.size > MaxTreeBlob {
-				return fmt.Errorf("blob %s: %w", e.oid, ErrBlobTooBig)
+				return fmt.Errorf("blob %s: larger than %d bytes: %w", e.oid, MaxTreeBlob, ErrBlobTooBig)
+			}
+			if held += e.size; held > maxReadBatch {
+				return fmt.Errorf("%d files: more than %d bytes: %w", len(todo), maxReadBatch, ErrBlobTooBig)
 			}
 			data, err := io.ReadAll(r)
 			if err != nil {
@@ -275,6 +290,9 @@ func (m *Mirror) readBlobs(ids []string) (map[string][]byte, error) {
 		if err != nil {
 			return nil, err
 		}
+		if held += int64(len(data)); held > maxReadBatch {
+			return nil, fmt.Errorf("%d files: more than %d bytes: %w", len(todo), maxReadBatch, ErrBlobTooBig)
+		}
 		out[e.oid] = data
 		cache.put(e.oid, data)
 	}
@@ -287,7 +305,7 @@ func blobBytes(repo *git.Repository, id string) ([]byte, error) {
 		return nil, fmt.Errorf("blob %s: %w", id, err)
 	}
 	if b.Size > MaxTreeBlob {
-		return nil, ErrBlobTooBig
+		return nil, fmt.Errorf("blob %s: larger than %d bytes: %w", id, MaxTreeBlob, ErrBlobTooBig)
 	}
 	r, err := b.Reader()
 	if err != nil {

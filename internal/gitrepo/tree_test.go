@@ -203,3 +203,43 @@ func TestBlobCacheKeepsItsBudget(t *testing.T) {
 		t.Errorf("%d bytes kept, budget 100", c.used)
 	}
 }
+
+func TestTreeOfBigFiles(t *testing.T) { eachTransport(t, testTreeOfBigFiles) }
+
+// Files too big to prefetch are read when used; one too big to hold in memory fails with ErrBlobTooBig,
+// and CheckoutPaths (streamed) writes it.
+func testTreeOfBigFiles(t *testing.T, tr Option) {
+	ctx := context.Background()
+	src := newSource(t)
+	five := strings.Repeat("# five mebibytes of comment\n", (5<<20)/28+1)
+	huge := strings.Repeat(" ", MaxTreeBlob+1)
+	sha := src.commit("big", map[string]*string{
+		"environments/dev/main.tf":  str("# dev\n"),
+		"environments/dev/big.tf":   str(five),
+		"environments/dev/huge.bin": str(huge),
+	})
+	m, err := NewMirrors(t.TempDir(), Auth{Token: testToken}, nil, tr).Sync(ctx, src.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tree, err := m.Tree(ctx, sha, func(p string) bool { return true })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, err := tree.ReadFile("environments/dev/big.tf"); err != nil || string(b) != five {
+		t.Fatalf("a file past the prefetch bound: %d bytes, %v", len(b), err)
+	}
+	if _, err := tree.ReadFile("environments/dev/huge.bin"); !errors.Is(err, ErrBlobTooBig) {
+		t.Fatalf("a file past MaxTreeBlob: %v, want ErrBlobTooBig", err)
+	}
+	dir := filepath.Join(t.TempDir(), "wt")
+	if _, err := WriteTree(ctx, tree, dir, Selection{Paths: []string{"environments/dev"}}); !errors.Is(err, ErrBlobTooBig) {
+		t.Fatalf("WriteTree of a file past MaxTreeBlob: %v, want ErrBlobTooBig", err)
+	}
+	if _, err := m.CheckoutPaths(ctx, sha, dir, Selection{Paths: []string{"environments/dev"}}); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(filepath.Join(dir, "environments/dev/huge.bin")); err != nil || fi.Size() != int64(len(huge)) {
+		t.Fatalf("CheckoutPaths of the big file: %v, %v", fi, err)
+	}
+}

@@ -272,3 +272,38 @@ func TestTreeSymlinkTargetIsBounded(t *testing.T) {
 		t.Fatal("a symlink target over the bound was read")
 	}
 }
+
+// A commit's files are untrusted: what a Tree holds in memory is bounded, and a read past the bound fails
+// with ErrTooBig (the caller then streams from the mirror) and can be tried again once there is room.
+func TestTreeHoldsABoundedAmount(t *testing.T) {
+	big := strings.Repeat(" ", 600)
+	tree, err := NewTree([]Entry{
+		{Path: "a.tf", Kind: File, ID: "a"}, {Path: "b.tf", Kind: File, ID: "b"}, {Path: "c.tf", Kind: File, ID: "c"},
+	}, func(ids []string) (map[string][]byte, error) {
+		out := map[string][]byte{}
+		for _, id := range ids {
+			out[id] = []byte(big)
+		}
+		return out, nil
+	}, time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tree.max = 1000
+	if _, err := tree.ReadFile("a.tf"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tree.ReadFile("b.tf"); !errors.Is(err, ErrTooBig) {
+		t.Fatalf("past the bound: %v, want ErrTooBig", err)
+	}
+	if err := tree.Load([]string{"b.tf", "c.tf"}); !errors.Is(err, ErrTooBig) {
+		t.Fatalf("Load past the bound: %v, want ErrTooBig", err)
+	}
+	if held := tree.held.Load(); held > 1000 {
+		t.Fatalf("%d bytes held, bound 1000", held)
+	}
+	tree.max = 2000
+	if b, err := tree.ReadFile("b.tf"); err != nil || len(b) != 600 {
+		t.Fatalf("with room again: %d bytes, %v", len(b), err)
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"path"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -34,6 +35,14 @@ type Entry struct {
 // MaxLinkTarget is the longest symlink target a Tree reads, as git's own checkout allows.
 const MaxLinkTarget = 4096
 
+// MaxTreeBytes bounds the contents a Tree holds in memory, given and read: a commit is untrusted, and a few
+// thousand files of 16 MiB of spaces make a small pack. Past it, reads fail with ErrTooBig (a work tree is
+// then written from the mirror, streamed).
+const MaxTreeBytes = 256 << 20
+
+// ErrTooBig says contents were not held in memory because of their size.
+var ErrTooBig = errors.New("too big to hold in memory")
+
 // Tree is a commit's files held in memory: listed up front, each file's content read on first use
 // (through read, by object ID) unless the builder gave it. It is safe for concurrent use and never
 // changes.
@@ -41,6 +50,9 @@ type Tree struct {
 	nodes map[string]*node // by repository path; "." is the top
 	read  BlobReader
 	mod   time.Time
+
+	held atomic.Int64 // bytes of content held, against max
+	max  int64        // MaxTreeBytes; tests lower it
 }
 
 // BlobReader reads the contents of blobs by object ID, several in one go; the answer holds every ID
@@ -63,7 +75,7 @@ type node struct {
 // listed). read gives a blob's content by ID; modTime is what Stat reports for every entry (the commit's
 // time). It fails on a path that is not a clean repository path or is listed twice.
 func NewTree(entries []Entry, read BlobReader, modTime time.Time) (*Tree, error) {
-	t := &Tree{nodes: map[string]*node{".": {name: ".", kind: Folder, loaded: true}}, read: read, mod: modTime}
+	t := &Tree{nodes: map[string]*node{".": {name: ".", kind: Folder, loaded: true}}, read: read, mod: modTime, max: MaxTreeBytes}
 	for _, e := range entries {
 		if !fs.ValidPath(e.Path) || e.Path == "." {
 			return nil, fmt.Errorf("tree entry %q: not a clean repository path", e.Path)
@@ -79,6 +91,9 @@ func NewTree(entries []Entry, read BlobReader, modTime time.Time) (*Tree, error)
 			return nil, fmt.Errorf("tree entry %q: %w", e.Path, err)
 		}
 		n := &node{name: path.Base(e.Path), kind: e.Kind, id: e.ID}
+		if e.Data != nil && t.held.Add(int64(len(e.Data))) > t.max {
+			return nil, fmt.Errorf("tree entry %q: the contents given hold more than %d bytes: %w", e.Path, MaxTreeBytes, ErrTooBig)
+		}
 		if e.Data != nil || e.Kind == Folder || e.Kind == Submodule {
 			n.data, n.loaded = e.Data, true
 		}
@@ -118,11 +133,23 @@ func (t *Tree) content(n *node) ([]byte, error) {
 		if t.read == nil {
 			n.err = errors.New("no reader for the tree's contents")
 		} else if got, n.err = t.read([]string{n.id}); n.err == nil {
-			n.data = got[n.id]
+			n.data, n.err = got[n.id], t.hold(len(got[n.id]))
 		}
-		n.loaded = true
+		if n.err != nil {
+			n.data = nil
+		}
+		n.loaded = !errors.Is(n.err, ErrTooBig) // too big now; another read may find room once others are done
 	}
 	return n.data, n.err
+}
+
+// hold counts n more bytes held, refusing them past MaxTreeBytes.
+func (t *Tree) hold(n int) error {
+	if t.held.Add(int64(n)) > t.max {
+		t.held.Add(-int64(n))
+		return fmt.Errorf("the files read from the commit hold more than %d bytes: %w", t.max, ErrTooBig)
+	}
+	return nil
 }
 
 // Load reads, in one call of the tree's reader, the contents of the files and symlinks at names
@@ -162,9 +189,14 @@ func (t *Tree) Load(names []string) error {
 	for _, n := range todo {
 		n.mu.Lock()
 		if !n.loaded {
-			n.data, n.loaded = got[n.id], true
+			if err = t.hold(len(got[n.id])); err == nil {
+				n.data, n.loaded = got[n.id], true
+			}
 		}
 		n.mu.Unlock()
+		if err != nil {
+			return err
+		}
 	}
 	return nil
 }
