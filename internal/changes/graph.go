@@ -8,8 +8,8 @@ import (
 	"path"
 	"path/filepath"
 	"sort"
-	"sync"
 	"strings"
+	"sync"
 
 	"github.com/bmatcuk/doublestar/v4"
 	"github.com/hashicorp/terraform-config-inspect/tfconfig"
@@ -26,7 +26,7 @@ type graph struct {
 	read    map[[2]string]*readSet // (module dir, root dir) -> reads: relative paths resolve against the root
 	linked  map[string][]Link
 	isTF    map[string]bool
-	cache   *Cache                       // shared with other detections; nil: none
+	cache   *Cache // shared with other detections; nil: none
 	sumsMu  sync.Mutex
 	sums    map[string][sha256.Size]byte // fingerprints of folders, once per detection
 }
