@@ -134,7 +134,7 @@ func BenchmarkGitMirror(b *testing.B) {
 	mirrors[auto] = mirrors[gitCLI]
 	againSides := append(slices.Clone(treeSides), auto)
 	again := e.trees(sha, paths, mirrors, againSides, true)
-	rows = append(rows, e.rows(fmt.Sprintf("sparse-again work tree (%d paths, second in the process)", len(paths)), again, againSides, 0)...)
+	rows = append(rows, e.rows(fmt.Sprintf("sparse-again work tree (%d paths, the next commit in the process)", len(paths)), again, againSides, 0)...)
 
 	e.table(rows, floor, base, before)
 	report(b, "sparse paths: %s", strings.Join(paths, " "))
@@ -181,9 +181,10 @@ type childSpec struct {
 }
 
 type childResult struct {
-	Took time.Duration // the operation alone, in the child
-	Path string        // the mirror's directory
-	Err  string
+	Took  time.Duration            // the operation alone, in the child
+	Parts map[string]time.Duration // of a sparse work tree: see sparseTree
+	Path  string                   // the mirror's directory
+	Err   string
 }
 
 // TestGitMirrorChild is BenchmarkGitMirror's child process; it does nothing in a normal test run.
@@ -234,7 +235,7 @@ func runChild(ctx context.Context, s childSpec) (res childResult) {
 		if err != nil {
 			return fail(fmt.Errorf("the parent of %s: %w", s.SHA, err))
 		}
-		if err := sparseTree(ctx, m, strings.TrimSpace(string(out)), s.Dir+"-first", s.Env, cache); err != nil {
+		if _, err := sparseTree(ctx, m, strings.TrimSpace(string(out)), s.Dir+"-first", s.Env, cache); err != nil {
 			return fail(err)
 		}
 	}
@@ -243,11 +244,14 @@ func runChild(ctx context.Context, s childSpec) (res childResult) {
 	case "checkout":
 		err = m.Checkout(ctx, s.SHA, s.Dir)
 	case "paths":
-		err = sparseTree(ctx, m, s.SHA, s.Dir, s.Env, cache)
+		res.Parts, err = sparseTree(ctx, m, s.SHA, s.Dir, s.Env, cache)
 	default:
 		err = fmt.Errorf("unknown operation %q", s.Op)
 	}
 	res.Took = time.Since(start)
+	if d, ok := res.Parts[partWorkTree]; ok {
+		res.Took = d // change detection is the pipeline's whatever the work tree; reported on its own
+	}
 	if err != nil {
 		return fail(err)
 	}
@@ -273,6 +277,7 @@ type measured struct {
 	refs   int
 	dir    string // work tree
 	files  int    // in the work tree
+	parts  map[string]time.Duration
 }
 
 type mirrorBench struct {
@@ -319,7 +324,7 @@ func (e *mirrorBench) runner(s childSpec) measured {
 	if res.Err != "" {
 		e.b.Fatalf("runner %s (%s): %s", s.Op, s.Transport, res.Err)
 	}
-	m.wall = res.Took
+	m.wall, m.parts = res.Took, res.Parts
 	if s.Op == "sync" {
 		m.head, m.refs = e.revParse(res.Path, "refs/heads/main"), countRefs(res.Path)
 	}
@@ -424,6 +429,19 @@ func (e *mirrorBench) trees(sha string, paths []string, mirrors map[string]strin
 			if i > 0 {
 				_ = os.RemoveAll(dir)
 			}
+		}
+	}
+	if paths != nil {
+		for _, side := range sides[1:] {
+			var parts []string
+			for _, name := range []string{partRead, partNeeds, partWrite, partDetect} {
+				var ds []time.Duration
+				for _, m := range res[side] {
+					ds = append(ds, m.parts[name])
+				}
+				parts = append(parts, fmt.Sprintf("%s %.3f s", name, median(ds).Seconds()))
+			}
+			report(e.b, "%s work tree, %s, medians: %s", kind, side, strings.Join(parts, ", "))
 		}
 	}
 	for _, side := range sides[1:] {
@@ -609,25 +627,56 @@ func sparsePaths(b *testing.B, tree string) []string {
 	return paths
 }
 
-// sparseTree does what a pull request's plan does to its work tree (internal/pipeline, checkoutTree and
-// widen): the commit's tree read into memory (its Terraform files and symlinks read up front), the
-// configuration and what env's projects need worked out from it, then only that written.
-func sparseTree(ctx context.Context, m *gitrepo.Mirror, sha, dir, env string, cache *changes.Cache) error {
+// sparseTree does what a pull request's plan touching env does with its work tree in internal/pipeline:
+// checkoutTree reads the commit's tree into memory (its Terraform files and symlinks read up front) and
+// loads the configuration from it; change detection (changes.AffectedWith, for a change to env's
+// variables.tf) parses the module graph; widen works out what env's projects need (changes.NeedsWith,
+// which finds detection's parsing done, through the engine's cache) and writes only that. It returns the
+// time of each part; the work tree's time is all but change detection's, which the pipeline does whatever
+// the work tree (it did before trees were read from the mirror too).
+func sparseTree(ctx context.Context, m *gitrepo.Mirror, sha, dir, env string, cache *changes.Cache) (map[string]time.Duration, error) {
+	start := time.Now()
 	tree, err := m.Tree(ctx, sha, func(p string) bool { return p == config.RepoFile || changes.TerraformFile(p) })
 	if err != nil {
-		return err
+		return nil, err
 	}
 	cfg, err := config.LoadRepoFS(tree)
 	if err != nil {
-		return err
+		return nil, err
 	}
+	read := time.Now()
+	changed := []string{"environments/" + env + "/variables.tf"}
+	res, err := changes.AffectedWith(tree, cfg, changed, changes.Options{Cache: cache})
+	if err != nil {
+		return nil, err
+	}
+	if !slices.Contains(res.Environments, env) {
+		return nil, fmt.Errorf("change detection: %v affected by %v, want %s", res.Environments, changed, env)
+	}
+	detected := time.Now()
 	needs, complete, why := changes.NeedsWith(tree, cfg, []string{env}, changes.Options{Cache: cache})
 	if !complete {
-		return fmt.Errorf("the sparse work tree of %s would be the whole tree: %s", env, why)
+		return nil, fmt.Errorf("the sparse work tree of %s would be the whole tree: %s", env, why)
 	}
-	_, err = gitrepo.WriteTree(ctx, tree, dir, gitrepo.Selection{Paths: needs})
-	return err
+	worked := time.Now()
+	if _, err := gitrepo.WriteTree(ctx, tree, dir, gitrepo.Selection{Paths: needs}); err != nil {
+		return nil, err
+	}
+	done := time.Now()
+	return map[string]time.Duration{
+		partRead: read.Sub(start), partDetect: detected.Sub(read), partNeeds: worked.Sub(detected), partWrite: done.Sub(worked),
+		partWorkTree: done.Sub(start) - detected.Sub(read),
+	}, nil
 }
+
+// The parts of a sparse work tree's time (see sparseTree).
+const (
+	partRead     = "read the tree and the configuration"
+	partDetect   = "change detection (not the work tree's)"
+	partNeeds    = "what the plans need"
+	partWrite    = "write"
+	partWorkTree = "work tree (all but change detection)"
+)
 
 func countFiles(b *testing.B, dir string) int {
 	b.Helper()
