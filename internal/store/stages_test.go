@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"reflect"
 	"testing"
 	"time"
@@ -242,3 +243,38 @@ func TestEnsureStagesAgainKeepsOutcomes(t *testing.T) {
 func TestStageLifecycle(t *testing.T) { bothDrivers(t, testStageLifecycle) }
 func TestStageNotFound(t *testing.T)  { bothDrivers(t, testStageNotFound) }
 func TestStageLogs(t *testing.T)      { bothDrivers(t, testStageLogs) }
+
+func TestStageLogsOfManyLines(t *testing.T) { bothDrivers(t, testStageLogsOfManyLines) }
+
+// A plan's output is thousands of lines, appended many to a statement: they come back whole and in order.
+func testStageLogsOfManyLines(t *testing.T) {
+	ctx := context.Background()
+	s, _ := newStore(t)
+	id := accept(t, s, "d-1", "acme/infra")
+	stages, err := s.EnsureStages(ctx, id, []StageKey{{"dev", "plan"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []string
+	for i := range 2*logRowsPerInsert + 57 {
+		want = append(want, fmt.Sprintf("line %d: it's \"quoted\", (and has ?, $1 and commas)", i))
+	}
+	if err := s.AppendLog(ctx, stages[0].ID, want[:3]); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AppendLog(ctx, stages[0].ID, want[3:]); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Log(ctx, stages[0].ID, 0, 10_000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(want) {
+		t.Fatalf("%d lines back, want %d", len(got), len(want))
+	}
+	for i, l := range got {
+		if l.Line != want[i] || (i > 0 && l.ID <= got[i-1].ID) {
+			t.Fatalf("line %d: %q (id %d), want %q in order", i, l.Line, l.ID, want[i])
+		}
+	}
+}
