@@ -9,7 +9,8 @@ import (
 )
 
 // BenchmarkFetchOneCommit measures what a pull request's checkout costs on a small repository: a sync
-// that fetches one new commit into a warm mirror, then the sparse work tree of it, per transport.
+// that fetches one new commit into a warm mirror, then the commit's tree read into memory (its Terraform
+// files read up front) and one environment's folder written from it, per transport.
 func BenchmarkFetchOneCommit(b *testing.B) {
 	for _, tr := range []Transport{TransportGoGit, TransportGit} {
 		b.Run(string(tr), func(b *testing.B) {
@@ -38,7 +39,11 @@ func BenchmarkFetchOneCommit(b *testing.B) {
 					b.Fatal(err)
 				}
 				mid := time.Now()
-				if _, err := m.CheckoutPaths(ctx, sha, dir, Selection{Match: func(p string) bool { return filepath.Ext(p) == ".tf" }, Links: true, Dirs: true}); err != nil {
+				t, err := m.Tree(ctx, sha, func(p string) bool { return filepath.Ext(p) == ".tf" })
+				if err != nil {
+					b.Fatal(err)
+				}
+				if _, err := WriteTree(ctx, t, dir, Selection{Paths: []string{"environments/e1"}}); err != nil {
 					b.Fatal(err)
 				}
 				fetch, tree = fetch+mid.Sub(start), tree+time.Since(mid)
